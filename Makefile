@@ -1,0 +1,55 @@
+# tanhui — two commands: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# Debian's own python3: its sqlite3 can load extensions (mod_spatialite); pyenv builds cannot.
+SYSTEM_PYTHON := /usr/bin/python3
+SYSTEM_PACKAGES := python3 python3-venv python3-dev libsqlite3-mod-spatialite gdal-bin ca-certificates
+TEST_SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts
+
+.PHONY: demo test setup setup-test system-deps test-system-deps lint typecheck pytest bench clean
+
+demo: setup
+	$(VENV)/bin/tanhui demo --workdir demo_output
+
+test: setup-test lint typecheck pytest
+
+system-deps:
+	@scripts/apt-install.sh $(SYSTEM_PACKAGES)
+
+test-system-deps: system-deps
+	@scripts/apt-install.sh $(TEST_SYSTEM_PACKAGES)
+
+$(VENV)/.created:
+	$(SYSTEM_PYTHON) -m venv $(VENV)
+	$(PY) -c "import sqlite3; assert hasattr(sqlite3.connect(':memory:'), 'enable_load_extension'), 'this python cannot load SQLite extensions'"
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.created pyproject.toml
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+setup: system-deps $(VENV)/.installed
+
+setup-test: test-system-deps $(VENV)/.installed-test
+
+lint: setup-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup-test
+	$(VENV)/bin/mypy methodologies gis_data registry api
+
+pytest: setup-test
+	$(VENV)/bin/pytest -q
+
+bench: setup-test
+	$(PY) bench/import/run.py
+
+clean:
+	rm -rf $(VENV) demo_output import_reports *.sqlite build *.egg-info

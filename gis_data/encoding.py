@@ -1,0 +1,123 @@
+"""Detect the text encoding of a Shapefile's .dbf attribute table.
+
+Bureau data often arrive as a Shapefile whose .dbf holds GBK text and has no .cpg sidecar (and
+no language-driver byte). GDAL then decodes it as Latin-1 and returns mojibake with no warning.
+We read the .dbf's character fields ourselves and decide: ASCII, UTF-8, GBK or GB18030; bytes
+that decode in none of them are reported per record.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["DbfEncoding", "UndecodableValue", "detect_dbf_encoding"]
+
+# dBASE language-driver ids (byte 29 of the header) that name a Chinese code page.
+_LDID_ENCODINGS = {0x4D: "GBK", 0x7A: "GBK"}
+_CANDIDATES = ("UTF-8", "GBK", "GB18030")
+
+
+@dataclass(frozen=True, slots=True)
+class UndecodableValue:
+    record: int  # 0-based record index
+    field: str  # the .dbf column name
+    raw_hex: str
+
+
+@dataclass(frozen=True)
+class DbfEncoding:
+    """What we learnt about a .dbf: the encoding to read it with and why."""
+
+    encoding: str | None  # None: plain ASCII, any reader is right
+    reason: str
+    undecodable: list[UndecodableValue] = field(default_factory=list)
+
+
+def _char_fields(header: bytes) -> tuple[int, int, int, list[tuple[str, int, int]]]:
+    n_records, header_len, record_len = struct.unpack("<IHH", header[4:12])
+    fields: list[tuple[str, int, int]] = []
+    offset = 1  # deletion flag
+    pos = 32
+    while pos + 32 <= len(header) and header[pos] != 0x0D:
+        descriptor = header[pos : pos + 32]
+        name = descriptor[:11].split(b"\x00", 1)[0].decode("ascii", errors="replace")
+        ftype = chr(descriptor[11])
+        length = descriptor[16]
+        if ftype == "C":
+            length = descriptor[16] + 256 * descriptor[17]  # long character fields
+            fields.append((name, offset, length))
+        offset += length
+        pos += 32
+    return n_records, header_len, record_len, fields
+
+
+def _codec(name: str) -> str:
+    return {"UTF-8": "utf-8", "GBK": "gbk", "GB18030": "gb18030"}[name]
+
+
+def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> DbfEncoding:
+    """Decide how to decode a .dbf given its bytes and the text of its .cpg (if any).
+
+    A .cpg wins when present. Otherwise the character fields' bytes are tried, in order,
+    as ASCII, UTF-8, GBK and GB18030; the first that decodes every value is chosen. When none
+    decodes everything, GBK/GB18030 is still chosen if it decodes most values, and the values
+    it cannot decode are returned in ``undecodable`` with their record and field.
+    """
+    if cpg and cpg.strip():
+        return DbfEncoding(cpg.strip(), f".cpg says {cpg.strip()}")
+    if len(dbf) < 32:
+        return DbfEncoding(None, "empty .dbf")
+    header_len = struct.unpack("<H", dbf[8:10])[0]
+    n_records, header_len, record_len, fields = _char_fields(dbf[:header_len])
+    ldid = dbf[29]
+    body = np.frombuffer(dbf, dtype=np.uint8, count=n_records * record_len, offset=header_len)
+    table = body.reshape(n_records, record_len)
+    live = table[:, 0] != ord("*")  # deleted records: GDAL skips them too
+    # per character field: the values holding a byte >= 0x80, joined by b"\n" (never a valid
+    # trail byte in UTF-8 or GBK, so the join decodes exactly when every value decodes)
+    columns: list[tuple[str, NDArray[np.int64], NDArray[np.uint8]]] = []
+    for name, offset, length in fields:
+        block = table[:, offset : offset + length]
+        rows = np.flatnonzero(live & (block >= 0x80).any(axis=1))
+        if len(rows):
+            newline = np.full((len(rows), 1), ord("\n"), dtype=np.uint8)
+            columns.append((name, rows, np.hstack([block[rows], newline])))
+    if not columns:
+        return DbfEncoding(None, "ASCII only")
+    if ldid in _LDID_ENCODINGS:
+        preferred: tuple[str, ...] = (_LDID_ENCODINGS[ldid], *_CANDIDATES)
+    else:
+        preferred = _CANDIDATES
+    for candidate in preferred:
+        codec = _codec(candidate)
+        if all(_decodes(values.tobytes(), codec) for _, _, values in columns):
+            why = "language driver id" if candidate == preferred[0] and ldid else "no .cpg"
+            return DbfEncoding(candidate, f"{why}; all text decodes as {candidate}")
+    # Nothing decodes everything: pick the Chinese code page that decodes the most values and
+    # list, per record, what it cannot decode.
+    failures: dict[str, list[UndecodableValue]] = {}
+    for candidate in ("GBK", "GB18030"):
+        codec = _codec(candidate)
+        bad: list[UndecodableValue] = []
+        for name, rows, values in columns:
+            if _decodes(values.tobytes(), codec):
+                continue
+            for row, cells in zip(rows, values, strict=True):
+                raw = cells.tobytes()[:-1].rstrip(b" \x00")
+                if not _decodes(raw, codec):
+                    bad.append(UndecodableValue(int(row), name, raw.hex(" ")))
+        failures[candidate] = bad
+    best = min(("GBK", "GB18030"), key=lambda c: len(failures[c]))
+    return DbfEncoding(best, f"most text decodes as {best}", failures[best])
+
+
+def _decodes(raw: bytes, codec: str) -> bool:
+    try:
+        raw.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -1,0 +1,104 @@
+"""Field profiles: map a province's or a year's inventory column names to canonical names.
+
+A profile is a CSV with columns ``canonical,required,type,unit,aliases,meaning_zh,meaning_en``;
+``aliases`` lists, separated by ``;``, the column names a file may use. The first alias is the
+name written on export, so an export re-imports through the same profile.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from gis_data.errors import InventoryReadError
+
+__all__ = ["DEFAULT_PROFILE_NAME", "FieldProfile", "FieldSpec", "load_profile"]
+
+DEFAULT_PROFILE_NAME = "field_profile_erlei.csv"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    canonical: str
+    required: bool
+    type: str  # "text" | "number"
+    unit: str
+    aliases: tuple[str, ...]
+    meaning_zh: str
+    meaning_en: str
+
+    @property
+    def export_name(self) -> str:
+        return self.aliases[0] if self.aliases else self.canonical
+
+
+@dataclass(frozen=True)
+class FieldProfile:
+    name: str
+    fields: tuple[FieldSpec, ...]
+
+    def spec(self, canonical: str) -> FieldSpec:
+        for f in self.fields:
+            if f.canonical == canonical:
+                return f
+        raise KeyError(canonical)
+
+    @property
+    def canonical_names(self) -> list[str]:
+        return [f.canonical for f in self.fields]
+
+    def match_columns(self, columns: list[str]) -> dict[str, str]:
+        """Return ``{canonical: source column}`` for the columns of a file.
+
+        Matching is case-insensitive and ignores surrounding blanks; the first alias found in
+        the file wins, and a column matching the canonical name itself is accepted too.
+        """
+        by_folded = {c.strip().casefold(): c for c in columns}
+        mapping: dict[str, str] = {}
+        for spec in self.fields:
+            for candidate in (*spec.aliases, spec.canonical):
+                hit = by_folded.get(candidate.strip().casefold())
+                if hit is not None:
+                    mapping[spec.canonical] = hit
+                    break
+        return mapping
+
+
+def load_profile(path: Path | None = None) -> FieldProfile:
+    """Load a field profile CSV; ``None`` loads the default 二类调查 profile shipped with us."""
+    if path is None:
+        text = resources.files("gis_data").joinpath(f"data/{DEFAULT_PROFILE_NAME}").read_text(
+            encoding="utf-8"
+        )
+        name = DEFAULT_PROFILE_NAME
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InventoryReadError(
+                f"无法读取字段配置文件 {str(path)!r}：{exc}。请提供 UTF-8 编码的 CSV 文件。",
+                f"Cannot read field profile {str(path)!r}: {exc}. Provide a UTF-8 CSV file.",
+            ) from exc
+        name = Path(path).name
+    rows = list(csv.DictReader(text.splitlines()))
+    needed = {"canonical", "required", "type", "aliases"}
+    if not rows or not needed <= set(rows[0]):
+        raise InventoryReadError(
+            f"字段配置文件 {name!r} 缺少列：{', '.join(sorted(needed))}。",
+            f"Field profile {name!r} must have the columns {', '.join(sorted(needed))}.",
+        )
+    fields = tuple(
+        FieldSpec(
+            canonical=row["canonical"].strip(),
+            required=row["required"].strip().lower() in {"yes", "true", "1", "是"},
+            type=row["type"].strip(),
+            unit=(row.get("unit") or "").strip(),
+            aliases=tuple(a.strip() for a in (row["aliases"] or "").split(";") if a.strip()),
+            meaning_zh=(row.get("meaning_zh") or "").strip(),
+            meaning_en=(row.get("meaning_en") or "").strip(),
+        )
+        for row in rows
+    )
+    return FieldProfile(name=name, fields=fields)

@@ -1,0 +1,195 @@
+"""Read inventory files (Shapefile, also inside a .zip; GeoPackage; GeoJSON) with pyogrio.
+
+Reading does not judge the data (that is :mod:`gis_data.checks`); it only finds the layer,
+the text encoding and the declared CRS, and renames columns to canonical names through a field
+profile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+from pyproj import CRS
+
+from gis_data.encoding import DbfEncoding, detect_dbf_encoding
+from gis_data.errors import InventoryReadError
+from gis_data.profile import FieldProfile
+
+__all__ = ["RawInventory", "file_fingerprint", "read_inventory"]
+
+SUPPORTED = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON"}
+SHAPEFILE_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+@dataclass
+class RawInventory:
+    """An inventory as read: canonical columns plus the file's facts."""
+
+    source: str  # the path the user gave
+    dataset: str  # what GDAL opened (may be a /vsizip/ path)
+    driver: str
+    layer: str | None
+    frame: gpd.GeoDataFrame  # canonical column names; geometry in the file's CRS (or none)
+    file_crs: CRS | None
+    columns: dict[str, str]  # canonical -> column name in the file
+    extra_columns: list[str]  # file columns the profile does not know (kept as extra attributes)
+    encoding: DbfEncoding | None
+    fingerprint: str  # sha256 of the file(s) as bytes
+    profile: FieldProfile
+    layer_warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _shapefile_parts(path: Path) -> dict[str, Path]:
+    parts = {}
+    for suffix in SHAPEFILE_SIDECARS:
+        for candidate in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
+            if candidate.exists():
+                parts[suffix] = candidate
+                break
+    return parts
+
+
+def file_fingerprint(chunks: list[bytes]) -> str:
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(hashlib.sha256(chunk).digest())
+    return digest.hexdigest()
+
+
+def _open_zip(path: Path) -> tuple[str, str, dict[str, bytes]]:
+    """Find the one dataset inside a .zip; return (gdal path, suffix, bytes of its parts)."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InventoryReadError(
+            f"无法打开压缩包 {str(path)!r}：{exc}。请确认文件完整。",
+            f"Cannot open the zip file {str(path)!r}: {exc}. Check that the file is complete.",
+        ) from exc
+    with archive:
+        names = [n for n in archive.namelist() if not n.endswith("/") and "__MACOSX" not in n]
+        datasets = [n for n in names if Path(n).suffix.lower() in SUPPORTED]
+        if len(datasets) != 1:
+            raise InventoryReadError(
+                f"压缩包 {str(path)!r} 中应恰好有一个 .shp/.gpkg/.geojson，实际找到 {datasets!r}。",
+                f"The zip {str(path)!r} must hold exactly one .shp/.gpkg/.geojson; found "
+                f"{datasets!r}.",
+            )
+        member = datasets[0]
+        suffix = Path(member).suffix.lower()
+        stem = member[: -len(Path(member).suffix)]
+        parts = {}
+        for name in names:
+            if name[: -len(Path(name).suffix) or None] == stem:
+                parts[Path(name).suffix.lower()] = archive.read(name)
+    return f"/vsizip/{path.resolve()}/{member}", suffix, parts
+
+
+def read_inventory(
+    path: Path,
+    profile: FieldProfile,
+    encoding: str | None = None,
+    layer: str | None = None,
+) -> RawInventory:
+    """Read an inventory file into canonical columns.
+
+    ``encoding`` forces the attribute encoding (e.g. ``"GBK"``); otherwise a Shapefile's .dbf
+    is examined by :func:`gis_data.encoding.detect_dbf_encoding`. GeoPackage and GeoJSON are
+    UTF-8 by their specifications.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.exists():
+        raise InventoryReadError(
+            f"找不到文件 {source!r}。请检查路径。",
+            f"File not found: {source!r}. Check the path.",
+        )
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        dataset, suffix, blobs = _open_zip(path)
+    elif suffix in SUPPORTED:
+        dataset = str(path)
+        if suffix == ".shp":
+            blobs = {s: p.read_bytes() for s, p in _shapefile_parts(path).items()}
+        else:
+            blobs = {suffix: path.read_bytes()}
+    else:
+        raise InventoryReadError(
+            f"不支持的文件类型 {path.suffix!r}（{source!r}）。支持 .shp、.zip（内含 .shp）、.gpkg、"
+            ".geojson。",
+            f"Unsupported file type {path.suffix!r} ({source!r}). Supported: .shp, .zip "
+            "(holding a .shp), .gpkg, .geojson.",
+        )
+    driver = SUPPORTED[suffix]
+    detected: DbfEncoding | None = None
+    read_encoding = encoding
+    if driver == "ESRI Shapefile":
+        for needed in (".shp", ".shx", ".dbf"):
+            if needed not in blobs:
+                raise InventoryReadError(
+                    f"Shapefile {source!r} 缺少 {needed} 文件。Shapefile 至少需要 .shp、.shx、.dbf。",
+                    f"Shapefile {source!r} has no {needed} file; a Shapefile needs .shp, .shx "
+                    "and .dbf together.",
+                )
+        if encoding is None:
+            cpg = blobs[".cpg"].decode("ascii", errors="replace") if ".cpg" in blobs else None
+            detected = detect_dbf_encoding(blobs[".dbf"], cpg)
+            read_encoding = detected.encoding
+    warnings: list[tuple[str, str]] = []
+    try:
+        layers = pyogrio.list_layers(dataset)
+        if layer is None:
+            if len(layers) > 1:
+                warnings.append(
+                    (
+                        f"文件含 {len(layers)} 个图层，读取第一个 {layers[0][0]!r}。",
+                        f"The file has {len(layers)} layers; the first, {layers[0][0]!r}, is read.",
+                    )
+                )
+            layer = str(layers[0][0])
+        frame = pyogrio.read_dataframe(
+            dataset, layer=layer, encoding=read_encoding, use_arrow=True, fid_as_index=False
+        )
+    except pyogrio.errors.DataSourceError as exc:
+        raise InventoryReadError(
+            f"无法读取 {source!r}：{exc}。文件可能损坏或不是有效的矢量数据。",
+            f"Cannot read {source!r}: {exc}. The file may be damaged or not vector data.",
+        ) from exc
+    except (pyogrio.errors.DataLayerError, UnicodeDecodeError, ValueError) as exc:
+        raise InventoryReadError(
+            f"读取 {source!r} 的图层 {layer!r} 失败：{exc}。",
+            f"Reading layer {layer!r} of {source!r} failed: {exc}.",
+        ) from exc
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InventoryReadError(
+            f"{source!r} 没有几何列，不是空间数据。",
+            f"{source!r} has no geometry column; it is not spatial data.",
+        )
+    file_crs = frame.crs
+    attribute_columns = [c for c in frame.columns if c != frame.geometry.name]
+    columns = profile.match_columns(attribute_columns)
+    used = set(columns.values())
+    extra = [c for c in attribute_columns if c not in used]
+    renamed = pd.DataFrame({canon: frame[col] for canon, col in columns.items()})
+    for col in extra:
+        renamed[f"extra:{col}"] = frame[col]
+    out = gpd.GeoDataFrame(renamed, geometry=frame.geometry.values, crs=file_crs)
+    return RawInventory(
+        source=source,
+        dataset=dataset,
+        driver=driver,
+        layer=layer,
+        frame=out,
+        file_crs=file_crs,
+        columns=columns,
+        extra_columns=extra,
+        encoding=detected,
+        fingerprint=file_fingerprint([blobs[k] for k in sorted(blobs)]),
+        profile=profile,
+        layer_warnings=warnings,
+    )

@@ -1,0 +1,142 @@
+"""The audit log: append-only, hash-chained events written in the caller's transaction.
+
+Event ``n`` stores ``prev_hash`` = hash of event ``n-1`` (64 zeros for the first) and
+``hash`` = SHA-256 of ``prev_hash`` and the canonical JSON of its own fields. Changing,
+inserting or removing any event breaks every later hash; :func:`verify_chain` finds the first
+break. The database refuses UPDATE and DELETE on the table (triggers, migration 0001).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from registry.db import is_postgres
+from registry.models import AuditEvent
+
+__all__ = ["GENESIS_HASH", "ChainReport", "append_event", "canonical_json", "verify_chain"]
+
+GENESIS_HASH = "0" * 64
+_CHAIN_LOCK_KEY = 4311230001  # pg_advisory_xact_lock key serialising appends on PostgreSQL
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys, no spaces, UTF-8 text kept as is: one text per value."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def event_hash(
+    seq: int,
+    occurred_at: str,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    payload: str,
+    prev_hash: str,
+) -> str:
+    body = canonical_json(
+        {
+            "seq": seq,
+            "occurred_at": occurred_at,
+            "actor": actor,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "payload": payload,
+        }
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def append_event(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    payload: Mapping[str, Any],
+) -> AuditEvent:
+    """Append one event in the session's transaction (commits with the change it records).
+
+    On PostgreSQL the chain head is serialised with a transaction-scoped advisory lock; on
+    SQLite every write transaction is ``BEGIN IMMEDIATE`` already.
+    """
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
+    last = session.execute(
+        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)  # type: ignore[attr-defined]
+    ).first()
+    seq = 1 if last is None else int(last[0]) + 1
+    prev = GENESIS_HASH if last is None else str(last[1])
+    occurred_at = datetime.now(UTC).isoformat(timespec="microseconds")
+    payload_text = canonical_json(dict(payload))
+    event = AuditEvent(
+        id=seq,
+        occurred_at=occurred_at,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        payload=payload_text,
+        prev_hash=prev,
+        hash=event_hash(seq, occurred_at, actor, action, entity_type, entity_id, payload_text, prev),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    n_events: int
+    ok: bool
+    first_bad_seq: int | None = None
+    problem_zh: str = ""
+    problem_en: str = ""
+    head_hash: str = GENESIS_HASH
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Recompute every hash in order; report the first event that does not verify."""
+    prev = GENESIS_HASH
+    expected_seq = 1
+    n = 0
+    rows = session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()  # type: ignore[arg-type]
+    for ev in rows:
+        n += 1
+        if ev.id != expected_seq:
+            return ChainReport(
+                n, False, ev.id,
+                f"事件序号不连续：期望 {expected_seq}，实际 {ev.id}（有事件被删除或插入）",
+                f"event sequence gap: expected {expected_seq}, found {ev.id} (an event was "
+                "removed or inserted)",
+            )  # fmt: skip
+        if ev.prev_hash != prev:
+            return ChainReport(
+                n, False, ev.id,
+                f"事件 {ev.id} 记录的前一哈希与事件 {ev.id - 1} 的哈希不符",
+                f"event {ev.id}'s prev_hash does not match the hash of event {ev.id - 1}",
+            )  # fmt: skip
+        recomputed = event_hash(
+            ev.id, ev.occurred_at, ev.actor, ev.action, ev.entity_type, ev.entity_id,
+            ev.payload, ev.prev_hash,
+        )  # fmt: skip
+        if recomputed != ev.hash:
+            return ChainReport(
+                n, False, ev.id,
+                f"事件 {ev.id}（{ev.action}）的内容被改动：重新计算的哈希与存储的不符",
+                f"event {ev.id} ({ev.action}) was altered: its recomputed hash differs from "
+                "the stored one",
+            )  # fmt: skip
+        prev = ev.hash
+        expected_seq += 1
+    return ChainReport(n, True, head_hash=prev)

@@ -1,0 +1,116 @@
+"""Database engines for SpatiaLite (embedded default) and PostGIS (production).
+
+This module is the only place that opens SQLite: Debian's ``/usr/bin/python3`` sqlite3 module
+with extension loading (the pyenv builds lack ``enable_load_extension``), loading
+``mod_spatialite``. Every SQLite transaction starts with ``BEGIN IMMEDIATE`` so that writers
+serialise at the start instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from registry.errors import DatabaseSetupError
+
+__all__ = ["is_postgres", "make_engine", "migrate", "session_scope"]
+
+SPATIALITE_MODULE = "mod_spatialite"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def is_postgres(bind: Engine | Connection | Session) -> bool:
+    return bind.get_bind().dialect.name == "postgresql" if isinstance(bind, Session) else (
+        bind.dialect.name == "postgresql"
+    )
+
+
+def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    if not hasattr(dbapi_conn, "enable_load_extension"):
+        raise DatabaseSetupError(
+            "当前 Python 的 sqlite3 不支持加载扩展，无法使用 SpatiaLite。请用 make demo 建立的 .venv"
+            "（基于 Debian 的 /usr/bin/python3）。",
+            "This Python's sqlite3 cannot load extensions, so SpatiaLite is unavailable. Use "
+            "the .venv that `make demo` builds from Debian's /usr/bin/python3.",
+        )
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_sqlite_begin)
+    try:
+        dbapi_conn.enable_load_extension(True)
+        dbapi_conn.load_extension(SPATIALITE_MODULE)
+        dbapi_conn.enable_load_extension(False)
+    except sqlite3.OperationalError as exc:
+        raise DatabaseSetupError(
+            f"无法加载 SpatiaLite 扩展 {SPATIALITE_MODULE}：{exc}。请安装 libsqlite3-mod-spatialite"
+            "（make demo 会安装）。",
+            f"Cannot load the SpatiaLite extension {SPATIALITE_MODULE}: {exc}. Install "
+            "libsqlite3-mod-spatialite (make demo does).",
+        ) from exc
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout = 60000")
+    cur.execute("PRAGMA foreign_keys = ON")
+    if cur.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
+        cur.execute("PRAGMA journal_mode = WAL")
+    cur.execute("PRAGMA synchronous = NORMAL")
+    if cur.execute("SELECT CheckSpatialMetaData()").fetchone()[0] < 1:
+        cur.execute("BEGIN IMMEDIATE")
+        if cur.execute("SELECT CheckSpatialMetaData()").fetchone()[0] < 1:
+            cur.execute("SELECT InitSpatialMetaData(0)")  # all EPSG codes (4490 among them)
+        cur.execute("COMMIT")
+    cur.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for a SpatiaLite file or a PostGIS database URL."""
+    if url.startswith("sqlite"):
+        if url.count("/") >= 3 and not url.endswith(":memory:"):
+            Path(url.split("///", 1)[1]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, module=sqlite3, **kwargs)
+        event.listen(engine, "connect", _on_sqlite_connect)
+
+        @event.listens_for(engine, "begin")
+        def _on_sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return create_engine(url, **kwargs)
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (idempotent)."""
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        try:
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        except Exception:
+            return None
+        return None if row is None else str(row[0])
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any exception."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session

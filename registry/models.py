@@ -1,0 +1,139 @@
+"""Tables of the registry (SQLModel + GeoAlchemy2), the same on SpatiaLite and PostGIS.
+
+Stands are versioned: a 小班 key has one row per version; ``is_current`` marks the version in
+force and ``superseded_by_batch_id`` the inventory batch that replaced it. History is never
+deleted. Geometries are CGCS2000 (EPSG:4490) multipolygons.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "STORAGE_SRID",
+    "AuditEvent",
+    "InventoryBatch",
+    "Owner",
+    "OwnerKind",
+    "Stand",
+]
+
+STORAGE_SRID = 4490
+
+
+class OwnerKind(StrEnum):
+    HOUSEHOLD = "household"  # 农户
+    COLLECTIVE = "collective"  # 村集体
+    STATE = "state"  # 国有（林场）
+    ENTERPRISE = "enterprise"  # 企业、合作社
+
+
+class InventoryBatch(SQLModel, table=True):
+    """One imported inventory file (a 二类调查 delivery or an update)."""
+
+    __tablename__ = "inventory_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_name: str
+    fingerprint: str = Field(index=True, unique=True)  # sha256 over the file's bytes
+    inventory_year: int | None = None
+    profile: str
+    source_crs: str
+    encoding: str | None = None
+    imported_at: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    imported_by: str
+    n_records: int
+    n_new: int
+    n_changed: int
+    n_unchanged: int
+    n_warnings: int
+    report_json: str  # warnings and repairs kept with the batch
+
+
+class Owner(SQLModel, table=True):
+    """A forest right holder (林权权利人)."""
+
+    __tablename__ = "owner"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    kind: str  # OwnerKind
+    first_batch_id: int | None = Field(default=None, foreign_key="inventory_batch.id")
+
+
+class Stand(SQLModel, table=True):
+    """One version of a stand (小班). Units: ha, years, m³/ha, cm, m, stems/ha, degrees."""
+
+    __tablename__ = "stand"
+    __table_args__ = (
+        UniqueConstraint("stand_key", "version", name="uq_stand_key_version"),
+        Index(
+            "uq_stand_current_key",
+            "stand_key",
+            unique=True,
+            sqlite_where=text("is_current = 1"),
+            postgresql_where=text("is_current"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    stand_key: str = Field(index=True)  # county-林班-小班
+    version: int
+    is_current: bool = Field(index=True)
+    batch_id: int = Field(foreign_key="inventory_batch.id", index=True)
+    superseded_by_batch_id: int | None = Field(default=None, foreign_key="inventory_batch.id")
+    content_hash: str
+    county_code: str | None = None
+    township: str | None = None
+    village: str | None = None
+    compartment: str
+    subcompartment: str
+    area_ha: float  # computed on an equal-area projection of the CGCS2000 ellipsoid
+    area_ha_reported: float | None = None  # 面积 as the inventory reported it
+    land_class: str | None = None
+    forest_use: str | None = None
+    origin: str | None = None
+    forest_category: str | None = None
+    dominant_species: str | None = None
+    species_group: str | None = None
+    age_years: float | None = None
+    age_group: str | None = None
+    canopy_closure: float | None = None
+    mean_dbh_cm: float | None = None
+    mean_height_m: float | None = None
+    stems_per_ha: float | None = None
+    volume_m3_per_ha: float | None = None
+    site_class: str | None = None
+    land_tenure: str | None = None
+    tree_tenure: str | None = None
+    owner_id: int | None = Field(default=None, foreign_key="owner.id", index=True)
+    forest_right_cert: str | None = None
+    slope_deg: float | None = None
+    extra: str = "{}"  # JSON of the file's columns the profile does not know
+    geom: Any = Field(
+        sa_column=Column(
+            Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True), nullable=False
+        )
+    )
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only, hash-chained record of every state change (triggers forbid edits)."""
+
+    __tablename__ = "audit_event"
+
+    id: int = Field(primary_key=True)  # sequence, 1, 2, 3 … without gaps
+    occurred_at: str  # ISO 8601, UTC
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    payload: str  # canonical JSON
+    prev_hash: str
+    hash: str = Field(unique=True)

@@ -1,0 +1,23 @@
+"""Settings, read once at the edge (CLI, API) from ``TANHUI_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Registry settings. Environment: ``TANHUI_DATABASE_URL`` and friends."""
+
+    model_config = SettingsConfigDict(env_prefix="TANHUI_", extra="ignore")
+
+    database_url: str = "sqlite:///tanhui.sqlite"
+    """SQLAlchemy URL; ``sqlite:///file`` (SpatiaLite, the default) or
+    ``postgresql+psycopg://user@host:port/db`` (PostGIS, production)."""
+    overlap_tolerance_m2: float = 1.0
+    """Overlap between two stands above this many m² is an error."""
+    area_tolerance_pct: float = 1.0
+    """Mapped vs reported 面积 difference above this percentage is a warning."""
+    actor: str = "bureau"
+    """Who the CLI acts as in the audit log, until accounts exist."""
