@@ -174,6 +174,13 @@ class _Checker:
         profile_fields = {c: c in self.raw.columns for c in _profile_canonicals(self.raw)}
         attrs = pd.DataFrame(index=range(self.n))
         specs = {s.canonical: s for s in _profile_specs(self.raw)}
+        # 小班 key first (county + 林班 + 小班), so that every finding below can name it
+        parts = [_text(self.frame[f]) for f in KEY_FIELDS if profile_fields.get(f)]
+        key = parts[0].fillna("") if parts else pd.Series([""] * self.n, dtype=object)
+        for p in parts[1:]:
+            key = key + "-" + p.fillna("")
+        attrs["stand_key"] = key
+        self.keys = [k if k.strip("-") else None for k in key.tolist()]
         for name, spec in specs.items():
             if not profile_fields.get(name):
                 if spec.required:
@@ -209,13 +216,6 @@ class _Checker:
                 attrs[name] = numbers
             else:
                 attrs[name] = _text(column)
-        # 小班 key: county + 林班 + 小班
-        parts = [attrs[f] for f in KEY_FIELDS if profile_fields.get(f)]
-        key = parts[0].fillna("")
-        for p in parts[1:]:
-            key = key + "-" + p.fillna("")
-        attrs["stand_key"] = key
-        self.keys = [k if k.strip("-") else None for k in key.tolist()]
         extra_cols = [c for c in self.frame.columns if str(c).startswith("extra:")]
         if extra_cols:
             extras = self.frame[extra_cols].rename(columns=lambda c: c[len("extra:") :])

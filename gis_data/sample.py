@@ -78,9 +78,9 @@ VOLUME_EQ = {
 }
 # (dbh max cm, dbh rate, height max m, height rate, stems N0, stems decay, age range)
 GROWTH = {
-    "chinese_fir": (30.0, 0.05, 22.0, 0.06, 1800.0, 0.03, (1, 45)),
-    "pine": (34.0, 0.035, 24.0, 0.045, 1500.0, 0.025, (2, 60)),
-    "broadleaf": (36.0, 0.03, 21.0, 0.04, 1400.0, 0.02, (4, 80)),
+    "chinese_fir": (28.0, 0.05, 20.0, 0.06, 1100.0, 0.03, (1, 45)),
+    "pine": (30.0, 0.035, 21.0, 0.045, 900.0, 0.025, (2, 60)),
+    "broadleaf": (32.0, 0.03, 19.0, 0.04, 900.0, 0.02, (4, 80)),
 }
 # Age-group upper bounds (幼龄林, 中龄林, 近熟林, 成熟林; older = 过熟林), after the age-class
 # table of GB/T 26424-2010 for southern China as recalled (verify): (planted, natural).
@@ -161,7 +161,7 @@ def generate_sample_inventory(n_stands: int = 50_000, seed: int = 431123) -> gpd
 
     # hierarchy: township <- village <- compartment <- stand
     n_comp = max(3, n_stands // 45)
-    n_vill = max(2, min(n_comp, n_stands // 400, 160))
+    n_vill = min(n_comp, max(len(TOWNSHIPS), min(n_stands // 400, 160)))
     n_town = min(len(TOWNSHIPS), max(1, n_vill))
     comp_seeds = centroids[rng.choice(n_stands, n_comp, replace=False)]
     vill_seeds = comp_seeds[rng.choice(n_comp, n_vill, replace=False)]
@@ -237,7 +237,7 @@ def generate_sample_inventory(n_stands: int = 50_000, seed: int = 431123) -> gpd
         h = hmax * sf * (1 - np.exp(-hrate * a)) ** 1.3 * rng.lognormal(0, 0.07, k)
         d = np.maximum(d, 1.0)
         h = np.maximum(h, 1.5)
-        n = (n0 * np.exp(-ndecay * a) + 300) * rng.lognormal(0, 0.12, k)
+        n = (n0 * np.exp(-ndecay * a) + 200) * rng.lognormal(0, 0.12, k)
         va, vb, vc = VOLUME_EQ[fam]
         v = n * va * d**vb * h**vc
         age[m], dbh[m], height[m], stems[m], volume[m] = a, d, h, n, v

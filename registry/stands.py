@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from registry.audit import append_event
 from registry.db import is_postgres, session_scope
 from registry.errors import ImportRejected
 from registry.models import STORAGE_SRID, InventoryBatch, Owner, OwnerKind, Stand
+from registry.progress import NullProgress, ProgressReporter
 
 __all__ = [
     "STAND_ATTRIBUTES",
@@ -59,9 +60,8 @@ STAND_ATTRIBUTES = (
     "slope_deg",
 )  # fmt: skip
 HASHED_ATTRIBUTES = (*STAND_ATTRIBUTES, "owner_name", "extra")
+CHUNK = 5000  # rows per progress step
 FAULT_PAUSE_ENV = "TANHUI_FAULT_PAUSE_BEFORE_COMMIT"  # seconds; for crash tests only
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -101,13 +101,13 @@ def classify_owner(name: str) -> OwnerKind:
 
 
 def read_and_check(
-    path: Path, options: ImportOptions, progress: Progress | None = None
+    path: Path, options: ImportOptions, progress: ProgressReporter | None = None
 ) -> tuple[RawInventory, PreparedInventory]:
     """Read and check an inventory file (no database)."""
-    say = progress or (lambda _msg: None)
-    say("读取文件 reading")
+    progress = progress or NullProgress()
+    progress.stage("读取文件 reading")
     raw = read_inventory(Path(path), load_profile(options.profile), encoding=options.encoding)
-    say("检查 checking")
+    progress.stage("检查 checking")
     species = {name: group.value for name, group in load_species_vocabulary().items()}
     prepared = prepare_inventory(
         raw,
@@ -148,10 +148,10 @@ def store_inventory(
     raw: RawInventory,
     prepared: PreparedInventory,
     options: ImportOptions,
-    progress: Progress | None = None,
+    progress: ProgressReporter | None = None,
 ) -> ImportResult:
     """Write checked stands in the session's transaction; see the module docstring."""
-    say = progress or (lambda _msg: None)
+    progress = progress or NullProgress()
     report = prepared.report
     n = len(prepared.attributes)
     if report.has_errors:
@@ -165,7 +165,7 @@ def store_inventory(
     ).scalar_one_or_none()
     if existing is not None:
         return ImportResult("already_imported", raw.source, existing, n, n_unchanged=n, report=report)
-    say("比对已登记小班 comparing with registered stands")
+    progress.stage("比对已登记小班 comparing with registered stands")
     hashes = _content_hashes(prepared)
     keys = prepared.attributes["stand_key"].tolist()
     current = {
@@ -214,18 +214,20 @@ def store_inventory(
     session.add(batch)
     session.flush()
     assert batch.id is not None
-    say("登记林权权利人 registering owners")
+    progress.stage("登记林权权利人 registering owners")
     owner_ids = _ensure_owners(session, prepared, new_rows, batch.id)
     if superseded:
-        say(f"标记 {len(superseded)} 个旧版本 superseding old versions")
+        progress.stage(f"标记 {len(superseded)} 个旧版本 superseding old versions")
         for chunk in _chunks(superseded, 5000):
             session.execute(
                 update(Stand)
                 .where(Stand.id.in_(chunk))  # type: ignore[union-attr]
                 .values(is_current=False, superseded_by_batch_id=batch.id)
             )
-    say(f"写入 {len(new_rows)} 个小班 writing stands")
-    _bulk_insert_stands(session, prepared, new_rows, versions, hashes, owner_ids, batch.id)
+    progress.stage(f"写入 {len(new_rows)} 个小班 writing stands", total=len(new_rows))
+    _bulk_insert_stands(
+        session, prepared, new_rows, versions, hashes, owner_ids, batch.id, progress
+    )
     append_event(
         session,
         actor=options.actor,
@@ -306,6 +308,7 @@ def _bulk_insert_stands(
     hashes: list[str],
     owner_ids: dict[str, int],
     batch_id: int,
+    progress: ProgressReporter,
 ) -> None:
     attrs = prepared.attributes.iloc[rows]
     columns: dict[str, list[Any]] = {}
@@ -328,14 +331,19 @@ def _bulk_insert_stands(
     if is_postgres(session):
         ewkb = shapely.to_wkb(geoms, hex=True, include_srid=True, byte_order=1)
         with dbapi.cursor() as cur, cur.copy(f"COPY stand ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
-            for record, geom in zip(records, ewkb, strict=True):
+            for i, (record, geom) in enumerate(zip(records, ewkb, strict=True), start=1):
                 copy.write_row((*record, geom))
+                if i % CHUNK == 0:
+                    progress.advance(CHUNK)
     else:
         wkb = shapely.to_wkb(geoms, byte_order=1)
         marks = ", ".join("?" for _ in STAND_INSERT_COLUMNS)
         sql = f"INSERT INTO stand ({names}) VALUES ({marks}, GeomFromWKB(?, {STORAGE_SRID}))"
         cur = dbapi.cursor()  # type: ignore[union-attr]
-        cur.executemany(sql, [(*r, g) for r, g in zip(records, wkb, strict=True)])
+        for start in range(0, len(records), CHUNK):
+            part = zip(records[start : start + CHUNK], wkb[start : start + CHUNK], strict=True)
+            cur.executemany(sql, [(*r, g) for r, g in part])
+            progress.advance(CHUNK)
         cur.close()
 
 
@@ -343,7 +351,7 @@ def import_inventory(
     engine: Engine,
     path: Path,
     options: ImportOptions,
-    progress: Progress | None = None,
+    progress: ProgressReporter | None = None,
 ) -> ImportResult:
     """Read, check and store an inventory file in one transaction. Raises ImportRejected."""
     t0 = time.perf_counter()

@@ -1,0 +1,140 @@
+"""Read-only views of the registered stands: summaries, history and export frames."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gis_data.profile import FieldProfile
+from registry.models import STORAGE_SRID, InventoryBatch, Owner, Stand
+from registry.stands import STAND_ATTRIBUTES
+
+__all__ = ["StandSummary", "current_stands_frame", "export_frame", "stand_history", "stands_summary"]
+
+# Order in which age groups are shown (幼 → 过熟), then the rest alphabetically.
+AGE_GROUP_ORDER = ("幼龄林", "中龄林", "近熟林", "成熟林", "过熟林")
+
+
+@dataclass
+class StandSummary:
+    """Area (ha) and growing stock (m³ = Σ area_ha × volume_m3_per_ha) of current stands."""
+
+    by_species_age: pd.DataFrame
+    by_township: pd.DataFrame
+    totals: dict[str, float]
+
+
+def stands_summary(session: Session) -> StandSummary:
+    volume = func.sum(Stand.area_ha * func.coalesce(Stand.volume_m3_per_ha, 0.0))
+    current = Stand.is_current == True  # noqa: E712
+    rows = session.execute(
+        select(
+            func.coalesce(Stand.species_group, "(none)"),
+            func.coalesce(Stand.age_group, "(none)"),
+            func.count(),
+            func.sum(Stand.area_ha),
+            volume,
+        )
+        .where(current)
+        .group_by(Stand.species_group, Stand.age_group)
+    ).all()
+    by_species_age = pd.DataFrame(
+        [tuple(r) for r in rows],
+        columns=["species_group", "age_group", "stands", "area_ha", "volume_m3"],
+    )
+    order = {g: i for i, g in enumerate(AGE_GROUP_ORDER)}
+    if len(by_species_age):
+        by_species_age["_o"] = by_species_age["age_group"].map(lambda g: order.get(g, 99))
+        by_species_age = by_species_age.sort_values(["species_group", "_o", "age_group"]).drop(
+            columns="_o"
+        )
+    rows = session.execute(
+        select(
+            func.coalesce(Stand.township, "(none)"),
+            func.count(),
+            func.sum(Stand.area_ha),
+            volume,
+        )
+        .where(current)
+        .group_by(Stand.township)
+        .order_by(Stand.township)
+    ).all()
+    by_township = pd.DataFrame(
+        [tuple(r) for r in rows], columns=["township", "stands", "area_ha", "volume_m3"]
+    )
+    totals = {
+        "stands": float(by_township["stands"].sum()) if len(by_township) else 0.0,
+        "area_ha": float(by_township["area_ha"].sum()) if len(by_township) else 0.0,
+        "volume_m3": float(by_township["volume_m3"].sum()) if len(by_township) else 0.0,
+    }
+    return StandSummary(by_species_age.reset_index(drop=True), by_township, totals)
+
+
+def current_stands_frame(session: Session, include_history: bool = False) -> gpd.GeoDataFrame:
+    """Current stands (or every version) with owner names, as a GeoDataFrame in EPSG:4490."""
+    columns = [getattr(Stand, c) for c in (
+        "stand_key", "version", "is_current", "batch_id", "area_ha", "species_group", "extra",
+        *STAND_ATTRIBUTES,
+    )]  # fmt: skip
+    stmt = (
+        select(*columns, Owner.name.label("owner_name"), func.ST_AsBinary(Stand.geom))  # type: ignore[attr-defined]
+        .outerjoin(Owner, Owner.id == Stand.owner_id)  # type: ignore[arg-type]
+        .order_by(Stand.stand_key, Stand.version)
+    )
+    if not include_history:
+        stmt = stmt.where(Stand.is_current == True)  # noqa: E712
+    rows = session.execute(stmt).all()
+    names = [c.key for c in columns] + ["owner_name", "geometry"]
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=names)
+    geometry = shapely.from_wkb([bytes(g) for g in frame["geometry"]]) if len(frame) else []
+    return gpd.GeoDataFrame(
+        frame.drop(columns="geometry"), geometry=geometry, crs=f"EPSG:{STORAGE_SRID}"
+    )
+
+
+def export_frame(stands: gpd.GeoDataFrame, profile: FieldProfile) -> gpd.GeoDataFrame:
+    """Rename canonical columns to the profile's first alias and unfold extra attributes,
+    so that the export re-imports through the same profile unchanged."""
+    out: dict[str, Any] = {}
+    for spec in profile.fields:
+        if spec.canonical in stands:
+            out[spec.export_name] = stands[spec.canonical]
+    extras = [json.loads(e) if e else {} for e in stands["extra"]]
+    for key in sorted({k for e in extras for k in e}):
+        if key not in out:
+            out[key] = [e.get(key) for e in extras]
+    return gpd.GeoDataFrame(pd.DataFrame(out), geometry=stands.geometry.values, crs=stands.crs)
+
+
+def stand_history(session: Session, stand_key: str) -> list[dict[str, Any]]:
+    """Every version of one stand, oldest first, with the batch that brought it."""
+    rows = session.execute(
+        select(Stand, InventoryBatch.source_name, InventoryBatch.imported_at)
+        .join(InventoryBatch, InventoryBatch.id == Stand.batch_id)  # type: ignore[arg-type]
+        .where(Stand.stand_key == stand_key)
+        .order_by(Stand.version)
+    ).all()
+    history = []
+    for stand, source, imported_at in rows:
+        history.append(
+            {
+                "version": stand.version,
+                "is_current": stand.is_current,
+                "batch_id": stand.batch_id,
+                "source": source,
+                "imported_at": imported_at.isoformat() if imported_at else None,
+                "superseded_by_batch_id": stand.superseded_by_batch_id,
+                "area_ha": stand.area_ha,
+                "species": stand.dominant_species,
+                "age_years": stand.age_years,
+                "volume_m3_per_ha": stand.volume_m3_per_ha,
+            }
+        )
+    return history
