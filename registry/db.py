@@ -8,9 +8,11 @@ serialise at the start instead of failing half-way.
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,29 @@ __all__ = ["is_postgres", "make_engine", "migrate", "session_scope"]
 
 SPATIALITE_MODULE = "mod_spatialite"
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Python packages that ship their own GEOS / PROJ / GDAL builds in their wheels.
+BUNDLED_GEO_PACKAGES = ("shapely", "pyproj", "pyogrio")
+
+
+@cache
+def preload_bundled_geo_libraries() -> None:
+    """Import every compiled module of shapely, pyproj and pyogrio before SpatiaLite loads.
+
+    SQLite loads extensions with ``dlopen(RTLD_NOW | RTLD_GLOBAL)``: mod_spatialite puts the
+    *system* GEOS and PROJ into the process's global symbol scope. A compiled module of
+    shapely/pyproj/pyogrio imported *after* that binds its GEOS/PROJ calls to the system copies
+    instead of its wheel's own (same symbol names, different versions): we saw shapely crash
+    with "WKB output dimension must be 2 or 3" and a double free. Modules loaded *before* are
+    bound at load time (Python uses RTLD_NOW), so we load them all first.
+    """
+    for name in BUNDLED_GEO_PACKAGES:
+        package = importlib.import_module(name)
+        root = Path(package.__file__ or "").parent
+        for binary in sorted(root.rglob("*.so")):
+            parts = binary.relative_to(root.parent).with_suffix("").parts
+            module = ".".join((*parts[:-1], parts[-1].split(".")[0]))
+            with suppress(ImportError):
+                importlib.import_module(module)
 
 
 def is_postgres(bind: Engine | Connection | Session) -> bool:
@@ -71,6 +96,7 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for a SpatiaLite file or a PostGIS database URL."""
     if url.startswith("sqlite"):
+        preload_bundled_geo_libraries()
         if url.count("/") >= 3 and not url.endswith(":memory:"):
             Path(url.split("///", 1)[1]).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, module=sqlite3, **kwargs)

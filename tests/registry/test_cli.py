@@ -1,0 +1,136 @@
+"""The ``tanhui`` command line, run as a user runs it (a real process, real files, real DB)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import psycopg
+import pytest
+
+TANHUI = str(Path(sys.executable).parent / "tanhui")
+
+
+def tanhui(db_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TANHUI_DATABASE_URL": db_url, "COLUMNS": "200"}
+    return subprocess.run(
+        [TANHUI, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sample")
+    done = subprocess.run(
+        [TANHUI, "sample-data", "--out", str(out), "--stands", "80", "--seed", "5"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_sample_data_is_marked_synthetic_and_arrives_like_bureau_data(sample_dir: Path) -> None:
+    shp = sample_dir / "shuangpai_xiaoban_synthetic.shp"
+    assert shp.exists() and (sample_dir / "shuangpai_xiaoban_synthetic.gpkg").exists()
+    assert not shp.with_suffix(".cpg").exists()
+    assert "SYNTHETIC" in (sample_dir / "README_SYNTHETIC.txt").read_text(encoding="utf-8")
+
+
+def test_import_summary_export_roundtrip_and_audit(
+    db_url: str, sample_dir: Path, tmp_path: Path
+) -> None:
+    shp = str(sample_dir / "shuangpai_xiaoban_synthetic.shp")
+    first = tanhui(db_url, "import-inventory", shp, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr + first.stdout
+    assert "已导入批次 1" in first.stdout and "80 new" in first.stdout
+    again = tanhui(db_url, "import-inventory", shp, cwd=tmp_path)
+    assert again.returncode == 0 and "already imported as batch 1" in again.stdout
+
+    summary = tanhui(db_url, "stands", "summary", "--format", "json", cwd=tmp_path)
+    assert summary.returncode == 0, summary.stderr
+    data = json.loads(summary.stdout)
+    assert data["totals"]["stands"] == 80
+    assert sum(r["stands"] for r in data["by_species_age"]) == 80
+    assert sum(r["area_ha"] for r in data["by_township"]) == pytest.approx(
+        data["totals"]["area_ha"]
+    )
+    table = tanhui(db_url, "stands", "summary", cwd=tmp_path)
+    assert "chinese_fir" in table.stdout and "乡镇" in table.stdout
+
+    for fmt, name in (("gpkg", "out.gpkg"), ("geojson", "out.geojson"), ("shp", "out.shp")):
+        out = tmp_path / fmt / name
+        exported = tanhui(db_url, "stands", "export", "--format", fmt, "--out", str(out), cwd=tmp_path)
+        assert exported.returncode == 0, exported.stderr
+        back = tanhui(db_url, "import-inventory", str(out), cwd=tmp_path)
+        assert back.returncode == 0, back.stderr + back.stdout
+        assert "nothing changed" in back.stdout and "equal the registered" in back.stdout, fmt
+
+    xlsx = tmp_path / "stands.xlsx"
+    assert tanhui(db_url, "stands", "export", "--format", "xlsx", "--out", str(xlsx),
+                  cwd=tmp_path).returncode == 0  # fmt: skip
+    sheet = openpyxl.load_workbook(xlsx).active
+    assert sheet is not None and sheet.max_row == 1 + 80
+    header = [c.value for c in sheet[1]]
+    assert "XIAO_BAN" in header and "AREA_HA_CALC" in header
+
+    verified = tanhui(db_url, "audit", "verify", cwd=tmp_path)
+    assert verified.returncode == 0 and "audit chain OK: 1 events" in verified.stdout
+    log = tanhui(db_url, "audit", "log", cwd=tmp_path)
+    assert "inventory.imported" in log.stdout
+
+    _tamper_first_event(db_url)
+    broken = tanhui(db_url, "audit", "verify", cwd=tmp_path)
+    assert broken.returncode == 1
+    assert "BROKEN" in broken.stderr and "event 1" in broken.stderr
+
+
+def _tamper_first_event(db_url: str) -> None:
+    statement = "UPDATE audit_event SET actor = 'mallory' WHERE id = 1"
+    if db_url.startswith("sqlite"):
+        conn = sqlite3.connect(db_url.split("///", 1)[1])
+        conn.execute("DROP TRIGGER audit_event_no_update")
+        conn.execute(statement)
+        conn.commit()
+        conn.close()
+    else:
+        with psycopg.connect(db_url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute("ALTER TABLE audit_event DISABLE TRIGGER USER")
+            conn.execute(statement)
+
+
+def test_refused_import_exits_nonzero_and_writes_the_report(
+    db_url: str, sample_dir: Path, tmp_path: Path
+) -> None:
+    import geopandas as gpd
+
+    frame = gpd.read_file(sample_dir / "shuangpai_xiaoban_synthetic.gpkg")
+    frame.loc[3, "PINGJUN_NL"] = -4
+    bad = tmp_path / "bad.gpkg"
+    frame.to_file(bad, driver="GPKG")
+    done = tanhui(db_url, "import-inventory", str(bad), "--report-dir", "reports", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "未导入" in done.stderr and "Not imported" in done.stderr
+    key = f"431123-{frame.LIN_BAN[3]}-{frame.XIAO_BAN[3]}"
+    assert key in done.stdout and "PINGJUN_NL" in done.stdout
+    report = (tmp_path / "reports" / "bad.report.csv").read_text(encoding="utf-8-sig")
+    assert key in report and "out_of_range" in report
+    summary = tanhui(db_url, "stands", "summary", "--format", "json", cwd=tmp_path)
+    assert json.loads(summary.stdout)["totals"]["stands"] == 0
+
+
+def test_missing_file_and_missing_prj_are_explained(
+    db_url: str, sample_dir: Path, tmp_path: Path
+) -> None:
+    missing = tanhui(db_url, "import-inventory", str(tmp_path / "nope.shp"), cwd=tmp_path)
+    assert missing.returncode == 3 and "找不到文件" in missing.stderr and "File not found" in missing.stderr
+    for part in sample_dir.glob("shuangpai_xiaoban_synthetic.*"):
+        if part.suffix in {".shp", ".shx", ".dbf"}:
+            (tmp_path / part.name).write_bytes(part.read_bytes())
+    noprj = tanhui(db_url, "import-inventory", str(tmp_path / "shuangpai_xiaoban_synthetic.shp"),
+                   cwd=tmp_path)  # fmt: skip
+    assert noprj.returncode == 1 and "EPSG:4525" in noprj.stdout
