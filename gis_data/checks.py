@@ -262,8 +262,14 @@ class _Checker:
                 hint_zh, hint_en = "核对外业记录并更正", "check the field record and correct it"
                 if name == "canopy_closure" and 1 < v <= 100:
                     hint_zh = "郁闭度应为 0–1 的小数；若填的是百分数请除以 100"
-                    hint_en = "canopy closure is a fraction 0-1; if this is a percentage divide by 100"
-                kind = ("为负数", "is negative") if v < low else ("超出合理范围", "is implausibly large")
+                    hint_en = (
+                        "canopy closure is a fraction 0-1; if this is a percentage divide by 100"
+                    )
+                kind = (
+                    ("为负数", "is negative")
+                    if v < low
+                    else ("超出合理范围", "is implausibly large")
+                )
                 self.issue(
                     Severity.ERROR, "out_of_range",
                     (f"{zh_name} {v:g} {kind[0]}（合理范围 {low:g}–{high:g} {unit}）",
@@ -311,12 +317,12 @@ class _Checker:
                  "each county-compartment-subcompartment key must be unique: renumber or merge"),
                 row=int(rows[0]), field="subcompartment", value=key,
             )  # fmt: skip
-        for row in [i for i, k in enumerate(self.keys) if k is None]:
+        for missing_row in [i for i, k in enumerate(self.keys) if k is None]:
             self.issue(
                 Severity.ERROR, "missing_key",
                 ("缺少林班号或小班号，无法确定小班编号", "compartment or sub-compartment number is missing"),
                 ("补填林班号和小班号", "fill in the compartment and sub-compartment numbers"),
-                row=row, field="subcompartment",
+                row=missing_row, field="subcompartment",
             )  # fmt: skip
 
     def _vocabulary(

@@ -62,8 +62,8 @@ def recognise_coordinates(bounds: tuple[float, float, float, float]) -> tuple[st
             "The coordinates look like longitude/latitude in degrees. "
             "If they are CGCS2000, pass --crs EPSG:4490.",
         )
-    north_ok = 200_000 <= miny and maxy <= 6_000_000
-    if north_ok and 13_000_000 <= minx and maxx < 46_000_000:
+    north_ok = miny >= 200_000 and maxy <= 6_000_000
+    if north_ok and minx >= 13_000_000 and maxx < 46_000_000:
         zone = int(minx // 1_000_000)
         if int(maxx // 1_000_000) == zone and 25 <= zone <= 45:
             c, x, b = (gauss_kruger_epsg(d, zone, True) for d in _GK3_BASE)
@@ -74,7 +74,7 @@ def recognise_coordinates(bounds: tuple[float, float, float, float]) -> tuple[st
                 f"number in the easting (central meridian {3 * zone}E). Pass --crs EPSG:{c} "
                 f"for CGCS2000, EPSG:{x} for Xi'an 1980, EPSG:{b} for Beijing 1954.",
             )
-    if north_ok and 100_000 <= minx and maxx <= 900_000:
+    if north_ok and minx >= 100_000 and maxx <= 900_000:
         c111, x111, b111 = (gauss_kruger_epsg(d, 37, False) for d in _GK3_BASE)
         return (
             "坐标像高斯-克吕格投影（东坐标不含带号，约 500 000 米），但从坐标本身无法判断中央经线。"
@@ -135,7 +135,9 @@ def resolve_crs(
     return CrsDecision(file_crs, "file")
 
 
-def check_in_china(lon_lat_bounds: tuple[float, float, float, float], crs: CRS, source: str) -> None:
+def check_in_china(
+    lon_lat_bounds: tuple[float, float, float, float], crs: CRS, source: str
+) -> None:
     """Refuse data that, once in CGCS2000, do not fall inside China: the CRS must be wrong."""
     minx, miny, maxx, maxy = lon_lat_bounds
     finite = all(np.isfinite(v) for v in lon_lat_bounds)

@@ -69,8 +69,10 @@ class FieldProfile:
 def load_profile(path: Path | None = None) -> FieldProfile:
     """Load a field profile CSV; ``None`` loads the default 二类调查 profile shipped with us."""
     if path is None:
-        text = resources.files("gis_data").joinpath(f"data/{DEFAULT_PROFILE_NAME}").read_text(
-            encoding="utf-8"
+        text = (
+            resources.files("gis_data")
+            .joinpath(f"data/{DEFAULT_PROFILE_NAME}")
+            .read_text(encoding="utf-8")
         )
         name = DEFAULT_PROFILE_NAME
     else:

@@ -111,14 +111,12 @@ def _growth_family(species: str | None) -> str | None:
 
 
 def _points_in(boundary: shapely.Geometry, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-    minx, miny, maxx, maxy = boundary.bounds
+    minx, miny, maxx, maxy = shapely.bounds(boundary)
     shapely.prepare(boundary)
     chunks: list[NDArray[np.float64]] = []
     have = 0
     while have < n:
-        xy = np.column_stack(
-            [rng.uniform(minx, maxx, 2 * n), rng.uniform(miny, maxy, 2 * n)]
-        )
+        xy = np.column_stack([rng.uniform(minx, maxx, 2 * n), rng.uniform(miny, maxy, 2 * n)])
         inside = xy[shapely.contains_xy(boundary, xy[:, 0], xy[:, 1])]
         chunks.append(inside)
         have += len(inside)
@@ -126,10 +124,12 @@ def _points_in(boundary: shapely.Geometry, n: int, rng: np.random.Generator) -> 
 
 
 def _nearest(points: NDArray[np.float64], seeds: NDArray[np.float64]) -> NDArray[np.int64]:
-    tree = shapely.STRtree(shapely.points(seeds))
-    _, idx = tree.query_nearest(shapely.points(points), return_distance=False, all_matches=False)
+    tree = shapely.STRtree(np.asarray(shapely.points(seeds)))
+    query, idx = tree.query_nearest(
+        np.asarray(shapely.points(points)), return_distance=False, all_matches=False
+    )
     out = np.empty(len(points), dtype=np.int64)
-    out[_] = idx
+    out[query] = idx
     return out
 
 
@@ -144,18 +144,16 @@ def generate_sample_inventory(n_stands: int = 50_000, seed: int = 431123) -> gpd
     boundary = gpd.GeoSeries([county_boundary()], crs="EPSG:4326").to_crs(SAMPLE_CRS).iloc[0]
     boundary = shapely.make_valid(boundary)
     points = _points_in(boundary, n_stands, rng)
-    cells = shapely.voronoi_polygons(
-        shapely.multipoints(points), extend_to=boundary, ordered=True
-    )
+    cells = shapely.voronoi_polygons(shapely.multipoints(points), extend_to=boundary, ordered=True)
     cells = np.asarray(shapely.get_parts(cells))
     shapely.prepare(boundary)
     inside = shapely.contains(boundary, cells)
     clipped = cells.copy()
     clipped[~inside] = shapely.intersection(cells[~inside], boundary)
     # keep polygonal parts only (a clip can leave a line where the boundary touches a cell)
-    for i in np.flatnonzero(~inside):
-        parts = [p for p in shapely.get_parts(clipped[i]) if p.geom_type == "Polygon"]
-        clipped[i] = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+    for cell in np.flatnonzero(~inside):
+        parts = [p for p in shapely.get_parts(clipped[cell]) if p.geom_type == "Polygon"]
+        clipped[cell] = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
     geometry = clipped
     centroids = points
 
@@ -205,9 +203,7 @@ def generate_sample_inventory(n_stands: int = 50_000, seed: int = 431123) -> gpd
     u = rng.random(n_stands)
     origin[species == "杉木"] = np.where(u[species == "杉木"] < 0.92, "人工", "天然")
     pine = (species == "马尾松") | (species == "湿地松")
-    origin[pine] = np.select(
-        [u[pine] < 0.35, u[pine] < 0.6], ["人工", "飞播"], default="天然"
-    )
+    origin[pine] = np.select([u[pine] < 0.35, u[pine] < 0.6], ["人工", "飞播"], default="天然")
     origin[species == "湿地松"] = "人工"
     broad = family == "broadleaf"
     origin[broad] = np.where(u[broad] < 0.85, "天然", "人工")
@@ -241,7 +237,9 @@ def generate_sample_inventory(n_stands: int = 50_000, seed: int = 431123) -> gpd
         va, vb, vc = VOLUME_EQ[fam]
         v = n * va * d**vb * h**vc
         age[m], dbh[m], height[m], stems[m], volume[m] = a, d, h, n, v
-        canopy[m] = np.clip(0.25 + 0.6 * (1 - np.exp(-0.15 * a)) + rng.normal(0, 0.06, k), 0.2, 0.95)
+        canopy[m] = np.clip(
+            0.25 + 0.6 * (1 - np.exp(-0.15 * a)) + rng.normal(0, 0.06, k), 0.2, 0.95
+        )
         planted = origin[m] == "人工"
         bounds_planted, bounds_natural = AGE_GROUP_BOUNDS[fam]
         groups_p = np.searchsorted(np.array(bounds_planted), a, side="left")
@@ -253,7 +251,9 @@ def generate_sample_inventory(n_stands: int = 50_000, seed: int = 431123) -> gpd
     stems[sparse] *= 0.25
     kb = int(bamboo.sum())
     age[bamboo] = rng.integers(2, 5, kb)  # mean culm age (years)
-    dbh[bamboo] = np.clip(rng.normal(9.5, 1.3, kb), 5, 14) * np.where(species[bamboo] == "杂竹", 0.4, 1)
+    dbh[bamboo] = np.clip(rng.normal(9.5, 1.3, kb), 5, 14) * np.where(
+        species[bamboo] == "杂竹", 0.4, 1
+    )
     height[bamboo] = np.clip(dbh[bamboo] * 1.35 + rng.normal(0, 1, kb), 3, 18)
     stems[bamboo] = rng.normal(2800, 600, kb).clip(1200, 4500)
     canopy[bamboo] = rng.uniform(0.6, 0.9, kb)
@@ -268,10 +268,14 @@ def generate_sample_inventory(n_stands: int = 50_000, seed: int = 431123) -> gpd
     # forest category and use, by compartment
     public = (rng.random(n_comp) < 0.42)[comp_of_stand]
     forest_category = np.where(public, "公益林", "商品林").astype(object)
-    forest_use = np.where(public, np.where(rng.random(n_stands) < 0.85, "防护林", "特用林"), "用材林")
+    forest_use = np.where(
+        public, np.where(rng.random(n_stands) < 0.85, "防护林", "特用林"), "用材林"
+    )
     forest_use = forest_use.astype(object)
     forest_use[econ] = "经济林"
-    forest_use[(land_class != "乔木林地") & (land_class != "竹林地") & (land_class != "疏林地")] = None
+    forest_use[(land_class != "乔木林地") & (land_class != "竹林地") & (land_class != "疏林地")] = (
+        None
+    )
     non_forest = np.isin(land_class, ["耕地", "水域", "建设用地"])
     forest_category[non_forest] = None
 
@@ -283,7 +287,7 @@ def generate_sample_inventory(n_stands: int = 50_000, seed: int = 431123) -> gpd
     tenure = np.empty(n_stands, dtype=object)
     tree_tenure = np.empty(n_stands, dtype=object)
     for i in range(n_stands):
-        v = vill_of_stand[i]
+        v = int(vill_of_stand[i])
         if state[i]:
             owner[i], tenure[i], tree_tenure[i] = "双牌县国有林场（合成）", "国有", "国有"
         elif owner_kind[i] < 0.22:

@@ -8,11 +8,11 @@ table so a bureau can see and extend it.
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Mapping
 
 __all__ = ["SpeciesGroup", "load_species_vocabulary"]
 
@@ -39,8 +39,10 @@ class SpeciesGroup(StrEnum):
 @cache
 def load_species_vocabulary() -> Mapping[str, SpeciesGroup]:
     """Return the read-only mapping 优势树种 name (zh) → :class:`SpeciesGroup`."""
-    text = resources.files("methodologies").joinpath("data/species_vocabulary.csv").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("methodologies")
+        .joinpath("data/species_vocabulary.csv")
+        .read_text(encoding="utf-8")
     )
     mapping = {
         row["name_zh"].strip(): SpeciesGroup(row["species_group"].strip())

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from registry.db import is_postgres
 from registry.models import AuditEvent
@@ -73,7 +74,9 @@ def append_event(
     if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
     last = session.execute(
-        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)  # type: ignore[attr-defined]
+        select(col(AuditEvent.id), col(AuditEvent.hash))
+        .order_by(col(AuditEvent.id).desc())
+        .limit(1)
     ).first()
     seq = 1 if last is None else int(last[0]) + 1
     prev = GENESIS_HASH if last is None else str(last[1])
@@ -88,7 +91,9 @@ def append_event(
         entity_id=entity_id,
         payload=payload_text,
         prev_hash=prev,
-        hash=event_hash(seq, occurred_at, actor, action, entity_type, entity_id, payload_text, prev),
+        hash=event_hash(
+            seq, occurred_at, actor, action, entity_type, entity_id, payload_text, prev
+        ),
     )
     session.add(event)
     session.flush()
@@ -110,7 +115,7 @@ def verify_chain(session: Session) -> ChainReport:
     prev = GENESIS_HASH
     expected_seq = 1
     n = 0
-    rows = session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()  # type: ignore[arg-type]
+    rows = session.execute(select(AuditEvent).order_by(col(AuditEvent.id))).scalars()
     for ev in rows:
         n += 1
         if ev.id != expected_seq:

@@ -132,7 +132,14 @@ def print_report(report: IssueReport, limit: int = 30) -> None:
         _print_tail(report, ordered, limit)
         return
     table = Table(title=f"检查报告 / check report: {report.source}", show_lines=False)
-    for col in ("级别 level", "记录 record", "小班 stand", "字段 field", "问题 problem", "处理 action"):
+    for col in (
+        "级别 level",
+        "记录 record",
+        "小班 stand",
+        "字段 field",
+        "问题 problem",
+        "处理 action",
+    ):
         table.add_column(col, overflow="fold")
     for issue in ordered[:limit]:
         table.add_row(
@@ -149,7 +156,9 @@ def print_report(report: IssueReport, limit: int = 30) -> None:
 
 def _print_tail(report: IssueReport, ordered: list[Any], limit: int) -> None:
     if len(ordered) > limit:
-        console.print(f"… 另有 {len(ordered) - limit} 条 / {len(ordered) - limit} more in the report file")
+        console.print(
+            f"… 另有 {len(ordered) - limit} 条 / {len(ordered) - limit} more in the report file"
+        )
     counts = report.counts()
     console.print(
         f"错误 errors: {counts['error']}  警告 warnings: {counts['warning']}  "
@@ -157,7 +166,9 @@ def _print_tail(report: IssueReport, ordered: list[Any], limit: int) -> None:
     )
 
 
-def run_import(engine: Engine, path: Path, options: ImportOptions, report_dir: Path) -> ImportResult:
+def run_import(
+    engine: Engine, path: Path, options: ImportOptions, report_dir: Path
+) -> ImportResult:
     """Import with a progress display and a written report; raises typer.Exit on refusal."""
     with _progress() as bar:
         reporter = RichProgress(bar)
@@ -207,13 +218,16 @@ def import_inventory_cmd(
     profile: Annotated[
         Path | None, typer.Option(help="字段配置 CSV / field profile (default: 二类调查)")
     ] = None,
-    crs: Annotated[str | None, typer.Option(help="坐标系，如 EPSG:4525 / CRS, e.g. EPSG:4525")] = None,
+    crs: Annotated[
+        str | None, typer.Option(help="坐标系，如 EPSG:4525 / CRS, e.g. EPSG:4525")
+    ] = None,
     encoding: Annotated[
         str | None, typer.Option(help="属性表编码，如 GBK / attribute encoding, e.g. GBK")
     ] = None,
     inventory_year: Annotated[int | None, typer.Option(help="调查年度 / inventory year")] = None,
     fix_geometry: Annotated[
-        bool, typer.Option(help="用 make_valid 修复无效图形并列出每处修复 / repair invalid geometry")
+        bool,
+        typer.Option(help="用 make_valid 修复无效图形并列出每处修复 / repair invalid geometry"),
     ] = False,
     overlap_tolerance: Annotated[
         float | None, typer.Option(help="重叠容差（平方米） / overlap tolerance in m²")
@@ -364,17 +378,20 @@ def audit_verify_cmd() -> None:
 def audit_log_cmd(limit: Annotated[int, typer.Option(help="条数 / how many")] = 20) -> None:
     """最近的审计事件 / the latest audit events."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from registry.models import AuditEvent
 
     engine = _engine(_settings())
     with session_scope(engine) as session:
-        events = session.execute(
-            select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)  # type: ignore[attr-defined]
-        ).scalars().all()
+        events = (
+            session.execute(select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit))
+            .scalars()
+            .all()
+        )
     table = Table(title="审计日志 / audit log")
-    for col in ("seq", "time (UTC)", "actor", "action", "entity", "hash"):
-        table.add_column(col)
+    for heading in ("seq", "time (UTC)", "actor", "action", "entity", "hash"):
+        table.add_column(heading)
     for ev in events:
         table.add_row(
             str(ev.id), ev.occurred_at, ev.actor, ev.action,
@@ -407,5 +424,7 @@ def main() -> None:
     try:
         app()
     except (GisDataError, RegistryError) as exc:
-        err_console.print(f"[bold red]错误[/] {exc.message_zh}\n[bold red]Error[/] {exc.message_en}")
+        err_console.print(
+            f"[bold red]错误[/] {exc.message_zh}\n[bold red]Error[/] {exc.message_en}"
+        )
         sys.exit(EXIT_FAILED)

@@ -54,8 +54,10 @@ def preload_bundled_geo_libraries() -> None:
 
 
 def is_postgres(bind: Engine | Connection | Session) -> bool:
-    return bind.get_bind().dialect.name == "postgresql" if isinstance(bind, Session) else (
-        bind.dialect.name == "postgresql"
+    return (
+        bind.get_bind().dialect.name == "postgresql"
+        if isinstance(bind, Session)
+        else (bind.dialect.name == "postgresql")
     )
 
 

@@ -64,7 +64,9 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
         summary = stands_summary(session)
         chain = verify_chain(session)
         stands = current_stands_frame(session)
-    _print_frame(summary.by_species_age, "树种组 × 龄组 / species group × age group (ha, m³)", "table")
+    _print_frame(
+        summary.by_species_age, "树种组 × 龄组 / species group × age group (ha, m³)", "table"
+    )
     _print_frame(summary.by_township, "乡镇 / township (ha, m³)", "table")
     t = summary.totals
     console.print(

@@ -46,7 +46,7 @@ class InventoryBatch(SQLModel, table=True):
     profile: str
     source_crs: str
     encoding: str | None = None
-    imported_at: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    imported_at: datetime = Field(sa_type=DateTime(timezone=True))
     imported_by: str
     n_records: int
     n_new: int

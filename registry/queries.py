@@ -11,12 +11,19 @@ import pandas as pd
 import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gis_data.profile import FieldProfile
 from registry.models import STORAGE_SRID, InventoryBatch, Owner, Stand
 from registry.stands import STAND_ATTRIBUTES
 
-__all__ = ["StandSummary", "current_stands_frame", "export_frame", "stand_history", "stands_summary"]
+__all__ = [
+    "StandSummary",
+    "current_stands_frame",
+    "export_frame",
+    "stand_history",
+    "stands_summary",
+]
 
 # Order in which age groups are shown (幼 → 过熟), then the rest alphabetically.
 AGE_GROUP_ORDER = ("幼龄林", "中龄林", "近熟林", "成熟林", "过熟林")
@@ -32,21 +39,21 @@ class StandSummary:
 
 
 def stands_summary(session: Session) -> StandSummary:
-    volume = func.sum(Stand.area_ha * func.coalesce(Stand.volume_m3_per_ha, 0.0))
-    current = Stand.is_current == True  # noqa: E712
-    rows = session.execute(
+    volume = func.sum(col(Stand.area_ha) * func.coalesce(col(Stand.volume_m3_per_ha), 0.0))
+    current = col(Stand.is_current).is_(True)
+    species_age = session.execute(
         select(
-            func.coalesce(Stand.species_group, "(none)"),
-            func.coalesce(Stand.age_group, "(none)"),
+            func.coalesce(col(Stand.species_group), "(none)"),
+            func.coalesce(col(Stand.age_group), "(none)"),
             func.count(),
-            func.sum(Stand.area_ha),
+            func.sum(col(Stand.area_ha)),
             volume,
         )
         .where(current)
-        .group_by(Stand.species_group, Stand.age_group)
+        .group_by(col(Stand.species_group), col(Stand.age_group))
     ).all()
     by_species_age = pd.DataFrame(
-        [tuple(r) for r in rows],
+        [tuple(r) for r in species_age],
         columns=["species_group", "age_group", "stands", "area_ha", "volume_m3"],
     )
     order = {g: i for i, g in enumerate(AGE_GROUP_ORDER)}
@@ -55,19 +62,19 @@ def stands_summary(session: Session) -> StandSummary:
         by_species_age = by_species_age.sort_values(["species_group", "_o", "age_group"]).drop(
             columns="_o"
         )
-    rows = session.execute(
+    townships = session.execute(
         select(
-            func.coalesce(Stand.township, "(none)"),
+            func.coalesce(col(Stand.township), "(none)"),
             func.count(),
-            func.sum(Stand.area_ha),
+            func.sum(col(Stand.area_ha)),
             volume,
         )
         .where(current)
-        .group_by(Stand.township)
-        .order_by(Stand.township)
+        .group_by(col(Stand.township))
+        .order_by(col(Stand.township))
     ).all()
     by_township = pd.DataFrame(
-        [tuple(r) for r in rows], columns=["township", "stands", "area_ha", "volume_m3"]
+        [tuple(r) for r in townships], columns=["township", "stands", "area_ha", "volume_m3"]
     )
     totals = {
         "stands": float(by_township["stands"].sum()) if len(by_township) else 0.0,
@@ -79,21 +86,21 @@ def stands_summary(session: Session) -> StandSummary:
 
 def current_stands_frame(session: Session, include_history: bool = False) -> gpd.GeoDataFrame:
     """Current stands (or every version) with owner names, as a GeoDataFrame in EPSG:4490."""
-    columns = [getattr(Stand, c) for c in (
+    names = [
         "stand_key", "version", "is_current", "batch_id", "area_ha", "species_group", "extra",
         *STAND_ATTRIBUTES,
-    )]  # fmt: skip
+    ]  # fmt: skip
+    columns = [col(getattr(Stand, c)) for c in names]
     stmt = (
-        select(*columns, Owner.name.label("owner_name"), func.ST_AsBinary(Stand.geom))  # type: ignore[attr-defined]
-        .outerjoin(Owner, Owner.id == Stand.owner_id)  # type: ignore[arg-type]
-        .order_by(Stand.stand_key, Stand.version)
+        select(*columns, col(Owner.name).label("owner_name"), func.ST_AsBinary(Stand.geom))
+        .outerjoin(Owner, col(Owner.id) == col(Stand.owner_id))
+        .order_by(col(Stand.stand_key), col(Stand.version))
     )
     if not include_history:
-        stmt = stmt.where(Stand.is_current == True)  # noqa: E712
+        stmt = stmt.where(col(Stand.is_current).is_(True))
     rows = session.execute(stmt).all()
-    names = [c.key for c in columns] + ["owner_name", "geometry"]
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=names)
-    geometry = shapely.from_wkb([bytes(g) for g in frame["geometry"]]) if len(frame) else []
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=[*names, "owner_name", "geometry"])
+    geometry = shapely.from_wkb([bytes(g) for g in frame["geometry"]])
     return gpd.GeoDataFrame(
         frame.drop(columns="geometry"), geometry=geometry, crs=f"EPSG:{STORAGE_SRID}"
     )
@@ -116,10 +123,10 @@ def export_frame(stands: gpd.GeoDataFrame, profile: FieldProfile) -> gpd.GeoData
 def stand_history(session: Session, stand_key: str) -> list[dict[str, Any]]:
     """Every version of one stand, oldest first, with the batch that brought it."""
     rows = session.execute(
-        select(Stand, InventoryBatch.source_name, InventoryBatch.imported_at)
-        .join(InventoryBatch, InventoryBatch.id == Stand.batch_id)  # type: ignore[arg-type]
-        .where(Stand.stand_key == stand_key)
-        .order_by(Stand.version)
+        select(Stand, col(InventoryBatch.source_name), col(InventoryBatch.imported_at))
+        .join(InventoryBatch, col(InventoryBatch.id) == col(Stand.batch_id))
+        .where(col(Stand.stand_key) == stand_key)
+        .order_by(col(Stand.version))
     ).all()
     history = []
     for stand, source, imported_at in rows:

@@ -24,6 +24,7 @@ import numpy as np
 import shapely
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gis_data import (
     CheckOptions,
@@ -161,19 +162,21 @@ def store_inventory(
             report,
         )
     existing = session.execute(
-        select(InventoryBatch.id).where(InventoryBatch.fingerprint == raw.fingerprint)
+        select(col(InventoryBatch.id)).where(col(InventoryBatch.fingerprint) == raw.fingerprint)
     ).scalar_one_or_none()
     if existing is not None:
-        return ImportResult("already_imported", raw.source, existing, n, n_unchanged=n, report=report)
+        return ImportResult(
+            "already_imported", raw.source, existing, n, n_unchanged=n, report=report
+        )
     progress.stage("比对已登记小班 comparing with registered stands")
     hashes = _content_hashes(prepared)
     keys = prepared.attributes["stand_key"].tolist()
     current = {
         row.stand_key: (row.id, row.version, row.content_hash)
         for row in session.execute(
-            select(Stand.stand_key, Stand.id, Stand.version, Stand.content_hash).where(
-                Stand.is_current == True  # noqa: E712 - SQL expression
-            )
+            select(
+                col(Stand.stand_key), col(Stand.id), col(Stand.version), col(Stand.content_hash)
+            ).where(col(Stand.is_current).is_(True))
         )
     }
     new_rows: list[int] = []
@@ -207,9 +210,7 @@ def store_inventory(
         n_changed=n_changed,
         n_unchanged=n - len(new_rows),
         n_warnings=len(report.warnings),
-        report_json=json.dumps(
-            [i.describe() for i in report.issues], ensure_ascii=False
-        ),
+        report_json=json.dumps([i.describe() for i in report.issues], ensure_ascii=False),
     )
     session.add(batch)
     session.flush()
@@ -272,7 +273,7 @@ def _ensure_owners(
     names = {str(v) for v in prepared.attributes["owner_name"].iloc[rows] if v is not None}
     known = {
         name: oid
-        for name, oid in session.execute(select(Owner.name, Owner.id))
+        for name, oid in session.execute(select(col(Owner.name), col(Owner.id)))
         if name in names
     }
     missing = sorted(names - set(known))
@@ -287,7 +288,7 @@ def _ensure_owners(
         known.update(
             {
                 name: oid
-                for name, oid in session.execute(select(Owner.name, Owner.id))
+                for name, oid in session.execute(select(col(Owner.name), col(Owner.id)))
                 if name in names
             }
         )

@@ -22,7 +22,9 @@ def test_rectangle_on_the_central_meridian_has_its_planar_area() -> None:
     # densify the edges (every 10 m) so that straight edges in the projection stay straight
     ring = shapely.segmentize(shapely.Polygon(corners), 10.0)
     to_lonlat = Transformer.from_crs("EPSG:4546", "EPSG:4490", always_xy=True)
-    lonlat = shapely.transform(ring, lambda c: np.column_stack(to_lonlat.transform(c[:, 0], c[:, 1])))
+    lonlat = shapely.transform(
+        ring, lambda c: np.column_stack(to_lonlat.transform(c[:, 0], c[:, 1]))
+    )
     expected_ha = 100 * 200 / 10_000  # = 2.0
     assert area_ha(np.array([lonlat], dtype=object))[0] == pytest.approx(expected_ha, rel=1e-6)
 

@@ -64,7 +64,9 @@ def test_import_summary_export_roundtrip_and_audit(
 
     for fmt, name in (("gpkg", "out.gpkg"), ("geojson", "out.geojson"), ("shp", "out.shp")):
         out = tmp_path / fmt / name
-        exported = tanhui(db_url, "stands", "export", "--format", fmt, "--out", str(out), cwd=tmp_path)
+        exported = tanhui(
+            db_url, "stands", "export", "--format", fmt, "--out", str(out), cwd=tmp_path
+        )
         assert exported.returncode == 0, exported.stderr
         back = tanhui(db_url, "import-inventory", str(out), cwd=tmp_path)
         assert back.returncode == 0, back.stderr + back.stdout
@@ -127,7 +129,11 @@ def test_missing_file_and_missing_prj_are_explained(
     db_url: str, sample_dir: Path, tmp_path: Path
 ) -> None:
     missing = tanhui(db_url, "import-inventory", str(tmp_path / "nope.shp"), cwd=tmp_path)
-    assert missing.returncode == 3 and "找不到文件" in missing.stderr and "File not found" in missing.stderr
+    assert (
+        missing.returncode == 3
+        and "找不到文件" in missing.stderr
+        and "File not found" in missing.stderr
+    )
     for part in sample_dir.glob("shuangpai_xiaoban_synthetic.*"):
         if part.suffix in {".shp", ".shx", ".dbf"}:
             (tmp_path / part.name).write_bytes(part.read_bytes())

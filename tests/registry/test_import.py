@@ -17,6 +17,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 from sqlalchemy import Engine, select, text
+from sqlmodel import col
 
 from gis_data import Severity
 from registry.db import session_scope
@@ -142,7 +143,13 @@ BAD_INPUTS: list[tuple[str, Corruption, str, str | None, int | None]] = [
     ("absurd age", _set("PINGJUN_NL", 2, 900.0), "out_of_range", "age_years", 3),
     ("negative volume", _set("MEI_GQ_XJ", 6, -12.0), "out_of_range", "volume_m3_per_ha", 7),
     ("canopy as percent", _set("YU_BI_DU", 9, 85.0), "out_of_range", "canopy_closure", 10),
-    ("unknown species", _set("YOU_SHI_SZ", 11, "火星松"), "unknown_species", "dominant_species", 12),
+    (
+        "unknown species",
+        _set("YOU_SHI_SZ", 11, "火星松"),
+        "unknown_species",
+        "dominant_species",
+        12,
+    ),
     ("unknown land class", _set("DI_LEI", 12, "森林地"), "unknown_land_class", "land_class", 13),
     ("text in a number field", _set("PINGJUN_NL", 1, "二十"), "not_a_number", "age_years", 2),
     ("missing required field", _drop_column("DI_LEI"), "missing_field", "land_class", None),
@@ -248,7 +255,9 @@ def test_wrong_crs_is_refused_because_the_data_fall_outside_china(
     wrong = frame.set_crs("EPSG:4546", allow_override=True)  # zone prefix not expected by 4546
     with pytest.raises(ImportRejected) as info:
         import_inventory(engine, write_gpkg(wrong, tmp_path / "wrong.gpkg"), ImportOptions())
-    assert any(i.code == "crs" and "outside China" in i.problem_en for i in info.value.report.errors)
+    assert any(
+        i.code == "crs" and "outside China" in i.problem_en for i in info.value.report.errors
+    )
 
 
 def test_xian1980_inventory_is_transformed_to_cgcs2000(
@@ -276,7 +285,11 @@ def test_fix_geometry_repairs_and_lists_every_repair(
     )
     assert result.status == "imported"
     repairs = result.report.repairs
-    assert len(repairs) == 1 and repairs[0].record == 4 and "Self-intersection" in repairs[0].problem_en
+    assert (
+        len(repairs) == 1
+        and repairs[0].record == 4
+        and "Self-intersection" in repairs[0].problem_en
+    )
 
 
 def test_reimport_is_a_noop_and_an_edited_file_creates_versions(
@@ -302,7 +315,7 @@ def test_reimport_is_a_noop_and_an_edited_file_creates_versions(
         history = stand_history(session, key0)
         owner = session.execute(select(Owner).where(Owner.name == "蒋新户主")).scalar_one()
         current = session.execute(
-            select(text("count(*)")).select_from(Stand).where(Stand.is_current == True)  # noqa: E712
+            select(text("count(*)")).select_from(Stand).where(col(Stand.is_current).is_(True))
         ).scalar()
     assert [h["version"] for h in history] == [1, 2]
     assert [h["is_current"] for h in history] == [False, True]
