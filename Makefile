@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Debian's own python3: its sqlite3 can load extensions (mod_spatialite); pyenv builds cannot.
 SYSTEM_PYTHON := /usr/bin/python3
-SYSTEM_PACKAGES := python3 python3-venv python3-dev libsqlite3-mod-spatialite gdal-bin ca-certificates
+SYSTEM_PACKAGES := python3 python3-venv libsqlite3-mod-spatialite gdal-bin ca-certificates
 TEST_SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts
 
 .PHONY: demo test setup setup-test system-deps test-system-deps lint typecheck pytest bench clean

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 from pyproj import CRS
@@ -90,6 +91,29 @@ def _open_zip(path: Path) -> tuple[str, str, dict[str, bytes]]:
     return f"/vsizip/{path.resolve()}/{member}", suffix, parts
 
 
+def _redecode_latin1(frame: pd.DataFrame, encoding: str) -> None:
+    """Turn text read as Latin-1 back into bytes and decode them as ``encoding``, in place."""
+    codec = {"GBK": "gbk", "GB18030": "gb18030"}[encoding]
+    for name in frame.columns:
+        column = frame[name]
+        if name == getattr(frame, "_geometry_column_name", None):
+            continue
+        if not (pd.api.types.is_string_dtype(column.dtype) or column.dtype == object):
+            continue
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        if not len(uniques):
+            continue
+        decoded = np.array(
+            [
+                u.encode("latin-1").decode(codec, "replace") if isinstance(u, str) else u
+                for u in uniques
+            ],
+            dtype=object,
+        )
+        values = np.where(codes >= 0, decoded[np.maximum(codes, 0)], None)
+        frame[name] = pd.Series(values, index=frame.index, dtype=object)
+
+
 def read_inventory(
     path: Path,
     profile: FieldProfile,
@@ -152,9 +176,18 @@ def read_inventory(
                     )
                 )
             layer = str(layers[0][0])
+        # GBK via GDAL's iconv is slow; Latin-1 maps every byte to one character, so we
+        # read as Latin-1 and decode the distinct values of each text column ourselves.
+        latin1_then = read_encoding if read_encoding in ("GBK", "GB18030") else None
         frame = pyogrio.read_dataframe(
-            dataset, layer=layer, encoding=read_encoding, use_arrow=True, fid_as_index=False
+            dataset,
+            layer=layer,
+            encoding="ISO-8859-1" if latin1_then else read_encoding,
+            use_arrow=True,
+            fid_as_index=False,
         )
+        if latin1_then:
+            _redecode_latin1(frame, latin1_then)
     except pyogrio.errors.DataSourceError as exc:
         raise InventoryReadError(
             f"无法读取 {source!r}：{exc}。文件可能损坏或不是有效的矢量数据。",

@@ -83,10 +83,10 @@ class Stand(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    stand_key: str = Field(index=True)  # county-林班-小班
+    stand_key: str  # county-林班-小班; indexed by uq_stand_key_version
     version: int
-    is_current: bool = Field(index=True)
-    batch_id: int = Field(foreign_key="inventory_batch.id", index=True)
+    is_current: bool
+    batch_id: int = Field(foreign_key="inventory_batch.id")
     superseded_by_batch_id: int | None = Field(default=None, foreign_key="inventory_batch.id")
     content_hash: str
     county_code: str | None = None
@@ -112,7 +112,7 @@ class Stand(SQLModel, table=True):
     site_class: str | None = None
     land_tenure: str | None = None
     tree_tenure: str | None = None
-    owner_id: int | None = Field(default=None, foreign_key="owner.id", index=True)
+    owner_id: int | None = Field(default=None, foreign_key="owner.id")
     forest_right_cert: str | None = None
     slope_deg: float | None = None
     extra: str = "{}"  # JSON of the file's columns the profile does not know

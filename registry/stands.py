@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
@@ -123,25 +124,27 @@ def read_and_check(
     return raw, prepared
 
 
-def _value(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, float) and np.isnan(v):
-        return None
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
 def _content_hashes(prepared: PreparedInventory) -> list[str]:
+    """SHA-256 per stand over its canonical attributes and its geometry (WKB, little endian).
+
+    Text is hashed as is (missing: "None"), numbers by Python's ``repr`` of the float64
+    (missing: "nan"), so a stand read from a GeoPackage, a Shapefile or GeoJSON with the same
+    values hashes the same.
+    """
     attrs = prepared.attributes
-    columns = [attrs[c].tolist() if c in attrs else [None] * len(attrs) for c in HASHED_ATTRIBUTES]
+    n = len(attrs)
+    parts = []
+    for name in HASHED_ATTRIBUTES:
+        if name not in attrs:
+            parts.append(pd.Series(["None"] * n, dtype=object))
+        elif attrs[name].dtype.kind == "f":
+            parts.append(pd.Series([repr(v) for v in attrs[name].tolist()], dtype=object))
+        else:
+            parts.append(pd.Series([str(v) for v in attrs[name].tolist()], dtype=object))
+    text = parts[0].str.cat(parts[1:], sep="\x1f").tolist()
     wkb = shapely.to_wkb(prepared.geometry, byte_order=1)
-    out = []
-    for i in range(len(attrs)):
-        text = "\x1f".join(repr(_value(col[i])) for col in columns)
-        out.append(hashlib.sha256(text.encode() + b"\x1e" + wkb[i]).hexdigest())
-    return out
+    sha = hashlib.sha256
+    return [sha(t.encode() + b"\x1e" + g).hexdigest() for t, g in zip(text, wkb, strict=True)]
 
 
 def store_inventory(
@@ -314,9 +317,11 @@ def _bulk_insert_stands(
     attrs = prepared.attributes.iloc[rows]
     columns: dict[str, list[Any]] = {}
     for name in (*STAND_ATTRIBUTES, "species_group", "extra"):
-        columns[name] = (
-            [_value(v) for v in attrs[name].tolist()] if name in attrs else [None] * len(rows)
-        )
+        if name in attrs:
+            series = attrs[name].astype(object)
+            columns[name] = series.where(attrs[name].notna(), None).tolist()
+        else:
+            columns[name] = [None] * len(rows)
     owners = attrs["owner_name"].tolist() if "owner_name" in attrs else [None] * len(rows)
     columns["owner_id"] = [owner_ids.get(o) if o is not None else None for o in owners]
     columns["stand_key"] = attrs["stand_key"].tolist()
@@ -341,10 +346,19 @@ def _bulk_insert_stands(
         marks = ", ".join("?" for _ in STAND_INSERT_COLUMNS)
         sql = f"INSERT INTO stand ({names}) VALUES ({marks}, GeomFromWKB(?, {STORAGE_SRID}))"
         cur = dbapi.cursor()  # type: ignore[union-attr]
+        # A large load rebuilds the R*Tree once at the end (about 3x faster than one trigger
+        # insert per row); a small update keeps the index triggers. Same transaction either way.
+        existing = cur.execute("SELECT count(*) FROM stand").fetchone()[0]
+        rebuild = len(records) >= max(1000, existing // 5)
+        if rebuild:
+            cur.execute("SELECT DisableSpatialIndex('stand', 'geom')")
+            cur.execute("DROP TABLE IF EXISTS idx_stand_geom")
         for start in range(0, len(records), CHUNK):
             part = zip(records[start : start + CHUNK], wkb[start : start + CHUNK], strict=True)
             cur.executemany(sql, [(*r, g) for r, g in part])
             progress.advance(CHUNK)
+        if rebuild and cur.execute("SELECT CreateSpatialIndex('stand', 'geom')").fetchone()[0] != 1:
+            raise RuntimeError("SpatiaLite could not rebuild the spatial index of stand.geom")
         cur.close()
 
 

@@ -1,0 +1,120 @@
+"""Benchmark: import the default sample inventory with full validation, vs ogr2ogr.
+
+For SpatiaLite and for PostGIS, in the same run and on the same file (the 50 000-stand GBK
+Shapefile that `tanhui sample-data` writes):
+  anchor  ogr2ogr (system GDAL) loading the file into the same engine, reprojected to
+          EPSG:4490 and promoted to multipolygons — it validates nothing;
+  tanhui  `tanhui import-inventory` in a fresh process: read, detect encoding, check every
+          record (geometry validity, overlaps, areas, vocabularies, ranges), store, audit.
+Prints wall time, peak memory (max RSS of the child process) and the ratio tanhui / ogr2ogr.
+Target (issue #3): ratio ≤ 2, peak memory < 2 GB. Not a test: nothing here asserts timings.
+
+    .venv/bin/python bench/import/run.py [--stands 50000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from gis_data.sample import write_sample_inventory  # noqa: E402
+from registry.db import make_engine, migrate  # noqa: E402
+from tests.pg_cluster import PostgisCluster  # noqa: E402
+
+TANHUI = str(Path(sys.executable).parent / "tanhui")
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Run a command; return (seconds, peak RSS in MB) of that child."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(
+            f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}"
+        )
+    return seconds, usage.ru_maxrss / 1024
+
+
+def ogr2ogr_args(shapefile: Path) -> list[str]:
+    return [
+        "--config", "SHAPE_ENCODING", "GBK", "-t_srs", "EPSG:4490", "-nlt", "PROMOTE_TO_MULTI",
+        "-lco", "GEOMETRY_NAME=geom", "-nln", "anchor", str(shapefile),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stands", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="tanhui-bench-"))
+    shp = write_sample_inventory(work / "sample", args.stands)["shapefile"]
+    rows: list[tuple[str, float, float, float, float]] = []
+
+    # SpatiaLite
+    anchor, ours, anchor_mem, ours_mem = [], [], 0.0, 0.0
+    for i in range(args.repeat):
+        out = work / f"anchor{i}.sqlite"
+        s, m = timed(
+            ["ogr2ogr", "-f", "SQLite", "-dsco", "SPATIALITE=YES", str(out), *ogr2ogr_args(shp)]
+        )
+        anchor.append(s)
+        anchor_mem = max(anchor_mem, m)
+        db = work / f"tanhui{i}.sqlite"
+        engine = make_engine(f"sqlite:///{db}")
+        migrate(engine)
+        engine.dispose()
+        env = {**os.environ, "TANHUI_DATABASE_URL": f"sqlite:///{db}"}
+        s, m = timed([TANHUI, "import-inventory", str(shp), "--report-dir", str(work / "r")], env)
+        ours.append(s)
+        ours_mem = max(ours_mem, m)
+    rows.append(("SpatiaLite", min(anchor), min(ours), anchor_mem, ours_mem))
+
+    # PostGIS
+    cluster = PostgisCluster().start()
+    try:
+        cluster.create_database("template_tanhui")
+        template = make_engine(cluster.url("template_tanhui"))
+        migrate(template)
+        template.dispose()
+        anchor, ours, anchor_mem, ours_mem = [], [], 0.0, 0.0
+        for i in range(args.repeat):
+            cluster.create_database(f"anchor{i}")
+            with __import__("psycopg").connect(cluster.libpq(f"anchor{i}"), autocommit=True) as c:
+                c.execute("CREATE EXTENSION postgis")
+            s, m = timed(["ogr2ogr", "-f", "PostgreSQL", f"PG:{cluster.libpq(f'anchor{i}')}",
+                          "--config", "PG_USE_COPY", "YES", *ogr2ogr_args(shp)])  # fmt: skip
+            anchor.append(s)
+            anchor_mem = max(anchor_mem, m)
+            url = cluster.create_database(f"tanhui{i}", template="template_tanhui")
+            env = {**os.environ, "TANHUI_DATABASE_URL": url}
+            s, m = timed(
+                [TANHUI, "import-inventory", str(shp), "--report-dir", str(work / "r")], env
+            )
+            ours.append(s)
+            ours_mem = max(ours_mem, m)
+        rows.append(("PostGIS", min(anchor), min(ours), anchor_mem, ours_mem))
+    finally:
+        cluster.stop()
+
+    print(f"\nimport of {args.stands:,} stands (GBK Shapefile), best of {args.repeat}, 2 cores")
+    print(
+        f"{'engine':<11} {'ogr2ogr s':>10} {'tanhui s':>9} {'ratio':>6} {'ogr2ogr MB':>11} {'tanhui MB':>10}"
+    )
+    for engine, a, o, am, om in rows:
+        print(f"{engine:<11} {a:>10.2f} {o:>9.2f} {o / a:>6.2f} {am:>11.0f} {om:>10.0f}")
+    print("target: ratio <= 2.0, tanhui peak memory < 2048 MB")
+
+
+if __name__ == "__main__":
+    main()
