@@ -110,7 +110,8 @@ def _redecode_latin1(frame: pd.DataFrame, encoding: str) -> None:
             ],
             dtype=object,
         )
-        values = np.where(codes >= 0, decoded[np.maximum(codes, 0)], None)
+        values = decoded[np.maximum(codes, 0)]
+        values[codes < 0] = None
         frame[name] = pd.Series(values, index=frame.index, dtype=object)
 
 

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import Engine, select, update
@@ -141,7 +140,7 @@ def _content_hashes(prepared: PreparedInventory) -> list[str]:
             parts.append(pd.Series([repr(v) for v in attrs[name].tolist()], dtype=object))
         else:
             parts.append(pd.Series([str(v) for v in attrs[name].tolist()], dtype=object))
-    text = parts[0].str.cat(parts[1:], sep="\x1f").tolist()
+    text = parts[0].str.cat(pd.concat(parts[1:], axis=1), sep="\x1f").tolist()
     wkb = shapely.to_wkb(prepared.geometry, byte_order=1)
     sha = hashlib.sha256
     return [sha(t.encode() + b"\x1e" + g).hexdigest() for t, g in zip(text, wkb, strict=True)]
