@@ -157,6 +157,7 @@ class _Checker:
         row: int | None = None,
         field: str | None = None,
         value: object = None,
+        source_field: str | None = None,
     ) -> None:
         self.report.add(
             InventoryIssue(
@@ -170,7 +171,8 @@ class _Checker:
                 record=None if row is None else row + 1,
                 key=None if row is None else self.keys[row],
                 field=field,
-                source_field=self.raw.columns.get(field) if field else None,
+                source_field=source_field
+                or (self.raw.columns.get(field) if field else None),
                 value=None if value is None else str(value),
             )
         )
@@ -570,17 +572,20 @@ def prepare_inventory(
     checker = _Checker(raw, known_species, opts)
     for zh, en in raw.layer_warnings:
         checker.issue(Severity.WARNING, "layer", (zh, en), ("请确认", "check this"))
+    attrs = checker.attributes()
     if raw.encoding is not None and raw.encoding.undecodable:
+        canonical_of = {column: canon for canon, column in raw.columns.items()}
         for bad in raw.encoding.undecodable:
             checker.issue(
                 Severity.ERROR, "encoding",
-                (f"文字无法按 {raw.encoding.encoding} 解码（字节 {bad.raw_hex}）",
-                 f"text cannot be decoded as {raw.encoding.encoding} (bytes {bad.raw_hex})"),
+                (f"字段 {bad.field} 的文字无法按 {raw.encoding.encoding} 解码（字节 {bad.raw_hex}）",
+                 f"the text of field {bad.field} cannot be decoded as {raw.encoding.encoding} "
+                 f"(bytes {bad.raw_hex})"),
                 ("用 --encoding 指定正确编码，或在原软件中更正该值",
                  "pass the right --encoding, or correct the value in the source software"),
-                row=bad.record, field=None, value=f"{bad.field}",
+                row=bad.record, field=canonical_of.get(bad.field), source_field=bad.field,
+                value=bad.raw_hex,
             )  # fmt: skip
-    attrs = checker.attributes()
     checker.check_values(attrs)
     attrs["species_group"] = attrs["dominant_species"].map(
         lambda v: known_species.get(v) if v else None

@@ -23,7 +23,7 @@ _CANDIDATES = ("UTF-8", "GBK", "GB18030")
 
 @dataclass(frozen=True, slots=True)
 class UndecodableValue:
-    record: int  # 0-based record index
+    record: int  # 0-based feature index, deleted .dbf records not counted (as GDAL reads)
     field: str  # the .dbf column name
     raw_hex: str
 
@@ -77,6 +77,7 @@ def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> DbfEncoding:
     body = np.frombuffer(dbf, dtype=np.uint8, count=n_records * record_len, offset=header_len)
     table = body.reshape(n_records, record_len)
     live = table[:, 0] != ord("*")  # deleted records: GDAL skips them too
+    feature_index = np.cumsum(live) - 1  # record number as GDAL counts (deleted ones skipped)
     # per character field: the values holding a byte >= 0x80, joined by b"\n" (never a valid
     # trail byte in UTF-8 or GBK, so the join decodes exactly when every value decodes)
     columns: list[tuple[str, NDArray[np.int64], NDArray[np.uint8]]] = []
@@ -109,7 +110,7 @@ def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> DbfEncoding:
             for row, cells in zip(rows, values, strict=True):
                 raw = cells.tobytes()[:-1].rstrip(b" \x00")
                 if not _decodes(raw, codec):
-                    bad.append(UndecodableValue(int(row), name, raw.hex(" ")))
+                    bad.append(UndecodableValue(int(feature_index[row]), name, raw.hex(" ")))
         failures[candidate] = bad
     best = min(("GBK", "GB18030"), key=lambda c: len(failures[c]))
     return DbfEncoding(best, f"most text decodes as {best}", failures[best])

@@ -19,7 +19,7 @@ from pyproj import Transformer
 from sqlalchemy import Engine, select, text
 from sqlmodel import col
 
-from gis_data import Severity
+from gis_data import GisDataError, Severity
 from registry.db import session_scope
 from registry.errors import ImportRejected
 from registry.models import Owner, Stand
@@ -355,3 +355,50 @@ def test_area_mismatch_is_a_warning_and_both_areas_are_kept(
         ).scalar_one()
     assert stand.area_ha_reported == off.loc[0, "MIAN_JI"]
     assert stand.area_ha == pytest.approx(float(frame.geometry.area.iloc[0]) / 10_000, rel=1e-3)
+
+
+def test_undecodable_text_names_the_record_and_field_and_changes_nothing(
+    imported: Engine, frame: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    path = write_shapefile_gbk_no_cpg(frame, tmp_path / "broken.shp")
+    dbf = bytearray(path.with_suffix(".dbf").read_bytes())
+    header_len = int.from_bytes(dbf[8:10], "little")
+    record_len = int.from_bytes(dbf[10:12], "little")
+    fifth = header_len + 4 * record_len
+    pos = next(i for i in range(fifth, fifth + record_len) if dbf[i] >= 0x80)
+    dbf[pos], dbf[pos + 1] = 0x81, 0x20  # a GBK lead byte followed by a space: invalid
+    path.with_suffix(".dbf").write_bytes(bytes(dbf))
+    before = db_snapshot(imported)
+    with pytest.raises(ImportRejected) as info:
+        import_inventory(imported, path, ImportOptions())
+    assert db_snapshot(imported) == before
+    issue = next(i for i in info.value.report.errors if i.code == "encoding")
+    assert issue.record == 5
+    assert issue.key == f"431123-{frame.LIN_BAN[4]}-{frame.XIAO_BAN[4]}"
+    assert issue.source_field == "XIANG" and issue.field == "township"
+    assert "81 20" in issue.problem_en and "GBK" in issue.problem_zh
+
+
+def test_a_point_among_the_polygons_is_refused(
+    imported: Engine, frame: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    bad = _geometry(6, lambda g: g.centroid)(frame)
+    path = tmp_path / "mixed.geojson"
+    pyogrio.write_dataframe(bad, path, driver="GeoJSON")
+    before = db_snapshot(imported)
+    with pytest.raises(ImportRejected) as info:
+        import_inventory(imported, path, ImportOptions())
+    assert db_snapshot(imported) == before
+    issue = next(i for i in info.value.report.errors if i.code == "not_polygon")
+    assert issue.record == 7 and "Point" in issue.problem_en
+
+
+@pytest.mark.parametrize("name", ["garbage.gpkg", "garbage.zip", "empty.geojson"])
+def test_a_malformed_upload_is_a_clear_error(engine: Engine, tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"" if name.startswith("empty") else b"\x00not a real file\xff" * 50)
+    before = db_snapshot(engine)
+    with pytest.raises(GisDataError) as info:
+        import_inventory(engine, path, ImportOptions())
+    assert name in str(info.value) and info.value.message_zh and info.value.message_en
+    assert db_snapshot(engine) == before
