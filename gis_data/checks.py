@@ -171,8 +171,7 @@ class _Checker:
                 record=None if row is None else row + 1,
                 key=None if row is None else self.keys[row],
                 field=field,
-                source_field=source_field
-                or (self.raw.columns.get(field) if field else None),
+                source_field=source_field or (self.raw.columns.get(field) if field else None),
                 value=None if value is None else str(value),
             )
         )

@@ -37,6 +37,15 @@ app.add_typer(stands_app, name="stands")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 
+
+def _add_model_commands() -> None:
+    from registry.cli_model import model_app
+
+    app.add_typer(model_app, name="model")
+
+
+_add_model_commands()
+
 console = Console()
 err_console = Console(stderr=True)
 EXIT_REJECTED = 1
@@ -421,9 +430,11 @@ def demo_cmd(
 
 
 def main() -> None:
+    from methodologies.errors import MethodologyError
+
     try:
         app()
-    except (GisDataError, RegistryError) as exc:
+    except (GisDataError, RegistryError, MethodologyError) as exc:
         err_console.print(
             f"[bold red]错误[/] {exc.message_zh}\n[bold red]Error[/] {exc.message_en}"
         )

@@ -18,6 +18,8 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "STORAGE_SRID",
     "AuditEvent",
+    "GrowthCurveRow",
+    "GrowthFit",
     "InventoryBatch",
     "Owner",
     "OwnerKind",
@@ -137,3 +139,33 @@ class AuditEvent(SQLModel, table=True):
     payload: str  # canonical JSON
     prev_hash: str
     hash: str = Field(unique=True)
+
+
+class GrowthFit(SQLModel, table=True):
+    """One fit of the growth curves to the current stands (the latest is used)."""
+
+    __tablename__ = "growth_fit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    fitted_at: datetime = Field(sa_type=DateTime(timezone=True))
+    fitted_by: str
+    n_stands: int
+    data_digest: str  # sha256 of the (group, site, age, volume) rows the fit used
+
+
+class GrowthCurveRow(SQLModel, table=True):
+    """A Chapman–Richards curve V(t) = a(1 − e^(−bt))^c (m³/ha) and its fit statistics."""
+
+    __tablename__ = "growth_curve"
+
+    id: int | None = Field(default=None, primary_key=True)
+    fit_id: int = Field(foreign_key="growth_fit.id")
+    species_group: str
+    site_class: str
+    a: float
+    b: float
+    c: float
+    n: int
+    rmse: float
+    r2: float
+    basis: str

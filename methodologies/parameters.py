@@ -1,0 +1,186 @@
+"""Parameter tables (package data) with their source and status.
+
+A parameter whose ``status`` is not ``published`` or ``official`` is *unverified*: every result
+that uses it carries it in its trace, and :func:`unverified` lists them so that outputs say so.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from types import MappingProxyType
+
+from methodologies.errors import ParameterError
+from methodologies.species import SpeciesGroup
+
+__all__ = [
+    "Parameter",
+    "SpeciesParameters",
+    "VolumeEquation",
+    "bamboo_parameters",
+    "defaults",
+    "species_parameters",
+    "unverified",
+    "volume_equations",
+]
+
+VERIFIED_STATUSES = ("published", "official")
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    name: str
+    value: float
+    unit: str
+    source: str
+    status: str
+
+    @property
+    def verified(self) -> bool:
+        return self.status.strip().lower() in VERIFIED_STATUSES
+
+    def describe(self) -> str:
+        flag = "" if self.verified else f" [UNVERIFIED: {self.status}]"
+        return f"{self.name} = {self.value:g} {self.unit} ({self.source}){flag}"
+
+
+@dataclass(frozen=True)
+class SpeciesParameters:
+    """Wood density SVD (t d.m./m³), BEF (-), root:shoot R (-), carbon fraction CF (t C/t d.m.)."""
+
+    group: SpeciesGroup
+    svd: Parameter
+    bef: Parameter
+    root_shoot: Parameter
+    carbon_fraction: Parameter
+
+    def all(self) -> tuple[Parameter, ...]:
+        return (self.svd, self.bef, self.root_shoot, self.carbon_fraction)
+
+
+@dataclass(frozen=True)
+class VolumeEquation:
+    """Two-way tree volume V = a · D^b · H^c (V m³ per tree; D cm at 1.3 m; H m)."""
+
+    name: str
+    a: float
+    b: float
+    c: float
+    source: str
+    status: str
+
+    def parameter(self) -> Parameter:
+        return Parameter(
+            f"volume_equation[{self.name}] a,b,c = {self.a:g},{self.b:g},{self.c:g}",
+            self.a,
+            "V = a·D^b·H^c, m³/tree",
+            self.source,
+            self.status,
+        )
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    text = resources.files("methodologies").joinpath(f"data/{name}").read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+@cache
+def species_parameters() -> Mapping[SpeciesGroup, SpeciesParameters]:
+    """SVD, BEF, R, CF per tree species group from ``data/species_parameters.csv``."""
+    out: dict[SpeciesGroup, SpeciesParameters] = {}
+    for row in _rows("species_parameters.csv"):
+        try:
+            group = SpeciesGroup(row["species_group"])
+        except ValueError:
+            continue  # e.g. the IPCC default row, used only as documentation of fallbacks
+        src, status = row["source"], row["status"]
+
+        def p(
+            column: str, unit: str, _row: dict[str, str] = row, _group: SpeciesGroup = group,
+            _src: str = src, _status: str = status,
+        ) -> Parameter:  # fmt: skip
+            return Parameter(f"{column}[{_group.value}]", float(_row[column]), unit, _src, _status)
+
+        out[group] = SpeciesParameters(
+            group,
+            p("wood_density_t_per_m3", "t d.m./m³"),
+            p("bef", "-"),
+            p("root_shoot_ratio", "-"),
+            p("carbon_fraction", "t C/t d.m."),
+        )
+    return MappingProxyType(out)
+
+
+@cache
+def volume_equations() -> Mapping[str, VolumeEquation]:
+    return MappingProxyType(
+        {
+            row["species_group"]: VolumeEquation(
+                row["species_group"],
+                float(row["a"]),
+                float(row["b"]),
+                float(row["c"]),
+                row["source"],
+                row["status"],
+            )
+            for row in _rows("volume_equations.csv")
+        }
+    )
+
+
+def _keyed(name: str) -> Mapping[str, Parameter]:
+    out = {}
+    for row in _rows(name):
+        try:
+            value = float(row["value"])
+        except ValueError:
+            value = float("nan")  # a text setting (e.g. a rule name); see ``text``
+        out[row["parameter"]] = Parameter(
+            row["parameter"], value, row["unit"], row["source"], row["status"]
+        )
+    return MappingProxyType(out)
+
+
+@cache
+def bamboo_parameters() -> Mapping[str, Parameter]:
+    return _keyed("bamboo_parameters.csv")
+
+
+@cache
+def defaults() -> Mapping[str, Parameter]:
+    return _keyed("methodology_defaults.csv")
+
+
+def require(table: Mapping[str, Parameter], name: str) -> Parameter:
+    try:
+        return table[name]
+    except KeyError as exc:
+        raise ParameterError(
+            f"参数表缺少参数 {name!r}。", f"The parameter table has no {name!r}."
+        ) from exc
+
+
+def species(group: SpeciesGroup | str) -> SpeciesParameters:
+    """Parameters of one tree species group; a clear error for bamboo, economic or unknown."""
+    try:
+        key = SpeciesGroup(group)
+        return species_parameters()[key]
+    except (ValueError, KeyError) as exc:
+        raise ParameterError(
+            f"树种组 {str(group)!r} 没有材积—碳储量参数（SVD、BEF、R、CF）。"
+            "竹林请用竹林方法，经济林不在计量范围。",
+            f"Species group {str(group)!r} has no volume-to-carbon parameters (SVD, BEF, R, "
+            "CF); bamboo uses the bamboo model, economic forest is out of scope.",
+        ) from exc
+
+
+def unverified(parameters: tuple[Parameter, ...] | list[Parameter]) -> list[Parameter]:
+    """The parameters among ``parameters`` whose source is not verified (deduplicated)."""
+    seen: dict[str, Parameter] = {}
+    for p in parameters:
+        if not p.verified:
+            seen.setdefault(p.name, p)
+    return list(seen.values())

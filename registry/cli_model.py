@@ -1,0 +1,272 @@
+"""``tanhui model …``: growth curves, ex-ante, ex-post and carbon stock on the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from methodologies.errors import MethodologyError
+from methodologies.expost import PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH, estimate
+from methodologies.stock import carbon_stock
+from registry.db import session_scope
+from registry.errors import RegistryError
+
+__all__ = ["model_app"]
+
+model_app = typer.Typer(help="碳汇计量模型 / carbon model.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def _engine() -> Any:
+    from registry.cli import _engine as engine
+    from registry.cli import _settings
+
+    return engine(_settings())
+
+
+def _fail(exc: MethodologyError | RegistryError) -> typer.Exit:
+    err.print(f"[bold red]错误[/] {exc.message_zh}\n[bold red]Error[/] {exc.message_en}")
+    return typer.Exit(1)
+
+
+def _warn_unverified(names: list[str]) -> None:
+    if names:
+        err.print(
+            f"[yellow]注意：{len(names)} 个参数来源未核实，结果须标注 / NOTE: {len(names)} "
+            f"parameters have an unverified source:[/] {escape(', '.join(names))}"
+        )
+
+
+@model_app.command("fit-growth")
+def fit_growth_cmd(
+    plot: Annotated[Path | None, typer.Option(help="PNG 图 / write a plot")] = None,
+) -> None:
+    """拟合生长曲线（树种组×立地等级） / fit growth curves to the current stands and store them."""
+    from registry.cli import _settings
+    from registry.model import fit_and_store_growth, select_stands
+    from registry.plots import plot_growth_curves
+
+    engine = _engine()
+    try:
+        with session_scope(engine) as session:
+            fit_id, curves = fit_and_store_growth(session, _settings().actor)
+            data = select_stands(session, "all") if plot else None
+    except (MethodologyError, RegistryError) as exc:
+        raise _fail(exc) from exc
+    table = Table(title=f"生长曲线 growth curves (fit {fit_id}): V = a(1 − e^(−bt))^c, m³/ha")
+    for name in ("group", "site", "a", "b", "c", "n", "RMSE", "R²", "basis"):
+        table.add_column(name)
+    for c in curves:
+        table.add_row(c.species_group, c.site_class, f"{c.a:.1f}", f"{c.b:.4f}", f"{c.c:.3f}",
+                      str(c.n), f"{c.rmse:.1f}", f"{c.r2:.3f}", c.basis.split(";")[0])  # fmt: skip
+    console.print(table)
+    if plot and data is not None:
+        out = plot_growth_curves(data, curves, plot)
+        console.print(f"图 plot: {out}")
+
+
+@model_app.command("ex-ante")
+def ex_ante_cmd(
+    stands: Annotated[str, typer.Option(help="all | township=… ,species_group=… | @keys.txt")],
+    methodology: Annotated[
+        str, typer.Option(help="CCER-14-001-V01 | AR-CM-003-V01 | AR-CM-005-V01")
+    ],
+    start_year: Annotated[int, typer.Option(help="计入期开始年 / first year")],
+    years: Annotated[int, typer.Option(help="计入期年数 20–40 / crediting years")] = 30,
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+    explain: Annotated[str | None, typer.Option(help="解释一个小班 / explain one stand")] = None,
+    planted_group: Annotated[str, typer.Option(help="造林树种组 / planted group")] = "chinese_fir",
+    plot: Annotated[Path | None, typer.Option(help="PNG 图 / write a plot")] = None,
+) -> None:
+    """事前估算 / ex-ante projection per stand and year (stocks, baseline, project, net)."""
+    from registry.model import run_ex_ante
+    from registry.plots import plot_stock_trajectory
+
+    if not 20 <= years <= 40:
+        err.print("[yellow]计入期通常为 20–40 年 / crediting periods are 20–40 years[/]")
+    engine = _engine()
+    try:
+        with session_scope(engine) as session:
+            result = run_ex_ante(session, stands, methodology, start_year, years, planted_group)
+    except (MethodologyError, RegistryError) as exc:
+        raise _fail(exc) from exc
+    if explain:
+        hits = [i for i, s in enumerate(result.stand_ids) if s == explain]
+        if not hits:
+            err.print(f"小班 {explain!r} 不在结果中 / stand {explain!r} is not in the result")
+            raise typer.Exit(1)
+        i = hits[0]
+        console.print(f"小班 stand {explain} — stratum {result.stratum[i]}")
+        console.print(
+            result.traces[str(result.stratum[i])].explain(), highlight=False, markup=False
+        )
+        first, last = result.years[0], result.years[-1]
+        console.print(
+            f"{first}–{last}: project stock {result.project_stock[i, -1]:,.1f} t CO2e at the end, "
+            f"baseline {result.baseline_stock[i, -1]:,.1f}, net removals "
+            f"{result.net_removals[i].sum():,.1f} t CO2e",
+            highlight=False,
+        )
+        return
+    totals = result.by_year()
+    if fmt == "csv":
+        sys.stdout.write(result.long().to_csv(index=False))
+    elif fmt == "json":
+        payload = {
+            "methodology": result.methodology,
+            "stands": len(result.stand_ids),
+            "total_net_removals_tco2e": result.total,
+            "by_year": totals.to_dict(orient="records"),
+            "traces": {k: t.to_dict() for k, t in result.traces.items()},
+            "unverified_parameters": result.unverified(),
+        }
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
+    else:
+        table = Table(title=f"{result.methodology}: {len(result.stand_ids)} stands, t CO2e")
+        for name in ("year", "baseline stock", "project stock", "net removals", "cumulative"):
+            table.add_column(name, justify="right")
+        for r in totals.itertuples(index=False):
+            table.add_row(str(r.year), f"{r.baseline_stock:,.0f}", f"{r.project_stock:,.0f}",
+                          f"{r.net_removals:,.0f}", f"{r.cumulative_net_removals:,.0f}")  # fmt: skip
+        console.print(table)
+    _warn_unverified(result.unverified())
+    if plot:
+        console.print(f"图 plot: {plot_stock_trajectory(result, plot, 'Ex-ante')}")
+
+
+def _read_table(path: Path, sheet: int = 0) -> pd.DataFrame:
+    if path.suffix.lower() in (".xlsx", ".xls"):
+        return pd.read_excel(path, sheet_name=sheet)
+    return pd.read_csv(path, encoding="utf-8-sig")
+
+
+def _canonical(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
+    reverse = {zh: canon for canon, zh in mapping.items()}
+    return frame.rename(columns=lambda c: reverse.get(str(c).strip(), str(c).strip()))
+
+
+@model_app.command("plot-template")
+def plot_template_cmd(out: Annotated[Path, typer.Option(help=".xlsx 或 .csv")]) -> None:
+    """写出样地数据模板（中文表头） / write the plot data template (Chinese headers)."""
+    example = pd.DataFrame(
+        [
+            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 14.2, 11.5],
+            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 16.8, 12.9],
+            ["P002", "chinese_fir-中龄林", 0.0667, "chinese_fir", 12.5, 10.1],
+        ],
+        columns=list(PLOT_COLUMNS_ZH.values()),
+    )
+    strata = pd.DataFrame(
+        [["chinese_fir-中龄林", 120.5]], columns=list(STRATUM_COLUMNS_ZH.values())
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".xlsx":
+        with pd.ExcelWriter(out) as writer:
+            example.to_excel(writer, sheet_name="每木检尺", index=False)
+            strata.to_excel(writer, sheet_name="层面积", index=False)
+        console.print(f"模板 template: {out}（两个工作表：每木检尺、层面积；示例行请替换）")
+    else:
+        example.to_csv(out, index=False, encoding="utf-8-sig")
+        strata_path = out.with_name(out.stem + "_strata.csv")
+        strata.to_csv(strata_path, index=False, encoding="utf-8-sig")
+        console.print(f"模板 template: {out} + {strata_path}（示例行请替换）")
+
+
+@model_app.command("ex-post")
+def ex_post_cmd(
+    plots: Annotated[Path, typer.Option(help="样地数据 .xlsx（两个工作表）或 .csv")],
+    strata: Annotated[Path | None, typer.Option(help="层面积 .csv（用 .csv 样地数据时）")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """样地实测碳储量（分层抽样，90% 置信区间） / ex-post carbon stock from plots."""
+    try:
+        trees = _canonical(_read_table(plots, 0), PLOT_COLUMNS_ZH)
+        if strata is not None:
+            areas = _canonical(_read_table(strata), STRATUM_COLUMNS_ZH)
+        elif plots.suffix.lower() == ".xlsx":
+            areas = _canonical(_read_table(plots, 1), STRATUM_COLUMNS_ZH)
+        else:
+            areas = _canonical(
+                _read_table(plots.with_name(plots.stem + "_strata.csv")), STRATUM_COLUMNS_ZH
+            )
+        result = estimate(trees, areas)
+    except MethodologyError as exc:
+        raise _fail(exc) from exc
+    except (OSError, ValueError) as exc:
+        err.print(
+            f"[bold red]错误[/] 无法读取样地数据 {plots}：{exc}\n[bold red]Error[/] cannot read the plot data: {exc}"
+        )
+        raise typer.Exit(1) from exc
+    if fmt == "json":
+        payload = {
+            "estimate_tco2e": result.estimate_tco2e,
+            "se_tco2e": result.se_tco2e,
+            "half_width_90_tco2e": result.half_width_tco2e,
+            "uncertainty": result.uncertainty,
+            "deduction_applied": result.deduction_applied,
+            "conservative_tco2e": result.conservative_tco2e,
+            "strata": result.strata.to_dict(orient="records"),
+            "trace": result.trace.to_dict(),
+        }
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=1, default=str) + "\n")
+    else:
+        table = Table(title="分层估计 stratified estimate (t CO2e/ha)")
+        for name in ("stratum", "area ha", "plots", "mean", "sd", "±90%", "plots needed"):
+            table.add_column(name)
+        for r in result.strata.itertuples(index=False):
+            table.add_row(str(r.stratum), f"{r.area_ha:,.1f}", str(r.n_plots),
+                          f"{r.mean_tco2e_per_ha:.1f}", f"{r.sd_tco2e_per_ha:.1f}",
+                          f"{r.half_width_tco2e_per_ha:.1f}", str(r.plots_needed))  # fmt: skip
+        console.print(table)
+        console.print(
+            f"总计 total {result.estimate_tco2e:,.1f} t CO2e ± {result.half_width_tco2e:,.1f} "
+            f"(90 %), uncertainty {result.uncertainty:.1%}; "
+            + (
+                f"[yellow]>10 %: conservative value {result.conservative_tco2e:,.1f} t CO2e[/]"
+                if result.deduction_applied
+                else "≤10 %: no deduction"
+            )
+        )
+    _warn_unverified([p.name for p in result.trace.unverified()])
+
+
+@model_app.command("carbon-stock")
+def carbon_stock_cmd(
+    input: Annotated[
+        Path, typer.Option("--input", help="CSV: stand_id,species_group,area_ha,volume_m3_per_ha")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="json | table")] = "json",
+) -> None:
+    """当前碳储量（林木地上+地下） / carbon stock of stands now, with the trace."""
+    try:
+        frame = pd.read_csv(input, encoding="utf-8-sig")
+        rows = carbon_stock(frame)
+    except MethodologyError as exc:
+        raise _fail(exc) from exc
+    except (OSError, ValueError) as exc:
+        err.print(
+            f"[bold red]错误[/] 无法读取 {input}：{exc}\n[bold red]Error[/] cannot read {input}: {exc}"
+        )
+        raise typer.Exit(1) from exc
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1, default=str) + "\n")
+    else:
+        table = Table(title="碳储量 carbon stock (t CO2e)")
+        for name in ("stand", "group", "area ha", "t CO2e"):
+            table.add_column(name)
+        for r in rows:
+            table.add_row(
+                str(r["stand_id"]), r["species_group"], f"{r['area_ha']:.2f}", f"{r['tco2e']:,.2f}"
+            )
+        console.print(table)
+    flagged = sorted({p for r in rows for p in r["trace"]["unverified_parameters"]})
+    _warn_unverified(flagged)

@@ -1,0 +1,208 @@
+"""The carbon model on registered stands: fit growth curves, select stands, run ex-ante.
+
+Thin glue between the stands in the database and the pure functions of ``methodologies``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from methodologies import afforestation, bamboo, forest_management
+from methodologies.exante import ExAnteResult
+from methodologies.growth import GrowthCurve, fit_growth_curves
+from registry.audit import append_event
+from registry.errors import RegistryError
+from registry.models import GrowthCurveRow, GrowthFit, InventoryBatch, Owner, Stand
+
+__all__ = [
+    "METHODOLOGIES",
+    "SelectionError",
+    "fit_and_store_growth",
+    "latest_growth_curves",
+    "run_ex_ante",
+    "select_stands",
+]
+
+METHODOLOGIES = {
+    "CCER-14-001-V01": "afforestation",
+    "AR-CM-003-V01": "forest_management",
+    "AR-CM-005-V01": "bamboo",
+}
+SELECTABLE = {
+    "township": Stand.township,
+    "village": Stand.village,
+    "species_group": Stand.species_group,
+    "species": Stand.dominant_species,
+    "land_class": Stand.land_class,
+    "age_group": Stand.age_group,
+    "origin": Stand.origin,
+    "forest_category": Stand.forest_category,
+    "compartment": Stand.compartment,
+}
+
+
+STAND_COLUMNS = (
+    "species_group", "site_class", "area_ha", "age_years", "volume_m3_per_ha", "stems_per_ha",
+    "mean_dbh_cm", "land_class", "forest_right_cert", "township", "origin", "age_group",
+)  # fmt: skip
+
+
+class SelectionError(RegistryError):
+    """A stand selection cannot be understood or selects nothing."""
+
+
+def select_stands(session: Session, selection: str) -> pd.DataFrame:
+    """Current stands chosen by a selection, as a frame (no geometry).
+
+    Selection: ``all``; or ``field=value[|value…]`` terms joined by ``,`` (all must hold),
+    fields: township, village, species_group, species, land_class, age_group, origin,
+    forest_category, compartment, owner, key; or ``@file`` with one 小班 key per line.
+    """
+    stmt = (
+        select(
+            col(Stand.stand_key).label("stand_id"),
+            *(col(getattr(Stand, name)) for name in STAND_COLUMNS),
+            col(InventoryBatch.inventory_year),
+            col(Owner.name).label("owner"),
+        )
+        .join(InventoryBatch, col(InventoryBatch.id) == col(Stand.batch_id))
+        .outerjoin(Owner, col(Owner.id) == col(Stand.owner_id))
+        .where(col(Stand.is_current).is_(True))
+        .order_by(col(Stand.stand_key))
+    )
+    text = selection.strip()
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            keys = [
+                k.strip() for k in path.read_text(encoding="utf-8-sig").splitlines() if k.strip()
+            ]
+        except OSError as exc:
+            raise SelectionError(
+                f"无法读取小班编号文件 {str(path)!r}：{exc}",
+                f"cannot read key file {str(path)!r}: {exc}",
+            ) from exc
+        stmt = stmt.where(col(Stand.stand_key).in_(keys))
+    elif text and text != "all":
+        for term in text.split(","):
+            field, sep, value = term.partition("=")
+            field, values = field.strip(), [v.strip() for v in value.split("|")]
+            if not sep or not value.strip():
+                raise SelectionError(
+                    f"无法理解选择条件 {term!r}，应写成 字段=值。",
+                    f"cannot read the selection term {term!r}; write field=value.",
+                )
+            if field == "owner":
+                stmt = stmt.where(col(Owner.name).in_(values))
+            elif field == "key":
+                stmt = stmt.where(col(Stand.stand_key).in_(values))
+            elif field in SELECTABLE:
+                stmt = stmt.where(col(SELECTABLE[field]).in_(values))
+            else:
+                known = ", ".join([*SELECTABLE, "owner", "key"])
+                raise SelectionError(
+                    f"未知的选择字段 {field!r}，可用：{known}",
+                    f"unknown selection field {field!r}; use one of {known}",
+                )
+    rows = session.execute(stmt).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(rows[0]._fields) if rows else [])
+    if frame.empty:
+        raise SelectionError(
+            f"选择 {selection!r} 没有选中任何当前小班。",
+            f"the selection {selection!r} selects no current stand.",
+        )
+    return frame
+
+
+def fit_and_store_growth(session: Session, actor: str) -> tuple[int, list[GrowthCurve]]:
+    """Fit growth curves to all current stands and store them (a new fit; history kept)."""
+    rows = session.execute(
+        select(
+            col(Stand.species_group),
+            col(Stand.site_class),
+            col(Stand.age_years),
+            col(Stand.volume_m3_per_ha),
+        )
+        .where(col(Stand.is_current).is_(True))
+        .where(col(Stand.volume_m3_per_ha).is_not(None))
+        .where(col(Stand.age_years).is_not(None))
+        .order_by(col(Stand.stand_key))
+    ).all()
+    data = pd.DataFrame(
+        [tuple(r) for r in rows],
+        columns=["species_group", "site_class", "age_years", "volume_m3_per_ha"],
+    )
+    curves = fit_growth_curves(data)
+    digest = hashlib.sha256(data.to_csv(index=False).encode()).hexdigest()
+    fit = GrowthFit(
+        fitted_at=datetime.now(UTC), fitted_by=actor, n_stands=len(data), data_digest=digest
+    )
+    session.add(fit)
+    session.flush()
+    assert fit.id is not None
+    for c in curves:
+        session.add(GrowthCurveRow(fit_id=fit.id, **c.to_dict()))
+    append_event(
+        session, actor=actor, action="model.growth_fitted", entity_type="growth_fit",
+        entity_id=str(fit.id),
+        payload={"stands": len(data), "curves": len(curves), "data_digest": digest},
+    )  # fmt: skip
+    return fit.id, curves
+
+
+def latest_growth_curves(session: Session) -> list[GrowthCurve]:
+    fit_id = session.execute(
+        select(col(GrowthFit.id)).order_by(col(GrowthFit.id).desc()).limit(1)
+    ).scalar()
+    if fit_id is None:
+        raise RegistryError(
+            "还没有生长曲线，请先运行 tanhui model fit-growth。",
+            "no growth curves yet: run `tanhui model fit-growth` first.",
+        )
+    rows = session.execute(
+        select(GrowthCurveRow).where(col(GrowthCurveRow.fit_id) == fit_id)
+    ).scalars()
+    return [
+        GrowthCurve(r.species_group, r.site_class, r.a, r.b, r.c, r.n, r.rmse, r.r2, r.basis)
+        for r in rows
+    ]
+
+
+def run_ex_ante(
+    session: Session, selection: str, methodology: str, start_year: int, years: int,
+    planted_group: str = "chinese_fir",
+) -> ExAnteResult:  # fmt: skip
+    """Ex-ante projection of the selected stands under one methodology."""
+    if methodology not in METHODOLOGIES:
+        raise RegistryError(
+            f"未知方法学 {methodology!r}，可用：{', '.join(METHODOLOGIES)}",
+            f"unknown methodology {methodology!r}; use one of {', '.join(METHODOLOGIES)}",
+        )
+    stands = select_stands(session, selection)
+    kind = METHODOLOGIES[methodology]
+    if kind == "bamboo":
+        stands = stands[stands["species_group"] == "moso_bamboo"]
+        if stands.empty:
+            raise SelectionError(
+                "选择中没有毛竹林小班。", "the selection holds no moso bamboo stand."
+            )
+        stands = stands.assign(culms_per_ha=stands["stems_per_ha"])
+        return bamboo.project_ex_ante(stands, start_year, years)
+    curves = latest_growth_curves(session)
+    if kind == "afforestation":
+        return afforestation.project_ex_ante(stands, curves, start_year, years, planted_group)
+    trees = stands[stands["species_group"].isin(forest_management.TREE_GROUP_VALUES)]
+    trees = trees[trees["age_years"].notna() & trees["volume_m3_per_ha"].notna()]
+    if trees.empty:
+        raise SelectionError(
+            "选择中没有可计量的乔木林小班。",
+            "the selection holds no tree stand with age and volume.",
+        )
+    return forest_management.project_ex_ante(trees, curves, start_year, years)

@@ -1,0 +1,96 @@
+"""Carbon stock per stand, afforestation eligibility and ex-ante, parameter status."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from methodologies import afforestation
+from methodologies.errors import InputError
+from methodologies.growth import POOLED, GrowthCurve
+from methodologies.parameters import bamboo_parameters, species_parameters
+from methodologies.species import SpeciesGroup
+from methodologies.stock import carbon_stock
+
+
+def test_carbon_stock_rows_by_hand() -> None:
+    frame = pd.DataFrame({
+        "stand_id": ["fir", "pine", "bam"], "species_group": ["chinese_fir", "masson_pine", "moso_bamboo"],
+        "area_ha": [2.0, 1.0, 1.0], "volume_m3_per_ha": [100.0, 50.0, None],
+        "culms_per_ha": [None, None, 3000.0], "mean_dbh_cm": [None, None, 10.0], "age_du": [None, None, 1.0],
+    })  # fmt: skip
+    out = {r["stand_id"]: r for r in carbon_stock(frame)}
+    # fir: 200 m³ × 0.307 × 1.634 × 1.246 × 0.52 × 44/12 = 2 × 119.174474 = 238.348948
+    assert out["fir"]["tco2e"] == pytest.approx(238.348948, rel=1e-8)
+    # pine: 50 m³ × 0.380 × 1.472 × 1.187 × 0.460 × 44/12:
+    #   19 × 1.472 = 27.968; × 1.187 = 33.198016; × 0.46 = 15.27108736; × 44/12 = 55.99398699
+    assert out["pine"]["tco2e"] == pytest.approx(55.99398699, rel=1e-8)
+    m = 747.787 * 10**2.771 * (0.148 / 1.028) ** 5.555 + 3.772
+    assert out["bam"]["tco2e"] == pytest.approx(44 / 12 * 0.466 * 1.37 * 3000 * m / 1000)
+    assert out["fir"]["trace"]["unverified_parameters"]  # recalled SVD/BEF/R/CF
+    assert out["fir"]["trace"]["steps"][0]["equation"] == "carbon_stock_trees"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "words"),
+    [("species_group", "dragon_tree", "unknown species group"), ("area_ha", -2, "area_ha"),
+     ("volume_m3_per_ha", -1, "volume_m3_per_ha")],
+)  # fmt: skip
+def test_carbon_stock_bad_rows_name_the_stand(column: str, value: object, words: str) -> None:
+    frame = pd.DataFrame({"stand_id": ["ok", "bad"], "species_group": ["chinese_fir"] * 2,
+                          "area_ha": [1.0, 1.0], "volume_m3_per_ha": [10.0, 10.0]})  # fmt: skip
+    frame[column] = frame[column].astype(object)
+    frame.loc[1, column] = value
+    with pytest.raises(InputError) as info:
+        carbon_stock(frame)
+    assert "'bad'" in info.value.message_en and words in info.value.message_en
+
+
+def test_parameter_status_is_kept_honest() -> None:
+    fir = species_parameters()[SpeciesGroup.CHINESE_FIR]
+    assert not fir.svd.verified and "verify" in fir.svd.status
+    assert bamboo_parameters()["root_shoot_ratio"].verified
+    assert not bamboo_parameters()["culm_a"].verified
+
+
+def test_afforestation_eligibility_rules() -> None:
+    stands = pd.DataFrame([
+        {"stand_id": "ok", "land_class": "规划造林地", "area_ha": 1.0, "forest_right_cert": "湘1", "inventory_year": 2020},
+        {"stand_id": "forest", "land_class": "乔木林地", "area_ha": 1.0, "forest_right_cert": "湘2", "inventory_year": 2020},
+        {"stand_id": "recent", "land_class": "宜林地", "area_ha": 1.0, "forest_right_cert": "湘3", "inventory_year": 2024},
+        {"stand_id": "tiny", "land_class": "宜林地", "area_ha": 0.03, "forest_right_cert": "湘4", "inventory_year": 2020},
+        {"stand_id": "wet", "land_class": "湿地", "area_ha": 1.0, "forest_right_cert": "湘5", "inventory_year": 2020},
+        {"stand_id": "nocert", "land_class": "宜林地", "area_ha": 1.0, "forest_right_cert": None, "inventory_year": 2020},
+        {"stand_id": "oil", "land_class": "宜林地", "area_ha": 1.0, "forest_right_cert": "湘6", "inventory_year": 2020, "planted_group": "economic"},
+    ])  # fmt: skip
+    report = afforestation.check_eligibility(stands, start_year=2025)
+    failed = report[~report["passed"]].groupby("stand_id")["rule"].apply(set).to_dict()
+    assert "ok" not in failed
+    assert failed["forest"] == {"land_class"}
+    assert failed["recent"] == {"non_forest_3_years"}
+    assert failed["tiny"] == {"parcel_area"}  # 300 m² < 400 m²
+    assert failed["wet"] == {"land_class", "not_wetland"}
+    assert failed["nocert"] == {"tenure_documented"}
+    assert failed["oil"] == {"not_economic_forest"}
+    # 500 m² passes from 2020 on (≥ 400 m²) but not for a 2019 start (≥ 667 m²)
+    small = stands.iloc[[0]].assign(area_ha=0.05, inventory_year=2010)
+    assert afforestation.check_eligibility(small, 2020)["passed"].all()
+    assert (
+        not afforestation.check_eligibility(small, 2019)
+        .set_index("rule")
+        .at["parcel_area", "passed"]
+    )
+
+
+def test_afforestation_ex_ante_by_hand() -> None:
+    curve = GrowthCurve("chinese_fir", POOLED, 300.0, 0.05, 2.0, 100, 10.0, 0.9, "test")
+    result = afforestation.project_ex_ante(
+        pd.DataFrame({"stand_id": ["a"], "area_ha": [3.0]}), [curve], 2026, 20
+    )
+    factor = 0.307 * 1.634 * 1.246 * 0.52 * 44 / 12
+    v20 = 300 * (1 - math.exp(-0.05 * 20)) ** 2  # = 119.87292 m³/ha at age 20
+    assert result.project_stock[0, -1] == pytest.approx(v20 * 3 * factor)
+    assert result.total == pytest.approx(v20 * 3 * factor)  # baseline 0, LK 0
+    assert (result.baseline_change == 0).all()
