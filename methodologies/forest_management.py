@@ -4,7 +4,9 @@ version is published.
 Baseline: conventional management — each stand grows along its growth curve and is clear-cut
 when it reaches the rotation age of its species group (``methodology_defaults.csv``), then
 regrows from age 0; stands already past rotation are cut within the first 10 years (spread
-deterministically by stand id, as an annual harvest quota spreads them). Project: improved
+deterministically by stand id, as an annual harvest quota spreads them). Public-welfare forest
+(公益林) may not be clear-cut by law, so its baseline equals the project path and it earns
+nothing from an extended rotation. Project: improved
 management — extended rotation, no clear-cut within the crediting period. Removals = project
 stock change − baseline stock change − leakage (equation ``net_removals``).
 
@@ -38,6 +40,7 @@ CODE = "AR-CM-003-V01"
 NAME = "森林经营碳汇 Forest management (AR-CM-003-V01)"
 SCALE_LIMITS = (0.5, 2.0)
 OVERDUE_SPREAD_YEARS = 10
+PUBLIC_WELFARE = "公益林"
 TREE_GROUP_VALUES = (
     "chinese_fir", "masson_pine", "other_pine", "other_conifer", "mixed_conifer", "broadleaf",
     "mixed_conifer_broadleaf",
@@ -61,7 +64,8 @@ def project_ex_ante(
     """Ex-ante projection for forest management, vectorised over all stands.
 
     ``stands`` columns: ``stand_id``, ``species_group``, ``site_class``, ``area_ha`` (ha),
-    ``age_years`` (years at the start), ``volume_m3_per_ha`` (m³/ha at the start).
+    ``age_years`` (years at the start), ``volume_m3_per_ha`` (m³/ha at the start), and
+    optionally ``forest_category`` (公益林 stands are never clear-cut in the baseline).
     Each stand's curve is scaled to pass through its own current volume (scale limited to
     0.5–2, so one odd record cannot run away). Returns stocks and changes in t CO2e.
     """
@@ -88,6 +92,12 @@ def project_ex_ante(
         scale = np.where(at_start > 1e-6, v0 / at_start, 1.0)
     scale = np.clip(np.nan_to_num(scale, nan=1.0), *SCALE_LIMITS)[:, None]
     rotation = np.array([rotation_parameter(g).value for g in groups], dtype=np.float64)[:, None]
+    # public-welfare forest (公益林) may not be clear-cut: its baseline is the project path
+    protected = (
+        stands["forest_category"].to_numpy(dtype=object) == PUBLIC_WELFARE
+        if "forest_category" in stands
+        else np.zeros(len(ids), dtype=bool)
+    )
 
     steps = np.arange(0, years + 1, dtype=np.float64)[None, :]  # 0 = start, 1..years = ends
     # project: keeps growing from its current age
@@ -103,6 +113,7 @@ def project_ex_ante(
     since_cut = np.where(steps >= first_cut, np.mod(steps - first_cut, rotation), age_at)
     baseline_volume = scale * chapman_richards(since_cut, a, b, c)
     baseline_volume[:, 0] = project_volume[:, 0]
+    baseline_volume[protected] = project_volume[protected]
 
     to_stock = factor[:, None] * area[:, None]
     project_stock = project_volume * to_stock
@@ -157,7 +168,8 @@ def _trace(group: str, site: str, curves: list[GrowthCurve]) -> Trace:
                 EQUATIONS["stock_difference"],
                 (rotation,),
                 "baseline: clear-cut at the rotation age (overdue stands within the first "
-                f"{OVERDUE_SPREAD_YEARS} years), then regrowth; project: no clear-cut",
+                f"{OVERDUE_SPREAD_YEARS} years), then regrowth, except 公益林 (no clear-cut); "
+                "project: no clear-cut",
             ),
             Step(
                 EQUATIONS["net_removals"],

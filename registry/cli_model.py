@@ -140,7 +140,7 @@ def ex_ante_cmd(
         console.print(table)
     _warn_unverified(result.unverified())
     if plot:
-        console.print(f"图 plot: {plot_stock_trajectory(result, plot, 'Ex-ante')}")
+        err.print(f"图 plot: {plot_stock_trajectory(result, plot, 'Ex-ante')}")
 
 
 def _read_table(path: Path, sheet: int = 0) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """``tanhui demo``: the main job, end to end, on the embedded SpatiaLite default.
 
 Today: generate the synthetic Shuangpai inventory, import it with every check, import it again
-(a no-op), print the summaries, verify the audit chain and export the stands. Later issues add
-the carbon model, projects and credits here, step by step.
+(a no-op), print the summaries, verify the audit chain, fit growth curves, project the county's
+ex-ante potential under the three methodologies (with plots) and export the stands. Later
+issues add projects and credits here, step by step.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.rule import Rule
+from sqlalchemy import Engine
 
 from gis_data import load_profile
 from gis_data.sample import write_sample_inventory
@@ -23,6 +25,66 @@ from registry.settings import Settings
 from registry.stands import ImportOptions
 
 __all__ = ["run_demo"]
+
+START_YEAR = 2026
+CREDITING_YEARS = 30
+SCENARIOS = (
+    ("AR-CM-003-V01", "all", "森林经营 all tree stands", "Forest management, all tree stands"),
+    ("AR-CM-005-V01", "species_group=moso_bamboo", "竹林经营 moso bamboo", "Bamboo management"),
+    (
+        "CCER-14-001-V01",
+        "land_class=规划造林地|其他宜林地",
+        "造林 afforestable land",
+        "Afforestation",
+    ),
+)
+
+
+def _model_steps(engine: Engine, settings: Settings, workdir: Path, console: Console) -> None:
+    from rich.table import Table
+
+    from registry.model import fit_and_store_growth, run_ex_ante, select_stands
+    from registry.plots import plot_growth_curves, plot_stock_trajectory
+
+    plots = workdir / "plots"
+    with session_scope(engine) as session:
+        fit_id, curves = fit_and_store_growth(session, settings.actor)
+        data = select_stands(session, "all")
+    fitted = [c for c in curves if "fallback" not in c.basis]
+    console.print(
+        f"拟合 fit {fit_id}: {len(curves)} 条曲线 curves ({len(fitted)} fitted, "
+        f"{len(curves) - len(fitted)} fallbacks) → {plot_growth_curves(data, curves, plots / 'growth_curves.png')}"
+    )
+    table = Table(
+        title=f"事前净碳汇 ex-ante net removals {START_YEAR}–{START_YEAR + CREDITING_YEARS - 1} (t CO2e)"
+    )
+    for name in ("methodology", "scenario", "stands", "ha", "first year", "total", "t/ha/yr"):
+        table.add_column(
+            name, justify="right" if name not in ("methodology", "scenario") else "left"
+        )
+    flagged: set[str] = set()
+    for code, selection, label, label_en in SCENARIOS:
+        with session_scope(engine) as session:
+            result = run_ex_ante(session, selection, code, START_YEAR, CREDITING_YEARS)
+            area = float(
+                select_stands(session, selection)
+                .set_index("stand_id")
+                .loc[list(result.stand_ids), "area_ha"]
+                .sum()
+            )
+        plot_stock_trajectory(result, plots / f"ex_ante_{code}.png", label_en)
+        flagged |= set(result.unverified())
+        table.add_row(
+            code, label, f"{len(result.stand_ids):,}", f"{area:,.0f}",
+            f"{result.net_removals[:, 0].sum():,.0f}", f"{result.total:,.0f}",
+            f"{result.total / area / CREDITING_YEARS:.2f}" if area else "-",
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"[yellow]注意：{len(flagged)} 个参数来源未核实（见 tanhui model ex-ante --explain）/ "
+        f"{len(flagged)} parameters have unverified sources; every output says so.[/]"
+    )
+    console.print(f"图 plots: {plots}")
 
 
 def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Console) -> None:
@@ -78,7 +140,10 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
     status = "[green]完整 OK[/]" if chain.ok else f"[red]被破坏 BROKEN: {chain.problem_en}[/]"
     console.print(f"{chain.n_events} 个事件 events — {status}")
 
-    console.print(Rule("6. 导出 / export"))
+    console.print(Rule("6. 生长曲线与事前碳汇潜力 / growth curves and ex-ante potential"))
+    _model_steps(engine, settings, workdir, console)
+
+    console.print(Rule("7. 导出 / export"))
     out = write_stands(
         export_frame(stands, load_profile()), workdir / "export" / "stands.gpkg", "gpkg"
     )

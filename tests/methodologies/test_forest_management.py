@@ -74,3 +74,16 @@ def test_unknown_species_group_is_refused_naming_the_stand() -> None:
     frame = pd.DataFrame([stand(10.0, sid="odd", group="baobab")])
     with pytest.raises(InputError, match=r"odd.*baobab"):
         forest_management.project_ex_ante(frame, [CURVE], 2026, 20)
+
+
+def test_public_welfare_forest_earns_nothing_from_an_extended_rotation() -> None:
+    # 公益林 may not be clear-cut: baseline = project, so net removals are 0 every year
+    frame = pd.DataFrame([{**stand(40.0, sid="gy"), "forest_category": "公益林"},
+                          {**stand(40.0, sid="sp"), "forest_category": "商品林"}])  # fmt: skip
+    result = forest_management.project_ex_ante(frame, [CURVE], 2026, 20)
+    assert (result.net_removals[0] == 0).all()
+    # the commercial stand (past its rotation of 26 years) is cut in the baseline: it earns
+    assert result.net_removals[1].sum() == pytest.approx(
+        result.project_stock[1, -1] - result.baseline_stock[1, -1]
+    )
+    assert result.net_removals[1].sum() > 0

@@ -1,0 +1,152 @@
+"""The carbon model on registered stands (both engines) and its command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, text
+
+from methodologies.growth import POOLED
+from registry.db import session_scope
+from registry.errors import RegistryError
+from registry.model import (
+    SelectionError,
+    fit_and_store_growth,
+    latest_growth_curves,
+    run_ex_ante,
+    select_stands,
+)
+from registry.stands import ImportOptions, import_inventory
+from tests.inventory_files import sample_frame, write_gpkg
+
+TANHUI = str(Path(sys.executable).parent / "tanhui")
+
+
+@pytest.fixture(scope="module")
+def frame() -> gpd.GeoDataFrame:
+    return sample_frame(600, 21)
+
+
+@pytest.fixture
+def registry(engine: Engine, frame: gpd.GeoDataFrame, tmp_path: Path) -> Engine:
+    import_inventory(
+        engine, write_gpkg(frame, tmp_path / "s.gpkg"), ImportOptions(inventory_year=2020)
+    )
+    return engine
+
+
+def test_fit_store_and_project_all_three_methodologies(registry: Engine) -> None:
+    with session_scope(registry) as session:
+        with pytest.raises(RegistryError, match="fit-growth"):
+            latest_growth_curves(session)
+        fit_id, curves = fit_and_store_growth(session, "tester")
+    with session_scope(registry) as session:
+        stored = latest_growth_curves(session)
+        events = session.execute(text("SELECT action FROM audit_event ORDER BY id")).scalars().all()
+    assert fit_id == 1 and len(stored) == len(curves)
+    assert {(c.species_group, c.site_class) for c in stored} >= {("chinese_fir", POOLED)}
+    assert events == ["inventory.imported", "model.growth_fitted"]
+    with session_scope(registry) as session:
+        fm = run_ex_ante(session, "all", "AR-CM-003-V01", 2026, 30)
+        bam = run_ex_ante(session, "species_group=moso_bamboo", "AR-CM-005-V01", 2026, 20)
+        aff = run_ex_ante(session, "land_class=规划造林地|其他宜林地", "CCER-14-001-V01", 2026, 30)
+        fir = run_ex_ante(session, "species_group=chinese_fir", "AR-CM-003-V01", 2026, 30)
+    assert fm.net_removals.shape == (len(fm.stand_ids), 30)
+    assert set(fir.stand_ids) <= set(fm.stand_ids)
+    # a stand's projection does not depend on which other stands are selected with it
+    i, j = list(fm.stand_ids).index(fir.stand_ids[0]), 0
+    assert fm.net_removals[i] == pytest.approx(fir.net_removals[j])
+    assert fm.total > 0 and bam.total > 0 and aff.total > 0
+    assert (fm.project_stock >= 0).all() and (aff.baseline_change == 0).all()
+    assert fm.unverified() and aff.unverified() and bam.unverified()
+
+
+def test_selection_errors_are_clear(registry: Engine) -> None:
+    with session_scope(registry) as session:
+        with pytest.raises(SelectionError, match="unknown selection field"):
+            select_stands(session, "colour=green")
+        with pytest.raises(SelectionError, match="selects no current stand"):
+            select_stands(session, "township=不存在镇")
+        with pytest.raises(SelectionError, match="field=value"):
+            select_stands(session, "township")
+        assert len(select_stands(session, "all")) == 600
+
+
+def tanhui(db_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TANHUI_DATABASE_URL": db_url, "COLUMNS": "200"}
+    return subprocess.run(
+        [TANHUI, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+
+
+def test_model_command_line(registry: Engine, db_url: str, tmp_path: Path) -> None:
+    fit = tanhui(db_url, "model", "fit-growth", "--plot", "growth.png", cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr
+    assert "chinese_fir" in fit.stdout and (tmp_path / "growth.png").stat().st_size > 10_000
+    out = tanhui(db_url, "model", "ex-ante", "--stands", "species_group=chinese_fir", "--methodology",
+                 "AR-CM-003-V01", "--start-year", "2026", "--years", "30", "--format", "json",
+                 "--plot", "exante.png", cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["total_net_removals_tco2e"] == pytest.approx(
+        sum(r["net_removals"] for r in data["by_year"])
+    )
+    trace = next(iter(data["traces"].values()))
+    assert [s["equation"] for s in trace["steps"]] == [
+        "chapman_richards", "carbon_stock_trees", "stock_difference", "net_removals"
+    ]  # fmt: skip
+    assert "bef[chinese_fir]" in data["unverified_parameters"]
+    assert "UNVERIFIED" not in out.stdout and "unverified source" in out.stderr
+    csv = tanhui(db_url, "model", "ex-ante", "--stands", "species_group=chinese_fir", "--methodology",
+                 "AR-CM-003-V01", "--start-year", "2026", "--years", "20", "--format", "csv", cwd=tmp_path)  # fmt: skip
+    long = pd.read_csv(pd.io.common.StringIO(csv.stdout))
+    assert long["year"].min() == 2026 and long["year"].max() == 2045
+    key = long["stand_id"].iloc[0]
+    explained = tanhui(db_url, "model", "ex-ante", "--stands", f"key={key}", "--methodology",
+                       "AR-CM-003-V01", "--start-year", "2026", "--years", "20", "--explain", key,
+                       cwd=tmp_path)  # fmt: skip
+    assert explained.returncode == 0, explained.stderr
+    assert "C_TREE = 44/12" in explained.stdout and "bef[chinese_fir] = 1.634" in explained.stdout
+    assert "UNVERIFIED" in explained.stdout
+
+
+def test_carbon_stock_and_plot_commands(tmp_path: Path) -> None:
+    stands = tmp_path / "stands.csv"
+    stands.write_text(
+        "stand_id,species_group,area_ha,volume_m3_per_ha,culms_per_ha,mean_dbh_cm,age_du\n"
+        "a,chinese_fir,2,100,,,\nb,moso_bamboo,1,,3000,10,1\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run([TANHUI, "model", "carbon-stock", "--input", str(stands), "--format", "json"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    # 200 m³ × 0.307 × 1.634 × 1.246 × 0.52 × 44/12 = 238.348948 t CO2e (see test_engine)
+    assert rows[0]["stand_id"] == "a" and rows[0]["tco2e"] == pytest.approx(238.348948)
+    assert rows[1]["trace"]["steps"][0]["equation"] == "bamboo_culm_biomass"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "stand_id,species_group,area_ha,volume_m3_per_ha\nz,chinese_fir,-1,10\n", encoding="utf-8"
+    )
+    refused = subprocess.run([TANHUI, "model", "carbon-stock", "--input", str(bad)],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert refused.returncode == 1 and "'z'" in refused.stderr
+
+    template = tmp_path / "plots.xlsx"
+    assert subprocess.run([TANHUI, "model", "plot-template", "--out", str(template)],
+                          capture_output=True, timeout=120).returncode == 0  # fmt: skip
+    headers = pd.read_excel(template, sheet_name=0).columns.tolist()
+    assert headers[:3] == ["样地号", "层（树种组-龄组）", "样地面积（公顷）"]
+    expost = subprocess.run([TANHUI, "model", "ex-post", "--plots", str(template), "--format", "json"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert expost.returncode == 0, expost.stderr
+    result = json.loads(expost.stdout)
+    assert result["strata"][0]["n_plots"] == 2 and result["deduction_applied"] is True
+    assert result["conservative_tco2e"] < result["estimate_tco2e"]
