@@ -91,7 +91,8 @@ def project_ex_ante(
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(at_start > 1e-6, v0 / at_start, 1.0)
     scale = np.clip(np.nan_to_num(scale, nan=1.0), *SCALE_LIMITS)[:, None]
-    rotation = np.array([rotation_parameter(g).value for g in groups], dtype=np.float64)[:, None]
+    rotation_of = {g: rotation_parameter(g).value for g in set(groups)}
+    rotation = pd.Series(groups, dtype=object).map(rotation_of).to_numpy(np.float64)[:, None]
     # public-welfare forest (公益林) may not be clear-cut: its baseline is the project path
     protected = (
         stands["forest_category"].to_numpy(dtype=object) == PUBLIC_WELFARE
@@ -123,10 +124,11 @@ def project_ex_ante(
     zeros = np.zeros_like(project_change)
     removals = net_removals(project_change, baseline_change, zeros, zeros)
 
-    strata = np.array(
-        [f"{g}|{s}" for g, s in zip(groups, stands["site_class"].fillna("*"), strict=True)],
-        dtype=object,
-    )
+    strata = (
+        pd.Series(groups, dtype=object)
+        + "|"
+        + stands["site_class"].fillna("*").astype(object).values
+    ).to_numpy(dtype=object)
     traces = {}
     for label in np.unique(strata):
         group, site = label.split("|", 1)

@@ -167,12 +167,14 @@ def curve_lookup(
 
     Returns an (n, 3) array; NaN where the group has no curve (bamboo, economic, non-forest).
     """
-    by_key = {(c.species_group, c.site_class): (c.a, c.b, c.c) for c in curves}
-    groups = np.asarray(species_group, dtype=object)
-    sites = np.asarray(site_class, dtype=object)
-    out = np.full((len(groups), 3), np.nan)
-    for i, (g, s) in enumerate(zip(groups, sites, strict=True)):
-        params = by_key.get((g, s)) or by_key.get((g, POOLED))
-        if params is not None:
-            out[i] = params
-    return out
+    table = pd.DataFrame(
+        [(c.species_group, c.site_class, c.a, c.b, c.c) for c in curves],
+        columns=["g", "s", "a", "b", "c"],
+    ).set_index(["g", "s"])
+    groups = pd.Series(np.asarray(species_group, dtype=object), dtype=object)
+    sites = pd.Series(np.asarray(site_class, dtype=object), dtype=object).fillna(POOLED)
+    exact = table.reindex(pd.MultiIndex.from_arrays([groups, sites])).to_numpy(dtype=np.float64)
+    pooled = table.reindex(
+        pd.MultiIndex.from_arrays([groups, pd.Series([POOLED] * len(groups), dtype=object)])
+    ).to_numpy(dtype=np.float64)
+    return np.where(np.isnan(exact[:, :1]), pooled, exact)

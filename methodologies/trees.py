@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from methodologies.engine import tree_carbon_tco2e
@@ -30,7 +31,7 @@ def carbon_factor(
                                          p.carbon_fraction.value))
         for g, p in table.items()
     }  # fmt: skip
-    out = np.array([factor_of.get(g, np.nan) for g in groups], dtype=np.float64)
+    out = pd.Series(groups, dtype=object).map(factor_of).to_numpy(dtype=np.float64)
     bad = np.isnan(out)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
