@@ -124,11 +124,8 @@ def project_ex_ante(
     zeros = np.zeros_like(project_change)
     removals = net_removals(project_change, baseline_change, zeros, zeros)
 
-    strata = (
-        pd.Series(groups, dtype=object)
-        + "|"
-        + stands["site_class"].fillna("*").astype(object).values
-    ).to_numpy(dtype=object)
+    sites = stands["site_class"].fillna("*").astype(str).reset_index(drop=True)
+    strata = (pd.Series(groups, dtype=object).astype(str) + "|" + sites).to_numpy(dtype=object)
     traces = {}
     for label in np.unique(strata):
         group, site = label.split("|", 1)

@@ -31,7 +31,7 @@ def carbon_factor(
                                          p.carbon_fraction.value))
         for g, p in table.items()
     }  # fmt: skip
-    out = pd.Series(groups, dtype=object).map(factor_of).to_numpy(dtype=np.float64)
+    out = np.asarray(pd.Series(groups, dtype=object).map(factor_of), dtype=np.float64)
     bad = np.isnan(out)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

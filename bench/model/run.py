@@ -22,7 +22,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from gis_data.sample import generate_sample_inventory  # noqa: E402
@@ -63,7 +62,7 @@ def python_loop(stands: pd.DataFrame, curves: list, years: int) -> float:  # typ
             44 / 12 * p.carbon_fraction.value * p.svd.value * p.bef.value * (1 + p.root_shoot.value)
         )
 
-        def cr(t: float, c=curve) -> float:  # noqa: ANN001
+        def cr(t: float, c=curve) -> float:
             return c.a * (1 - math.exp(-c.b * max(t, 0.0))) ** c.c
 
         at_start = cr(rec.age_years)
