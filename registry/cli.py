@@ -40,8 +40,10 @@ app.add_typer(db_app, name="db")
 
 def _add_model_commands() -> None:
     from registry.cli_model import model_app
+    from registry.cli_project import project_app
 
     app.add_typer(model_app, name="model")
+    app.add_typer(project_app, name="project")
 
 
 _add_model_commands()

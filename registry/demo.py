@@ -9,6 +9,7 @@ issues add projects and credits here, step by step.
 from __future__ import annotations
 
 import time
+from datetime import date
 from pathlib import Path
 
 from rich.console import Console
@@ -38,6 +39,74 @@ SCENARIOS = (
         "Afforestation",
     ),
 )
+
+
+# (code, name, methodology, selection, start, walk to verified?) — SYNTHETIC projects
+PROJECTS = (
+    ("SP-FM-2026-01", "双牌县江村镇杉木松木森林经营碳汇项目（合成）", "AR-CM-003-V01",
+     "township=江村镇,land_class=乔木林地,forest_category=商品林,species_group=chinese_fir|masson_pine",
+     date(2026, 1, 1), True),
+    ("SP-AF-2028-01", "双牌县宜林地造林碳汇项目（合成）", "CCER-14-001-V01",
+     "land_class=规划造林地|其他宜林地", date(2028, 1, 1), True),
+    ("SP-BM-2026-01", "双牌县毛竹林经营碳汇项目（合成）", "AR-CM-005-V01",
+     "species_group=moso_bamboo,land_class=竹林地", date(2026, 1, 1), False),
+)  # fmt: skip
+
+
+def _project_steps(engine: Engine, console: Console) -> None:
+    from rich.table import Table
+
+    from registry.models import Role
+    from registry.projects import (
+        Actor,
+        _lock_project,
+        _project_stands,
+        add_stands,
+        create_project,
+        project_summary,
+        submit_monitoring,
+        transition,
+        verify_period,
+    )
+    from registry.sample_plots import synthetic_plots
+
+    staff, verifier, admin = (
+        Actor("林业局 李工", Role.BUREAU_STAFF), Actor("审定核证机构 王工", Role.VERIFIER),
+        Actor("林业局 局长", Role.ADMIN),
+    )  # fmt: skip
+    table = Table(title="项目 projects (t CO2e)")
+    for name in ("code", "methodology", "stands", "ha", "status", "ex-ante", "period", "verified"):
+        table.add_column(name)
+    for code, name, methodology, selection, start, monitored in PROJECTS:
+        with session_scope(engine) as session:
+            create_project(session, staff, code=code, name=name, methodology=methodology,
+                           developer="双牌县林业局（合成）", start_date=start, crediting_years=30)  # fmt: skip
+            add_stands(session, staff, code, selection)
+            transition(session, staff, code, "submit")
+            transition(session, verifier, code, "validate", "材料齐全 documents complete")
+            transition(session, admin, code, "register")
+            stands = _project_stands(session, _lock_project(session, code))
+        period_text = verified_text = "-"
+        if monitored:
+            planted = "chinese_fir" if methodology == "CCER-14-001-V01" else None
+            trees, strata = synthetic_plots(stands, 5, planted=planted)
+            end = date(start.year + 4, 12, 31)
+            with session_scope(engine) as session:
+                period = submit_monitoring(session, staff, code, start, end, trees, strata)
+                quantity = float(int(period.removals_tco2e))  # whole tonnes, rounded down
+                verify_period(session, verifier, code, quantity, "样地复测一致 plots re-measured")
+            period_text = f"{start.year}–{end.year}: {period.removals_tco2e:,.0f} (U {period.uncertainty:.1%})"
+            verified_text = f"{quantity:,.0f}"
+        with session_scope(engine) as session:
+            info = project_summary(session, code)
+        table.add_row(code, methodology, f"{info['stands']:,}", f"{info['area_ha']:,.0f}", info["status"],
+                      f"{info['exante_total_tco2e']:,.0f}", period_text, verified_text)  # fmt: skip
+    console.print(table)
+    console.print(
+        "竹林项目停在“已登记”：竹林样地的事后计量尚未实现 / the bamboo project stops at "
+        "'registered': ex-post bamboo plots are not built yet. 试试 / try: tanhui project show "
+        "--project SP-FM-2026-01"
+    )
 
 
 def _model_steps(engine: Engine, settings: Settings, workdir: Path, console: Console) -> None:
@@ -143,7 +212,12 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
     console.print(Rule("6. 生长曲线与事前碳汇潜力 / growth curves and ex-ante potential"))
     _model_steps(engine, settings, workdir, console)
 
-    console.print(Rule("7. 导出 / export"))
+    console.print(
+        Rule("7. 碳汇项目：创建 → 审定 → 登记 → 监测 → 核证 / projects through their lifecycle")
+    )
+    _project_steps(engine, console)
+
+    console.print(Rule("8. 导出 / export"))
     out = write_stands(
         export_frame(stands, load_profile()), workdir / "export" / "stands.gpkg", "gpkg"
     )

@@ -7,7 +7,7 @@ deleted. Geometries are CGCS2000 (EPSG:4490) multipolygons.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -21,8 +21,14 @@ __all__ = [
     "GrowthCurveRow",
     "GrowthFit",
     "InventoryBatch",
+    "MonitoringPeriod",
     "Owner",
     "OwnerKind",
+    "Project",
+    "ProjectEvent",
+    "ProjectStand",
+    "ProjectStatus",
+    "Role",
     "Stand",
 ]
 
@@ -169,3 +175,94 @@ class GrowthCurveRow(SQLModel, table=True):
     rmse: float
     r2: float
     basis: str
+
+
+class ProjectStatus(StrEnum):
+    DRAFT = "draft"  # 草稿
+    SUBMITTED = "submitted"  # 已提交审定
+    VALIDATED = "validated"  # 已审定
+    REGISTERED = "registered"  # 已登记
+    MONITORED = "monitored"  # 已提交监测报告
+    VERIFIED = "verified"  # 已核证
+    ISSUED = "issued"  # 已签发
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # 局管理员
+    BUREAU_STAFF = "bureau_staff"  # 林业局工作人员
+    VERIFIER = "verifier"  # 审定/核证机构
+    BUYER = "buyer"  # 买方
+    FOREST_OWNER = "forest_owner"  # 林权权利人
+    BANK = "bank"  # 银行
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "project"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True)
+    name: str
+    methodology: str
+    developer: str
+    start_date: date
+    crediting_years: int
+    planted_group: str | None = None
+    status: str
+    area_ha: float = 0.0
+    n_stands: int = 0
+    exante_total_tco2e: float | None = None  # frozen at registration
+    start_stock_tco2e: float | None = None  # frozen at registration
+    exante_json: str | None = None  # frozen ex-ante table + traces
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    boundary: Any = Field(
+        default=None,
+        sa_column=Column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False)),
+    )
+
+
+class ProjectStand(SQLModel, table=True):
+    __tablename__ = "project_stand"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    stand_key: str
+    active: bool
+    added_at: datetime = Field(sa_type=DateTime(timezone=True))
+    removed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ProjectEvent(SQLModel, table=True):
+    __tablename__ = "project_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    at: datetime = Field(sa_type=DateTime(timezone=True))
+    actor: str
+    role: str
+    action: str
+    from_status: str
+    to_status: str
+    comment: str = ""
+
+
+class MonitoringPeriod(SQLModel, table=True):
+    __tablename__ = "monitoring_period"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    period_no: int
+    start_date: date
+    end_date: date
+    plots_digest: str
+    stock_tco2e: float  # ex-post stock at the end of the period (stratified estimate)
+    uncertainty: float
+    conservative_stock_tco2e: float  # after the uncertainty deduction
+    baseline_tco2e: float
+    leakage_tco2e: float
+    removals_tco2e: float  # conservative stock change − baseline − leakage
+    provenance_json: str
+    status: str  # submitted | verified | rejected
+    verified_tco2e: float | None = None
+    verifier: str | None = None
+    verified_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    comments: str | None = None

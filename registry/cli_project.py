@@ -1,0 +1,343 @@
+"""``tanhui project …``: carbon-sink projects on the command line (thin shell over services).
+
+There is no login yet: the CLI acts as ``--actor`` with ``--role`` (default: the settings'
+actor as bureau staff). Roles are enforced by the services; authentication comes with the API.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from methodologies.errors import MethodologyError
+from methodologies.expost import PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
+from registry.db import session_scope
+from registry.errors import RegistryError
+from registry.models import Role
+
+__all__ = ["project_app"]
+
+project_app = typer.Typer(help="碳汇项目 / carbon-sink projects.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+ActorOpt = Annotated[str | None, typer.Option("--actor", help="操作人 / who acts")]
+RoleOpt = Annotated[Role, typer.Option("--role", help="角色 / role")]
+
+
+def _context(actor: str | None, role: Role) -> tuple[Any, Any]:
+    from registry.cli import _engine, _settings
+    from registry.projects import Actor
+
+    settings = _settings()
+    return _engine(settings), Actor(actor or settings.actor, role)
+
+
+def _fail(exc: RegistryError | MethodologyError) -> typer.Exit:
+    err.print(
+        f"[bold red]拒绝[/] {escape(exc.message_zh)}\n[bold red]Refused[/] {escape(exc.message_en)}"
+    )
+    return typer.Exit(1)
+
+
+@project_app.command("create")
+def create_cmd(
+    code: Annotated[str, typer.Option(help="项目编号 / project code")],
+    name: Annotated[str, typer.Option(help="项目名称 / name")],
+    methodology: Annotated[
+        str, typer.Option(help="CCER-14-001-V01 | AR-CM-003-V01 | AR-CM-005-V01")
+    ],
+    developer: Annotated[str, typer.Option(help="项目业主 / developer")],
+    start_date: Annotated[str, typer.Option(help="开始日期 YYYY-MM-DD")],
+    years: Annotated[int, typer.Option(help="计入期 20–40 年")] = 30,
+    planted_group: Annotated[str | None, typer.Option(help="造林树种组（造林项目）")] = None,
+    actor: ActorOpt = None,
+    role: RoleOpt = Role.BUREAU_STAFF,
+) -> None:
+    """新建项目（草稿） / create a project in draft."""
+    from registry.projects import create_project
+
+    engine, who = _context(actor, role)
+    try:
+        with session_scope(engine) as session:
+            create_project(session, who, code=code, name=name, methodology=methodology,
+                           developer=developer, start_date=date.fromisoformat(start_date),
+                           crediting_years=years, planted_group=planted_group)  # fmt: skip
+    except (RegistryError, MethodologyError) as exc:
+        raise _fail(exc) from exc
+    console.print(f"[green]已创建项目 {code}（草稿）[/] project {code} created (draft)")
+
+
+def _stands_cmd(add: bool, project: str, stands: str, actor: str | None, role: Role) -> None:
+    from registry.cli import _settings
+    from registry.projects import DoubleCounting, add_stands, remove_stands
+
+    engine, who = _context(actor, role)
+    try:
+        with session_scope(engine) as session:
+            if add:
+                keys = add_stands(session, who, project, stands, _settings().overlap_tolerance_m2)
+            else:
+                keys = remove_stands(session, who, project, stands)
+    except DoubleCounting as exc:
+        err.print(
+            f"[bold red]重复计量[/] {escape(exc.message_zh)}\n[bold red]Double counting[/] {escape(exc.message_en)}"
+        )
+        raise typer.Exit(1) from exc
+    except (RegistryError, MethodologyError) as exc:
+        raise _fail(exc) from exc
+    verb = ("加入", "added") if add else ("移出", "removed")
+    console.print(
+        f"[green]{verb[0]} {len(keys)} 个小班[/] {verb[1]} {len(keys)} stands ({project})"
+    )
+
+
+@project_app.command("add-stands")
+def add_stands_cmd(
+    project: Annotated[str, typer.Option(help="项目编号")],
+    stands: Annotated[
+        str, typer.Option(help="all | township=…,species_group=… | key=… | @keys.txt")
+    ],
+    actor: ActorOpt = None,
+    role: RoleOpt = Role.BUREAU_STAFF,
+) -> None:
+    """向草稿项目加入小班（防重复计量） / add stands to a draft (double-counting guard)."""
+    _stands_cmd(True, project, stands, actor, role)
+
+
+@project_app.command("remove-stands")
+def remove_stands_cmd(
+    project: Annotated[str, typer.Option(help="项目编号")],
+    stands: Annotated[str, typer.Option(help="选择条件 / selection")],
+    actor: ActorOpt = None,
+    role: RoleOpt = Role.BUREAU_STAFF,
+) -> None:
+    """从草稿项目移出小班 / remove stands from a draft."""
+    _stands_cmd(False, project, stands, actor, role)
+
+
+@project_app.command("check")
+def check_cmd(project: Annotated[str, typer.Option(help="项目编号")]) -> None:
+    """合格性与重复计量检查 / eligibility and double-counting report."""
+    from registry.projects import check_project
+
+    engine, _ = _context(None, Role.BUREAU_STAFF)
+    try:
+        with session_scope(engine) as session:
+            report = check_project(session, project)
+    except (RegistryError, MethodologyError) as exc:
+        raise _fail(exc) from exc
+    failed = report[~report["passed"]]
+    console.print(f"{report['stand_id'].nunique()} 个小班 stands, {len(report)} 项检查 checks, "
+                  f"{len(failed)} 项未通过 failed")  # fmt: skip
+    if len(failed):
+        table = Table(title="未通过 failed")
+        for name in ("stand", "rule", "reason"):
+            table.add_column(name)
+        for r in failed.head(50).itertuples(index=False):
+            table.add_row(str(r.stand_id), str(r.rule), f"{r.reason_zh}\n{r.reason_en}")
+        console.print(table)
+        raise typer.Exit(1)
+
+
+def _transition_cmd(project: str, action: str, comment: str, actor: str | None, role: Role) -> None:
+    from registry.projects import transition
+
+    engine, who = _context(actor, role)
+    try:
+        with session_scope(engine) as session:
+            p = transition(session, who, project, action, comment)
+            status, total = p.status, p.exante_total_tco2e
+    except (RegistryError, MethodologyError) as exc:
+        raise _fail(exc) from exc
+    extra = (
+        f"; ex-ante {total:,.0f} t CO2e frozen"
+        if action == "register" and total is not None
+        else ""
+    )
+    console.print(f"[green]{project}: {action} → {status}[/]{extra}")
+
+
+def _make_transition(action: str, help_text: str, default_role: Role) -> None:
+    def command(
+        project: Annotated[str, typer.Option(help="项目编号")],
+        comment: Annotated[str, typer.Option(help="意见 / comment")] = "",
+        actor: ActorOpt = None,
+        role: RoleOpt = default_role,
+    ) -> None:
+        _transition_cmd(project, action, comment, actor, role)
+
+    command.__doc__ = help_text
+    project_app.command(action)(command)
+
+
+_make_transition("submit", "提交审定 / submit for validation.", Role.BUREAU_STAFF)
+_make_transition("validate", "审定通过 / validate (verifier).", Role.VERIFIER)
+_make_transition(
+    "register", "登记并冻结事前估算 / register and freeze the ex-ante (admin).", Role.ADMIN
+)
+_make_transition("issue", "签发 / mark issued (admin).", Role.ADMIN)
+
+
+@project_app.command("reject")
+def reject_cmd(
+    project: Annotated[str, typer.Option(help="项目编号")],
+    reason: Annotated[str, typer.Option(help="退回理由 / reason")],
+    actor: ActorOpt = None,
+    role: RoleOpt = Role.VERIFIER,
+) -> None:
+    """退回一步（须写理由） / reject with a reason: the project returns one step."""
+    _transition_cmd(project, "reject", reason, actor, role)
+
+
+def _canonical(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
+    reverse = {zh: canon for canon, zh in mapping.items()}
+    return frame.rename(columns=lambda c: reverse.get(str(c).strip(), str(c).strip()))
+
+
+@project_app.command("monitor")
+def monitor_cmd(
+    project: Annotated[str, typer.Option(help="项目编号")],
+    start: Annotated[str, typer.Option(help="监测期开始 YYYY-MM-DD")],
+    end: Annotated[str, typer.Option(help="监测期结束 YYYY-MM-DD")],
+    plots: Annotated[Path, typer.Option(help="样地数据 .xlsx（每木检尺 + 层面积）")],
+    actor: ActorOpt = None,
+    role: RoleOpt = Role.BUREAU_STAFF,
+) -> None:
+    """提交监测报告（样地数据，计算事后碳汇） / submit a monitoring period with plot data."""
+    from registry.projects import submit_monitoring
+
+    engine, who = _context(actor, role)
+    try:
+        trees = _canonical(pd.read_excel(plots, sheet_name=0), PLOT_COLUMNS_ZH)
+        strata = _canonical(pd.read_excel(plots, sheet_name=1), STRATUM_COLUMNS_ZH)
+        with session_scope(engine) as session:
+            period = submit_monitoring(session, who, project, date.fromisoformat(start),
+                                       date.fromisoformat(end), trees, strata)  # fmt: skip
+            removals, unc = period.removals_tco2e, period.uncertainty
+    except (RegistryError, MethodologyError) as exc:
+        raise _fail(exc) from exc
+    except (OSError, ValueError) as exc:
+        err.print(
+            f"[bold red]错误[/] 无法读取 {plots}：{escape(str(exc))}\n[bold red]Error[/] cannot read {plots}"
+        )
+        raise typer.Exit(1) from exc
+    console.print(f"[green]{project}: 监测期已提交 monitoring period submitted[/] — net removals "
+                  f"{removals:,.1f} t CO2e (uncertainty {unc:.1%})")  # fmt: skip
+
+
+@project_app.command("verify")
+def verify_cmd(
+    project: Annotated[str, typer.Option(help="项目编号")],
+    quantity: Annotated[float, typer.Option(help="核证量 t CO2e（≤ 计算值）")],
+    comment: Annotated[str, typer.Option(help="核证意见")] = "",
+    actor: ActorOpt = None,
+    role: RoleOpt = Role.VERIFIER,
+) -> None:
+    """核证监测期 / verify the open monitoring period (quantity ≤ computed removals)."""
+    from registry.projects import verify_period
+
+    engine, who = _context(actor, role)
+    try:
+        with session_scope(engine) as session:
+            verify_period(session, who, project, quantity, comment)
+    except (RegistryError, MethodologyError) as exc:
+        raise _fail(exc) from exc
+    console.print(f"[green]{project}: 核证 verified {quantity:,.3f} t CO2e[/]")
+
+
+@project_app.command("show")
+def show_cmd(
+    project: Annotated[str, typer.Option(help="项目编号")],
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """项目详情 / a project: status, area, stands, ex-ante, monitoring periods, history."""
+    from registry.projects import project_summary
+
+    engine, _ = _context(None, Role.BUREAU_STAFF)
+    try:
+        with session_scope(engine) as session:
+            info = project_summary(session, project)
+    except (RegistryError, MethodologyError) as exc:
+        raise _fail(exc) from exc
+    if fmt == "json":
+        sys.stdout.write(json.dumps(info, ensure_ascii=False, indent=1) + "\n")
+        return
+    console.print(
+        f"[bold]{info['code']}[/] {info['name']} — {info['methodology']} — [bold]{info['status']}[/]"
+    )
+    console.print(f"业主 developer: {info['developer']}; 开始 start {info['start_date']}, "
+                  f"计入期 {info['crediting_years']} 年 years; {info['stands']} 小班 stands, {info['area_ha']:,.1f} ha")  # fmt: skip
+    if info["exante_total_tco2e"] is not None:
+        console.print(
+            f"事前估算（登记时冻结） ex-ante frozen at registration: {info['exante_total_tco2e']:,.0f} t CO2e"
+        )
+    if info["unverified_parameters"]:
+        console.print(
+            f"[yellow]{len(info['unverified_parameters'])} 个参数来源未核实 unverified parameters[/]"
+        )
+    if info["monitoring_periods"]:
+        table = Table(title="监测期 monitoring periods (t CO2e)")
+        for name in (
+            "no",
+            "from",
+            "to",
+            "status",
+            "stock",
+            "U",
+            "removals",
+            "verified",
+            "verifier",
+        ):
+            table.add_column(name)
+        for p in info["monitoring_periods"]:
+            table.add_row(str(p["period"]), p["start"], p["end"], p["status"], f"{p['stock_tco2e']:,.0f}",
+                          f"{p['uncertainty']:.1%}", f"{p['removals_tco2e']:,.1f}",
+                          "" if p["verified_tco2e"] is None else f"{p['verified_tco2e']:,.1f}", p["verifier"] or "")  # fmt: skip
+        console.print(table)
+    table = Table(title="历史 history")
+    for name in ("time (UTC)", "actor", "role", "action", "from → to", "comment"):
+        table.add_column(name)
+    for h in info["history"]:
+        table.add_row(
+            (h["at"] or "")[:19],
+            h["actor"],
+            h["role"],
+            h["action"],
+            f"{h['from']} → {h['to']}",
+            h["comment"],
+        )
+    console.print(table)
+
+
+@project_app.command("list")
+def list_cmd() -> None:
+    """项目列表 / all projects."""
+    from sqlalchemy import select
+
+    from registry.models import Project
+
+    engine, _ = _context(None, Role.BUREAU_STAFF)
+    with session_scope(engine) as session:
+        projects = session.execute(select(Project).order_by(Project.code)).scalars().all()
+        rows = [
+            (p.code, p.name, p.methodology, p.status, p.n_stands, p.area_ha, p.exante_total_tco2e)
+            for p in projects
+        ]
+    table = Table(title="项目 projects")
+    for name in ("code", "name", "methodology", "status", "stands", "ha", "ex-ante t CO2e"):
+        table.add_column(name)
+    for code, name, m, status, n, ha, total in rows:
+        table.add_row(
+            code, name, m, status, str(n), f"{ha:,.1f}", "" if total is None else f"{total:,.0f}"
+        )
+    console.print(table)

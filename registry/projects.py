@@ -1,0 +1,693 @@
+"""Carbon-sink projects: stands, eligibility, the double-counting guard, the lifecycle,
+monitoring periods and verification.
+
+The lifecycle is an explicit state machine (:data:`TRANSITIONS`): each action names the states
+it may start from, the state it leads to and the roles allowed to take it. Every action runs in
+one transaction with a project history row and an audit event; a refusal changes nothing.
+A stand key belongs to at most one active project membership — checked here (naming both
+projects) and guarded by a partial unique index in the database (migration 0003).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from gis_data.checks import area_ha
+from methodologies import afforestation, bamboo, forest_management
+from methodologies.eligibility import check_eligibility
+from methodologies.exante import ExAnteResult
+from methodologies.expost import estimate
+from methodologies.trees import stand_tree_carbon
+from registry.audit import append_event
+from registry.db import is_postgres
+from registry.errors import RegistryError
+from registry.model import METHODOLOGIES, latest_growth_curves, select_stands
+from registry.models import (
+    STORAGE_SRID,
+    MonitoringPeriod,
+    Project,
+    ProjectEvent,
+    ProjectStand,
+    ProjectStatus,
+    Role,
+    Stand,
+)
+
+__all__ = [
+    "TRANSITIONS",
+    "Actor",
+    "DoubleCounting",
+    "InvalidTransition",
+    "NotEligible",
+    "PermissionDenied",
+    "ProjectError",
+    "add_stands",
+    "check_project",
+    "create_project",
+    "project_summary",
+    "remove_stands",
+    "submit_monitoring",
+    "transition",
+    "verify_period",
+]
+
+S = ProjectStatus
+
+
+class ProjectError(RegistryError):
+    """A project operation was refused; nothing changed."""
+
+
+class PermissionDenied(ProjectError):
+    """The actor's role may not take this action."""
+
+
+class InvalidTransition(ProjectError):
+    """The action is not possible from the project's current state."""
+
+
+class DoubleCounting(ProjectError):
+    """A stand (or part of its area) already belongs to another active project."""
+
+    def __init__(self, message_zh: str, message_en: str, conflicts: list[dict[str, Any]]) -> None:
+        super().__init__(message_zh, message_en)
+        self.conflicts = conflicts
+
+
+class NotEligible(ProjectError):
+    """Some stands fail the methodology's eligibility rules."""
+
+    def __init__(self, message_zh: str, message_en: str, report: pd.DataFrame) -> None:
+        super().__init__(message_zh, message_en)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: tuple[ProjectStatus, ...]
+    target: ProjectStatus | None  # None: decided by the action (reject returns a step)
+    roles: tuple[Role, ...]
+    zh: str
+
+
+STAFF = (Role.ADMIN, Role.BUREAU_STAFF)
+TRANSITIONS: dict[str, Transition] = {
+    "submit": Transition((S.DRAFT,), S.SUBMITTED, STAFF, "提交审定"),
+    "validate": Transition((S.SUBMITTED,), S.VALIDATED, (Role.VERIFIER,), "审定通过"),
+    "register": Transition((S.VALIDATED,), S.REGISTERED, (Role.ADMIN,), "登记"),
+    "monitor": Transition((S.REGISTERED, S.VERIFIED, S.ISSUED), S.MONITORED, STAFF, "提交监测报告"),
+    "verify": Transition((S.MONITORED,), S.VERIFIED, (Role.VERIFIER,), "核证通过"),
+    "issue": Transition((S.VERIFIED,), S.ISSUED, (Role.ADMIN,), "签发"),
+    "reject": Transition(
+        (S.SUBMITTED, S.VALIDATED, S.MONITORED), None, (Role.VERIFIER, Role.ADMIN), "退回"
+    ),
+}
+# reject returns one step: submitted → draft, validated → submitted (admin declines to register),
+# monitored → the state before the monitoring report
+REJECT_TO = {S.SUBMITTED: S.DRAFT, S.VALIDATED: S.SUBMITTED}
+REJECT_ROLE = {S.SUBMITTED: Role.VERIFIER, S.VALIDATED: Role.ADMIN, S.MONITORED: Role.VERIFIER}
+EDITABLE = (S.DRAFT,)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _lock_project(session: Session, code: str) -> Project:
+    stmt = select(Project).where(col(Project.code) == code)
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    project = session.execute(stmt).scalar_one_or_none()
+    if project is None:
+        raise ProjectError(f"没有编号为 {code!r} 的项目。", f"no project with code {code!r}.")
+    return project
+
+
+def _require_role(actor: Actor, roles: tuple[Role, ...], what: str) -> None:
+    if actor.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise PermissionDenied(
+            f"{actor.name}（角色 {actor.role.value}）无权{what}；需要角色：{allowed}。",
+            f"{actor.name} (role {actor.role.value}) may not {what}; it needs one of: {allowed}.",
+        )
+
+
+def _record(
+    session: Session, project: Project, actor: Actor, action: str, before: str, comment: str,
+    payload: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
+    assert project.id is not None
+    session.add(
+        ProjectEvent(
+            project_id=project.id,
+            at=_now(),
+            actor=actor.name,
+            role=actor.role.value,
+            action=action,
+            from_status=before,
+            to_status=project.status,
+            comment=comment,
+        )
+    )
+    append_event(
+        session, actor=actor.name, action=f"project.{action}", entity_type="project",
+        entity_id=project.code,
+        payload={"role": actor.role.value, "from": before, "to": project.status,
+                 "comment": comment, **(payload or {})},
+    )  # fmt: skip
+    session.flush()
+
+
+def create_project(
+    session: Session, actor: Actor, *, code: str, name: str, methodology: str, developer: str,
+    start_date: date, crediting_years: int, planted_group: str | None = None,
+) -> Project:  # fmt: skip
+    """A new project in draft. Crediting period 20–40 years; methodology by code."""
+    _require_role(actor, STAFF, "创建项目 / create a project")
+    if methodology not in METHODOLOGIES:
+        raise ProjectError(
+            f"未知方法学 {methodology!r}，可用：{', '.join(METHODOLOGIES)}",
+            f"unknown methodology {methodology!r}; use one of {', '.join(METHODOLOGIES)}",
+        )
+    if not 20 <= crediting_years <= 40:
+        raise ProjectError(
+            f"计入期 {crediting_years} 年不在 20–40 年之间。",
+            f"crediting period {crediting_years} years is outside 20–40 years.",
+        )
+    if session.execute(select(col(Project.id)).where(col(Project.code) == code)).first():
+        raise ProjectError(f"项目编号 {code!r} 已存在。", f"project code {code!r} already exists.")
+    project = Project(
+        code=code, name=name, methodology=methodology, developer=developer,
+        start_date=start_date, crediting_years=crediting_years, planted_group=planted_group,
+        status=S.DRAFT.value, created_at=_now(),
+    )  # fmt: skip
+    session.add(project)
+    session.flush()
+    _record(session, project, actor, "created", S.DRAFT.value, "",
+            {"methodology": methodology, "start_date": start_date.isoformat(),
+             "crediting_years": crediting_years})  # fmt: skip
+    return project
+
+
+def _active_keys(session: Session, project: Project) -> list[str]:
+    return list(
+        session.execute(
+            select(col(ProjectStand.stand_key))
+            .where(col(ProjectStand.project_id) == project.id)
+            .where(col(ProjectStand.active).is_(True))
+            .order_by(col(ProjectStand.stand_key))
+        ).scalars()
+    )
+
+
+def _geometries(session: Session, keys: list[str]) -> dict[str, shapely.Geometry]:
+    out: dict[str, shapely.Geometry] = {}
+    for start in range(0, len(keys), 2000):
+        chunk = keys[start : start + 2000]
+        rows = session.execute(
+            select(col(Stand.stand_key), func.ST_AsBinary(Stand.geom))
+            .where(col(Stand.stand_key).in_(chunk))
+            .where(col(Stand.is_current).is_(True))
+        ).all()
+        out.update({k: shapely.from_wkb(bytes(g)) for k, g in rows})
+    return out
+
+
+def _overlap_candidates(
+    session: Session, keys: list[str], project_id: int
+) -> list[tuple[str, str, str]]:
+    """(new key, other project code, other key) pairs whose current geometries intersect,
+    found through the engine's spatial index."""
+    if not keys:
+        return []
+    params: dict[str, object] = {"pid": project_id}
+    marks = ", ".join(f":k{i}" for i in range(len(keys)))
+    params.update({f"k{i}": k for i, k in enumerate(keys)})
+    if is_postgres(session):
+        spatial = "ST_Intersects(o.geom, n.geom)"
+    else:
+        spatial = (
+            "o.ROWID IN (SELECT ROWID FROM SpatialIndex WHERE f_table_name = 'stand' "
+            "AND f_geometry_column = 'geom' AND search_frame = n.geom) AND ST_Intersects(o.geom, n.geom)"
+        )
+    sql = f"""
+        SELECT n.stand_key, p.code, o.stand_key
+        FROM stand n
+        JOIN stand o ON o.is_current AND {spatial}
+        JOIN project_stand ps ON ps.stand_key = o.stand_key AND ps.active
+        JOIN project p ON p.id = ps.project_id
+        WHERE n.is_current AND n.stand_key IN ({marks}) AND ps.project_id != :pid
+    """
+    return [(a, b, c) for a, b, c in session.execute(text(sql), params).all()]
+
+
+def _conflicts(
+    session: Session, project: Project, keys: list[str], tolerance_m2: float
+) -> list[dict[str, Any]]:
+    assert project.id is not None
+    conflicts: list[dict[str, Any]] = []
+    taken = session.execute(
+        select(col(ProjectStand.stand_key), col(Project.code))
+        .join(Project, col(Project.id) == col(ProjectStand.project_id))
+        .where(col(ProjectStand.active).is_(True))
+        .where(col(ProjectStand.stand_key).in_(keys))
+        .where(col(ProjectStand.project_id) != project.id)
+    ).all()
+    for key, other in taken:
+        conflicts.append(
+            {"stand": key, "other_project": other, "other_stand": key, "overlap_m2": None}
+        )
+    # the same key in another project is reported above; here: different keys sharing ground
+    pairs = [p for p in _overlap_candidates(session, keys, project.id) if p[0] != p[2]]
+    if pairs:
+        geoms = _geometries(session, sorted({k for p in pairs for k in (p[0], p[2])}))
+        left = np.array([geoms[p[0]] for p in pairs], dtype=object)
+        right = np.array([geoms[p[2]] for p in pairs], dtype=object)
+        shared = shapely.intersection(left, right)
+        m2 = area_ha(shared) * 10_000  # lines and points have no area; one projection for all
+        for (new, other, other_key), overlap in zip(pairs, m2, strict=True):
+            if overlap > tolerance_m2:
+                conflicts.append({"stand": new, "other_project": other, "other_stand": other_key,
+                                  "overlap_m2": round(float(overlap), 1)})  # fmt: skip
+    return conflicts
+
+
+def _double_counting(project: Project, conflicts: list[dict[str, Any]]) -> DoubleCounting:
+    lines_zh = [
+        f"小班 {c['stand']} 已属于项目 {c['other_project']}" if c["overlap_m2"] is None
+        else f"小班 {c['stand']} 与项目 {c['other_project']} 的小班 {c['other_stand']} 重叠 {c['overlap_m2']:,.1f} 平方米"
+        for c in conflicts[:20]
+    ]  # fmt: skip
+    lines_en = [
+        f"stand {c['stand']} already belongs to project {c['other_project']}" if c["overlap_m2"] is None
+        else f"stand {c['stand']} overlaps stand {c['other_stand']} of project {c['other_project']} by {c['overlap_m2']:,.1f} m²"
+        for c in conflicts[:20]
+    ]  # fmt: skip
+    more = f" (+{len(conflicts) - 20})" if len(conflicts) > 20 else ""
+    return DoubleCounting(
+        f"重复计量：项目 {project.code} 不能加入这些小班：" + "；".join(lines_zh) + more,
+        f"double counting: project {project.code} cannot take these stands: "
+        + "; ".join(lines_en)
+        + more,
+        conflicts,
+    )
+
+
+def _refresh_boundary(session: Session, project: Project) -> None:
+    keys = _active_keys(session, project)
+    geoms = _geometries(session, keys)
+    project.n_stands = len(keys)
+    if not geoms:
+        project.boundary, project.area_ha = None, 0.0
+        return
+    union = shapely.union_all(list(geoms.values()))
+    parts = [p for p in shapely.get_parts(union) if p.geom_type == "Polygon"]
+    multi = shapely.MultiPolygon(parts)
+    project.area_ha = float(area_ha(np.array([multi], dtype=object))[0])
+    project.boundary = func.ST_GeomFromWKB(shapely.to_wkb(multi), STORAGE_SRID)
+
+
+def add_stands(
+    session: Session, actor: Actor, code: str, selection: str, tolerance_m2: float = 1.0
+) -> list[str]:
+    """Add the current stands chosen by ``selection`` (see ``select_stands``) to a draft project.
+
+    Raises DoubleCounting naming both projects when a stand, or more than ``tolerance_m2`` of
+    its area, already belongs to another project.
+    """
+    _require_role(actor, STAFF, "修改项目小班 / change project stands")
+    project = _lock_project(session, code)
+    if project.status not in EDITABLE:
+        raise InvalidTransition(
+            f"项目 {code} 处于 {project.status} 状态，只有草稿可以增减小班。",
+            f"project {code} is {project.status}; only a draft can gain or lose stands.",
+        )
+    keys = select_stands(session, selection)["stand_id"].tolist()
+    existing = set(_active_keys(session, project))
+    new = [k for k in keys if k not in existing]
+    conflicts = _conflicts(session, project, new, tolerance_m2)
+    if conflicts:
+        raise _double_counting(project, conflicts)
+    assert project.id is not None
+    now = _now()
+    session.add_all(
+        ProjectStand(project_id=project.id, stand_key=k, active=True, added_at=now) for k in new
+    )
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent writer claimed a stand first
+        raise DoubleCounting(
+            f"重复计量：另一项目刚刚登记了其中的小班（{code}），请重新检查。",
+            f"double counting: another project has just claimed one of these stands "
+            f"({code}); check again.",
+            [],
+        ) from exc
+    _refresh_boundary(session, project)
+    _record(session, project, actor, "stands_added", project.status, "",
+            {"added": len(new), "selection": selection,
+             "keys_digest": hashlib.sha256("\n".join(new).encode()).hexdigest()})  # fmt: skip
+    return new
+
+
+def remove_stands(session: Session, actor: Actor, code: str, selection: str) -> list[str]:
+    """Take stands out of a draft project (the membership is kept as history)."""
+    _require_role(actor, STAFF, "修改项目小班 / change project stands")
+    project = _lock_project(session, code)
+    if project.status not in EDITABLE:
+        raise InvalidTransition(
+            f"项目 {code} 处于 {project.status} 状态，只有草稿可以增减小班。",
+            f"project {code} is {project.status}; only a draft can gain or lose stands.",
+        )
+    keys = set(select_stands(session, selection)["stand_id"]) & set(_active_keys(session, project))
+    if keys:
+        session.execute(
+            update(ProjectStand)
+            .where(col(ProjectStand.project_id) == project.id)
+            .where(col(ProjectStand.stand_key).in_(sorted(keys)))
+            .where(col(ProjectStand.active).is_(True))
+            .values(active=False, removed_at=_now())
+        )
+    _refresh_boundary(session, project)
+    _record(session, project, actor, "stands_removed", project.status, "", {"removed": len(keys)})
+    return sorted(keys)
+
+
+def _project_stands(session: Session, project: Project) -> pd.DataFrame:
+    keys = _active_keys(session, project)
+    if not keys:
+        return pd.DataFrame(columns=["stand_id"])
+    frame = select_stands(session, "all")
+    return frame[frame["stand_id"].isin(keys)].reset_index(drop=True)
+
+
+def check_project(session: Session, code: str, tolerance_m2: float = 1.0) -> pd.DataFrame:
+    """Eligibility and double-counting report: one row per stand and rule."""
+    project = _lock_project(session, code)
+    stands = _project_stands(session, project)
+    report = check_eligibility(
+        project.methodology, stands, project.start_date.year, project.planted_group or "chinese_fir"
+    )
+    conflicts = _conflicts(session, project, stands["stand_id"].tolist(), tolerance_m2)
+    rows = [
+        (c["stand"], "no_double_counting", False,
+         f"与项目 {c['other_project']} 的小班 {c['other_stand']} 冲突",
+         f"conflicts with stand {c['other_stand']} of project {c['other_project']}")
+        for c in conflicts
+    ]  # fmt: skip
+    if rows:
+        report = pd.concat([report, pd.DataFrame(rows, columns=report.columns)], ignore_index=True)
+    return report
+
+
+def _ex_ante(session: Session, project: Project) -> tuple[ExAnteResult, float]:
+    stands = _project_stands(session, project)
+    start, years = project.start_date.year, project.crediting_years
+    kind = METHODOLOGIES[project.methodology]
+    if kind == "bamboo":
+        stands = stands.assign(culms_per_ha=stands["stems_per_ha"])
+        result = bamboo.project_ex_ante(stands, start, years)
+        start_stock = float(
+            bamboo.stand_carbon_tco2e(
+                stands["culms_per_ha"], stands["mean_dbh_cm"], stands["area_ha"]
+            ).sum()
+        )
+        return result, start_stock
+    curves = latest_growth_curves(session)
+    if kind == "afforestation":
+        return afforestation.project_ex_ante(
+            stands, curves, start, years, project.planted_group or "chinese_fir"
+        ), 0.0
+    result = forest_management.project_ex_ante(stands, curves, start, years)
+    start_stock = float(
+        stand_tree_carbon(
+            stands["volume_m3_per_ha"], stands["area_ha"], stands["species_group"]
+        ).sum()
+    )
+    return result, start_stock
+
+
+def transition(
+    session: Session, actor: Actor, code: str, action: str, comment: str = ""
+) -> Project:
+    """Take a lifecycle action (see TRANSITIONS); checks role and state; atomic."""
+    if action not in TRANSITIONS or action in ("monitor", "verify"):
+        raise ProjectError(
+            f"未知操作 {action!r}（监测和核证请用专门的命令）。",
+            f"unknown action {action!r} (monitoring and verification have their own commands).",
+        )
+    project = _lock_project(session, code)
+    rule = TRANSITIONS[action]
+    before = ProjectStatus(project.status)
+    _check(project, actor, action, rule, before)
+    payload: dict[str, Any] = {}
+    if action == "submit":
+        report = check_project(session, code)
+        if report.empty:
+            raise NotEligible(
+                "项目没有小班，不能提交。",
+                "the project has no stands; it cannot be submitted.",
+                report,
+            )
+        failed = report[~report["passed"]]
+        if len(failed):
+            first = failed.iloc[0]
+            raise NotEligible(
+                f"{failed['stand_id'].nunique()} 个小班不符合 {project.methodology} 的条件，例如小班 {first.stand_id}：{first.reason_zh}（规则 {first.rule}）。",
+                f"{failed['stand_id'].nunique()} stands fail {project.methodology}, e.g. stand {first.stand_id}: {first.reason_en} (rule {first.rule}).",
+                failed,
+            )
+    if action == "register":
+        result, start_stock = _ex_ante(session, project)
+        project.exante_total_tco2e = result.total
+        project.start_stock_tco2e = start_stock
+        project.exante_json = json.dumps(
+            {"by_year": result.by_year().to_dict(orient="records"),
+             "traces": {k: t.to_dict() for k, t in result.traces.items()},
+             "unverified_parameters": result.unverified(),
+             "stands": [str(s) for s in result.stand_ids]},
+            ensure_ascii=False,
+        )  # fmt: skip
+        payload = {
+            "exante_total_tco2e": round(result.total, 3),
+            "start_stock_tco2e": round(start_stock, 3),
+        }
+    if action == "reject":
+        if not comment.strip():
+            raise ProjectError("退回必须写明理由。", "a rejection needs a reason.")
+        if before is S.MONITORED:
+            period = _open_period(session, project)
+            period.status = "rejected"
+            period.comments = comment
+            project.status = _status_before_monitoring(session, project)
+        else:
+            project.status = REJECT_TO[before].value
+    else:
+        assert rule.target is not None
+        project.status = rule.target.value
+    _record(session, project, actor, action, before.value, comment, payload)
+    return project
+
+
+def _check(
+    project: Project, actor: Actor, action: str, rule: Transition, before: ProjectStatus
+) -> None:
+    if before not in rule.sources:
+        sources = ", ".join(s.value for s in rule.sources)
+        raise InvalidTransition(
+            f"项目 {project.code} 处于 {before.value} 状态，不能{rule.zh}（需要：{sources}）。",
+            f"project {project.code} is {before.value}: '{action}' needs one of: {sources}.",
+        )
+    roles = (REJECT_ROLE[before],) if action == "reject" else rule.roles
+    _require_role(actor, roles, f"{rule.zh} / {action}")
+
+
+def _open_period(session: Session, project: Project) -> MonitoringPeriod:
+    period = session.execute(
+        select(MonitoringPeriod)
+        .where(col(MonitoringPeriod.project_id) == project.id)
+        .where(col(MonitoringPeriod.status) == "submitted")
+    ).scalar_one_or_none()
+    if period is None:
+        raise ProjectError(
+            f"项目 {project.code} 没有待核证的监测期。",
+            f"project {project.code} has no monitoring period awaiting verification.",
+        )
+    return period
+
+
+def _status_before_monitoring(session: Session, project: Project) -> str:
+    last = session.execute(
+        select(col(ProjectEvent.from_status))
+        .where(col(ProjectEvent.project_id) == project.id)
+        .where(col(ProjectEvent.action) == "monitor")
+        .order_by(col(ProjectEvent.id).desc())
+        .limit(1)
+    ).scalar_one()
+    return str(last)
+
+
+def _periods(session: Session, project: Project) -> list[MonitoringPeriod]:
+    return list(
+        session.execute(
+            select(MonitoringPeriod)
+            .where(col(MonitoringPeriod.project_id) == project.id)
+            .order_by(col(MonitoringPeriod.period_no))
+        ).scalars()
+    )
+
+
+def submit_monitoring(
+    session: Session, actor: Actor, code: str, start: date, end: date, trees: pd.DataFrame,
+    strata: pd.DataFrame,
+) -> MonitoringPeriod:  # fmt: skip
+    """Attach a monitoring period with its plot data; compute ex-post removals; → monitored.
+
+    Periods are consecutive (each starts the day after the last kept one ends; the first on the
+    project's start date), do not overlap and lie within the crediting period. Removals =
+    conservative ex-post stock at the end − the stock at the start − baseline change over the
+    period (from the ex-ante frozen at registration) − leakage (0).
+    """
+    project = _lock_project(session, code)
+    rule = TRANSITIONS["monitor"]
+    before = ProjectStatus(project.status)
+    _check(project, actor, "monitor", rule, before)
+    kept = [p for p in _periods(session, project) if p.status != "rejected"]
+    expected_start = (
+        project.start_date if not kept else date.fromordinal(kept[-1].end_date.toordinal() + 1)
+    )
+    last_day = date(
+        project.start_date.year + project.crediting_years,
+        project.start_date.month,
+        project.start_date.day,
+    )
+    if start != expected_start:
+        raise ProjectError(
+            f"监测期须从 {expected_start.isoformat()} 开始（与上一监测期连续），而不是 {start.isoformat()}。",
+            f"the monitoring period must start on {expected_start.isoformat()} (consecutive with the last), not {start.isoformat()}.",
+        )
+    if not start < end < last_day:
+        raise ProjectError(
+            f"监测期 {start}–{end} 须在计入期内（截至 {last_day} 之前）。",
+            f"the monitoring period {start}–{end} must end within the crediting period (before {last_day}).",
+        )
+    result = estimate(trees, strata)
+    if float(strata["area_ha"].sum()) > project.area_ha * 1.01:
+        raise ProjectError(
+            f"各层面积之和 {strata['area_ha'].sum():,.1f} 公顷超过项目面积 {project.area_ha:,.1f} 公顷。",
+            f"the strata add up to {strata['area_ha'].sum():,.1f} ha, more than the project's {project.area_ha:,.1f} ha.",
+        )
+    start_stock = (
+        kept[-1].conservative_stock_tco2e if kept else float(project.start_stock_tco2e or 0.0)
+    )
+    by_year = pd.DataFrame(json.loads(project.exante_json or "{}").get("by_year", []))
+    covered = (
+        by_year[
+            (by_year["year"] >= start.year)
+            & (by_year["year"] <= end.year - (0 if (end.month, end.day) == (12, 31) else 1))
+        ]
+        if len(by_year)
+        else by_year
+    )
+    baseline = float(covered["baseline_change"].sum()) if len(covered) else 0.0
+    removals = result.conservative_tco2e - start_stock - baseline
+    digest = hashlib.sha256(
+        trees.to_csv(index=False).encode() + strata.to_csv(index=False).encode()
+    ).hexdigest()
+    assert project.id is not None
+    period = MonitoringPeriod(
+        project_id=project.id, period_no=len(_periods(session, project)) + 1, start_date=start,
+        end_date=end, plots_digest=digest, stock_tco2e=result.estimate_tco2e,
+        uncertainty=result.uncertainty, conservative_stock_tco2e=result.conservative_tco2e,
+        baseline_tco2e=baseline, leakage_tco2e=0.0, removals_tco2e=removals,
+        provenance_json=json.dumps({
+            "expost": result.trace.to_dict(), "strata": result.strata.to_dict(orient="records"),
+            "start_stock_tco2e": start_stock, "baseline_years": covered["year"].tolist() if len(covered) else [],
+            "deduction_applied": result.deduction_applied,
+        }, ensure_ascii=False, default=str),
+        status="submitted",
+    )  # fmt: skip
+    session.add(period)
+    project.status = S.MONITORED.value
+    _record(session, project, actor, "monitor", before.value, "",
+            {"period": period.period_no, "start": start.isoformat(), "end": end.isoformat(),
+             "removals_tco2e": round(removals, 3), "uncertainty": round(result.uncertainty, 4),
+             "plots_digest": digest})  # fmt: skip
+    return period
+
+
+def verify_period(
+    session: Session, actor: Actor, code: str, quantity: float, comments: str = ""
+) -> MonitoringPeriod:
+    """The verifier approves a quantity (t CO2e) ≤ the computed removals of the open period."""
+    project = _lock_project(session, code)
+    before = ProjectStatus(project.status)
+    _check(project, actor, "verify", TRANSITIONS["verify"], before)
+    period = _open_period(session, project)
+    if not 0 <= quantity <= period.removals_tco2e:
+        raise ProjectError(
+            f"核证量 {quantity:,.3f} t CO2e 须在 0 与计算的净碳汇 {period.removals_tco2e:,.3f} t CO2e（已扣除不确定性）之间。",
+            f"the verified quantity {quantity:,.3f} t CO2e must lie between 0 and the computed net "
+            f"removals {period.removals_tco2e:,.3f} t CO2e (after the uncertainty deduction).",
+        )
+    period.status = "verified"
+    period.verified_tco2e = quantity
+    period.verifier = actor.name
+    period.verified_at = _now()
+    period.comments = comments
+    project.status = S.VERIFIED.value
+    _record(session, project, actor, "verify", before.value, comments,
+            {"period": period.period_no, "verified_tco2e": quantity})  # fmt: skip
+    return period
+
+
+def project_summary(session: Session, code: str) -> dict[str, Any]:
+    """Everything `tanhui project show` prints."""
+    project = _lock_project(session, code)
+    history = (
+        session.execute(
+            select(ProjectEvent)
+            .where(col(ProjectEvent.project_id) == project.id)
+            .order_by(col(ProjectEvent.id))
+        )
+        .scalars()
+        .all()
+    )
+    return {
+        "code": project.code, "name": project.name, "methodology": project.methodology,
+        "developer": project.developer, "status": project.status,
+        "start_date": project.start_date.isoformat(), "crediting_years": project.crediting_years,
+        "area_ha": project.area_ha, "stands": project.n_stands,
+        "exante_total_tco2e": project.exante_total_tco2e,
+        "start_stock_tco2e": project.start_stock_tco2e,
+        "unverified_parameters": json.loads(project.exante_json)["unverified_parameters"] if project.exante_json else [],
+        "monitoring_periods": [
+            {"period": p.period_no, "start": p.start_date.isoformat(), "end": p.end_date.isoformat(),
+             "status": p.status, "stock_tco2e": p.stock_tco2e, "uncertainty": p.uncertainty,
+             "removals_tco2e": p.removals_tco2e, "verified_tco2e": p.verified_tco2e,
+             "verifier": p.verifier, "comments": p.comments}
+            for p in _periods(session, project)
+        ],
+        "history": [
+            {"at": e.at.isoformat() if e.at else None, "actor": e.actor, "role": e.role,
+             "action": e.action, "from": e.from_status, "to": e.to_status, "comment": e.comment}
+            for e in history
+        ],
+    }  # fmt: skip

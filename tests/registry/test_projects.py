@@ -1,0 +1,388 @@
+"""Projects on both engines: eligibility, the double-counting guard, the lifecycle matrix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from registry.audit import verify_chain
+from registry.db import session_scope
+from registry.model import fit_and_store_growth, select_stands
+from registry.models import Project, ProjectStand, ProjectStatus, Role
+from registry.projects import (
+    TRANSITIONS,
+    Actor,
+    DoubleCounting,
+    InvalidTransition,
+    NotEligible,
+    PermissionDenied,
+    ProjectError,
+    _project_stands,
+    add_stands,
+    check_project,
+    create_project,
+    submit_monitoring,
+    transition,
+    verify_period,
+)
+from registry.sample_plots import synthetic_plots
+from registry.stands import ImportOptions, import_inventory
+from tests.inventory_files import sample_frame, write_gpkg
+
+STAFF = Actor("李工", Role.BUREAU_STAFF)
+VERIFIER = Actor("审定机构", Role.VERIFIER)
+ADMIN = Actor("局长", Role.ADMIN)
+
+
+@pytest.fixture(scope="module")
+def frame() -> gpd.GeoDataFrame:
+    return sample_frame(600, 21)
+
+
+@pytest.fixture
+def registry(engine: Engine, frame: gpd.GeoDataFrame, tmp_path: Path) -> Engine:
+    import_inventory(
+        engine, write_gpkg(frame, tmp_path / "s.gpkg"), ImportOptions(inventory_year=2020)
+    )
+    with session_scope(engine) as session:
+        fit_and_store_growth(session, "test")
+    return engine
+
+
+def _new(session: Session, code: str, methodology: str = "AR-CM-003-V01") -> Project:
+    return create_project(session, STAFF, code=code, name=f"项目 {code}", methodology=methodology,
+                          developer="双牌县林业局", start_date=date(2026, 1, 1), crediting_years=30)  # fmt: skip
+
+
+def _keys(session: Session, selection: str, n: int) -> list[str]:
+    return select_stands(session, selection)["stand_id"].tolist()[:n]
+
+
+def test_eligibility_rejects_the_right_stands_with_their_rule(registry: Engine) -> None:
+    with session_scope(registry) as session:
+        good = _keys(session, "land_class=乔木林地,species_group=chinese_fir", 3)
+        afforestable = _keys(session, "land_class=规划造林地|其他宜林地", 1)
+        oil = _keys(session, "species=油茶", 1)
+        bamboo = _keys(session, "species_group=moso_bamboo", 1)
+        _new(session, "FM-1")
+        add_stands(session, STAFF, "FM-1", "key=" + "|".join(good + afforestable + oil + bamboo))
+    with session_scope(registry) as session:
+        report = check_project(session, "FM-1")
+    failed = report[~report["passed"]].groupby("stand_id")["rule"].apply(set).to_dict()
+    assert not set(good) & set(failed)
+    assert failed[afforestable[0]] >= {"forest_land", "tree_species"}
+    assert "tree_species" in failed[oil[0]]
+    assert failed[bamboo[0]] >= {"forest_land", "tree_species"}
+    with pytest.raises(NotEligible) as info, session_scope(registry) as session:
+        transition(session, STAFF, "FM-1", "submit")
+    assert info.value.report["stand_id"].nunique() == 3 and "rule" in info.value.message_en
+    with session_scope(registry) as session:
+        assert (
+            session.execute(select(Project.status).where(col(Project.code) == "FM-1")).scalar()
+            == "draft"
+        )
+
+
+def test_the_same_stand_cannot_be_in_two_projects(registry: Engine) -> None:
+    with session_scope(registry) as session:
+        keys = _keys(session, "species_group=chinese_fir", 5)
+        _new(session, "A")
+        _new(session, "B")
+        add_stands(session, STAFF, "A", "key=" + "|".join(keys[:3]))
+    before = _memberships(registry)
+    with pytest.raises(DoubleCounting) as info, session_scope(registry) as session:
+        add_stands(session, STAFF, "B", "key=" + "|".join(keys[2:]))
+    assert (
+        info.value.conflicts[0]["stand"] == keys[2]
+        and info.value.conflicts[0]["other_project"] == "A"
+    )
+    assert "project A" in info.value.message_en and "project B" in info.value.message_en
+    assert keys[2] in info.value.message_zh
+    assert _memberships(registry) == before
+
+
+def test_an_overlapping_stand_of_another_project_is_refused(
+    registry: Engine, frame: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # a re-survey renumbered stand 0 as 9999-001 (same ground); the old key is still current
+    resurveyed = frame.iloc[[0]].copy()
+    resurveyed["LIN_BAN"], resurveyed["XIAO_BAN"] = "9999", "001"
+    import_inventory(registry, write_gpkg(resurveyed, tmp_path / "r.gpkg"), ImportOptions())
+    old_key = f"431123-{frame.LIN_BAN[0]}-{frame.XIAO_BAN[0]}"
+    with session_scope(registry) as session:
+        _new(session, "A")
+        _new(session, "B")
+        add_stands(session, STAFF, "A", f"key={old_key}")
+    with pytest.raises(DoubleCounting) as info, session_scope(registry) as session:
+        add_stands(session, STAFF, "B", "key=431123-9999-001")
+    conflict = info.value.conflicts[0]
+    assert (conflict["stand"], conflict["other_project"], conflict["other_stand"]) == (
+        "431123-9999-001", "A", old_key
+    )  # fmt: skip
+    assert conflict["overlap_m2"] > 1000 and "m²" in info.value.message_en
+
+
+CLAIM = """
+import sys, time
+from pathlib import Path
+from registry.db import make_engine, session_scope
+from registry.models import Role
+from registry.projects import Actor, DoubleCounting, add_stands
+engine = make_engine(sys.argv[1])
+go = Path(sys.argv[4])
+while not go.exists():
+    time.sleep(0.005)
+try:
+    with session_scope(engine) as session:
+        add_stands(session, Actor("worker", Role.BUREAU_STAFF), sys.argv[2], "key=" + sys.argv[3])
+    print("WON")
+except DoubleCounting:
+    print("LOST")
+"""
+
+
+def test_concurrent_claims_of_one_stand_have_exactly_one_winner(
+    registry: Engine, db_url: str, tmp_path: Path
+) -> None:
+    with session_scope(registry) as session:
+        key = _keys(session, "species_group=chinese_fir", 1)[0]
+        for code in ("P1", "P2", "P3"):
+            _new(session, code)
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CLAIM, db_url, code, key, str(go)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for code in ("P1", "P2", "P3")
+    ]  # fmt: skip
+    time.sleep(1.0)  # let all three import and open their engines
+    go.touch()
+    outcomes = [p.communicate(timeout=120) for p in procs]
+    results = sorted(out.strip() for out, _ in outcomes)
+    assert results == ["LOST", "LOST", "WON"], outcomes
+    with session_scope(registry) as session:
+        holders = session.execute(
+            select(ProjectStand.project_id)
+            .where(col(ProjectStand.stand_key) == key)
+            .where(col(ProjectStand.active).is_(True))
+        ).all()
+    assert len(holders) == 1
+
+
+def _memberships(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                text("SELECT project_id, stand_key, active FROM project_stand ORDER BY 1, 2")
+            )
+        ]
+
+
+def _state(engine: Engine, code: str) -> tuple[object, ...]:
+    with engine.connect() as conn:
+        return (
+            conn.execute(text("SELECT status FROM project WHERE code = :c"), {"c": code}).scalar(),
+            conn.execute(text("SELECT count(*) FROM project_event")).scalar(),
+            conn.execute(text("SELECT count(*) FROM audit_event")).scalar(),
+            conn.execute(text("SELECT count(*) FROM monitoring_period")).scalar(),
+        )
+
+
+def _plots(engine: Engine, code: str) -> tuple[object, object]:
+    with session_scope(engine) as session:
+        project = session.execute(select(Project).where(col(Project.code) == code)).scalar_one()
+        stands = _project_stands(session, project)
+    return synthetic_plots(stands, 5)
+
+
+def _attempt(
+    engine: Engine, action: str, actor: Actor, code: str, plots: tuple[object, object], start: date
+) -> bool:
+    """Try an action in a transaction that is always rolled back; True if it was allowed."""
+    end = date(start.year + 4, 12, 31)
+    calls: dict[str, Callable[[Session], object]] = {
+        "monitor": lambda s: submit_monitoring(s, actor, code, start, end, *plots),  # type: ignore[arg-type]
+        "verify": lambda s: verify_period(s, actor, code, 1.0, "ok"),
+        "reject": lambda s: transition(s, actor, code, "reject", "理由 reason"),
+    }
+    call = calls.get(action, lambda s: transition(s, actor, code, action))
+    with Session(engine) as session:
+        session.begin()
+        try:
+            call(session)
+            return True
+        except (PermissionDenied, InvalidTransition):
+            return False
+        finally:
+            session.rollback()
+
+
+def test_every_transition_is_allowed_only_for_its_role_and_state(registry: Engine) -> None:
+    with session_scope(registry) as session:
+        _new(session, "LC")
+        add_stands(
+            session,
+            STAFF,
+            "LC",
+            "land_class=乔木林地,species_group=chinese_fir,forest_category=商品林",
+        )
+    plots = _plots(registry, "LC")
+    path = [("submit", STAFF), ("validate", VERIFIER), ("register", ADMIN), ("monitor", STAFF),
+            ("verify", VERIFIER), ("issue", ADMIN)]  # fmt: skip
+    next_start = date(2026, 1, 1)
+    for step in [*path, None]:
+        status = ProjectStatus(_state(registry, "LC")[0])
+        before = _state(registry, "LC")
+        for action, rule in TRANSITIONS.items():
+            for role in Role:
+                allowed = _attempt(registry, action, Actor("x", role), "LC", plots, next_start)
+                sources = rule.sources
+                expected_role = {ProjectStatus.SUBMITTED: Role.VERIFIER, ProjectStatus.VALIDATED: Role.ADMIN,
+                                 ProjectStatus.MONITORED: Role.VERIFIER}.get(status) if action == "reject" else None  # fmt: skip
+                roles = (expected_role,) if action == "reject" else rule.roles
+                assert allowed == (status in sources and role in roles), (status, action, role)
+                assert _state(registry, "LC") == before  # refused or rolled back: nothing changed
+        if step is None:
+            break
+        action, actor = step
+        with session_scope(registry) as session:
+            if action == "monitor":
+                submit_monitoring(
+                    session, actor, "LC", date(2026, 1, 1), date(2030, 12, 31), *plots
+                )  # type: ignore[arg-type]
+            elif action == "verify":
+                verify_period(session, actor, "LC", 10.0, "checked")
+                next_start = date(2031, 1, 1)
+            else:
+                transition(session, actor, "LC", action)
+    assert _state(registry, "LC")[0] == "issued"
+    with session_scope(registry) as session:
+        assert verify_chain(session).ok
+
+
+def test_full_lifecycle_with_rejections_and_a_frozen_ex_ante(registry: Engine) -> None:
+    with session_scope(registry) as session:
+        _new(session, "FULL")
+        add_stands(
+            session,
+            STAFF,
+            "FULL",
+            "land_class=乔木林地,species_group=chinese_fir,forest_category=商品林",
+        )
+        transition(session, STAFF, "FULL", "submit")
+        transition(session, VERIFIER, "FULL", "reject", "缺少林权证复印件 missing tenure copies")
+        assert (
+            session.execute(select(Project.status).where(col(Project.code) == "FULL")).scalar()
+            == "draft"
+        )
+        transition(session, STAFF, "FULL", "submit")
+        with pytest.raises(ProjectError, match="reason"):
+            transition(session, VERIFIER, "FULL", "reject", "  ")  # a rejection needs a reason
+    with session_scope(registry) as session:
+        transition(session, VERIFIER, "FULL", "validate")
+        project = transition(session, ADMIN, "FULL", "register")
+        frozen = project.exante_total_tco2e
+        assert (
+            frozen
+            and frozen > 0
+            and project.exante_json
+            and "unverified_parameters" in project.exante_json
+        )
+    trees, strata = _plots(registry, "FULL")
+    with (
+        session_scope(registry) as session,
+        pytest.raises(ProjectError, match="must start on 2026-01-01"),
+    ):
+        submit_monitoring(
+            session, STAFF, "FULL", date(2027, 1, 1), date(2030, 12, 31), trees, strata
+        )  # type: ignore[arg-type]
+    with session_scope(registry) as session:
+        period = submit_monitoring(
+            session, STAFF, "FULL", date(2026, 1, 1), date(2030, 12, 31), trees, strata
+        )  # type: ignore[arg-type]
+        removals = period.removals_tco2e
+        assert removals > 0
+        with pytest.raises(ProjectError, match="must lie between"):
+            verify_period(session, VERIFIER, "FULL", removals + 1, "too much")
+    with session_scope(registry) as session:
+        transition(session, VERIFIER, "FULL", "reject", "样地位置不符 plots misplaced")
+        assert (
+            session.execute(select(Project.status).where(col(Project.code) == "FULL")).scalar()
+            == "registered"
+        )
+        period = submit_monitoring(
+            session, STAFF, "FULL", date(2026, 1, 1), date(2030, 12, 31), trees, strata
+        )  # type: ignore[arg-type]
+        assert period.period_no == 2  # the rejected report stays on record
+        verify_period(session, VERIFIER, "FULL", float(int(period.removals_tco2e)), "ok")
+        # a second period continues where the kept one ended
+        with pytest.raises(ProjectError, match="2031-01-01"):
+            submit_monitoring(
+                session, STAFF, "FULL", date(2030, 6, 1), date(2034, 12, 31), trees, strata
+            )  # type: ignore[arg-type]
+        # the ex-ante stays as frozen at registration even when curves are refitted
+        fit_and_store_growth(session, "test")
+        assert (
+            session.execute(
+                select(Project.exante_total_tco2e).where(col(Project.code) == "FULL")
+            ).scalar()
+            == frozen
+        )
+        assert verify_chain(session).ok
+
+
+def test_the_database_itself_refuses_a_second_active_membership(registry: Engine) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    with session_scope(registry) as session:
+        key = _keys(session, "species_group=chinese_fir", 1)[0]
+        a, b = _new(session, "DA"), _new(session, "DB")
+        add_stands(session, STAFF, "DA", f"key={key}")
+        ids = (a.id, b.id)
+    with pytest.raises(IntegrityError), registry.begin() as conn:  # bypassing the service
+        conn.execute(
+            text("INSERT INTO project_stand (project_id, stand_key, active, added_at) "
+                 "VALUES (:p, :k, :a, :t)"),
+            {"p": ids[1], "k": key, "a": True, "t": "2026-01-01 00:00:00+00"},
+        )  # fmt: skip
+
+
+def test_project_command_line(registry: Engine, db_url: str, tmp_path: Path) -> None:
+    import json
+    import os
+
+    tanhui = str(Path(sys.executable).parent / "tanhui")
+    env = {**os.environ, "TANHUI_DATABASE_URL": db_url, "COLUMNS": "200"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([tanhui, "project", *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=300)  # fmt: skip
+
+    assert run("create", "--code", "CLI-1", "--name", "命令行项目", "--methodology", "AR-CM-003-V01",
+               "--developer", "双牌县林业局", "--start-date", "2026-01-01").returncode == 0  # fmt: skip
+    added = run("add-stands", "--project", "CLI-1", "--stands",
+                "land_class=乔木林地,species_group=chinese_fir,forest_category=商品林")  # fmt: skip
+    assert added.returncode == 0 and "added" in added.stdout
+    assert run("check", "--project", "CLI-1").returncode == 0
+    assert run("submit", "--project", "CLI-1").returncode == 0
+    refused = run("validate", "--project", "CLI-1", "--role", "bank", "--actor", "某银行")
+    assert refused.returncode == 1 and "某银行" in refused.stderr and "verifier" in refused.stderr
+    assert run("validate", "--project", "CLI-1", "--actor", "审定机构").returncode == 0
+    registered = run("register", "--project", "CLI-1")
+    assert registered.returncode == 0 and "frozen" in registered.stdout
+    shown = json.loads(run("show", "--project", "CLI-1", "--format", "json").stdout)
+    assert shown["status"] == "registered" and shown["exante_total_tco2e"] > 0
+    assert [h["action"] for h in shown["history"]] == [
+        "created", "stands_added", "submit", "validate", "register"
+    ]  # fmt: skip
+    assert "CLI-1" in run("list").stdout
