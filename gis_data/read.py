@@ -11,6 +11,7 @@ import hashlib
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -227,3 +228,32 @@ def read_inventory(
         profile=profile,
         layer_warnings=warnings,
     )
+
+
+def read_area_of_interest(path: Path) -> Any:
+    """Union of the polygons of a file, in CGCS2000 (EPSG:4490); the file must declare its CRS."""
+    from shapely import union_all
+
+    from gis_data.crs import STORAGE_CRS
+
+    path = Path(path)
+    try:
+        frame = pyogrio.read_dataframe(str(path), use_arrow=True)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InventoryReadError(
+            f"无法读取范围文件 {str(path)!r}：{exc}",
+            f"cannot read the area file {str(path)!r}: {exc}",
+        ) from exc
+    if frame.crs is None:
+        raise InventoryReadError(
+            f"范围文件 {str(path)!r} 没有坐标系（缺少 .prj），请补上。",
+            f"the area file {str(path)!r} has no CRS (no .prj); add one.",
+        )
+    polygons = frame.to_crs(STORAGE_CRS).geometry
+    polygons = polygons[polygons.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if polygons.empty:
+        raise InventoryReadError(
+            f"范围文件 {str(path)!r} 中没有面要素。",
+            f"the area file {str(path)!r} holds no polygon.",
+        )
+    return union_all(polygons.values)

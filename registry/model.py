@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select
+import shapely
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from gis_data.read import read_area_of_interest
 from methodologies import afforestation, bamboo, forest_management
 from methodologies.exante import ExAnteResult
 from methodologies.growth import GrowthCurve, fit_growth_curves
@@ -64,7 +66,8 @@ def select_stands(session: Session, selection: str) -> pd.DataFrame:
 
     Selection: ``all``; or ``field=value[|value…]`` terms joined by ``,`` (all must hold),
     fields: township, village, species_group, species, land_class, age_group, origin,
-    forest_category, compartment, owner, key; or ``@file`` with one 小班 key per line.
+    forest_category, compartment, owner, key, polygon (a file: stands whose interior point
+    lies inside its polygons); or ``@file`` with one 小班 key per line.
     """
     stmt = (
         select(
@@ -100,14 +103,17 @@ def select_stands(session: Session, selection: str) -> pd.DataFrame:
                     f"无法理解选择条件 {term!r}，应写成 字段=值。",
                     f"cannot read the selection term {term!r}; write field=value.",
                 )
-            if field == "owner":
+            if field == "polygon":
+                keys = stands_within(session, Path(value.strip()))
+                stmt = stmt.where(col(Stand.stand_key).in_(keys))
+            elif field == "owner":
                 stmt = stmt.where(col(Owner.name).in_(values))
             elif field == "key":
                 stmt = stmt.where(col(Stand.stand_key).in_(values))
             elif field in SELECTABLE:
                 stmt = stmt.where(col(SELECTABLE[field]).in_(values))
             else:
-                known = ", ".join([*SELECTABLE, "owner", "key"])
+                known = ", ".join([*SELECTABLE, "owner", "key", "polygon"])
                 raise SelectionError(
                     f"未知的选择字段 {field!r}，可用：{known}",
                     f"unknown selection field {field!r}; use one of {known}",
@@ -120,6 +126,21 @@ def select_stands(session: Session, selection: str) -> pd.DataFrame:
             f"the selection {selection!r} selects no current stand.",
         )
     return frame
+
+
+def stands_within(session: Session, path: Path) -> list[str]:
+    """Keys of current stands whose representative (interior) point lies in the file's polygons."""
+    area = read_area_of_interest(path)
+    rows = session.execute(
+        select(col(Stand.stand_key), func.ST_AsBinary(Stand.geom)).where(
+            col(Stand.is_current).is_(True)
+        )
+    ).all()
+    if not rows:
+        return []
+    geoms = shapely.from_wkb([bytes(g) for _, g in rows])
+    inside = shapely.contains(area, shapely.point_on_surface(geoms))
+    return [key for (key, _), hit in zip(rows, inside, strict=True) if hit]
 
 
 def fit_and_store_growth(session: Session, actor: str) -> tuple[int, list[GrowthCurve]]:

@@ -254,6 +254,8 @@ class MonitoringPeriod(SQLModel, table=True):
     start_date: date
     end_date: date
     plots_digest: str
+    plots_csv: str  # the tree list as submitted (canonical columns)
+    strata_csv: str  # the strata areas as submitted
     stock_tco2e: float  # ex-post stock at the end of the period (stratified estimate)
     uncertainty: float
     conservative_stock_tco2e: float  # after the uncertainty deduction

@@ -614,7 +614,9 @@ def submit_monitoring(
     assert project.id is not None
     period = MonitoringPeriod(
         project_id=project.id, period_no=len(_periods(session, project)) + 1, start_date=start,
-        end_date=end, plots_digest=digest, stock_tco2e=result.estimate_tco2e,
+        end_date=end, plots_digest=digest,
+        plots_csv=trees.to_csv(index=False),
+        strata_csv=strata.to_csv(index=False), stock_tco2e=result.estimate_tco2e,
         uncertainty=result.uncertainty, conservative_stock_tco2e=result.conservative_tco2e,
         baseline_tco2e=baseline, leakage_tco2e=0.0, removals_tco2e=removals,
         provenance_json=json.dumps({

@@ -386,3 +386,18 @@ def test_project_command_line(registry: Engine, db_url: str, tmp_path: Path) -> 
         "created", "stands_added", "submit", "validate", "register"
     ]  # fmt: skip
     assert "CLI-1" in run("list").stdout
+
+
+def test_stands_chosen_by_a_polygon_file(
+    registry: Engine, frame: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # a polygon drawn around three stands (in the file's own CRS, EPSG:4525)
+    area = gpd.GeoDataFrame({"name": ["片区"]}, geometry=[frame.geometry.iloc[:3].union_all().buffer(-5)],
+                            crs=frame.crs)  # fmt: skip
+    path = tmp_path / "area.geojson"
+    area.to_file(path, driver="GeoJSON")
+    with session_scope(registry) as session:
+        _new(session, "POLY")
+        added = add_stands(session, STAFF, "POLY", f"polygon={path}")
+    expected = {f"431123-{frame.LIN_BAN[i]}-{frame.XIAO_BAN[i]}" for i in range(3)}
+    assert set(added) == expected

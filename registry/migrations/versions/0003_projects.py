@@ -77,6 +77,8 @@ def upgrade() -> None:
         sa.Column("start_date", sa.Date, nullable=False),
         sa.Column("end_date", sa.Date, nullable=False),
         sa.Column("plots_digest", sa.String(64), nullable=False),
+        sa.Column("plots_csv", sa.Text, nullable=False),  # the plot data, as submitted
+        sa.Column("strata_csv", sa.Text, nullable=False),
         sa.Column("stock_tco2e", sa.Float, nullable=False),
         sa.Column("uncertainty", sa.Float, nullable=False),
         sa.Column("conservative_stock_tco2e", sa.Float, nullable=False),
