@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -48,7 +49,8 @@ def _add_model_commands() -> None:
 
 _add_model_commands()
 
-console = Console()
+# piped output (logs, CI) gets 120 columns so tables stay readable; a terminal keeps its width
+console = Console() if sys.stdout.isatty() or "COLUMNS" in os.environ else Console(width=120)
 err_console = Console(stderr=True)
 EXIT_REJECTED = 1
 EXIT_FAILED = 3
