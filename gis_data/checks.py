@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -35,6 +36,7 @@ __all__ = [
     "prepare_inventory",
 ]
 
+SEVERITY_ORDER = {Severity.ERROR: 0, Severity.REPAIRED: 1, Severity.WARNING: 2}
 COORDINATE_DECIMALS = 9  # 1e-9 degree ≈ 0.1 mm: stored coordinates are rounded to this grid
 KEY_FIELDS = ("county_code", "compartment", "subcompartment")
 # (field, lowest, highest, unit) — beyond these a value is absurd, not merely unusual
@@ -146,6 +148,7 @@ class _Checker:
         self.n = len(raw.frame)
         self.keys: list[str | None] = [None] * self.n
         self.ok = np.zeros(self.n, dtype=bool)  # geometry usable, set by geometry()
+        self.key_series = pd.Series([""] * self.n, dtype=object)  # set by compute_keys()
 
     # -- helpers ---------------------------------------------------------------------------
     def issue(
@@ -177,17 +180,20 @@ class _Checker:
         )
 
     # -- attributes ------------------------------------------------------------------------
+    def compute_keys(self) -> None:
+        """小班 key (county + 林班 + 小班) first, so that every finding can name its stand."""
+        parts = [_text(self.frame[f]) for f in KEY_FIELDS if f in self.raw.columns]
+        key = parts[0].fillna("") if parts else pd.Series([""] * self.n, dtype=object)
+        for p in parts[1:]:
+            key = key + "-" + p.fillna("")
+        self.key_series = key
+        self.keys = [k if k.strip("-") else None for k in key.tolist()]
+
     def attributes(self) -> pd.DataFrame:
         profile_fields = {c: c in self.raw.columns for c in _profile_canonicals(self.raw)}
         attrs = pd.DataFrame(index=range(self.n))
         specs = {s.canonical: s for s in _profile_specs(self.raw)}
-        # 小班 key first (county + 林班 + 小班), so that every finding below can name it
-        parts = [_text(self.frame[f]) for f in KEY_FIELDS if profile_fields.get(f)]
-        key = parts[0].fillna("") if parts else pd.Series([""] * self.n, dtype=object)
-        for p in parts[1:]:
-            key = key + "-" + p.fillna("")
-        attrs["stand_key"] = key
-        self.keys = [k if k.strip("-") else None for k in key.tolist()]
+        attrs["stand_key"] = self.key_series
         for name, spec in specs.items():
             if not profile_fields.get(name):
                 if spec.required:
@@ -477,9 +483,7 @@ class _Checker:
              "for centimetre accuracy, convert to CGCS2000 with the official parameters first"),
         )  # fmt: skip
 
-    def overlaps_and_area(
-        self, stored: NDArray[np.object_], attrs: pd.DataFrame
-    ) -> NDArray[np.float64]:
+    def overlaps_and_area(self, stored: NDArray[np.object_]) -> NDArray[np.float64]:
         ok = self.ok
         area = np.full(self.n, np.nan)
         if not ok.any():
@@ -518,6 +522,10 @@ class _Checker:
                     ("在 GIS 中修正两个小班的公共边界", "fix the shared boundary of the two stands in your GIS"),
                     row=ra, field="geometry", value=f"{m2:.1f}",
                 )  # fmt: skip
+        return area
+
+    def area_warnings(self, attrs: pd.DataFrame, area: NDArray[np.float64]) -> None:
+        ok = self.ok
         if "area_ha_reported" in self.raw.columns:
             reported = attrs["area_ha_reported"].to_numpy(dtype=float)
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -532,7 +540,6 @@ class _Checker:
                     ("核对小班面积或边界；两者都会保存", "check the area or the boundary; both are kept"),
                     row=int(row), field="area_ha_reported", value=f"{reported[row]:g}",
                 )  # fmt: skip
-        return area
 
 
 def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry | None:
@@ -571,6 +578,38 @@ def prepare_inventory(
     checker = _Checker(raw, known_species, opts)
     for zh, en in raw.layer_warnings:
         checker.issue(Severity.WARNING, "layer", (zh, en), ("请确认", "check this"))
+    checker.compute_keys()
+    # geometry checks (shapely, GIL released) run on the second core while the attributes
+    # are normalised and checked here; findings are sorted afterwards, so order is stable
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        geometry_job = pool.submit(_geometry_checks, checker)
+        attrs = _attribute_checks(checker, raw, known_species)
+        stored, src, area = geometry_job.result()
+    checker.area_warnings(attrs, area)
+    checker.report.issues.sort(key=lambda i: (i.record or 0, SEVERITY_ORDER[i.severity], i.code))
+    geometry = np.empty(checker.n, dtype=object)
+    if checker.ok.all() and checker.n:
+        geometry[:] = _to_multipolygons(stored)
+    return PreparedInventory(
+        source=raw.source,
+        attributes=attrs,
+        geometry=geometry,
+        area_ha=area,
+        source_crs=src,
+        report=checker.report,
+    )
+
+
+def _geometry_checks(
+    checker: _Checker,
+) -> tuple[NDArray[np.object_], CRS | None, NDArray[np.float64]]:
+    stored, src = checker.geometry()
+    return stored, src, checker.overlaps_and_area(stored)
+
+
+def _attribute_checks(
+    checker: _Checker, raw: RawInventory, known_species: Mapping[str, str]
+) -> pd.DataFrame:
     attrs = checker.attributes()
     if raw.encoding is not None and raw.encoding.undecodable:
         canonical_of = {column: canon for canon, column in raw.columns.items()}
@@ -589,16 +628,4 @@ def prepare_inventory(
     attrs["species_group"] = attrs["dominant_species"].map(
         lambda v: known_species.get(v) if v else None
     )
-    stored, src = checker.geometry()
-    area = checker.overlaps_and_area(stored, attrs)
-    geometry = np.empty(checker.n, dtype=object)
-    if checker.ok.all() and checker.n:
-        geometry[:] = _to_multipolygons(stored)
-    return PreparedInventory(
-        source=raw.source,
-        attributes=attrs,
-        geometry=geometry,
-        area_ha=area,
-        source_crs=src,
-        report=checker.report,
-    )
+    return attrs

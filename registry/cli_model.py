@@ -14,8 +14,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from methodologies.errors import MethodologyError
-from methodologies.expost import PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH, estimate
-from methodologies.stock import carbon_stock
 from registry.db import session_scope
 from registry.errors import RegistryError
 
@@ -157,6 +155,8 @@ def _canonical(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
 @model_app.command("plot-template")
 def plot_template_cmd(out: Annotated[Path, typer.Option(help=".xlsx 或 .csv")]) -> None:
     """写出样地数据模板（中文表头） / write the plot data template (Chinese headers)."""
+    from methodologies.expost import PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
+
     example = pd.DataFrame(
         [
             ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 14.2, 11.5],
@@ -188,6 +188,8 @@ def ex_post_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
 ) -> None:
     """样地实测碳储量（分层抽样，90% 置信区间） / ex-post carbon stock from plots."""
+    from methodologies.expost import PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH, estimate
+
     try:
         trees = _canonical(_read_table(plots, 0), PLOT_COLUMNS_ZH)
         if strata is not None:
@@ -247,6 +249,8 @@ def carbon_stock_cmd(
     fmt: Annotated[str, typer.Option("--format", help="json | table")] = "json",
 ) -> None:
     """当前碳储量（林木地上+地下） / carbon stock of stands now, with the trace."""
+    from methodologies.stock import carbon_stock
+
     try:
         frame = pd.read_csv(input, encoding="utf-8-sig")
         rows = carbon_stock(frame)

@@ -19,7 +19,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from methodologies.errors import MethodologyError
-from methodologies.expost import PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
 from registry.db import session_scope
 from registry.errors import RegistryError
 from registry.models import Role
@@ -214,6 +213,7 @@ def monitor_cmd(
     role: RoleOpt = Role.BUREAU_STAFF,
 ) -> None:
     """提交监测报告（样地数据，计算事后碳汇） / submit a monitoring period with plot data."""
+    from methodologies.expost import PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
     from registry.projects import submit_monitoring
 
     engine, who = _context(actor, role)
