@@ -69,7 +69,9 @@ def append_event(
     """Append one event in the session's transaction (commits with the change it records).
 
     On PostgreSQL the chain head is serialised with a transaction-scoped advisory lock; on
-    SQLite every write transaction is ``BEGIN IMMEDIATE`` already.
+    SQLite every write transaction is ``BEGIN IMMEDIATE`` already. Lock order: take every row
+    lock an operation needs *before* its first audit event, so that this lock is always the
+    last one taken and two transactions can never wait on each other (no deadlock).
     """
     if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})

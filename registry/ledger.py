@@ -1,0 +1,699 @@
+"""The credit ledger: serial blocks that are issued once, held by one account, retired at most once.
+
+A credit is 1 t CO2e with a serial ``CN-<county>-<project>-<vintage>-<9-digit sequence>``.
+Credits are held as blocks (first..last sequence) of one project and vintage, in one account and
+one state (active, pledged, retired, cancelled). An operation never edits a block: it closes the
+blocks it touches (``closed_op_id``) and writes the pieces, split at the requested serials, as
+new blocks — history stays, balances are derived from the live (unclosed) blocks. Sequences are
+never reused: a per-project-and-vintage counter only grows.
+
+Every operation carries an idempotency key: repeating a request with the same key returns the
+first result and moves nothing. It runs in one transaction with its audit event, locking the
+blocks it reads (``FOR UPDATE``, in a consistent order, on PostgreSQL; ``BEGIN IMMEDIATE`` on
+SQLite). The database guards the invariants as well (migration 0004).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
+from typing import Any
+
+from sqlalchemy import CursorResult, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry.audit import append_event, canonical_json
+from registry.db import is_postgres
+from registry.errors import RegistryError
+
+__all__ = [
+    "COUNTY_CODE",
+    "LedgerError",
+    "Range",
+    "balance",
+    "blocks",
+    "cancel",
+    "check_invariants",
+    "enforce",
+    "ensure_account",
+    "format_block",
+    "history",
+    "issue",
+    "parse_serial",
+    "pledge",
+    "release",
+    "retire",
+    "transfer",
+]
+
+COUNTY_CODE = "431123"
+FAULT_PAUSE_ENV = "TANHUI_FAULT_PAUSE_LEDGER"  # seconds; crash tests only
+ROUNDING_RULE = "credits = floor(verified t CO2e); buffer = ceil(credits × buffer %)"
+
+
+class LedgerError(RegistryError):
+    """A ledger operation was refused; nothing moved."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """Serials first..last (inclusive) of one project and vintage."""
+
+    project: str
+    vintage: int
+    first: int
+    last: int
+
+    @property
+    def size(self) -> int:
+        return self.last - self.first + 1
+
+
+def serial(project: str, vintage: int, seq: int) -> str:
+    return f"CN-{COUNTY_CODE}-{project}-{vintage}-{seq:09d}"
+
+
+def format_block(project: str, vintage: int, first: int, last: int) -> str:
+    """``CN-431123-P-2026-000000001..000000500`` (first serial..last sequence)."""
+    return f"{serial(project, vintage, first)}..{last:09d}"
+
+
+def parse_serial(text_: str) -> Range:
+    """A serial or a block written ``<first serial>..<last sequence>``."""
+    value = text_.strip()
+    head, _, tail = value.partition("..")
+    prefix = f"CN-{COUNTY_CODE}-"
+    try:
+        if not head.startswith(prefix):
+            raise ValueError
+        rest = head[len(prefix) :]
+        project_vintage, _, seq = rest.rpartition("-")
+        project, _, vintage = project_vintage.rpartition("-")
+        first = int(seq)
+        last = int(tail) if tail else first
+        if not project or len(seq) != 9 or last < first or first < 1:
+            raise ValueError
+        return Range(project, int(vintage), first, last)
+    except ValueError as exc:
+        raise LedgerError(
+            f"无法识别的序列号 {value!r}，格式应为 CN-{COUNTY_CODE}-项目-年份-九位序号[..九位序号]。",
+            f"not a serial {value!r}: expected CN-{COUNTY_CODE}-<project>-<vintage>-<9 digits>"
+            "[..<9 digits>].",
+        ) from exc
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def ensure_account(session: Session, code: str, name: str, kind: str, holder: str) -> int:
+    """The account's id, creating it (idempotently) if needed."""
+    found = session.execute(
+        text("SELECT id, kind FROM ledger_account WHERE code = :c"), {"c": code}
+    ).first()
+    if found is not None:
+        if found[1] != kind:
+            raise LedgerError(
+                f"账户 {code} 的类型是 {found[1]}，不是 {kind}。",
+                f"account {code} is a {found[1]} account, not {kind}.",
+            )
+        return int(found[0])
+    # ON CONFLICT: two operations opening the same account at once — one inserts, both go on
+    inserted: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        text(
+            "INSERT INTO ledger_account (code, name, kind, holder, created_at) "
+            "VALUES (:c, :n, :k, :h, :t) ON CONFLICT (code) DO NOTHING"
+        ),
+        {"c": code, "n": name, "k": kind, "h": holder, "t": _now()},
+    )
+    account_id, actual_kind = _account(session, code)
+    if actual_kind != kind:
+        raise LedgerError(
+            f"账户 {code} 的类型是 {actual_kind}，不是 {kind}。",
+            f"account {code} is a {actual_kind} account, not {kind}.",
+        )
+    if inserted.rowcount:
+        append_event(session, actor="ledger", action="ledger.account_opened", entity_type="ledger_account",
+                     entity_id=code, payload={"name": name, "kind": kind, "holder": holder})  # fmt: skip
+    return account_id
+
+
+def _account(session: Session, code: str, kinds: tuple[str, ...] | None = None) -> tuple[int, str]:
+    row = session.execute(
+        text("SELECT id, kind FROM ledger_account WHERE code = :c"), {"c": code}
+    ).first()
+    if row is None:
+        raise LedgerError(f"没有账户 {code!r}。", f"no account {code!r}.")
+    if kinds and row[1] not in kinds:
+        raise LedgerError(
+            f"账户 {code} 是 {row[1]} 账户，此操作需要 {'/'.join(kinds)} 账户。",
+            f"account {code} is a {row[1]} account; this needs a {'/'.join(kinds)} account.",
+        )
+    return int(row[0]), str(row[1])
+
+
+# -- operations: idempotency, locking, splitting -----------------------------------------------
+
+
+class _Op:
+    def __init__(self, session: Session, kind: str, key: str, request: dict[str, Any], actor: str):
+        self.session, self.kind, self.key, self.actor = session, kind, key, actor
+        self.request = canonical_json({"kind": kind, **request})
+        self.id = 0
+        self.previous: dict[str, Any] | None = None
+        row = session.execute(
+            text(
+                "SELECT request_json, result_json FROM ledger_operation WHERE idempotency_key = :k"
+            ),
+            {"k": key},
+        ).first()
+        if row is not None:
+            if row[0] != self.request:
+                raise LedgerError(
+                    f"幂等键 {key!r} 已用于另一个不同的请求。",
+                    f"idempotency key {key!r} was already used for a different request.",
+                )
+            self.previous = json.loads(row[1])
+            return
+        try:
+            session.execute(
+                text("INSERT INTO ledger_operation (kind, idempotency_key, request_json, result_json, actor, created_at) "
+                     "VALUES (:kind, :key, :req, '{}', :actor, :t)"),
+                {"kind": kind, "key": key, "req": self.request, "actor": actor, "t": _now()},
+            )  # fmt: skip
+        except IntegrityError as exc:  # a concurrent request with the same key won
+            raise LedgerError(
+                f"幂等键 {key!r} 的请求正在或已经执行，请重试以取得结果。",
+                f"a request with idempotency key {key!r} is running or done; retry to get its result.",
+            ) from exc
+        self.id = int(
+            session.execute(
+                text("SELECT id FROM ledger_operation WHERE idempotency_key = :k"), {"k": key}
+            ).scalar_one()
+        )
+
+    def finish(self, result: dict[str, Any], entity: str) -> dict[str, Any]:
+        self.session.execute(
+            text("UPDATE ledger_operation SET result_json = :r WHERE id = :i"),
+            {"r": canonical_json(result), "i": self.id},
+        )
+        append_event(self.session, actor=self.actor, action=f"ledger.{self.kind}", entity_type="ledger_operation",
+                     entity_id=str(self.id), payload={"key": self.key, "request": json.loads(self.request), "result": result})  # fmt: skip
+        pause = os.environ.get(FAULT_PAUSE_ENV)
+        if pause:
+            self.session.flush()
+            print("FAULT-INJECTION: ledger paused before commit", file=sys.stderr, flush=True)
+            time.sleep(float(pause))
+        return result
+
+
+@dataclass
+class _Block:
+    id: int
+    project: str
+    vintage: int
+    first: int
+    last: int
+    account_id: int
+    state: str
+    pledge_id: int | None
+
+    @property
+    def size(self) -> int:
+        return self.last - self.first + 1
+
+
+def _live_blocks(
+    session: Session,
+    account_id: int,
+    state: str,
+    where: str = "",
+    params: dict[str, Any] | None = None,
+) -> list[_Block]:
+    sql = ("SELECT id, project_code, vintage, first_seq, last_seq, account_id, state, pledge_id FROM credit_block "
+           f"WHERE closed_op_id IS NULL AND account_id = :a AND state = :s {where} "
+           "ORDER BY project_code, vintage, first_seq")  # fmt: skip
+    if is_postgres(session):
+        sql += " FOR UPDATE"
+    rows = session.execute(text(sql), {"a": account_id, "s": state, **(params or {})}).all()
+    return [
+        _Block(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7])
+        for r in rows
+    ]
+
+
+def _select(
+    session: Session, account_id: int, state: str, quantity: int | None, serials: Range | None,
+    project: str | None = None, vintage: int | None = None, pledge_id: int | None = None,
+) -> list[tuple[_Block, int, int]]:  # fmt: skip
+    """(block, first, last) pieces to move: a quantity from the oldest serials, or exact serials."""
+    where, params = "", dict[str, Any]()
+    if pledge_id is not None:
+        where += " AND pledge_id = :pl"
+        params["pl"] = pledge_id
+    if serials is not None:
+        where += (
+            " AND project_code = :p AND vintage = :v AND first_seq <= :last AND last_seq >= :first"
+        )
+        params.update(
+            {
+                "p": serials.project,
+                "v": serials.vintage,
+                "first": serials.first,
+                "last": serials.last,
+            }
+        )
+        found = _live_blocks(session, account_id, state, where, params)
+        covered = sum(min(b.last, serials.last) - max(b.first, serials.first) + 1 for b in found)
+        if covered != serials.size:
+            raise LedgerError(
+                f"序列号 {format_block(serials.project, serials.vintage, serials.first, serials.last)} 中有 "
+                f"{serials.size - covered} 个不在该账户的 {state} 状态积分里（不存在、已转出、已质押、已注销或已退役）。",
+                f"{serials.size - covered} of the serials "
+                f"{format_block(serials.project, serials.vintage, serials.first, serials.last)} are not {state} "
+                "credits of this account (unknown, moved, pledged, retired or cancelled).",
+            )
+        return [(b, max(b.first, serials.first), min(b.last, serials.last)) for b in found]
+    if quantity is None or quantity <= 0:
+        raise LedgerError(
+            f"数量 {quantity!r} 须为正整数（吨）。",
+            f"quantity {quantity!r} must be a positive whole number of tonnes.",
+        )
+    if project is not None:
+        where += " AND project_code = :p"
+        params["p"] = project
+    if vintage is not None:
+        where += " AND vintage = :v"
+        params["v"] = vintage
+    found = _live_blocks(session, account_id, state, where, params)
+    available = sum(b.size for b in found)
+    if available < quantity:
+        raise LedgerError(
+            f"余额不足：需要 {quantity} 吨，该账户只有 {available} 吨 {state} 积分。",
+            f"insufficient credits: {quantity} t needed, the account holds {available} t {state}.",
+        )
+    pieces, left = [], quantity
+    for b in found:
+        if left == 0:
+            break
+        take = min(left, b.size)
+        pieces.append((b, b.first, b.first + take - 1))
+        left -= take
+    return pieces
+
+
+def _insert(
+    session: Session,
+    op_id: int,
+    b: _Block,
+    first: int,
+    last: int,
+    account_id: int,
+    state: str,
+    pledge_id: int | None,
+) -> None:
+    session.execute(
+        text("INSERT INTO credit_block (project_code, vintage, first_seq, last_seq, account_id, state, pledge_id, created_op_id) "
+             "VALUES (:p, :v, :f, :l, :a, :s, :pl, :op)"),
+        {"p": b.project, "v": b.vintage, "f": first, "l": last, "a": account_id, "s": state, "pl": pledge_id, "op": op_id},
+    )  # fmt: skip
+
+
+def _move(
+    session: Session,
+    op: _Op,
+    pieces: list[tuple[_Block, int, int]],
+    account_id: int,
+    state: str,
+    pledge_id: int | None,
+) -> list[str]:
+    """Close each touched block and write its pieces: before, moved, after (split at both ends)."""
+    moved = []
+    for b, first, last in pieces:
+        session.execute(
+            text("UPDATE credit_block SET closed_op_id = :op WHERE id = :i"),
+            {"op": op.id, "i": b.id},
+        )
+        if first > b.first:
+            _insert(session, op.id, b, b.first, first - 1, b.account_id, b.state, b.pledge_id)
+        _insert(session, op.id, b, first, last, account_id, state, pledge_id)
+        if last < b.last:
+            _insert(session, op.id, b, last + 1, b.last, b.account_id, b.state, b.pledge_id)
+        moved.append(format_block(b.project, b.vintage, first, last))
+    return moved
+
+
+# -- public operations --------------------------------------------------------------------------
+
+
+def issue(
+    session: Session, actor: str, project_code: str, idempotency_key: str, buffer_pct: float,
+    owner_account: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Issue the verified, not yet issued monitoring period of a project (state verified → issued).
+
+    Rounding: credits = floor(verified t CO2e); buffer = ceil(credits × buffer_pct / 100) to the
+    buffer account (non-permanence pool), the rest to the project developer's holding account.
+    """
+    from registry.models import Role
+    from registry.projects import Actor, transition
+
+    op = _Op(
+        session,
+        "issue",
+        idempotency_key,
+        {"project": project_code, "buffer_pct": buffer_pct},
+        actor,
+    )
+    if op.previous is not None:
+        return op.previous
+    lock = " FOR UPDATE" if is_postgres(session) else ""
+    project = session.execute(
+        text("SELECT id, developer, status FROM project WHERE code = :c" + lock),
+        {"c": project_code},
+    ).first()
+    if project is None:
+        raise LedgerError(f"没有项目 {project_code!r}。", f"no project {project_code!r}.")
+    period = session.execute(
+        text("SELECT m.id, m.verified_tco2e, m.end_date FROM monitoring_period m "
+             "WHERE m.project_id = :p AND m.status = 'verified' "
+             "AND NOT EXISTS (SELECT 1 FROM issuance i WHERE i.monitoring_period_id = m.id) ORDER BY m.period_no"),
+        {"p": project[0]},
+    ).first()  # fmt: skip
+    if period is None:
+        raise LedgerError(
+            f"项目 {project_code} 没有待签发的已核证监测期。",
+            f"project {project_code} has no verified period waiting for issuance.",
+        )
+    if not 0 <= buffer_pct < 100:
+        raise LedgerError(
+            f"缓冲比例 {buffer_pct}% 须在 0–100 之间。",
+            f"buffer share {buffer_pct}% must be within 0–100.",
+        )
+    credits = math.floor(float(period[1]) + 1e-9)
+    buffer = math.ceil(credits * buffer_pct / 100 - 1e-9)
+    end = period[2] if isinstance(period[2], date) else date.fromisoformat(str(period[2]))
+    vintage = end.year
+    # the counter row is the lock that serialises issuance of one project and vintage
+    counter = session.execute(
+        text("SELECT next_seq FROM serial_counter WHERE project_code = :p AND vintage = :v" + (" FOR UPDATE" if is_postgres(session) else "")),
+        {"p": project_code, "v": vintage},
+    ).scalar()  # fmt: skip
+    first = int(counter) if counter is not None else 1
+    if counter is None:
+        session.execute(text("INSERT INTO serial_counter (project_code, vintage, next_seq, issued) VALUES (:p, :v, :n, :i)"),
+                        {"p": project_code, "v": vintage, "n": first + credits, "i": credits})  # fmt: skip
+    else:
+        session.execute(text("UPDATE serial_counter SET next_seq = next_seq + :q, issued = issued + :q WHERE project_code = :p AND vintage = :v"),
+                        {"q": credits, "p": project_code, "v": vintage})  # fmt: skip
+    issuance_account = ensure_account(
+        session, "ISSUANCE", "签发账户 issuance", "issuance", "registry"
+    )
+    buffer_account = ensure_account(session, "BUFFER", "缓冲池 buffer pool", "buffer", "registry")
+    owner = owner_account or f"HOLD-{project_code}"
+    owner_id = ensure_account(session, owner, f"{project[1]} 持有账户", "holding", str(project[1]))
+    placed = []
+    seed = _Block(
+        0, project_code, vintage, first, first + credits - 1, issuance_account, "active", None
+    )
+    if buffer:
+        _insert(session, op.id, seed, first, first + buffer - 1, buffer_account, "active", None)
+        placed.append(
+            {
+                "account": "BUFFER",
+                "serials": format_block(project_code, vintage, first, first + buffer - 1),
+                "quantity": buffer,
+            }
+        )
+    if credits - buffer:
+        _insert(session, op.id, seed, first + buffer, first + credits - 1, owner_id, "active", None)
+        placed.append(
+            {
+                "account": owner,
+                "serials": format_block(project_code, vintage, first + buffer, first + credits - 1),
+                "quantity": credits - buffer,
+            }
+        )
+    session.execute(
+        text("INSERT INTO issuance (op_id, project_code, monitoring_period_id, vintage, quantity, buffer_quantity) VALUES (:o, :p, :m, :v, :q, :b)"),
+        {"o": op.id, "p": project_code, "m": period[0], "v": vintage, "q": credits, "b": buffer},
+    )  # fmt: skip
+    if project[2] == "verified":
+        transition(
+            session, Actor(actor, Role.ADMIN), project_code, "issue", f"{credits} credits issued"
+        )
+    return op.finish({"project": project_code, "vintage": vintage, "quantity": credits, "buffer": buffer,
+                      "placed": placed, "rounding": ROUNDING_RULE}, project_code)  # fmt: skip
+
+
+def transfer(
+    session: Session, actor: str, idempotency_key: str, from_account: str, to_account: str,
+    quantity: int | None = None, serials: str | None = None, project: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Move active credits between holding/buffer accounts (a quantity, oldest first, or serials)."""
+    op = _Op(session, "transfer", idempotency_key,
+             {"from": from_account, "to": to_account, "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
+    if op.previous is not None:
+        return op.previous
+    src, _ = _account(session, from_account, ("holding", "buffer"))
+    dst, _ = _account(session, to_account, ("holding",))
+    if src == dst:
+        raise LedgerError("转出和转入账户相同。", "source and destination are the same account.")
+    pieces = _select(
+        session, src, "active", quantity, parse_serial(serials) if serials else None, project
+    )
+    moved = _move(session, op, pieces, dst, "active", None)
+    return op.finish(
+        {
+            "from": from_account,
+            "to": to_account,
+            "quantity": sum(hi - lo + 1 for _, lo, hi in pieces),
+            "serials": moved,
+        },
+        to_account,
+    )
+
+
+def retire(
+    session: Session, actor: str, idempotency_key: str, account: str, beneficiary: str, purpose: str,
+    retired_on: date, quantity: int | None = None, serials: str | None = None, project: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Retire active credits for a beneficiary; returns the certificate id. Retired never moves."""
+    op = _Op(session, "retire", idempotency_key,
+             {"account": account, "beneficiary": beneficiary, "purpose": purpose, "date": retired_on.isoformat(),
+              "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
+    if op.previous is not None:
+        return op.previous
+    if not beneficiary.strip():
+        raise LedgerError("退役须写明受益方。", "a retirement needs a beneficiary.")
+    src, _ = _account(session, account, ("holding",))
+    pieces = _select(
+        session, src, "active", quantity, parse_serial(serials) if serials else None, project
+    )
+    # after the row locks: opening an account appends an audit event, whose lock comes last
+    dst = ensure_account(session, "RETIREMENT", "退役账户 retirement", "retirement", "registry")
+    moved = _move(session, op, pieces, dst, "retired", None)
+    total = sum(hi - lo + 1 for _, lo, hi in pieces)
+    certificate = f"RC-{retired_on.year}-{op.id:08d}"
+    session.execute(
+        text("INSERT INTO retirement (certificate_id, op_id, beneficiary, purpose, retired_on, quantity, serials) VALUES (:c, :o, :b, :p, :d, :q, :s)"),
+        {"c": certificate, "o": op.id, "b": beneficiary, "p": purpose, "d": retired_on, "q": total, "s": "\n".join(moved)},
+    )  # fmt: skip
+    return op.finish(
+        {
+            "certificate": certificate,
+            "account": account,
+            "beneficiary": beneficiary,
+            "quantity": total,
+            "serials": moved,
+        },
+        certificate,
+    )
+
+
+def cancel(
+    session: Session, actor: str, idempotency_key: str, account: str, reason: str,
+    quantity: int | None = None, serials: str | None = None, project: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Cancel active credits (reversal after fire or felling), from a holder or the buffer pool."""
+    op = _Op(session, "cancel", idempotency_key,
+             {"account": account, "reason": reason, "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
+    if op.previous is not None:
+        return op.previous
+    if not reason.strip():
+        raise LedgerError("注销须写明原因。", "a cancellation needs a reason.")
+    src, _ = _account(session, account, ("holding", "buffer"))
+    pieces = _select(
+        session, src, "active", quantity, parse_serial(serials) if serials else None, project
+    )
+    dst = ensure_account(
+        session, "CANCELLATION", "注销账户 cancellation", "cancellation", "registry"
+    )
+    moved = _move(session, op, pieces, dst, "cancelled", None)
+    return op.finish(
+        {
+            "account": account,
+            "reason": reason,
+            "quantity": sum(hi - lo + 1 for _, lo, hi in pieces),
+            "serials": moved,
+        },
+        account,
+    )
+
+
+def pledge(
+    session: Session, actor: str, idempotency_key: str, account: str, bank_account: str, loan_ref: str,
+    amount_yuan: Decimal, quantity: int | None = None, serials: str | None = None, project: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Pledge active credits to a bank: they stay in the holder's account, locked to the pledge."""
+    op = _Op(session, "pledge", idempotency_key,
+             {"account": account, "bank": bank_account, "loan_ref": loan_ref, "amount_yuan": str(amount_yuan),
+              "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
+    if op.previous is not None:
+        return op.previous
+    src, _ = _account(session, account, ("holding",))
+    bank, _ = _account(session, bank_account, ("holding",))
+    # money: Decimal yuan, rounded half-up to the fen, stored as whole fen (exact on both engines)
+    amount = Decimal(amount_yuan).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if amount <= 0:
+        raise LedgerError("贷款金额须为正数（元）。", "the loan amount must be positive (yuan).")
+    pieces = _select(
+        session, src, "active", quantity, parse_serial(serials) if serials else None, project
+    )
+    total = sum(hi - lo + 1 for _, lo, hi in pieces)
+    session.execute(
+        text("INSERT INTO pledge (op_id, holder_account_id, bank_account_id, loan_ref, amount_fen, quantity, status) VALUES (:o, :h, :b, :l, :a, :q, 'active')"),
+        {"o": op.id, "h": src, "b": bank, "l": loan_ref, "a": int(amount * 100), "q": total},
+    )  # fmt: skip
+    pledge_id = int(
+        session.execute(text("SELECT id FROM pledge WHERE op_id = :o"), {"o": op.id}).scalar_one()
+    )
+    moved = _move(session, op, pieces, src, "pledged", pledge_id)
+    return op.finish({"pledge": pledge_id, "account": account, "bank": bank_account, "loan_ref": loan_ref,
+                      "amount_yuan": str(amount), "quantity": total, "serials": moved}, str(pledge_id))  # fmt: skip
+
+
+def _close_pledge(
+    session: Session, actor: str, idempotency_key: str, pledge_id: int, enforce_: bool
+) -> dict[str, Any]:
+    kind = "enforce" if enforce_ else "release"
+    op = _Op(session, kind, idempotency_key, {"pledge": pledge_id}, actor)
+    if op.previous is not None:
+        return op.previous
+    row = session.execute(
+        text("SELECT holder_account_id, bank_account_id, status FROM pledge WHERE id = :i" + (" FOR UPDATE" if is_postgres(session) else "")),
+        {"i": pledge_id},
+    ).first()  # fmt: skip
+    if row is None or row[2] != "active":
+        raise LedgerError(
+            f"质押 {pledge_id} 不存在或已结束。", f"pledge {pledge_id} does not exist or is closed."
+        )
+    holder, bank = int(row[0]), int(row[1])
+    found = _live_blocks(session, holder, "pledged", " AND pledge_id = :pl", {"pl": pledge_id})
+    pieces = [(b, b.first, b.last) for b in found]
+    moved = _move(session, op, pieces, bank if enforce_ else holder, "active", None)
+    session.execute(text("UPDATE pledge SET status = :s, closed_op_id = :o WHERE id = :i"),
+                    {"s": "enforced" if enforce_ else "released", "o": op.id, "i": pledge_id})  # fmt: skip
+    return op.finish(
+        {
+            "pledge": pledge_id,
+            "action": kind,
+            "quantity": sum(b.size for b in found),
+            "serials": moved,
+        },
+        str(pledge_id),
+    )
+
+
+def release(session: Session, actor: str, idempotency_key: str, pledge_id: int) -> dict[str, Any]:
+    """The bank releases a pledge: the credits are active again in the holder's account."""
+    return _close_pledge(session, actor, idempotency_key, pledge_id, False)
+
+
+def enforce(session: Session, actor: str, idempotency_key: str, pledge_id: int) -> dict[str, Any]:
+    """The bank enforces a pledge: the credits move to the bank's account, active."""
+    return _close_pledge(session, actor, idempotency_key, pledge_id, True)
+
+
+# -- views --------------------------------------------------------------------------------------
+
+
+def blocks(session: Session, account: str | None = None) -> list[dict[str, Any]]:
+    """Live blocks (of one account, or all), with their serial text."""
+    sql = ("SELECT a.code, b.project_code, b.vintage, b.first_seq, b.last_seq, b.state, b.pledge_id "
+           "FROM credit_block b JOIN ledger_account a ON a.id = b.account_id WHERE b.closed_op_id IS NULL")  # fmt: skip
+    params: dict[str, Any] = {}
+    if account:
+        sql += " AND a.code = :c"
+        params["c"] = account
+    sql += " ORDER BY a.code, b.project_code, b.vintage, b.first_seq"
+    return [
+        {"account": r[0], "project": r[1], "vintage": r[2], "serials": format_block(r[1], r[2], r[3], r[4]),
+         "quantity": r[4] - r[3] + 1, "state": r[5], "pledge": r[6]}
+        for r in session.execute(text(sql), params).all()
+    ]  # fmt: skip
+
+
+def balance(session: Session, account: str) -> dict[str, int]:
+    """Credits of an account by state (t CO2e)."""
+    _account(session, account)
+    out = {"active": 0, "pledged": 0, "retired": 0, "cancelled": 0}
+    for b in blocks(session, account):
+        out[b["state"]] += b["quantity"]
+    return out
+
+
+def history(session: Session, serial_text: str) -> list[dict[str, Any]]:
+    """Every block that ever held this serial, oldest first: where it was and which operation."""
+    r = parse_serial(serial_text)
+    rows = session.execute(
+        text("SELECT b.id, a.code, b.state, b.first_seq, b.last_seq, o1.kind, o1.created_at, o2.kind "
+             "FROM credit_block b JOIN ledger_account a ON a.id = b.account_id "
+             "JOIN ledger_operation o1 ON o1.id = b.created_op_id LEFT JOIN ledger_operation o2 ON o2.id = b.closed_op_id "
+             "WHERE b.project_code = :p AND b.vintage = :v AND b.first_seq <= :s AND b.last_seq >= :s ORDER BY b.id"),
+        {"p": r.project, "v": r.vintage, "s": r.first},
+    ).all()  # fmt: skip
+    return [{"block": format_block(r.project, r.vintage, x[3], x[4]), "account": x[1], "state": x[2],
+             "created_by": x[5], "at": str(x[6]), "closed_by": x[7]} for x in rows]  # fmt: skip
+
+
+def check_invariants(session: Session) -> list[str]:
+    """Every violation of the ledger's invariants (empty when the ledger tells the truth)."""
+    problems = []
+    for project, vintage, issued, next_seq in session.execute(
+        text("SELECT project_code, vintage, issued, next_seq FROM serial_counter")
+    ).all():
+        live = session.execute(
+            text("SELECT first_seq, last_seq FROM credit_block WHERE closed_op_id IS NULL AND project_code = :p AND vintage = :v ORDER BY first_seq"),
+            {"p": project, "v": vintage},
+        ).all()  # fmt: skip
+        total = sum(b - a + 1 for a, b in live)
+        if total != issued:
+            problems.append(f"{project}/{vintage}: live blocks hold {total}, issued {issued}")
+        for (_a1, b1), (a2, _b2) in pairwise(live):
+            if a2 <= b1:
+                problems.append(f"{project}/{vintage}: blocks overlap at {a2}")
+        if live and (live[0][0] < 1 or live[-1][1] >= next_seq):
+            problems.append(f"{project}/{vintage}: serials outside 1..{next_seq - 1}")
+        if (
+            live
+            and sum(b - a + 1 for a, b in live) == issued
+            and (live[0][0] != 1 or any(a2 != b1 + 1 for (_a1, b1), (a2, _b2) in pairwise(live)))
+        ):
+            problems.append(f"{project}/{vintage}: gaps between live blocks")
+    bad = session.execute(
+        text(
+            "SELECT count(*) FROM credit_block WHERE closed_op_id IS NOT NULL AND state IN ('retired', 'cancelled')"
+        )
+    ).scalar()
+    if bad:
+        problems.append(f"{bad} retired or cancelled blocks were moved")
+    return problems

@@ -1,0 +1,199 @@
+"""The credit ledger, read like a ledger statement, on both engines."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from registry.audit import verify_chain
+from registry.db import session_scope
+from registry.ledger import (
+    LedgerError,
+    balance,
+    blocks,
+    cancel,
+    check_invariants,
+    enforce,
+    ensure_account,
+    history,
+    issue,
+    parse_serial,
+    pledge,
+    release,
+    retire,
+    transfer,
+)
+from tests.registry.ledger_fixtures import verified_project
+
+P = "CN-431123-L1-2026-"
+
+
+@pytest.fixture
+def ledger(engine: Engine, tmp_path: Path) -> Engine:
+    verified_project(engine, tmp_path)
+    with session_scope(engine) as s:
+        for code, holder in (("BUYER", "某电力公司"), ("BANK", "永州某银行")):
+            ensure_account(s, code, holder, "holding", holder)
+    return engine
+
+
+def live(engine: Engine, account: str) -> list[tuple[str, str]]:
+    with session_scope(engine) as s:
+        return [(b["serials"].replace(P, ""), b["state"]) for b in blocks(s, account)]
+
+
+def snapshot(engine: Engine) -> tuple[object, ...]:
+    with engine.connect() as c:
+        return tuple(c.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in
+                     ("credit_block", "ledger_operation", "audit_event", "retirement", "pledge"))  # fmt: skip
+
+
+def test_serials_parse_and_format() -> None:
+    r = parse_serial("CN-431123-SP-FM-2026-01-2026-000000101..000000400")
+    assert (r.project, r.vintage, r.first, r.last, r.size) == ("SP-FM-2026-01", 2026, 101, 400, 300)
+    with pytest.raises(LedgerError, match="not a serial"):
+        parse_serial("CN-431123-X-2026-12")
+
+
+def test_a_ledger_statement(ledger: Engine) -> None:
+    with session_scope(ledger) as s:
+        result = issue(s, "局长", "L1", "issue-1", buffer_pct=10)
+    # floor(1000.5) = 1000 credits; buffer ceil(1000 × 10 %) = 100 → serials 1–100; owner 101–1000
+    assert (result["quantity"], result["buffer"], result["vintage"]) == (1000, 100, 2026)
+    assert live(ledger, "BUFFER") == [("000000001..000000100", "active")]
+    assert live(ledger, "HOLD-L1") == [("000000101..000001000", "active")]
+    with session_scope(ledger) as s:  # a retried request moves nothing and returns the same
+        assert issue(s, "局长", "L1", "issue-1", buffer_pct=10) == result
+        assert s.execute(text("SELECT issued FROM serial_counter")).scalar() == 1000
+        assert s.execute(text("SELECT status FROM project WHERE code = 'L1'")).scalar() == "issued"
+
+    with session_scope(ledger) as s:
+        transfer(s, "李工", "t-1", "HOLD-L1", "BUYER", quantity=300)  # oldest serials first
+        transfer(s, "李工", "t-2", "HOLD-L1", "BUYER", serials=P + "000000500..000000599")  # middle
+    assert live(ledger, "HOLD-L1") == [
+        ("000000401..000000499", "active"),
+        ("000000600..000001000", "active"),
+    ]
+    assert live(ledger, "BUYER") == [
+        ("000000101..000000400", "active"),
+        ("000000500..000000599", "active"),
+    ]
+
+    with session_scope(ledger) as s:
+        r = retire(
+            s,
+            "某电力公司",
+            "r-1",
+            "BUYER",
+            "某电力公司",
+            "2026 年度碳中和",
+            date(2026, 6, 30),
+            quantity=50,
+        )
+    assert r["certificate"].startswith("RC-2026-") and r["serials"] == [P + "000000101..000000150"]
+    assert live(ledger, "RETIREMENT") == [("000000101..000000150", "retired")]
+
+    with session_scope(ledger) as s:
+        p = pledge(
+            s,
+            "双牌县林业局",
+            "p-1",
+            "HOLD-L1",
+            "BANK",
+            "DK-2026-001",
+            Decimal("150000.00"),
+            quantity=200,
+        )
+    assert live(ledger, "HOLD-L1") == [("000000401..000000499", "pledged"), ("000000600..000000700", "pledged"),
+                                       ("000000701..000001000", "active")]  # fmt: skip
+    with pytest.raises(LedgerError, match="not active"), session_scope(ledger) as s:
+        transfer(s, "x", "t-pledged", "HOLD-L1", "BUYER", serials=P + "000000450")
+    with session_scope(ledger) as s:
+        release(s, "银行", "rel-1", p["pledge"])
+        p2 = pledge(
+            s,
+            "双牌县林业局",
+            "p-2",
+            "HOLD-L1",
+            "BANK",
+            "DK-2026-002",
+            Decimal("50000"),
+            quantity=100,
+        )
+        enforce(s, "银行", "enf-1", p2["pledge"])
+        cancel(s, "局长", "c-1", "BUFFER", "2027 年山火损失 fire reversal", quantity=20)
+    assert live(ledger, "BANK") == [
+        ("000000401..000000499", "active"),
+        ("000000600..000000600", "active"),
+    ]
+    assert live(ledger, "CANCELLATION") == [("000000001..000000020", "cancelled")]
+    with session_scope(ledger) as s:
+        assert balance(s, "HOLD-L1") == {
+            "active": 1000 - 100 - 300 - 100 - 100,
+            "pledged": 0,
+            "retired": 0,
+            "cancelled": 0,
+        }
+        assert balance(s, "BUYER")["active"] == 350 and balance(s, "BUFFER")["active"] == 80
+        assert check_invariants(s) == []
+        assert verify_chain(s).ok
+        moves = [(h["account"], h["state"], h["created_by"]) for h in history(s, P + "000000101")]
+    assert moves == [
+        ("HOLD-L1", "active", "issue"),
+        ("BUYER", "active", "transfer"),
+        ("RETIREMENT", "retired", "retire"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "call", "words"),
+    [
+        ("insufficient", lambda s: transfer(s, "x", "k1", "HOLD-L1", "BUYER", quantity=5000), "insufficient credits"),
+        ("unknown serial", lambda s: transfer(s, "x", "k2", "HOLD-L1", "BUYER", serials=P + "000009999"), "not active"),
+        ("not held here", lambda s: transfer(s, "x", "k3", "HOLD-L1", "BUYER", serials=P + "000000050"), "not active"),
+        ("retired never moves", lambda s: transfer(s, "x", "k4", "RETIREMENT", "BUYER", quantity=1), "retirement account"),
+        ("wrong account kind", lambda s: transfer(s, "x", "k5", "HOLD-L1", "RETIREMENT", quantity=1), "retirement account"),
+        ("unknown account", lambda s: transfer(s, "x", "k6", "HOLD-L1", "NOBODY", quantity=1), "no account"),
+        ("zero", lambda s: transfer(s, "x", "k7", "HOLD-L1", "BUYER", quantity=0), "positive"),
+        ("reused key", lambda s: transfer(s, "x", "t-1", "HOLD-L1", "BUYER", quantity=7), "different request"),
+        ("no beneficiary", lambda s: retire(s, "x", "k8", "HOLD-L1", " ", "p", date(2026, 1, 1), quantity=1), "beneficiary"),
+        ("nothing left to issue", lambda s: issue(s, "x", "L1", "k9", 10), "no verified period"),
+    ],
+)  # fmt: skip
+def test_refusals_are_clear_and_change_nothing(
+    ledger: Engine, name: str, call: object, words: str
+) -> None:
+    with session_scope(ledger) as s:
+        issue(s, "局长", "L1", "issue-1", buffer_pct=10)
+        transfer(s, "李工", "t-1", "HOLD-L1", "BUYER", quantity=3)
+        retire(s, "b", "r-0", "BUYER", "b", "p", date(2026, 1, 1), quantity=1)
+    before = snapshot(ledger)
+    with pytest.raises(LedgerError) as info, session_scope(ledger) as s:
+        call(s)  # type: ignore[operator]
+    assert words in info.value.message_en and info.value.message_zh
+    assert snapshot(ledger) == before
+
+
+def test_the_database_guards_blocks_itself(ledger: Engine) -> None:
+    with session_scope(ledger) as s:
+        issue(s, "局长", "L1", "issue-1", buffer_pct=10)
+        retire(s, "b", "r-1", "HOLD-L1", "b", "p", date(2026, 1, 1), quantity=10)
+    statements = [
+        "UPDATE credit_block SET account_id = account_id WHERE state = 'retired'",  # touching a retired block
+        "UPDATE credit_block SET last_seq = last_seq + 1 WHERE state = 'active'",  # editing a block
+        "DELETE FROM credit_block",
+        # a block overlapping live serials
+        "INSERT INTO credit_block (project_code, vintage, first_seq, last_seq, account_id, state, created_op_id) "
+        "SELECT project_code, vintage, first_seq, first_seq, account_id, 'active', created_op_id FROM credit_block "
+        "WHERE closed_op_id IS NULL LIMIT 1",
+    ]
+    for statement in statements:
+        with pytest.raises(DBAPIError), ledger.begin() as conn:
+            conn.execute(text(statement))
+    with session_scope(ledger) as s:
+        assert check_invariants(s) == []
