@@ -51,6 +51,7 @@ pytest: setup-test
 bench: setup-test
 	$(PY) bench/import/run.py
 	$(PY) bench/model/run.py
+	$(PY) bench/ledger/run.py
 
 clean:
 	rm -rf $(VENV) demo_output import_reports *.sqlite build *.egg-info

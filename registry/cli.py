@@ -40,11 +40,13 @@ app.add_typer(db_app, name="db")
 
 
 def _add_model_commands() -> None:
+    from registry.cli_credits import credits_app
     from registry.cli_model import model_app
     from registry.cli_project import project_app
 
     app.add_typer(model_app, name="model")
     app.add_typer(project_app, name="project")
+    app.add_typer(credits_app, name="credits")
 
 
 _add_model_commands()

@@ -53,6 +53,75 @@ PROJECTS = (
 )  # fmt: skip
 
 
+def _ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
+    from decimal import Decimal
+
+    from rich.table import Table
+
+    from registry.ledger import (
+        balance,
+        check_invariants,
+        ensure_account,
+        issue,
+        pledge,
+        retire,
+        transfer,
+    )
+
+    with session_scope(engine) as session:
+        for code, *_ in (p for p in PROJECTS if p[5]):
+            result = issue(session, "林业局 局长", code, f"demo-issue-{code}", settings.buffer_pct)
+            console.print(f"签发 issued {code}: {result['quantity']:,} t (buffer {result['buffer']:,}) — "
+                          + "; ".join(f"{p['account']} {p['serials']}" for p in result["placed"]))  # fmt: skip
+        ensure_account(
+            session, "BUYER-HNPOWER", "某电力公司（合成）", "holding", "某电力公司（合成）"
+        )
+        ensure_account(
+            session, "BANK-YZ", "永州某农商银行（合成）", "holding", "永州某农商银行（合成）"
+        )
+    with session_scope(engine) as session:
+        t = transfer(
+            session,
+            "林业局 李工",
+            "demo-transfer-1",
+            "HOLD-SP-FM-2026-01",
+            "BUYER-HNPOWER",
+            quantity=20_000,
+        )
+        r = retire(session, "某电力公司", "demo-retire-1", "BUYER-HNPOWER", "某电力公司（合成）",
+                   "2026 年度碳中和 carbon neutrality 2026", date(2026, 12, 31), quantity=5_000)  # fmt: skip
+        p = pledge(session, "双牌县林业局", "demo-pledge-1", "HOLD-SP-FM-2026-01", "BANK-YZ",
+                   "SP-DK-2026-001", Decimal("1000000.00"), quantity=50_000)  # fmt: skip
+    console.print(f"转让 transfer {t['quantity']:,} t → BUYER-HNPOWER {t['serials'][0]}")
+    console.print(
+        f"退役 retired {r['quantity']:,} t, certificate {r['certificate']}: {r['serials'][0]}"
+    )
+    console.print(
+        f"质押 pledged {p['quantity']:,} t to BANK-YZ for loan {p['loan_ref']} (¥{p['amount_yuan']})"
+    )
+    table = Table(title="账户余额 balances (t CO2e)")
+    for name in ("account", "active", "pledged", "retired", "cancelled"):
+        table.add_column(name, justify="right" if name != "account" else "left")
+    with session_scope(engine) as session:
+        for account in (
+            "HOLD-SP-FM-2026-01",
+            "HOLD-SP-AF-2028-01",
+            "BUFFER",
+            "BUYER-HNPOWER",
+            "BANK-YZ",
+            "RETIREMENT",
+        ):
+            b = balance(session, account)
+            table.add_row(
+                account, *(f"{b[k]:,}" for k in ("active", "pledged", "retired", "cancelled"))
+            )
+        problems = check_invariants(session)
+    console.print(table)
+    console.print(
+        "[green]账本不变量成立 ledger invariants hold[/]" if not problems else f"[red]{problems}[/]"
+    )
+
+
 def _project_steps(engine: Engine, console: Console) -> None:
     from rich.table import Table
 
@@ -217,7 +286,10 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
     )
     _project_steps(engine, console)
 
-    console.print(Rule("8. 导出 / export"))
+    console.print(Rule("8. 签发、转让、退役、质押 / credits: issue, transfer, retire, pledge"))
+    _ledger_steps(engine, settings, console)
+
+    console.print(Rule("9. 导出 / export"))
     out = write_stands(
         export_frame(stands, load_profile()), workdir / "export" / "stands.gpkg", "gpkg"
     )

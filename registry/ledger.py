@@ -212,7 +212,7 @@ class _Op:
             self.session.flush()
             print("FAULT-INJECTION: ledger paused before commit", file=sys.stderr, flush=True)
             time.sleep(float(pause))
-        return result
+        return dict(json.loads(canonical_json(result)))  # the same shape as a retried request gets
 
 
 @dataclass

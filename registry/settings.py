@@ -19,5 +19,7 @@ class Settings(BaseSettings):
     """Overlap between two stands above this many m² is an error."""
     area_tolerance_pct: float = 1.0
     """Mapped vs reported 面积 difference above this percentage is a warning."""
+    buffer_pct: float = 10.0
+    """Default share of each issuance (%) set aside in the buffer pool against reversals."""
     actor: str = "bureau"
     """Who the CLI acts as in the audit log, until accounts exist."""

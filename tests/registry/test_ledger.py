@@ -197,3 +197,40 @@ def test_the_database_guards_blocks_itself(ledger: Engine) -> None:
             conn.execute(text(statement))
     with session_scope(ledger) as s:
         assert check_invariants(s) == []
+
+
+def test_credits_command_line(ledger: Engine, db_url: str, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    tanhui = str(Path(sys.executable).parent / "tanhui")
+    env = {**os.environ, "TANHUI_DATABASE_URL": db_url, "COLUMNS": "200", "TANHUI_BUFFER_PCT": "5"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([tanhui, "credits", *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=300)  # fmt: skip
+
+    issued = run("issue", "--project", "L1", "--key", "cli-issue")
+    assert issued.returncode == 0, issued.stderr
+    # buffer from the settings: ceil(1000 × 5 %) = 50 → serials 1–50; owner 51–1000
+    assert json.loads(issued.stdout)["buffer"] == 50
+    assert run("issue", "--project", "L1", "--key", "cli-issue").stdout == issued.stdout  # retry
+    moved = run(
+        "transfer", "--from", "HOLD-L1", "--to", "BUYER", "--serials", P + "000000051..000000060"
+    )
+    assert moved.returncode == 0 and "idempotency key" in moved.stderr  # a key was made and shown
+    retired = run("retire", "--account", "BUYER", "--beneficiary", "某电力公司", "--purpose", "碳中和",
+                  "--date", "2026-06-30", "--quantity", "4", "--key", "cli-r")  # fmt: skip
+    assert json.loads(retired.stdout)["serials"] == [P + "000000051..000000054"]
+    refused = run("retire", "--account", "BUYER", "--beneficiary", "x", "--purpose", "y",
+                  "--serials", P + "000000051", "--key", "cli-r2")  # fmt: skip
+    assert refused.returncode == 1 and "Refused" in refused.stderr
+    assert json.loads(run("balance", "--account", "BUYER").stdout) == {
+        "active": 6, "pledged": 0, "retired": 0, "cancelled": 0
+    }  # fmt: skip
+    moves = json.loads(run("history", "--serial", P + "000000052").stdout)["moves"]
+    assert [m["state"] for m in moves] == ["active", "active", "retired"]
+    assert run("check").returncode == 0
+    assert "BUFFER" in run("blocks").stdout

@@ -1,0 +1,245 @@
+"""``tanhui credits …``: the credit ledger on the command line (thin shell over registry.ledger).
+
+Every moving command takes ``--key`` (an idempotency key): repeat the command with the same key
+after a failure and the credits move at most once. Without ``--key`` a new one is made and
+printed, so the command can still be retried safely.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from registry.db import session_scope
+from registry.errors import RegistryError
+
+__all__ = ["credits_app"]
+
+credits_app = typer.Typer(help="碳汇积分账本 / the credit ledger.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+KeyOpt = Annotated[
+    str | None, typer.Option("--key", help="幂等键：重试时用同一个 / idempotency key")
+]
+QtyOpt = Annotated[int | None, typer.Option("--quantity", help="数量（吨，取最早的序列号）")]
+SerialsOpt = Annotated[
+    str | None, typer.Option("--serials", help="序列号或区间 CN-…-000000001..000000100")
+]
+ProjectOpt = Annotated[str | None, typer.Option("--project", help="只取该项目的积分")]
+
+
+def _run(call: Callable[[Any], dict[str, Any]], key: str | None) -> dict[str, Any]:
+    from registry.cli import _engine, _settings
+
+    engine = _engine(_settings())
+    if key is None:  # a moving command without --key: make one and say it
+        key = str(uuid.uuid4())
+        err.print(f"幂等键 idempotency key: {key}（重试请用 --key {key}）")
+    try:
+        with session_scope(engine) as session:
+            return call((session, key))
+    except RegistryError as exc:
+        err.print(
+            f"[bold red]拒绝[/] {escape(exc.message_zh)}\n[bold red]Refused[/] {escape(exc.message_en)}"
+        )
+        raise typer.Exit(1) from exc
+
+
+def _show(result: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+
+
+def _actor() -> str:
+    from registry.cli import _settings
+
+    return _settings().actor
+
+
+@credits_app.command("open-account")
+def open_account_cmd(
+    code: Annotated[str, typer.Option(help="账户代码")],
+    name: Annotated[str, typer.Option(help="账户名称")],
+    holder: Annotated[str, typer.Option(help="持有机构")],
+) -> None:
+    """开立持有账户（买方、银行、业主） / open a holding account."""
+    from registry.ledger import ensure_account
+
+    _run(lambda sk: {"id": ensure_account(sk[0], code, name, "holding", holder)}, "")
+    console.print(f"[green]账户 {code} 已开立[/] account {code} open")
+
+
+@credits_app.command("issue")
+def issue_cmd(
+    project: Annotated[str, typer.Option(help="项目编号（已核证）")],
+    buffer_pct: Annotated[float | None, typer.Option(help="缓冲比例 %（默认取设置）")] = None,
+    key: KeyOpt = None,
+) -> None:
+    """签发已核证监测期的积分 / issue the verified period's credits (buffer share to the pool)."""
+    from registry.cli import _settings
+    from registry.ledger import issue
+
+    pct = _settings().buffer_pct if buffer_pct is None else buffer_pct
+    _show(_run(lambda sk: issue(sk[0], _actor(), project, sk[1], pct), key))
+
+
+@credits_app.command("transfer")
+def transfer_cmd(
+    from_account: Annotated[str, typer.Option("--from", help="转出账户")],
+    to_account: Annotated[str, typer.Option("--to", help="转入账户")],
+    quantity: QtyOpt = None,
+    serials: SerialsOpt = None,
+    project: ProjectOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """转让积分 / transfer credits (a quantity or exact serials)."""
+    from registry.ledger import transfer
+
+    _show(
+        _run(
+            lambda sk: transfer(
+                sk[0], _actor(), sk[1], from_account, to_account, quantity, serials, project
+            ),
+            key,
+        )
+    )
+
+
+@credits_app.command("retire")
+def retire_cmd(
+    account: Annotated[str, typer.Option(help="账户")],
+    beneficiary: Annotated[str, typer.Option(help="受益方")],
+    purpose: Annotated[str, typer.Option(help="用途")],
+    on: Annotated[
+        str, typer.Option("--date", help="退役日期 YYYY-MM-DD")
+    ] = date.today().isoformat(),
+    quantity: QtyOpt = None,
+    serials: SerialsOpt = None,
+    project: ProjectOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """退役（抵消）积分，生成证书编号 / retire credits; returns the certificate id."""
+    from registry.ledger import retire
+
+    _show(_run(lambda sk: retire(sk[0], _actor(), sk[1], account, beneficiary, purpose,
+                                 date.fromisoformat(on), quantity, serials, project), key))  # fmt: skip
+
+
+@credits_app.command("cancel")
+def cancel_cmd(
+    account: Annotated[str, typer.Option(help="账户（持有或缓冲池 BUFFER）")],
+    reason: Annotated[str, typer.Option(help="原因，如 火灾 fire")],
+    quantity: QtyOpt = None,
+    serials: SerialsOpt = None,
+    project: ProjectOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """注销积分（火灾、采伐等逆转） / cancel credits after a reversal."""
+    from registry.ledger import cancel
+
+    _show(
+        _run(
+            lambda sk: cancel(sk[0], _actor(), sk[1], account, reason, quantity, serials, project),
+            key,
+        )
+    )
+
+
+@credits_app.command("pledge")
+def pledge_cmd(
+    account: Annotated[str, typer.Option(help="出质账户")],
+    bank: Annotated[str, typer.Option(help="银行账户")],
+    loan_ref: Annotated[str, typer.Option(help="贷款合同号")],
+    amount: Annotated[str, typer.Option(help="贷款金额（元）")],
+    quantity: QtyOpt = None,
+    serials: SerialsOpt = None,
+    project: ProjectOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """碳汇质押 / pledge credits to a bank as loan collateral."""
+    from registry.ledger import pledge
+
+    try:
+        money = Decimal(amount)
+    except InvalidOperation as exc:
+        err.print(f"[bold red]金额 {amount!r} 不是数字[/] amount {amount!r} is not a number")
+        raise typer.Exit(1) from exc
+    _show(
+        _run(
+            lambda sk: pledge(
+                sk[0], _actor(), sk[1], account, bank, loan_ref, money, quantity, serials, project
+            ),
+            key,
+        )
+    )
+
+
+@credits_app.command("release")
+def release_cmd(pledge_id: Annotated[int, typer.Option("--pledge")], key: KeyOpt = None) -> None:
+    """解除质押 / the bank releases a pledge."""
+    from registry.ledger import release
+
+    _show(_run(lambda sk: release(sk[0], _actor(), sk[1], pledge_id), key))
+
+
+@credits_app.command("enforce")
+def enforce_cmd(pledge_id: Annotated[int, typer.Option("--pledge")], key: KeyOpt = None) -> None:
+    """质权实现：积分转给银行 / the bank enforces a pledge."""
+    from registry.ledger import enforce
+
+    _show(_run(lambda sk: enforce(sk[0], _actor(), sk[1], pledge_id), key))
+
+
+@credits_app.command("blocks")
+def blocks_cmd(account: Annotated[str | None, typer.Option(help="账户")] = None) -> None:
+    """积分块 / live serial blocks."""
+    from registry.ledger import blocks
+
+    rows = _run(lambda sk: {"blocks": blocks(sk[0], account)}, "")["blocks"]
+    table = Table(title="积分块 serial blocks")
+    for name in ("account", "serials", "t", "state", "pledge"):
+        table.add_column(name)
+    for b in rows:
+        table.add_row(
+            b["account"], b["serials"], f"{b['quantity']:,}", b["state"], str(b["pledge"] or "")
+        )
+    console.print(table)
+
+
+@credits_app.command("balance")
+def balance_cmd(account: Annotated[str, typer.Option(help="账户")]) -> None:
+    """余额（按状态） / balance of an account by state."""
+    from registry.ledger import balance
+
+    _show(_run(lambda sk: balance(sk[0], account), ""))
+
+
+@credits_app.command("history")
+def history_cmd(serial: Annotated[str, typer.Option(help="序列号")]) -> None:
+    """一个序列号的全部流转 / every move one serial ever made."""
+    from registry.ledger import history
+
+    _show({"serial": serial, "moves": _run(lambda sk: {"h": history(sk[0], serial)}, "")["h"]})
+
+
+@credits_app.command("check")
+def check_cmd() -> None:
+    """校验账本不变量 / check the ledger's invariants."""
+    from registry.ledger import check_invariants
+
+    problems = _run(lambda sk: {"p": check_invariants(sk[0])}, "")["p"]
+    if problems:
+        for p in problems:
+            err.print(f"[bold red]✗[/] {p}")
+        raise typer.Exit(1)
+    console.print("[green]账本一致[/] ledger invariants hold")
