@@ -184,7 +184,6 @@ _make_transition("validate", "审定通过 / validate (verifier).", Role.VERIFIE
 _make_transition(
     "register", "登记并冻结事前估算 / register and freeze the ex-ante (admin).", Role.ADMIN
 )
-_make_transition("issue", "签发 / mark issued (admin).", Role.ADMIN)
 
 
 @project_app.command("reject")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import openpyxl
-import psycopg
 import pytest
+
+from tests.registry.test_audit import _tamper
 
 TANHUI = str(Path(sys.executable).parent / "tanhui")
 
@@ -92,17 +92,7 @@ def test_import_summary_export_roundtrip_and_audit(
 
 
 def _tamper_first_event(db_url: str) -> None:
-    statement = "UPDATE audit_event SET actor = 'mallory' WHERE id = 1"
-    if db_url.startswith("sqlite"):
-        conn = sqlite3.connect(db_url.split("///", 1)[1])
-        conn.execute("DROP TRIGGER audit_event_no_update")
-        conn.execute(statement)
-        conn.commit()
-        conn.close()
-    else:
-        with psycopg.connect(db_url.replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute("ALTER TABLE audit_event DISABLE TRIGGER USER")
-            conn.execute(statement)
+    _tamper(db_url, "UPDATE audit_event SET actor = 'mallory' WHERE id = 1")
 
 
 def test_refused_import_exits_nonzero_and_writes_the_report(
