@@ -255,6 +255,10 @@ def _select(
     project: str | None = None, vintage: int | None = None, pledge_id: int | None = None,
 ) -> list[tuple[_Block, int, int]]:  # fmt: skip
     """(block, first, last) pieces to move: a quantity from the oldest serials, or exact serials."""
+    if quantity is not None and serials is not None:
+        raise LedgerError(
+            "请只给出数量或序列号之一。", "give either a quantity or serials, not both."
+        )
     where, params = "", dict[str, Any]()
     if pledge_id is not None:
         where += " AND pledge_id = :pl"

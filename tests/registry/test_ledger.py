@@ -160,6 +160,7 @@ def test_a_ledger_statement(ledger: Engine) -> None:
         ("wrong account kind", lambda s: transfer(s, "x", "k5", "HOLD-L1", "RETIREMENT", quantity=1), "retirement account"),
         ("unknown account", lambda s: transfer(s, "x", "k6", "HOLD-L1", "NOBODY", quantity=1), "no account"),
         ("zero", lambda s: transfer(s, "x", "k7", "HOLD-L1", "BUYER", quantity=0), "positive"),
+        ("both", lambda s: transfer(s, "x", "k10", "HOLD-L1", "BUYER", quantity=1, serials=P + "000000500"), "not both"),
         ("reused key", lambda s: transfer(s, "x", "t-1", "HOLD-L1", "BUYER", quantity=7), "different request"),
         ("no beneficiary", lambda s: retire(s, "x", "k8", "HOLD-L1", " ", "p", date(2026, 1, 1), quantity=1), "beneficiary"),
         ("nothing left to issue", lambda s: issue(s, "x", "L1", "k9", 10), "no verified period"),
