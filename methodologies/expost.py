@@ -17,10 +17,13 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from methodologies.bamboo import culm_biomass_kg
+from methodologies.bamboo import trace as bamboo_trace
 from methodologies.engine import tree_carbon_tco2e
 from methodologies.errors import InputError
 from methodologies.parameters import (
     Parameter,
+    bamboo_parameters,
     defaults,
     require,
     species_parameters,
@@ -48,6 +51,10 @@ PLOT_COLUMNS_ZH = {
     "height_m": "树高（米）",
 }
 PLOT_COLUMNS = tuple(PLOT_COLUMNS_ZH)
+# moso bamboo rows (species_group moso_bamboo): one row per culm with its age in 度; no height
+BAMBOO_COLUMNS_ZH = {"age_du": "竹度（毛竹）"}
+AGE_DU_RANGE = (1.0, 10.0)
+BAMBOO = "moso_bamboo"
 STRATUM_COLUMNS_ZH = {"stratum": "层（树种组-龄组）", "area_ha": "层面积（公顷）"}
 DBH_RANGE = (1.0, 150.0)  # cm
 HEIGHT_RANGE = (1.3, 70.0)  # m
@@ -110,21 +117,31 @@ def _validate(trees: pd.DataFrame, strata: pd.DataFrame) -> None:
     if missing:
         names = ", ".join(f"{c}（{PLOT_COLUMNS_ZH[c]}）" for c in missing)
         raise InputError(f"样地数据缺少列：{names}", f"plot data lack the columns: {names}")
-    known = {g.value for g in VOLUME_EQUATION_OF}
+    known = {g.value for g in VOLUME_EQUATION_OF} | {BAMBOO}
     plot_ids = trees["plot_id"].astype(str).to_numpy(dtype=object)
     groups = trees["species_group"].to_numpy(dtype=object)
+    is_bamboo = groups == BAMBOO
+    if is_bamboo.any() and "age_du" not in trees:
+        raise InputError(
+            "毛竹样地须有「竹度（毛竹）」列（每株立竹的竹度）。",
+            "moso bamboo plots need the column age_du (竹度, the age of each culm).",
+        )
     checks: list[tuple[NDArray[np.bool_], str, str, NDArray[np.object_]]] = []
     bad_group = np.array([g not in known for g in groups], dtype=bool)
     checks.append((bad_group, "未知树种组", "unknown species group", groups))
-    for column, (low, high), zh, en in (
-        ("dbh_cm", DBH_RANGE, "胸径", "DBH (cm)"),
-        ("height_m", HEIGHT_RANGE, "树高", "height (m)"),
-        ("plot_area_ha", (1e-6, 1.0), "样地面积", "plot area (ha)"),
+    for column, (low, high), zh, en, rows in (
+        ("dbh_cm", DBH_RANGE, "胸径", "DBH (cm)", ~is_bamboo),
+        ("dbh_cm", (1.0, 20.0), "毛竹胸径", "bamboo DBH (cm)", is_bamboo),
+        ("height_m", HEIGHT_RANGE, "树高", "height (m)", ~is_bamboo),
+        ("age_du", AGE_DU_RANGE, "竹度", "bamboo age (du)", is_bamboo),
+        ("plot_area_ha", (1e-6, 1.0), "样地面积", "plot area (ha)", np.ones(len(trees), bool)),
     ):
+        if not rows.any():
+            continue
         raw = trees[column].to_numpy(dtype=object)
         values = pd.to_numeric(trees[column], errors="coerce").to_numpy(dtype=np.float64)
         with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(values) | (values < low) | (values > high)
+            bad = rows & (~np.isfinite(values) | (values < low) | (values > high))
         checks.append(
             (bad, f"{zh}超出范围 {low:g}–{high:g}：", f"{en} is outside {low:g}–{high:g}:", raw)
         )
@@ -166,8 +183,16 @@ def estimate(trees: pd.DataFrame, strata: pd.DataFrame) -> ExPostResult:
     table = species_parameters()
     carbon = np.zeros(len(trees))
     used: list[Parameter] = []
+    bamboo_rows = False
     for group, idx in trees.groupby("species_group").groups.items():
         rows = trees.loc[idx]
+        if group == BAMBOO:  # culms: per-culm biomass model, then the bamboo carbon chain
+            bp = bamboo_parameters()
+            m = culm_biomass_kg(rows["dbh_cm"].to_numpy(float), rows["age_du"].to_numpy(float))
+            cf, r = bp["carbon_fraction"].value, bp["root_shoot_ratio"].value
+            carbon[trees.index.get_indexer(idx)] = 44.0 / 12.0 * cf * (1.0 + r) * m / 1000.0
+            bamboo_rows = True
+            continue
         v = tree_volume_m3(
             str(group), rows["dbh_cm"].to_numpy(float), rows["height_m"].to_numpy(float)
         )
@@ -222,11 +247,26 @@ def estimate(trees: pd.DataFrame, strata: pd.DataFrame) -> ExPostResult:
     target = require(defaults(), "uncertainty_target")
     rule = require(defaults(), "uncertainty_deduction_rule")
     deduct = uncertainty > target.value
+    bamboo_steps = bamboo_trace(with_age_structure=False).steps if bamboo_rows else ()
+    tree_steps = (
+        (
+            Step(
+                EQUATIONS["tree_volume_two_way"],
+                tuple(dict.fromkeys(u for u in used if "volume" in u.name)),
+            ),
+            Step(
+                EQUATIONS["carbon_stock_trees"],
+                tuple(dict.fromkeys(u for u in used if "volume" not in u.name)),
+            ),
+        )
+        if used
+        else ()
+    )
     trace = Trace(
         "样地实测 Ex-post from monitoring plots",
         (
-            Step(EQUATIONS["tree_volume_two_way"], tuple(dict.fromkeys(u for u in used if "volume" in u.name))),
-            Step(EQUATIONS["carbon_stock_trees"], tuple(dict.fromkeys(u for u in used if "volume" not in u.name))),
+            *bamboo_steps,
+            *tree_steps,
             Step(EQUATIONS["stratified_mean"], (), f"90 % CI, Welch–Satterthwaite df = {df:.1f}"),
             Step(EQUATIONS["conservative_deduction"], (target, rule),
                  f"U = {uncertainty:.1%}; " + ("deduction applied" if deduct else "no deduction")),

@@ -155,15 +155,15 @@ def _canonical(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
 @model_app.command("plot-template")
 def plot_template_cmd(out: Annotated[Path, typer.Option(help=".xlsx 或 .csv")]) -> None:
     """写出样地数据模板（中文表头） / write the plot data template (Chinese headers)."""
-    from methodologies.expost import PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
+    from methodologies.expost import BAMBOO_COLUMNS_ZH, PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
 
     example = pd.DataFrame(
         [
-            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 14.2, 11.5],
-            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 16.8, 12.9],
-            ["P002", "chinese_fir-中龄林", 0.0667, "chinese_fir", 12.5, 10.1],
-        ],
-        columns=list(PLOT_COLUMNS_ZH.values()),
+            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 14.2, 11.5, None],
+            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 16.8, 12.9, None],
+            ["P002", "chinese_fir-中龄林", 0.0667, "chinese_fir", 12.5, 10.1, None],
+        ],  # moso bamboo rows: one per culm, 树高 empty, 竹度 filled
+        columns=[*PLOT_COLUMNS_ZH.values(), *BAMBOO_COLUMNS_ZH.values()],
     )
     strata = pd.DataFrame(
         [["chinese_fir-中龄林", 120.5]], columns=list(STRATUM_COLUMNS_ZH.values())
@@ -188,10 +188,15 @@ def ex_post_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
 ) -> None:
     """样地实测碳储量（分层抽样，90% 置信区间） / ex-post carbon stock from plots."""
-    from methodologies.expost import PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH, estimate
+    from methodologies.expost import (
+        BAMBOO_COLUMNS_ZH,
+        PLOT_COLUMNS_ZH,
+        STRATUM_COLUMNS_ZH,
+        estimate,
+    )
 
     try:
-        trees = _canonical(_read_table(plots, 0), PLOT_COLUMNS_ZH)
+        trees = _canonical(_read_table(plots, 0), {**PLOT_COLUMNS_ZH, **BAMBOO_COLUMNS_ZH})
         if strata is not None:
             areas = _canonical(_read_table(strata), STRATUM_COLUMNS_ZH)
         elif plots.suffix.lower() == ".xlsx":

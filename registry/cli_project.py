@@ -212,12 +212,14 @@ def monitor_cmd(
     role: RoleOpt = Role.BUREAU_STAFF,
 ) -> None:
     """提交监测报告（样地数据，计算事后碳汇） / submit a monitoring period with plot data."""
-    from methodologies.expost import PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
+    from methodologies.expost import BAMBOO_COLUMNS_ZH, PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
     from registry.projects import submit_monitoring
 
     engine, who = _context(actor, role)
     try:
-        trees = _canonical(pd.read_excel(plots, sheet_name=0), PLOT_COLUMNS_ZH)
+        trees = _canonical(
+            pd.read_excel(plots, sheet_name=0), {**PLOT_COLUMNS_ZH, **BAMBOO_COLUMNS_ZH}
+        )
         strata = _canonical(pd.read_excel(plots, sheet_name=1), STRATUM_COLUMNS_ZH)
         with session_scope(engine) as session:
             period = submit_monitoring(session, who, project, date.fromisoformat(start),

@@ -49,7 +49,7 @@ PROJECTS = (
     ("SP-AF-2028-01", "双牌县宜林地造林碳汇项目（合成）", "CCER-14-001-V01",
      "land_class=规划造林地|其他宜林地", date(2028, 1, 1), True),
     ("SP-BM-2026-01", "双牌县毛竹林经营碳汇项目（合成）", "AR-CM-005-V01",
-     "species_group=moso_bamboo,land_class=竹林地", date(2026, 1, 1), False),
+     "species_group=moso_bamboo,land_class=竹林地", date(2026, 1, 1), True),
 )  # fmt: skip
 
 
@@ -106,6 +106,7 @@ def _ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
         for account in (
             "HOLD-SP-FM-2026-01",
             "HOLD-SP-AF-2028-01",
+            "HOLD-SP-BM-2026-01",
             "BUFFER",
             "BUYER-HNPOWER",
             "BANK-YZ",
@@ -158,7 +159,9 @@ def _project_steps(engine: Engine, console: Console) -> None:
         period_text = verified_text = "-"
         if monitored:
             planted = "chinese_fir" if methodology == "CCER-14-001-V01" else None
-            trees, strata = synthetic_plots(stands, 5, planted=planted)
+            # bamboo stands differ a lot in culm density: more plots keep U under 10 %
+            n_plots = 40 if methodology == "AR-CM-005-V01" else 8
+            trees, strata = synthetic_plots(stands, 5, plots_per_stratum=n_plots, planted=planted)
             end = date(start.year + 4, 12, 31)
             with session_scope(engine) as session:
                 period = submit_monitoring(session, staff, code, start, end, trees, strata)
@@ -171,11 +174,7 @@ def _project_steps(engine: Engine, console: Console) -> None:
         table.add_row(code, methodology, f"{info['stands']:,}", f"{info['area_ha']:,.0f}", info["status"],
                       f"{info['exante_total_tco2e']:,.0f}", period_text, verified_text)  # fmt: skip
     console.print(table)
-    console.print(
-        "竹林项目停在“已登记”：竹林样地的事后计量尚未实现 / the bamboo project stops at "
-        "'registered': ex-post bamboo plots are not built yet. 试试 / try: tanhui project show "
-        "--project SP-FM-2026-01"
-    )
+    console.print("试试 / try: tanhui project show --project SP-FM-2026-01")
 
 
 def _model_steps(engine: Engine, settings: Settings, workdir: Path, console: Console) -> None:

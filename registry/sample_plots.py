@@ -39,13 +39,27 @@ def synthetic_plots(
         frame["stems_per_ha"] = 2500.0
         frame["mean_dbh_cm"] = 1.3 * years
         frame["mean_height_m"] = 1.5 + 0.8 * years
-    frame = frame[frame["species_group"].isin(TREE_GROUPS)]
-    frame = frame.assign(stratum=frame["species_group"] + "-" + frame["age_group"].fillna("-"))
-    trees: list[tuple[str, str, float, str, float, float]] = []
+    frame = frame[frame["species_group"].isin(TREE_GROUPS | {"moso_bamboo"})]
+    frame = frame.assign(stratum=frame["species_group"] + "-" + frame["age_group"].fillna("竹林"))
+    trees: list[tuple[str, str, float, str, float, float, float]] = []
     grow = 1.0 if planted is not None else 1.0 + 0.03 * years
     for stratum, group in frame.groupby("stratum"):
         for k in range(plots_per_stratum):
             stand = group.iloc[int(rng.integers(len(group)))]
+            plot_id = f"{stratum}-P{k + 1:02d}"
+            if stand["species_group"] == "moso_bamboo":
+                # managed moso: culm density up 4 % a year (at most 20 %), ages 1–3 度
+                culms = float(stand["stems_per_ha"]) * min(1.0 + 0.04 * years, 1.2)
+                n = max(2, round(culms * PLOT_AREA_HA * rng.uniform(0.9, 1.1)))
+                dbh = np.clip(
+                    rng.normal(float(stand["mean_dbh_cm"]), float(stand["mean_dbh_cm"]) * 0.12, n),
+                    4,
+                    16,
+                )
+                ages = rng.choice([1.0, 2.0, 3.0], n, p=[0.35, 0.35, 0.30])
+                trees += [(plot_id, str(stratum), PLOT_AREA_HA, "moso_bamboo", round(float(d), 1),
+                           float("nan"), float(a)) for d, a in zip(dbh, ages, strict=True)]  # fmt: skip
+                continue
             n = max(2, round(float(stand["stems_per_ha"]) * PLOT_AREA_HA * rng.uniform(0.85, 1.15)))
             dbh = np.clip(
                 rng.normal(
@@ -57,11 +71,19 @@ def synthetic_plots(
             height = np.clip(
                 float(stand["mean_height_m"]) * grow**0.8 * rng.normal(1, 0.06, n), 1.3, 60
             )
-            plot_id = f"{stratum}-P{k + 1:02d}"
             trees += [(plot_id, str(stratum), PLOT_AREA_HA, str(stand["species_group"]), round(float(d), 1),
-                       round(float(h), 1)) for d, h in zip(dbh, height, strict=True)]  # fmt: skip
+                       round(float(h), 1), float("nan")) for d, h in zip(dbh, height, strict=True)]  # fmt: skip
     tree_frame = pd.DataFrame(
-        trees, columns=["plot_id", "stratum", "plot_area_ha", "species_group", "dbh_cm", "height_m"]
+        trees,
+        columns=[
+            "plot_id",
+            "stratum",
+            "plot_area_ha",
+            "species_group",
+            "dbh_cm",
+            "height_m",
+            "age_du",
+        ],
     )
     strata = frame.groupby("stratum")["area_ha"].sum().rename("area_ha").reset_index()
     return tree_frame, strata

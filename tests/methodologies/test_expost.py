@@ -118,3 +118,27 @@ def test_a_stratum_with_one_plot_is_refused_naming_it() -> None:
     with pytest.raises(InputError) as info:
         estimate(trees, pd.DataFrame({"stratum": ["A", "B"], "area_ha": [1.0, 1.0]}))
     assert "'B'" in info.value.message_en and "only 1 plot" in info.value.message_en
+
+
+def test_bamboo_plots_by_hand() -> None:
+    # two 0.01 ha plots of moso culms; per culm C = 44/12 × 0.466 × 1.37 × M(D, A) / 1000 t CO2e
+    culms = pd.DataFrame(
+        [("B1", "bamboo", 0.01, "moso_bamboo", 10.0, None, 1.0),
+         ("B1", "bamboo", 0.01, "moso_bamboo", 9.0, None, 2.0),
+         ("B2", "bamboo", 0.01, "moso_bamboo", 11.0, None, 3.0)],
+        columns=["plot_id", "stratum", "plot_area_ha", "species_group", "dbh_cm", "height_m", "age_du"],
+    )  # fmt: skip
+
+    def m(d: float, a: float) -> float:
+        return 747.787 * d**2.771 * (0.148 * a / (0.028 + a)) ** 5.555 + 3.772
+
+    per_culm = 44 / 12 * 0.466 * 1.37 / 1000
+    y1 = (m(10, 1) + m(9, 2)) * per_culm / 0.01
+    y2 = m(11, 3) * per_culm / 0.01
+    result = estimate(culms, pd.DataFrame({"stratum": ["bamboo"], "area_ha": [20.0]}))
+    assert result.estimate_tco2e == pytest.approx(20.0 * (y1 + y2) / 2)
+    assert result.trace.steps[0].equation.id == "bamboo_culm_biomass"
+    with pytest.raises(InputError, match="age_du"):
+        estimate(
+            culms.drop(columns="age_du"), pd.DataFrame({"stratum": ["bamboo"], "area_ha": [20.0]})
+        )

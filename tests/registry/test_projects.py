@@ -401,3 +401,24 @@ def test_stands_chosen_by_a_polygon_file(
         added = add_stands(session, STAFF, "POLY", f"polygon={path}")
     expected = {f"431123-{frame.LIN_BAN[i]}-{frame.XIAO_BAN[i]}" for i in range(3)}
     assert set(added) == expected
+
+
+def test_a_bamboo_project_is_monitored_from_culm_plots(registry: Engine) -> None:
+    with session_scope(registry) as session:
+        _new(session, "BM", methodology="AR-CM-005-V01")
+        add_stands(session, STAFF, "BM", "species_group=moso_bamboo,land_class=竹林地")
+        transition(session, STAFF, "BM", "submit")
+        transition(session, VERIFIER, "BM", "validate")
+        project = transition(session, ADMIN, "BM", "register")
+        assert project.start_stock_tco2e and project.start_stock_tco2e > 0
+        stands = _project_stands(session, project)
+    trees, strata = synthetic_plots(stands, 5, plots_per_stratum=40)
+    assert set(trees["species_group"]) == {"moso_bamboo"} and trees["age_du"].between(1, 3).all()
+    with session_scope(registry) as session:
+        period = submit_monitoring(
+            session, STAFF, "BM", date(2026, 1, 1), date(2030, 12, 31), trees, strata
+        )  # type: ignore[arg-type]
+        assert '"bamboo_culm_biomass"' in period.provenance_json
+        assert period.removals_tco2e == pytest.approx(
+            period.conservative_stock_tco2e - project.start_stock_tco2e - period.baseline_tco2e
+        )
