@@ -17,9 +17,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from methodologies.engine import net_removals
 from methodologies.errors import InputError
-from methodologies.exante import ExAnteResult, check_stand_inputs
+from methodologies.exante import ExAnteResult, check_stand_inputs, check_years
 from methodologies.growth import POOLED, GrowthCurve, chapman_richards, curve_lookup
 from methodologies.provenance import EQUATIONS, Step, Trace
 from methodologies.trees import carbon_factor, carbon_step
@@ -137,8 +136,7 @@ def project_ex_ante(
 
     ``stands`` columns: ``stand_id``, ``area_ha`` and optionally ``planted_group``.
     """
-    if not 1 <= years <= 100:
-        raise InputError(f"年数 {years} 须在 1–100 之间。", f"years {years} must be within 1–100.")
+    check_years(years)
     ids = stands["stand_id"].to_numpy(dtype=object)
     area = stands["area_ha"].to_numpy(dtype=np.float64)
     check_stand_inputs(ids, area_ha=area)
@@ -157,9 +155,6 @@ def project_ex_ante(
     steps = np.arange(0, years + 1, dtype=np.float64)[None, :]
     volume = chapman_richards(steps, abc[:, 0:1], abc[:, 1:2], abc[:, 2:3])
     project_stock = volume * (factor * area)[:, None]
-    project_change = np.diff(project_stock, axis=1)
-    zeros = np.zeros_like(project_change)
-    removals = net_removals(project_change, zeros, zeros, zeros)
     traces = {}
     for g in np.unique(groups):
         curve = next(c for c in curves if c.species_group == g and c.site_class == POOLED)
@@ -174,8 +169,7 @@ def project_ex_ante(
                 Step(EQUATIONS["net_removals"], (), "LK = 0, GHG_E = 0"),
             ),
         )  # fmt: skip
-    return ExAnteResult(
-        CODE, ids, np.arange(start_year, start_year + years, dtype=np.int64),
-        np.zeros_like(project_change), project_stock[:, 1:], zeros.copy(), project_change,
-        zeros.copy(), zeros.copy(), removals, groups.copy(), traces,
-    )  # fmt: skip
+    baseline_stock = np.zeros_like(project_stock)  # existing vegetation kept: no change
+    return ExAnteResult.from_stocks(
+        CODE, ids, start_year, baseline_stock, project_stock, groups.copy(), traces
+    )

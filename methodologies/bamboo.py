@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from methodologies.engine import CO2_PER_C, net_removals
+from methodologies.engine import CO2_PER_C
 from methodologies.errors import InputError
-from methodologies.exante import ExAnteResult, check_stand_inputs
+from methodologies.exante import ExAnteResult, check_stand_inputs, check_years
 from methodologies.parameters import Parameter, bamboo_parameters, defaults, require
 from methodologies.provenance import EQUATIONS, Step, Trace
 
@@ -101,8 +101,7 @@ def project_ex_ante(stands: pd.DataFrame, start_year: int, years: int) -> ExAnte
 
     ``stands`` columns: ``stand_id``, ``area_ha``, ``culms_per_ha``, ``mean_dbh_cm``.
     """
-    if not 1 <= years <= 100:
-        raise InputError(f"年数 {years} 须在 1–100 之间。", f"years {years} must be within 1–100.")
+    check_years(years)
     ids = stands["stand_id"].to_numpy(dtype=object)
     area = stands["area_ha"].to_numpy(dtype=np.float64)
     culms = stands["culms_per_ha"].to_numpy(dtype=np.float64)
@@ -124,10 +123,6 @@ def project_ex_ante(stands: pd.DataFrame, start_year: int, years: int) -> ExAnte
     base = stand_carbon_tco2e(culms, dbh, area)[:, None]
     project_stock = base * gain
     baseline_stock = np.repeat(base, years + 1, axis=1)
-    project_change = np.diff(project_stock, axis=1)
-    baseline_change = np.diff(baseline_stock, axis=1)
-    zeros = np.zeros_like(project_change)
-    removals = net_removals(project_change, baseline_change, zeros, zeros)
     t = trace(True)
     t = Trace(
         t.methodology,
@@ -139,17 +134,6 @@ def project_ex_ante(stands: pd.DataFrame, start_year: int, years: int) -> ExAnte
         ),
     )  # fmt: skip
     strata = np.full(len(ids), "moso_bamboo", dtype=object)
-    return ExAnteResult(
-        CODE,
-        ids,
-        np.arange(start_year, start_year + years, dtype=np.int64),
-        baseline_stock[:, 1:],
-        project_stock[:, 1:],
-        baseline_change,
-        project_change,
-        zeros,
-        zeros.copy(),
-        removals,
-        strata,
-        {"moso_bamboo": t},
+    return ExAnteResult.from_stocks(
+        CODE, ids, start_year, baseline_stock, project_stock, strata, {"moso_bamboo": t}
     )

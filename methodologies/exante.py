@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from methodologies.engine import net_removals
 from methodologies.errors import InputError
 from methodologies.provenance import Trace
 
-__all__ = ["ExAnteResult", "check_stand_inputs"]
+__all__ = ["ExAnteResult", "check_stand_inputs", "check_years"]
 
 Array2 = NDArray[np.float64]
 
@@ -37,6 +38,39 @@ class ExAnteResult:
     net_removals: Array2
     stratum: NDArray[np.object_]
     traces: dict[str, Trace] = field(default_factory=dict)
+
+    @classmethod
+    def from_stocks(
+        cls,
+        methodology: str,
+        stand_ids: NDArray[np.object_],
+        start_year: int,
+        baseline_stock: Array2,
+        project_stock: Array2,
+        stratum: NDArray[np.object_],
+        traces: dict[str, Trace],
+    ) -> ExAnteResult:
+        """Build the result from stocks at the start and at the end of each year
+        (n_stands × (years + 1), t CO2e): changes by stock difference, net removals with
+        leakage and project emissions zero (equation ``net_removals``)."""
+        project_change = np.diff(project_stock, axis=1)
+        baseline_change = np.diff(baseline_stock, axis=1)
+        zeros = np.zeros_like(project_change)
+        years = project_change.shape[1]
+        return cls(
+            methodology,
+            stand_ids,
+            np.arange(start_year, start_year + years, dtype=np.int64),
+            baseline_stock[:, 1:],
+            project_stock[:, 1:],
+            baseline_change,
+            project_change,
+            zeros,
+            zeros.copy(),
+            net_removals(project_change, baseline_change, zeros, zeros),
+            stratum,
+            traces,
+        )
 
     @property
     def cumulative(self) -> Array2:
@@ -87,6 +121,11 @@ class ExAnteResult:
             for p in trace.unverified():
                 names[p.name] = None
         return list(names)
+
+
+def check_years(years: int) -> None:
+    if not 1 <= years <= 100:
+        raise InputError(f"年数 {years} 须在 1–100 之间。", f"years {years} must be within 1–100.")
 
 
 def check_stand_inputs(

@@ -26,9 +26,8 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from methodologies.engine import net_removals
 from methodologies.errors import InputError
-from methodologies.exante import ExAnteResult, check_stand_inputs
+from methodologies.exante import ExAnteResult, check_stand_inputs, check_years
 from methodologies.growth import GrowthCurve, chapman_richards, curve_lookup
 from methodologies.parameters import Parameter, defaults
 from methodologies.provenance import EQUATIONS, Step, Trace
@@ -69,8 +68,7 @@ def project_ex_ante(
     Each stand's curve is scaled to pass through its own current volume (scale limited to
     0.5–2, so one odd record cannot run away). Returns stocks and changes in t CO2e.
     """
-    if not 1 <= years <= 100:
-        raise InputError(f"年数 {years} 须在 1–100 之间。", f"years {years} must be within 1–100.")
+    check_years(years)
     ids = stands["stand_id"].to_numpy(dtype=object)
     area = stands["area_ha"].to_numpy(dtype=np.float64)
     age0 = stands["age_years"].to_numpy(dtype=np.float64)
@@ -118,11 +116,7 @@ def project_ex_ante(
 
     to_stock = factor[:, None] * area[:, None]
     project_stock = project_volume * to_stock
-    baseline_stock = baseline_volume * to_stock
-    project_change = np.diff(project_stock, axis=1)
-    baseline_change = np.diff(baseline_stock, axis=1)  # a clear-cut is a negative change
-    zeros = np.zeros_like(project_change)
-    removals = net_removals(project_change, baseline_change, zeros, zeros)
+    baseline_stock = baseline_volume * to_stock  # a clear-cut is a negative change
 
     sites = stands["site_class"].fillna("*").astype(str).reset_index(drop=True)
     strata = (pd.Series(groups, dtype=object).astype(str) + "|" + sites).to_numpy(dtype=object)
@@ -130,19 +124,8 @@ def project_ex_ante(
     for label in np.unique(strata):
         group, site = label.split("|", 1)
         traces[label] = _trace(group, site, curves)
-    return ExAnteResult(
-        CODE,
-        ids,
-        np.arange(start_year, start_year + years, dtype=np.int64),
-        baseline_stock[:, 1:],
-        project_stock[:, 1:],
-        baseline_change,
-        project_change,
-        zeros,
-        zeros.copy(),
-        removals,
-        strata,
-        traces,
+    return ExAnteResult.from_stocks(
+        CODE, ids, start_year, baseline_stock, project_stock, strata, traces
     )
 
 
