@@ -197,11 +197,6 @@ def reject_cmd(
     _transition_cmd(project, "reject", reason, actor, role)
 
 
-def _canonical(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
-    reverse = {zh: canon for canon, zh in mapping.items()}
-    return frame.rename(columns=lambda c: reverse.get(str(c).strip(), str(c).strip()))
-
-
 @project_app.command("monitor")
 def monitor_cmd(
     project: Annotated[str, typer.Option(help="项目编号")],
@@ -213,6 +208,7 @@ def monitor_cmd(
 ) -> None:
     """提交监测报告（样地数据，计算事后碳汇） / submit a monitoring period with plot data."""
     from methodologies.expost import BAMBOO_COLUMNS_ZH, PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
+    from registry.cli_model import _canonical
     from registry.projects import submit_monitoring
 
     engine, who = _context(actor, role)

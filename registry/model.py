@@ -21,7 +21,7 @@ from methodologies.exante import ExAnteResult
 from methodologies.growth import GrowthCurve, fit_growth_curves
 from registry.audit import append_event
 from registry.errors import RegistryError
-from registry.models import GrowthCurveRow, GrowthFit, InventoryBatch, Owner, Stand
+from registry.models import GrowthCurveRow, GrowthFit, InventoryBatch, Owner, ProjectStand, Stand
 
 __all__ = [
     "METHODOLOGIES",
@@ -61,7 +61,7 @@ class SelectionError(RegistryError):
     """A stand selection cannot be understood or selects nothing."""
 
 
-def select_stands(session: Session, selection: str) -> pd.DataFrame:
+def select_stands(session: Session, selection: str, project_id: int | None = None) -> pd.DataFrame:
     """Current stands chosen by a selection, as a frame (no geometry).
 
     Selection: ``all``; or ``field=value[|value…]`` terms joined by ``,`` (all must hold),
@@ -81,6 +81,13 @@ def select_stands(session: Session, selection: str) -> pd.DataFrame:
         .where(col(Stand.is_current).is_(True))
         .order_by(col(Stand.stand_key))
     )
+    if project_id is not None:  # only the project's active members, filtered in the database
+        stmt = stmt.join(
+            ProjectStand,
+            (col(ProjectStand.stand_key) == col(Stand.stand_key))
+            & (col(ProjectStand.project_id) == project_id)
+            & col(ProjectStand.active).is_(True),
+        )
     text = selection.strip()
     if text.startswith("@"):
         path = Path(text[1:])

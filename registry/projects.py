@@ -391,11 +391,9 @@ def remove_stands(session: Session, actor: Actor, code: str, selection: str) -> 
 
 
 def _project_stands(session: Session, project: Project) -> pd.DataFrame:
-    keys = _active_keys(session, project)
-    if not keys:
+    if not _active_keys(session, project):
         return pd.DataFrame(columns=["stand_id"])
-    frame = select_stands(session, "all")
-    return frame[frame["stand_id"].isin(keys)].reset_index(drop=True)
+    return select_stands(session, "all", project_id=project.id)
 
 
 def check_project(session: Session, code: str, tolerance_m2: float = 1.0) -> pd.DataFrame:
