@@ -110,6 +110,11 @@ def parse_serial(text_: str) -> Range:
         ) from exc
 
 
+def _for_update(session: Session) -> str:
+    """Row lock clause: PostgreSQL locks rows; SQLite's BEGIN IMMEDIATE already serialises."""
+    return " FOR UPDATE" if is_postgres(session) else ""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -241,8 +246,7 @@ def _live_blocks(
     sql = ("SELECT id, project_code, vintage, first_seq, last_seq, account_id, state, pledge_id FROM credit_block "
            f"WHERE closed_op_id IS NULL AND account_id = :a AND state = :s {where} "
            "ORDER BY project_code, vintage, first_seq")  # fmt: skip
-    if is_postgres(session):
-        sql += " FOR UPDATE"
+    sql += _for_update(session)
     rows = session.execute(text(sql), {"a": account_id, "s": state, **(params or {})}).all()
     return [
         _Block(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7])
@@ -379,7 +383,7 @@ def issue(
     )
     if op.previous is not None:
         return op.previous
-    lock = " FOR UPDATE" if is_postgres(session) else ""
+    lock = _for_update(session)
     project = session.execute(
         text("SELECT id, developer, status FROM project WHERE code = :c" + lock),
         {"c": project_code},
@@ -408,7 +412,7 @@ def issue(
     vintage = end.year
     # the counter row is the lock that serialises issuance of one project and vintage
     counter = session.execute(
-        text("SELECT next_seq FROM serial_counter WHERE project_code = :p AND vintage = :v" + (" FOR UPDATE" if is_postgres(session) else "")),
+        text("SELECT next_seq FROM serial_counter WHERE project_code = :p AND vintage = :v" + _for_update(session)),
         {"p": project_code, "v": vintage},
     ).scalar()  # fmt: skip
     first = int(counter) if counter is not None else 1
@@ -593,7 +597,7 @@ def _close_pledge(
     if op.previous is not None:
         return op.previous
     row = session.execute(
-        text("SELECT holder_account_id, bank_account_id, status FROM pledge WHERE id = :i" + (" FOR UPDATE" if is_postgres(session) else "")),
+        text("SELECT holder_account_id, bank_account_id, status FROM pledge WHERE id = :i" + _for_update(session)),
         {"i": pledge_id},
     ).first()  # fmt: skip
     if row is None or row[2] != "active":
