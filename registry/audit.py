@@ -3,7 +3,9 @@
 Event ``n`` stores ``prev_hash`` = hash of event ``n-1`` (64 zeros for the first) and
 ``hash`` = SHA-256 of ``prev_hash`` and the canonical JSON of its own fields. Changing,
 inserting or removing any event breaks every later hash; :func:`verify_chain` finds the first
-break. The database refuses UPDATE and DELETE on the table (triggers, migration 0001).
+break. The database refuses UPDATE and DELETE on the table (triggers, migration 0001), keeps
+the chain head itself and refuses an event that does not extend it (migration 0005); a head
+ahead of the last event shows that the newest events were cut off.
 """
 
 from __future__ import annotations
@@ -19,13 +21,12 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from registry.db import is_postgres
+from registry.db import DriverSQL
 from registry.models import AuditEvent
 
 __all__ = ["GENESIS_HASH", "ChainReport", "append_event", "canonical_json", "verify_chain"]
 
 GENESIS_HASH = "0" * 64
-_CHAIN_LOCK_KEY = 4311230001  # pg_advisory_xact_lock key serialising appends on PostgreSQL
 
 
 def canonical_json(value: Any) -> str:
@@ -68,20 +69,21 @@ def append_event(
 ) -> AuditEvent:
     """Append one event in the session's transaction (commits with the change it records).
 
-    On PostgreSQL the chain head is serialised with a transaction-scoped advisory lock; on
-    SQLite every write transaction is ``BEGIN IMMEDIATE`` already. Lock order: take every row
-    lock an operation needs *before* its first audit event, so that this lock is always the
-    last one taken and two transactions can never wait on each other (no deadlock).
+    The chain head (``audit_head``, migration 0005) is read with a row lock on PostgreSQL: it
+    serialises appends and gives a waiting writer the head its predecessor committed. On SQLite
+    every write transaction is ``BEGIN IMMEDIATE`` already. The database refuses an event that
+    does not extend the head. Lock order: the session's pending changes are flushed first and
+    every row lock an operation needs is taken *before* its first audit event, so that the head
+    is always the last lock taken and two transactions can never wait on each other.
     """
-    if is_postgres(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
-    last = session.execute(
-        select(col(AuditEvent.id), col(AuditEvent.hash))
-        .order_by(col(AuditEvent.id).desc())
-        .limit(1)
-    ).first()
-    seq = 1 if last is None else int(last[0]) + 1
-    prev = GENESIS_HASH if last is None else str(last[1])
+    session.flush()
+    db = DriverSQL(session)
+    head = db.first(
+        "SELECT seq, hash FROM audit_head WHERE id = 1" + (" FOR UPDATE" if db.postgres else "")
+    )
+    if head is None:
+        raise RuntimeError("audit_head is missing: the schema is older than migration 0005")
+    seq, prev = int(head[0]) + 1, str(head[1])
     occurred_at = datetime.now(UTC).isoformat(timespec="microseconds")
     payload_text = canonical_json(dict(payload))
     event = AuditEvent(
@@ -97,8 +99,11 @@ def append_event(
             seq, occurred_at, actor, action, entity_type, entity_id, payload_text, prev
         ),
     )
-    session.add(event)
-    session.flush()
+    db.rows(
+        "INSERT INTO audit_event (id, occurred_at, actor, action, entity_type, entity_id, payload, prev_hash, hash) "
+        "VALUES (:id, :occurred_at, :actor, :action, :entity_type, :entity_id, :payload, :prev_hash, :hash)",
+        event.model_dump(),
+    )  # fmt: skip
     return event
 
 
@@ -146,4 +151,13 @@ def verify_chain(session: Session) -> ChainReport:
             )  # fmt: skip
         prev = ev.hash
         expected_seq += 1
+    head = session.execute(text("SELECT seq, hash FROM audit_head WHERE id = 1")).first()
+    if head is None or int(head[0]) != n or str(head[1]) != prev:
+        seq = None if head is None else int(head[0])
+        return ChainReport(
+            n, False, min(n, seq or 0) + 1,
+            f"链头记录（第 {seq} 个事件）与最后一个事件（第 {n} 个）不符：最新的事件被删除，或有事件绕过链头写入",
+            f"the chain head (event {seq}) does not match the last event ({n}): the newest "
+            "events were removed, or events were written around the head",
+        )  # fmt: skip
     return ChainReport(n, True, head_hash=prev)

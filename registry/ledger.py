@@ -26,12 +26,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import CursorResult, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from registry.audit import append_event, canonical_json
-from registry.db import is_postgres
+from registry.db import DriverSQL
 from registry.errors import RegistryError
 
 __all__ = [
@@ -110,9 +109,9 @@ def parse_serial(text_: str) -> Range:
         ) from exc
 
 
-def _for_update(session: Session) -> str:
+def _for_update(db: DriverSQL) -> str:
     """Row lock clause: PostgreSQL locks rows; SQLite's BEGIN IMMEDIATE already serialises."""
-    return " FOR UPDATE" if is_postgres(session) else ""
+    return " FOR UPDATE" if db.postgres else ""
 
 
 def _now() -> datetime:
@@ -121,9 +120,8 @@ def _now() -> datetime:
 
 def ensure_account(session: Session, code: str, name: str, kind: str, holder: str) -> int:
     """The account's id, creating it (idempotently) if needed."""
-    found = session.execute(
-        text("SELECT id, kind FROM ledger_account WHERE code = :c"), {"c": code}
-    ).first()
+    db = DriverSQL(session)
+    found = db.first("SELECT id, kind FROM ledger_account WHERE code = :c", {"c": code})
     if found is not None:
         if found[1] != kind:
             raise LedgerError(
@@ -132,82 +130,104 @@ def ensure_account(session: Session, code: str, name: str, kind: str, holder: st
             )
         return int(found[0])
     # ON CONFLICT: two operations opening the same account at once — one inserts, both go on
-    inserted: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        text(
-            "INSERT INTO ledger_account (code, name, kind, holder, created_at) "
-            "VALUES (:c, :n, :k, :h, :t) ON CONFLICT (code) DO NOTHING"
-        ),
+    inserted = db.rows(
+        "INSERT INTO ledger_account (code, name, kind, holder, created_at) "
+        "VALUES (:c, :n, :k, :h, :t) ON CONFLICT (code) DO NOTHING RETURNING id",
         {"c": code, "n": name, "k": kind, "h": holder, "t": _now()},
     )
-    account_id, actual_kind = _account(session, code)
+    account_id, actual_kind = _account(db, code)
     if actual_kind != kind:
         raise LedgerError(
             f"账户 {code} 的类型是 {actual_kind}，不是 {kind}。",
             f"account {code} is a {actual_kind} account, not {kind}.",
         )
-    if inserted.rowcount:
+    if inserted:
         append_event(session, actor="ledger", action="ledger.account_opened", entity_type="ledger_account",
                      entity_id=code, payload={"name": name, "kind": kind, "holder": holder})  # fmt: skip
     return account_id
 
 
-def _account(session: Session, code: str, kinds: tuple[str, ...] | None = None) -> tuple[int, str]:
-    row = session.execute(
-        text("SELECT id, kind FROM ledger_account WHERE code = :c"), {"c": code}
-    ).first()
-    if row is None:
-        raise LedgerError(f"没有账户 {code!r}。", f"no account {code!r}.")
-    if kinds and row[1] not in kinds:
-        raise LedgerError(
-            f"账户 {code} 是 {row[1]} 账户，此操作需要 {'/'.join(kinds)} 账户。",
-            f"account {code} is a {row[1]} account; this needs a {'/'.join(kinds)} account.",
-        )
-    return int(row[0]), str(row[1])
+def _account(db: DriverSQL, code: str, kinds: tuple[str, ...] | None = None) -> tuple[int, str]:
+    return _accounts(db, {code: kinds})[code]
+
+
+def _accounts(
+    db: DriverSQL, wanted: dict[str, tuple[str, ...] | None]
+) -> dict[str, tuple[int, str]]:
+    """Id and kind of each account code (one query), refusing unknown codes and wrong kinds."""
+    params = {f"c{i}": code for i, code in enumerate(wanted)}
+    rows = db.rows(
+        f"SELECT code, id, kind FROM ledger_account WHERE code IN ({', '.join(':' + k for k in params)})",
+        params,
+    )  # fmt: skip
+    found = {str(r[0]): (int(r[1]), str(r[2])) for r in rows}
+    for code, kinds in wanted.items():
+        if code not in found:
+            raise LedgerError(f"没有账户 {code!r}。", f"no account {code!r}.")
+        kind = found[code][1]
+        if kinds and kind not in kinds:
+            raise LedgerError(
+                f"账户 {code} 是 {kind} 账户，此操作需要 {'/'.join(kinds)} 账户。",
+                f"account {code} is a {kind} account; this needs a {'/'.join(kinds)} account.",
+            )
+    return found
+
+
+def _lock_account(db: DriverSQL, account_id: int) -> None:
+    """Serialise the operations that take credits out of one account (PostgreSQL row lock).
+
+    Only the account whose blocks an operation closes is locked — one account per operation,
+    so no two operations can wait on each other in a cycle. Its live blocks are read after the
+    lock, by a new statement, so they are what the previous operation committed. (SQLite's
+    ``BEGIN IMMEDIATE`` serialises every write transaction already.)
+    """
+    if db.postgres:
+        # NO KEY UPDATE: conflicts with itself, not with the key-share locks that inserting a
+        # block *into* this account takes (its foreign key) — a transfer A→B and one B→A
+        # would otherwise deadlock
+        db.rows("SELECT id FROM ledger_account WHERE id = :a FOR NO KEY UPDATE", {"a": account_id})
 
 
 # -- operations: idempotency, locking, splitting -----------------------------------------------
 
 
 class _Op:
+    """The operation row: claims the idempotency key, or finds the first request's result.
+
+    One statement in the common case (``INSERT … ON CONFLICT DO NOTHING RETURNING id``). When a
+    concurrent request holds the same key, PostgreSQL makes the insert wait for it: if it
+    commits, this request returns its result; if it rolls back, this one goes ahead.
+    """
+
     def __init__(self, session: Session, kind: str, key: str, request: dict[str, Any], actor: str):
         self.session, self.kind, self.key, self.actor = session, kind, key, actor
+        self.db = DriverSQL(session)
         self.request = canonical_json({"kind": kind, **request})
         self.id = 0
         self.previous: dict[str, Any] | None = None
-        row = session.execute(
-            text(
-                "SELECT request_json, result_json FROM ledger_operation WHERE idempotency_key = :k"
-            ),
-            {"k": key},
-        ).first()
-        if row is not None:
-            if row[0] != self.request:
-                raise LedgerError(
-                    f"幂等键 {key!r} 已用于另一个不同的请求。",
-                    f"idempotency key {key!r} was already used for a different request.",
-                )
-            self.previous = json.loads(row[1])
+        claimed = self.db.first(
+            "INSERT INTO ledger_operation (kind, idempotency_key, request_json, result_json, actor, created_at) "
+            "VALUES (:kind, :key, :req, '{}', :actor, :t) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            {"kind": kind, "key": key, "req": self.request, "actor": actor, "t": _now()},
+        )  # fmt: skip
+        if claimed is not None:
+            self.id = int(claimed[0])
             return
-        try:
-            session.execute(
-                text("INSERT INTO ledger_operation (kind, idempotency_key, request_json, result_json, actor, created_at) "
-                     "VALUES (:kind, :key, :req, '{}', :actor, :t)"),
-                {"kind": kind, "key": key, "req": self.request, "actor": actor, "t": _now()},
-            )  # fmt: skip
-        except IntegrityError as exc:  # a concurrent request with the same key won
-            raise LedgerError(
-                f"幂等键 {key!r} 的请求正在或已经执行，请重试以取得结果。",
-                f"a request with idempotency key {key!r} is running or done; retry to get its result.",
-            ) from exc
-        self.id = int(
-            session.execute(
-                text("SELECT id FROM ledger_operation WHERE idempotency_key = :k"), {"k": key}
-            ).scalar_one()
+        row = self.db.first(
+            "SELECT request_json, result_json FROM ledger_operation WHERE idempotency_key = :k",
+            {"k": key},
         )
+        assert row is not None  # the conflicting row was committed before the insert gave way
+        if row[0] != self.request:
+            raise LedgerError(
+                f"幂等键 {key!r} 已用于另一个不同的请求。",
+                f"idempotency key {key!r} was already used for a different request.",
+            )
+        self.previous = json.loads(row[1])
 
     def finish(self, result: dict[str, Any], entity: str) -> dict[str, Any]:
-        self.session.execute(
-            text("UPDATE ledger_operation SET result_json = :r WHERE id = :i"),
+        self.db.rows(
+            "UPDATE ledger_operation SET result_json = :r WHERE id = :i",
             {"r": canonical_json(result), "i": self.id},
         )
         append_event(self.session, actor=self.actor, action=f"ledger.{self.kind}", entity_type="ledger_operation",
@@ -237,17 +257,21 @@ class _Block:
 
 
 def _live_blocks(
-    session: Session,
+    db: DriverSQL,
     account_id: int,
     state: str,
     where: str = "",
     params: dict[str, Any] | None = None,
+    limit: int | None = None,
 ) -> list[_Block]:
+    """Live blocks of an account in one state, oldest serials first (the caller holds the
+    account's lock, see :func:`_lock_account`)."""
     sql = ("SELECT id, project_code, vintage, first_seq, last_seq, account_id, state, pledge_id FROM credit_block "
            f"WHERE closed_op_id IS NULL AND account_id = :a AND state = :s {where} "
            "ORDER BY project_code, vintage, first_seq")  # fmt: skip
-    sql += _for_update(session)
-    rows = session.execute(text(sql), {"a": account_id, "s": state, **(params or {})}).all()
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    rows = db.rows(sql, {"a": account_id, "s": state, **(params or {})})
     return [
         _Block(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7])
         for r in rows
@@ -255,7 +279,7 @@ def _live_blocks(
 
 
 def _select(
-    session: Session, account_id: int, state: str, quantity: int | None, serials: Range | None,
+    db: DriverSQL, account_id: int, state: str, quantity: int | None, serials: Range | None,
     project: str | None = None, vintage: int | None = None, pledge_id: int | None = None,
 ) -> list[tuple[_Block, int, int]]:  # fmt: skip
     """(block, first, last) pieces to move: a quantity from the oldest serials, or exact serials."""
@@ -279,7 +303,7 @@ def _select(
                 "last": serials.last,
             }
         )
-        found = _live_blocks(session, account_id, state, where, params)
+        found = _live_blocks(db, account_id, state, where, params)
         covered = sum(min(b.last, serials.last) - max(b.first, serials.first) + 1 for b in found)
         if covered != serials.size:
             raise LedgerError(
@@ -301,7 +325,9 @@ def _select(
     if vintage is not None:
         where += " AND vintage = :v"
         params["v"] = vintage
-    found = _live_blocks(session, account_id, state, where, params)
+    # every block holds at least one credit: the oldest `quantity` blocks are enough, and if
+    # they fall short the account has fewer blocks than that and all were read
+    found = _live_blocks(db, account_id, state, where, params, limit=quantity)
     available = sum(b.size for b in found)
     if available < quantity:
         raise LedgerError(
@@ -318,44 +344,49 @@ def _select(
     return pieces
 
 
-def _insert(
-    session: Session,
-    op_id: int,
-    b: _Block,
-    first: int,
-    last: int,
-    account_id: int,
-    state: str,
-    pledge_id: int | None,
+_INSERT_BLOCK = (
+    "INSERT INTO credit_block (project_code, vintage, first_seq, last_seq, account_id, state, pledge_id, created_op_id) "
+    "VALUES (:p, :v, :f, :l, :a, :s, :pl, :op)"
+)  # fmt: skip
+
+
+def _insert_blocks(
+    db: DriverSQL, op_id: int, rows: list[tuple[_Block, int, int, int, str, int | None]]
 ) -> None:
-    session.execute(
-        text("INSERT INTO credit_block (project_code, vintage, first_seq, last_seq, account_id, state, pledge_id, created_op_id) "
-             "VALUES (:p, :v, :f, :l, :a, :s, :pl, :op)"),
-        {"p": b.project, "v": b.vintage, "f": first, "l": last, "a": account_id, "s": state, "pl": pledge_id, "op": op_id},
+    """Write new live blocks: (template block for project and vintage, first, last, account,
+    state, pledge) each."""
+    db.many(
+        _INSERT_BLOCK,
+        [{"p": b.project, "v": b.vintage, "f": first, "l": last, "a": account_id, "s": state, "pl": pledge_id, "op": op_id}
+         for b, first, last, account_id, state, pledge_id in rows],
     )  # fmt: skip
 
 
 def _move(
-    session: Session,
     op: _Op,
     pieces: list[tuple[_Block, int, int]],
     account_id: int,
     state: str,
     pledge_id: int | None,
 ) -> list[str]:
-    """Close each touched block and write its pieces: before, moved, after (split at both ends)."""
+    """Close each touched block and write its pieces: before, moved, after (split at both ends).
+
+    Two driver calls whatever the number of blocks (executemany: psycopg pipelines them).
+    """
+    op.db.many(
+        "UPDATE credit_block SET closed_op_id = :op WHERE id = :i",
+        [{"op": op.id, "i": b.id} for b, _, _ in pieces],
+    )
+    rows: list[tuple[_Block, int, int, int, str, int | None]] = []
     moved = []
     for b, first, last in pieces:
-        session.execute(
-            text("UPDATE credit_block SET closed_op_id = :op WHERE id = :i"),
-            {"op": op.id, "i": b.id},
-        )
         if first > b.first:
-            _insert(session, op.id, b, b.first, first - 1, b.account_id, b.state, b.pledge_id)
-        _insert(session, op.id, b, first, last, account_id, state, pledge_id)
+            rows.append((b, b.first, first - 1, b.account_id, b.state, b.pledge_id))
+        rows.append((b, first, last, account_id, state, pledge_id))
         if last < b.last:
-            _insert(session, op.id, b, last + 1, b.last, b.account_id, b.state, b.pledge_id)
+            rows.append((b, last + 1, b.last, b.account_id, b.state, b.pledge_id))
         moved.append(format_block(b.project, b.vintage, first, last))
+    _insert_blocks(op.db, op.id, rows)
     return moved
 
 
@@ -383,19 +414,19 @@ def issue(
     )
     if op.previous is not None:
         return op.previous
-    lock = _for_update(session)
-    project = session.execute(
-        text("SELECT id, developer, status FROM project WHERE code = :c" + lock),
+    db = op.db
+    project = db.first(
+        "SELECT id, developer, status FROM project WHERE code = :c" + _for_update(db),
         {"c": project_code},
-    ).first()
+    )
     if project is None:
         raise LedgerError(f"没有项目 {project_code!r}。", f"no project {project_code!r}.")
-    period = session.execute(
-        text("SELECT m.id, m.verified_tco2e, m.end_date FROM monitoring_period m "
-             "WHERE m.project_id = :p AND m.status = 'verified' "
-             "AND NOT EXISTS (SELECT 1 FROM issuance i WHERE i.monitoring_period_id = m.id) ORDER BY m.period_no"),
+    period = db.first(
+        "SELECT m.id, m.verified_tco2e, m.end_date FROM monitoring_period m "
+        "WHERE m.project_id = :p AND m.status = 'verified' "
+        "AND NOT EXISTS (SELECT 1 FROM issuance i WHERE i.monitoring_period_id = m.id) ORDER BY m.period_no",
         {"p": project[0]},
-    ).first()  # fmt: skip
+    )  # fmt: skip
     if period is None:
         raise LedgerError(
             f"项目 {project_code} 没有待签发的已核证监测期。",
@@ -411,29 +442,29 @@ def issue(
     end = period[2] if isinstance(period[2], date) else date.fromisoformat(str(period[2]))
     vintage = end.year
     # the counter row is the lock that serialises issuance of one project and vintage
-    counter = session.execute(
-        text("SELECT next_seq FROM serial_counter WHERE project_code = :p AND vintage = :v" + _for_update(session)),
+    counter = db.first(
+        "SELECT next_seq FROM serial_counter WHERE project_code = :p AND vintage = :v" + _for_update(db),
         {"p": project_code, "v": vintage},
-    ).scalar()  # fmt: skip
-    first = int(counter) if counter is not None else 1
+    )  # fmt: skip
+    first = int(counter[0]) if counter is not None else 1
     if counter is None:
-        session.execute(text("INSERT INTO serial_counter (project_code, vintage, next_seq, issued) VALUES (:p, :v, :n, :i)"),
-                        {"p": project_code, "v": vintage, "n": first + credits, "i": credits})  # fmt: skip
+        db.rows("INSERT INTO serial_counter (project_code, vintage, next_seq, issued) VALUES (:p, :v, :n, :i)",
+                {"p": project_code, "v": vintage, "n": first + credits, "i": credits})  # fmt: skip
     else:
-        session.execute(text("UPDATE serial_counter SET next_seq = next_seq + :q, issued = issued + :q WHERE project_code = :p AND vintage = :v"),
-                        {"q": credits, "p": project_code, "v": vintage})  # fmt: skip
+        db.rows("UPDATE serial_counter SET next_seq = next_seq + :q, issued = issued + :q WHERE project_code = :p AND vintage = :v",
+                {"q": credits, "p": project_code, "v": vintage})  # fmt: skip
     issuance_account = ensure_account(
         session, "ISSUANCE", "签发账户 issuance", "issuance", "registry"
     )
     buffer_account = ensure_account(session, "BUFFER", "缓冲池 buffer pool", "buffer", "registry")
     owner = owner_account or f"HOLD-{project_code}"
     owner_id = ensure_account(session, owner, f"{project[1]} 持有账户", "holding", str(project[1]))
-    placed = []
+    placed, rows = [], list[tuple[_Block, int, int, int, str, int | None]]()
     seed = _Block(
         0, project_code, vintage, first, first + credits - 1, issuance_account, "active", None
     )
     if buffer:
-        _insert(session, op.id, seed, first, first + buffer - 1, buffer_account, "active", None)
+        rows.append((seed, first, first + buffer - 1, buffer_account, "active", None))
         placed.append(
             {
                 "account": "BUFFER",
@@ -442,7 +473,7 @@ def issue(
             }
         )
     if credits - buffer:
-        _insert(session, op.id, seed, first + buffer, first + credits - 1, owner_id, "active", None)
+        rows.append((seed, first + buffer, first + credits - 1, owner_id, "active", None))
         placed.append(
             {
                 "account": owner,
@@ -450,8 +481,9 @@ def issue(
                 "quantity": credits - buffer,
             }
         )
-    session.execute(
-        text("INSERT INTO issuance (op_id, project_code, monitoring_period_id, vintage, quantity, buffer_quantity) VALUES (:o, :p, :m, :v, :q, :b)"),
+    _insert_blocks(db, op.id, rows)
+    db.rows(
+        "INSERT INTO issuance (op_id, project_code, monitoring_period_id, vintage, quantity, buffer_quantity) VALUES (:o, :p, :m, :v, :q, :b)",
         {"o": op.id, "p": project_code, "m": period[0], "v": vintage, "q": credits, "b": buffer},
     )  # fmt: skip
     if project[2] == "verified":
@@ -471,14 +503,15 @@ def transfer(
              {"from": from_account, "to": to_account, "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
     if op.previous is not None:
         return op.previous
-    src, _ = _account(session, from_account, ("holding", "buffer"))
-    dst, _ = _account(session, to_account, ("holding",))
-    if src == dst:
+    if from_account == to_account:
         raise LedgerError("转出和转入账户相同。", "source and destination are the same account.")
+    found = _accounts(op.db, {from_account: ("holding", "buffer"), to_account: ("holding",)})
+    src, dst = found[from_account][0], found[to_account][0]
+    _lock_account(op.db, src)
     pieces = _select(
-        session, src, "active", quantity, parse_serial(serials) if serials else None, project
+        op.db, src, "active", quantity, parse_serial(serials) if serials else None, project
     )
-    moved = _move(session, op, pieces, dst, "active", None)
+    moved = _move(op, pieces, dst, "active", None)
     return op.finish(
         {
             "from": from_account,
@@ -502,17 +535,18 @@ def retire(
         return op.previous
     if not beneficiary.strip():
         raise LedgerError("退役须写明受益方。", "a retirement needs a beneficiary.")
-    src, _ = _account(session, account, ("holding",))
+    src, _ = _account(op.db, account, ("holding",))
+    _lock_account(op.db, src)
     pieces = _select(
-        session, src, "active", quantity, parse_serial(serials) if serials else None, project
+        op.db, src, "active", quantity, parse_serial(serials) if serials else None, project
     )
     # after the row locks: opening an account appends an audit event, whose lock comes last
     dst = ensure_account(session, "RETIREMENT", "退役账户 retirement", "retirement", "registry")
-    moved = _move(session, op, pieces, dst, "retired", None)
+    moved = _move(op, pieces, dst, "retired", None)
     total = sum(hi - lo + 1 for _, lo, hi in pieces)
     certificate = f"RC-{retired_on.year}-{op.id:08d}"
-    session.execute(
-        text("INSERT INTO retirement (certificate_id, op_id, beneficiary, purpose, retired_on, quantity, serials) VALUES (:c, :o, :b, :p, :d, :q, :s)"),
+    op.db.rows(
+        "INSERT INTO retirement (certificate_id, op_id, beneficiary, purpose, retired_on, quantity, serials) VALUES (:c, :o, :b, :p, :d, :q, :s)",
         {"c": certificate, "o": op.id, "b": beneficiary, "p": purpose, "d": retired_on, "q": total, "s": "\n".join(moved)},
     )  # fmt: skip
     return op.finish(
@@ -538,14 +572,15 @@ def cancel(
         return op.previous
     if not reason.strip():
         raise LedgerError("注销须写明原因。", "a cancellation needs a reason.")
-    src, _ = _account(session, account, ("holding", "buffer"))
+    src, _ = _account(op.db, account, ("holding", "buffer"))
+    _lock_account(op.db, src)
     pieces = _select(
-        session, src, "active", quantity, parse_serial(serials) if serials else None, project
+        op.db, src, "active", quantity, parse_serial(serials) if serials else None, project
     )
     dst = ensure_account(
         session, "CANCELLATION", "注销账户 cancellation", "cancellation", "registry"
     )
-    moved = _move(session, op, pieces, dst, "cancelled", None)
+    moved = _move(op, pieces, dst, "cancelled", None)
     return op.finish(
         {
             "account": account,
@@ -567,24 +602,29 @@ def pledge(
               "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
     if op.previous is not None:
         return op.previous
-    src, _ = _account(session, account, ("holding",))
-    bank, _ = _account(session, bank_account, ("holding",))
+    if account == bank_account:
+        raise LedgerError(
+            "不能把积分质押给持有人自己。", "credits cannot be pledged to their own holder."
+        )
+    found = _accounts(op.db, {account: ("holding",), bank_account: ("holding",)})
+    src, bank = found[account][0], found[bank_account][0]
+    _lock_account(op.db, src)
     # money: Decimal yuan, rounded half-up to the fen, stored as whole fen (exact on both engines)
     amount = Decimal(amount_yuan).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     if amount <= 0:
         raise LedgerError("贷款金额须为正数（元）。", "the loan amount must be positive (yuan).")
     pieces = _select(
-        session, src, "active", quantity, parse_serial(serials) if serials else None, project
+        op.db, src, "active", quantity, parse_serial(serials) if serials else None, project
     )
     total = sum(hi - lo + 1 for _, lo, hi in pieces)
-    session.execute(
-        text("INSERT INTO pledge (op_id, holder_account_id, bank_account_id, loan_ref, amount_fen, quantity, status) VALUES (:o, :h, :b, :l, :a, :q, 'active')"),
+    inserted = op.db.first(
+        "INSERT INTO pledge (op_id, holder_account_id, bank_account_id, loan_ref, amount_fen, quantity, status) "
+        "VALUES (:o, :h, :b, :l, :a, :q, 'active') RETURNING id",
         {"o": op.id, "h": src, "b": bank, "l": loan_ref, "a": int(amount * 100), "q": total},
     )  # fmt: skip
-    pledge_id = int(
-        session.execute(text("SELECT id FROM pledge WHERE op_id = :o"), {"o": op.id}).scalar_one()
-    )
-    moved = _move(session, op, pieces, src, "pledged", pledge_id)
+    assert inserted is not None
+    pledge_id = int(inserted[0])
+    moved = _move(op, pieces, src, "pledged", pledge_id)
     return op.finish({"pledge": pledge_id, "account": account, "bank": bank_account, "loan_ref": loan_ref,
                       "amount_yuan": str(amount), "quantity": total, "serials": moved}, str(pledge_id))  # fmt: skip
 
@@ -596,20 +636,21 @@ def _close_pledge(
     op = _Op(session, kind, idempotency_key, {"pledge": pledge_id}, actor)
     if op.previous is not None:
         return op.previous
-    row = session.execute(
-        text("SELECT holder_account_id, bank_account_id, status FROM pledge WHERE id = :i" + _for_update(session)),
+    row = op.db.first(
+        "SELECT holder_account_id, bank_account_id, status FROM pledge WHERE id = :i" + _for_update(op.db),
         {"i": pledge_id},
-    ).first()  # fmt: skip
+    )  # fmt: skip
     if row is None or row[2] != "active":
         raise LedgerError(
             f"质押 {pledge_id} 不存在或已结束。", f"pledge {pledge_id} does not exist or is closed."
         )
     holder, bank = int(row[0]), int(row[1])
-    found = _live_blocks(session, holder, "pledged", " AND pledge_id = :pl", {"pl": pledge_id})
+    _lock_account(op.db, holder)
+    found = _live_blocks(op.db, holder, "pledged", " AND pledge_id = :pl", {"pl": pledge_id})
     pieces = [(b, b.first, b.last) for b in found]
-    moved = _move(session, op, pieces, bank if enforce_ else holder, "active", None)
-    session.execute(text("UPDATE pledge SET status = :s, closed_op_id = :o WHERE id = :i"),
-                    {"s": "enforced" if enforce_ else "released", "o": op.id, "i": pledge_id})  # fmt: skip
+    moved = _move(op, pieces, bank if enforce_ else holder, "active", None)
+    op.db.rows("UPDATE pledge SET status = :s, closed_op_id = :o WHERE id = :i",
+               {"s": "enforced" if enforce_ else "released", "o": op.id, "i": pledge_id})  # fmt: skip
     return op.finish(
         {
             "pledge": pledge_id,
@@ -652,7 +693,7 @@ def blocks(session: Session, account: str | None = None) -> list[dict[str, Any]]
 
 def balance(session: Session, account: str) -> dict[str, int]:
     """Credits of an account by state (t CO2e)."""
-    _account(session, account)
+    _account(DriverSQL(session), account)
     out = {"active": 0, "pledged": 0, "retired": 0, "cancelled": 0}
     for b in blocks(session, account):
         out[b["state"]] += b["quantity"]

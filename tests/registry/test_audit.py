@@ -50,6 +50,31 @@ def test_database_refuses_to_edit_or_delete_events(engine: Engine) -> None:
         assert verify_chain(session).ok
 
 
+def test_database_refuses_an_event_that_does_not_extend_the_head(engine: Engine) -> None:
+    """The chain's links are the database's own rule, not only the service's (migration 0005)."""
+    _append(engine, 2)
+    with session_scope(engine) as session:
+        head = session.execute(text("SELECT seq, hash FROM audit_head")).one()
+    columns = "id, occurred_at, actor, action, entity_type, entity_id, payload, prev_hash, hash"
+    forged = [
+        (head.seq + 1, GENESIS_HASH),  # right place, wrong link
+        (head.seq + 2, head.hash),  # right link, skipping a sequence number
+        (head.seq, head.hash),  # a second event 2
+    ]
+    for seq, prev in forged:
+        with pytest.raises(DBAPIError, match="chain head|UNIQUE|unique"), engine.begin() as conn:
+            conn.execute(
+                text(f"INSERT INTO audit_event ({columns}) VALUES (:s, 't', 'x', 'forged', 'x', 'x', '{{}}', :p, :h)"),
+                {"s": seq, "p": prev, "h": f"{seq:064d}"},
+            )  # fmt: skip
+    for statement in ("UPDATE audit_head SET seq = seq - 1", "DELETE FROM audit_head"):
+        with pytest.raises(DBAPIError, match="链头只能前进"), engine.begin() as conn:
+            conn.execute(text(statement))
+    with session_scope(engine) as session:
+        report = verify_chain(session)
+    assert report.ok and report.n_events == 2 and report.head_hash == head.hash
+
+
 def _tamper(db_url: str, statement: str) -> None:
     """Edit the log behind the registry's back, as an attacker with file/superuser access."""
     if db_url.startswith("sqlite"):
@@ -71,6 +96,8 @@ def _tamper(db_url: str, statement: str) -> None:
         ("UPDATE audit_event SET payload = '{\"i\":99}' WHERE id = 2", 2, "altered"),
         ("DELETE FROM audit_event WHERE id = 2", 3, "gap"),
         ("UPDATE audit_event SET actor = 'someone else' WHERE id = 3", 3, "altered"),
+        # the newest event cut off: every remaining link is fine, but the head knows event 4
+        ("DELETE FROM audit_event WHERE id = 4", 4, "newest events were removed"),
     ],
 )
 def test_verify_detects_a_tampered_event(

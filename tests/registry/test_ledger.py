@@ -200,6 +200,41 @@ def test_the_database_guards_blocks_itself(ledger: Engine) -> None:
         assert check_invariants(s) == []
 
 
+@pytest.mark.parametrize(
+    ("first", "last", "overlaps"),
+    [
+        (350, 350, True),  # inside one live block
+        (250, 450, True),  # across three live blocks
+        (1, 1000, True),  # over everything
+        (1000, 1005, True),  # sharing the last serial
+        (1001, 1010, False),  # right after the last live block
+    ],
+)
+def test_the_database_refuses_overlapping_live_blocks(
+    ledger: Engine, first: int, last: int, overlaps: bool
+) -> None:
+    """Whatever the number of blocks a new range meets, the guard sees the overlap (SQLite's
+    trigger probes one neighbour, migration 0005; PostgreSQL's exclusion constraint)."""
+    with session_scope(ledger) as s:
+        issue(s, "局长", "L1", "issue-1", buffer_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
+        transfer(s, "x", "t-1", "HOLD-L1", "BUYER", serials=P + "000000301..000000400")
+    # a block written behind the service's back, in a transaction that is never committed
+    insert = text(
+        "INSERT INTO credit_block (project_code, vintage, first_seq, last_seq, account_id, state, created_op_id) "
+        "SELECT 'L1', 2026, :f, :l, account_id, 'active', created_op_id FROM credit_block LIMIT 1"
+    )  # fmt: skip
+    with ledger.connect() as conn:
+        transaction = conn.begin()
+        if overlaps:
+            with pytest.raises(DBAPIError, match="overlap|ex_block_no_overlap"):
+                conn.execute(insert, {"f": first, "l": last})
+        else:
+            assert conn.execute(insert, {"f": first, "l": last}).rowcount == 1
+        transaction.rollback()
+    with session_scope(ledger) as s:
+        assert check_invariants(s) == []
+
+
 def test_credits_command_line(ledger: Engine, db_url: str, tmp_path: Path) -> None:
     import json
     import os
