@@ -62,7 +62,7 @@ def test_database_refuses_an_event_that_does_not_extend_the_head(engine: Engine)
         (head.seq, head.hash),  # a second event 2
     ]
     for seq, prev in forged:
-        with pytest.raises(DBAPIError, match="chain head|UNIQUE|unique"), engine.begin() as conn:
+        with pytest.raises(DBAPIError, match="chain head"), engine.begin() as conn:
             conn.execute(
                 text(f"INSERT INTO audit_event ({columns}) VALUES (:s, 't', 'x', 'forged', 'x', 'x', '{{}}', :p, :h)"),
                 {"s": seq, "p": prev, "h": f"{seq:064d}"},
