@@ -24,7 +24,14 @@ from sqlmodel import col
 from registry.db import DriverSQL
 from registry.models import AuditEvent
 
-__all__ = ["GENESIS_HASH", "ChainReport", "append_event", "canonical_json", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "AppendedEvent",
+    "ChainReport",
+    "append_event",
+    "canonical_json",
+    "verify_chain",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -58,6 +65,14 @@ def event_hash(
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class AppendedEvent:
+    """Where an appended event sits in the chain."""
+
+    seq: int
+    hash: str
+
+
 def append_event(
     session: Session,
     *,
@@ -66,7 +81,7 @@ def append_event(
     entity_type: str,
     entity_id: str,
     payload: Mapping[str, Any],
-) -> AuditEvent:
+) -> AppendedEvent:
     """Append one event in the session's transaction (commits with the change it records).
 
     The chain head (``audit_head``, migration 0005) is read with a row lock on PostgreSQL: it
@@ -86,25 +101,14 @@ def append_event(
     seq, prev = int(head[0]) + 1, str(head[1])
     occurred_at = datetime.now(UTC).isoformat(timespec="microseconds")
     payload_text = canonical_json(dict(payload))
-    event = AuditEvent(
-        id=seq,
-        occurred_at=occurred_at,
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        payload=payload_text,
-        prev_hash=prev,
-        hash=event_hash(
-            seq, occurred_at, actor, action, entity_type, entity_id, payload_text, prev
-        ),
-    )
+    digest = event_hash(seq, occurred_at, actor, action, entity_type, entity_id, payload_text, prev)
     db.rows(
         "INSERT INTO audit_event (id, occurred_at, actor, action, entity_type, entity_id, payload, prev_hash, hash) "
-        "VALUES (:id, :occurred_at, :actor, :action, :entity_type, :entity_id, :payload, :prev_hash, :hash)",
-        event.model_dump(),
+        "VALUES (:id, :at, :actor, :action, :type, :entity, :payload, :prev, :hash)",
+        {"id": seq, "at": occurred_at, "actor": actor, "action": action, "type": entity_type,
+         "entity": entity_id, "payload": payload_text, "prev": prev, "hash": digest},
     )  # fmt: skip
-    return event
+    return AppendedEvent(seq, digest)
 
 
 @dataclass(frozen=True)

@@ -182,8 +182,3 @@ class DriverSQL:
     def first(self, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
         found = self.rows(sql, params)
         return found[0] if found else None
-
-    def many(self, sql: str, params: list[dict[str, Any]]) -> None:
-        """One statement for many parameter sets (psycopg pipelines them: one round trip)."""
-        if params:
-            self._cursor.executemany(_pyformat(sql) if self.postgres else sql, params)

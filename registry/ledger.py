@@ -147,17 +147,21 @@ def ensure_account(session: Session, code: str, name: str, kind: str, holder: st
     return account_id
 
 
-def _account(db: DriverSQL, code: str, kinds: tuple[str, ...] | None = None) -> tuple[int, str]:
-    return _accounts(db, {code: kinds})[code]
+def _account(
+    db: DriverSQL, code: str, kinds: tuple[str, ...] | None = None, lock: bool = False
+) -> tuple[int, str]:
+    """Id and kind of one account; ``lock``: also take its lock (see :func:`_lock_account`)."""
+    return _accounts(db, {code: kinds}, lock)[code]
 
 
 def _accounts(
-    db: DriverSQL, wanted: dict[str, tuple[str, ...] | None]
+    db: DriverSQL, wanted: dict[str, tuple[str, ...] | None], lock: bool = False
 ) -> dict[str, tuple[int, str]]:
     """Id and kind of each account code (one query), refusing unknown codes and wrong kinds."""
     params = {f"c{i}": code for i, code in enumerate(wanted)}
     rows = db.rows(
-        f"SELECT code, id, kind FROM ledger_account WHERE code IN ({', '.join(':' + k for k in params)})",
+        f"SELECT code, id, kind FROM ledger_account WHERE code IN ({', '.join(':' + k for k in params)}) ORDER BY id"
+        + (_ACCOUNT_LOCK if lock and db.postgres else ""),
         params,
     )  # fmt: skip
     found = {str(r[0]): (int(r[1]), str(r[2])) for r in rows}
@@ -173,6 +177,11 @@ def _accounts(
     return found
 
 
+# NO KEY UPDATE: conflicts with itself, not with the key-share lock that inserting a block *into*
+# the account takes (its foreign key) — else a transfer A→B and one B→A would deadlock
+_ACCOUNT_LOCK = " FOR NO KEY UPDATE"
+
+
 def _lock_account(db: DriverSQL, account_id: int) -> None:
     """Serialise the operations that take credits out of one account (PostgreSQL row lock).
 
@@ -182,10 +191,7 @@ def _lock_account(db: DriverSQL, account_id: int) -> None:
     ``BEGIN IMMEDIATE`` serialises every write transaction already.)
     """
     if db.postgres:
-        # NO KEY UPDATE: conflicts with itself, not with the key-share locks that inserting a
-        # block *into* this account takes (its foreign key) — a transfer A→B and one B→A
-        # would otherwise deadlock
-        db.rows("SELECT id FROM ledger_account WHERE id = :a FOR NO KEY UPDATE", {"a": account_id})
+        db.rows("SELECT id FROM ledger_account WHERE id = :a" + _ACCOUNT_LOCK, {"a": account_id})
 
 
 # -- operations: idempotency, locking, splitting -----------------------------------------------
@@ -344,21 +350,22 @@ def _select(
     return pieces
 
 
-_INSERT_BLOCK = (
-    "INSERT INTO credit_block (project_code, vintage, first_seq, last_seq, account_id, state, pledge_id, created_op_id) "
-    "VALUES (:p, :v, :f, :l, :a, :s, :pl, :op)"
-)  # fmt: skip
-
-
 def _insert_blocks(
     db: DriverSQL, op_id: int, rows: list[tuple[_Block, int, int, int, str, int | None]]
 ) -> None:
-    """Write new live blocks: (template block for project and vintage, first, last, account,
-    state, pledge) each."""
-    db.many(
-        _INSERT_BLOCK,
-        [{"p": b.project, "v": b.vintage, "f": first, "l": last, "a": account_id, "s": state, "pl": pledge_id, "op": op_id}
-         for b, first, last, account_id, state, pledge_id in rows],
+    """Write new live blocks — (template block for project and vintage, first, last, account,
+    state, pledge) each — in one statement."""
+    if not rows:
+        return
+    values, params = [], dict[str, Any](op=op_id)
+    for i, (b, first, last, account_id, state, pledge_id) in enumerate(rows):
+        values.append(f"(:p{i}, :v{i}, :f{i}, :l{i}, :a{i}, :s{i}, :pl{i}, :op)")
+        params.update({f"p{i}": b.project, f"v{i}": b.vintage, f"f{i}": first, f"l{i}": last,
+                       f"a{i}": account_id, f"s{i}": state, f"pl{i}": pledge_id})  # fmt: skip
+    db.rows(
+        "INSERT INTO credit_block (project_code, vintage, first_seq, last_seq, account_id, state, pledge_id, created_op_id) "
+        "VALUES " + ", ".join(values),
+        params,
     )  # fmt: skip
 
 
@@ -371,11 +378,14 @@ def _move(
 ) -> list[str]:
     """Close each touched block and write its pieces: before, moved, after (split at both ends).
 
-    Two driver calls whatever the number of blocks (executemany: psycopg pipelines them).
+    Two statements whatever the number of blocks: one closes them, one writes the pieces.
     """
-    op.db.many(
-        "UPDATE credit_block SET closed_op_id = :op WHERE id = :i",
-        [{"op": op.id, "i": b.id} for b, _, _ in pieces],
+    if not pieces:
+        return []
+    ids = {f"b{i}": b.id for i, (b, _, _) in enumerate(pieces)}
+    op.db.rows(
+        f"UPDATE credit_block SET closed_op_id = :op WHERE id IN ({', '.join(':' + k for k in ids)})",
+        {"op": op.id, **ids},
     )
     rows: list[tuple[_Block, int, int, int, str, int | None]] = []
     moved = []
@@ -535,8 +545,7 @@ def retire(
         return op.previous
     if not beneficiary.strip():
         raise LedgerError("退役须写明受益方。", "a retirement needs a beneficiary.")
-    src, _ = _account(op.db, account, ("holding",))
-    _lock_account(op.db, src)
+    src, _ = _account(op.db, account, ("holding",), lock=True)
     pieces = _select(
         op.db, src, "active", quantity, parse_serial(serials) if serials else None, project
     )
@@ -572,8 +581,7 @@ def cancel(
         return op.previous
     if not reason.strip():
         raise LedgerError("注销须写明原因。", "a cancellation needs a reason.")
-    src, _ = _account(op.db, account, ("holding", "buffer"))
-    _lock_account(op.db, src)
+    src, _ = _account(op.db, account, ("holding", "buffer"), lock=True)
     pieces = _select(
         op.db, src, "active", quantity, parse_serial(serials) if serials else None, project
     )
