@@ -41,6 +41,15 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+def _body_before_seq(
+    occurred_at: str, actor: str, action: str, entity_type: str, entity_id: str, payload: str
+) -> str:
+    """The canonical body of an event up to its sequence number, which sorts last."""
+    fields = {"occurred_at": occurred_at, "actor": actor, "action": action,
+              "entity_type": entity_type, "entity_id": entity_id, "payload": payload}  # fmt: skip
+    return canonical_json(fields)[:-1] + ',"seq":'
+
+
 def event_hash(
     seq: int,
     occurred_at: str,
@@ -93,22 +102,26 @@ def append_event(
     """
     session.flush()
     db = DriverSQL(session)
-    head = db.first(
-        "SELECT seq, hash FROM audit_head WHERE id = 1" + (" FOR UPDATE" if db.postgres else "")
-    )
-    if head is None:
-        raise RuntimeError("audit_head is missing: the schema is older than migration 0005")
-    seq, prev = int(head[0]) + 1, str(head[1])
     occurred_at = datetime.now(UTC).isoformat(timespec="microseconds")
     payload_text = canonical_json(dict(payload))
-    digest = event_hash(seq, occurred_at, actor, action, entity_type, entity_id, payload_text, prev)
-    db.rows(
+    body_before_seq = _body_before_seq(
+        occurred_at, actor, action, entity_type, entity_id, payload_text
+    )
+    # One statement: lock and read the head, link the event to it, hash it (the same SHA-256
+    # as event_hash — "seq" is the last key of the canonical body), insert. The head's lock
+    # is held from here to the commit, so this is the last statement of an operation.
+    appended = db.first(
+        "WITH head AS (SELECT seq, hash FROM audit_head WHERE id = 1" + (" FOR UPDATE" if db.postgres else "") + ") "
         "INSERT INTO audit_event (id, occurred_at, actor, action, entity_type, entity_id, payload, prev_hash, hash) "
-        "VALUES (:id, :at, :actor, :action, :type, :entity, :payload, :prev, :hash)",
-        {"id": seq, "at": occurred_at, "actor": actor, "action": action, "type": entity_type,
-         "entity": entity_id, "payload": payload_text, "prev": prev, "hash": digest},
+        "SELECT head.seq + 1, :at, :actor, :action, :type, :entity, :payload, head.hash, "
+        "sha256_hex(head.hash || CAST(:newline AS TEXT) || CAST(:body AS TEXT) || CAST(head.seq + 1 AS TEXT) || '}') "
+        "FROM head RETURNING id, hash",
+        {"at": occurred_at, "actor": actor, "action": action, "type": entity_type, "entity": entity_id,
+         "payload": payload_text, "newline": "\n", "body": body_before_seq},
     )  # fmt: skip
-    return AppendedEvent(seq, digest)
+    if appended is None:
+        raise RuntimeError("audit_head is missing: the schema is older than migration 0005")
+    return AppendedEvent(int(appended[0]), str(appended[1]))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ serialise at the start instead of failing half-way.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import re
 import sqlite3
@@ -62,6 +63,11 @@ def is_postgres(bind: Engine | Connection | Session) -> bool:
     )
 
 
+def _sha256_hex(value: str | None) -> str | None:
+    """SQL ``sha256_hex(text)``: the SHA-256 of the text's UTF-8 bytes, as 64 hex digits."""
+    return None if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+
 def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     if not hasattr(dbapi_conn, "enable_load_extension"):
         raise DatabaseSetupError(
@@ -82,6 +88,8 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
             f"Cannot load the SpatiaLite extension {SPATIALITE_MODULE}: {exc}. Install "
             "libsqlite3-mod-spatialite (make demo does).",
         ) from exc
+    # the audit chain hashes in SQL on both engines (PostgreSQL: migration 0005)
+    dbapi_conn.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout = 60000")
     cur.execute("PRAGMA foreign_keys = ON")

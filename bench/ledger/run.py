@@ -9,7 +9,10 @@ Prints operations per second, p50/p99 latency, the ratio tanhui / anchor, and th
 check at the end. Target (issue #6): ≥ 30 % of the anchor's throughput, 0 violations.
 Not a test: nothing here asserts timings.
 
-    .venv/bin/python bench/ledger/run.py [--seconds 10] [--workers 8]
+    .venv/bin/python bench/ledger/run.py [--seconds 10] [--workers 8] [--rounds 3]
+
+Two shared cores make single runs noisy (±30 % seen): each round runs tanhui and then the
+anchor back to back, and the verdict is the median of the rounds' ratios.
 """
 
 from __future__ import annotations
@@ -37,16 +40,17 @@ from tests.pg_cluster import PostgisCluster  # noqa: E402
 from tests.registry.ledger_fixtures import verified_project  # noqa: E402
 
 ACCOUNTS = [f"B{i}" for i in range(8)]
+CREDITS = 80_000
 
 
-def tanhui_worker(url: str, seed: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def tanhui_worker(url: str, seed: str, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
     try:
         _tanhui_worker(url, seed, seconds, out)
     except Exception as exc:  # report, never leave the parent waiting
         out.put(([], f"{type(exc).__name__}: {exc}"[:500]))
 
 
-def _tanhui_worker(url: str, seed: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _tanhui_worker(url: str, seed: str, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
     engine = make_engine(url)
     rng = random.Random(seed)
     latencies, refused, n = [], 0, 0
@@ -69,14 +73,14 @@ def _tanhui_worker(url: str, seed: int, seconds: float, out: mp.Queue) -> None: 
     out.put((latencies, refused))
 
 
-def anchor_worker(url: str, seed: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def anchor_worker(url: str, seed: str, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
     try:
         _anchor_worker(url, seed, seconds, out)
     except Exception as exc:  # report, never leave the parent waiting
         out.put(([], f"{type(exc).__name__}: {exc}"[:500]))
 
 
-def _anchor_worker(url: str, seed: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _anchor_worker(url: str, seed: str, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
     engine = make_engine(url)
     rng = random.Random(seed)
     latencies = []
@@ -93,9 +97,15 @@ def _anchor_worker(url: str, seed: int, seconds: float, out: mp.Queue) -> None: 
     out.put((latencies, 0))
 
 
-def run(worker, url: str, workers: int, seconds: float) -> tuple[float, float, float, int]:  # type: ignore[no-untyped-def]
+def run(
+    worker, url: str, workers: int, seconds: float, round_: int = 0
+) -> tuple[float, float, float, int]:  # type: ignore[no-untyped-def]
     queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-    procs = [mp.Process(target=worker, args=(url, seed, seconds, queue)) for seed in range(workers)]
+    # the seed names the worker's idempotency keys: unique per round and worker
+    procs = [
+        mp.Process(target=worker, args=(url, f"r{round_}w{i}", seconds, queue))
+        for i in range(workers)
+    ]
     for p in procs:
         p.start()
     results = [queue.get(timeout=seconds + 120) for _ in procs]
@@ -115,12 +125,13 @@ def run(worker, url: str, workers: int, seconds: float) -> tuple[float, float, f
 def prepare(url: str) -> None:
     engine = make_engine(url)
     migrate(engine)
-    verified_project(engine, Path(tempfile.mkdtemp()), quantity=1000.0)
+    # enough credits that refusals stay rare: 10 000 t per account, transfers of 1–20 t
+    verified_project(engine, Path(tempfile.mkdtemp()), quantity=CREDITS)
     with session_scope(engine) as s:
         issue(s, "bench", "L1", "bench-issue", buffer_pct=0)
         for i, a in enumerate(ACCOUNTS):
             ensure_account(s, a, a, "holding", a)
-            transfer(s, "bench", f"seed-{i}", "HOLD-L1", a, quantity=120)
+            transfer(s, "bench", f"seed-{i}", "HOLD-L1", a, quantity=CREDITS // len(ACCOUNTS))
     with engine.begin() as conn:
         conn.execute(
             text("CREATE TABLE bench_balance (account VARCHAR PRIMARY KEY, n BIGINT NOT NULL)")
@@ -143,6 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     mp.set_start_method("spawn")
     rows = []
@@ -154,23 +166,31 @@ def main() -> None:
         }
         for name, url in engines.items():
             prepare(url)
-            ours = run(tanhui_worker, url, args.workers, args.seconds)
-            anchor = run(anchor_worker, url, args.workers, args.seconds)
-            rows.append((name, ours, anchor, verdict(url)))
+            rounds = []
+            for r in range(args.rounds):
+                ours = run(tanhui_worker, url, args.workers, args.seconds, r)
+                anchor = run(anchor_worker, url, args.workers, args.seconds, r)
+                rounds.append((ours[0] / anchor[0], ours, anchor))
+            rounds.sort(key=lambda x: x[0])
+            _, ours, anchor = rounds[len(rounds) // 2]  # the median round
+            ratios = ", ".join(f"{x[0]:.0%}" for x in rounds)
+            rows.append((name, ours, anchor, verdict(url), ratios))
     finally:
         cluster.stop()
     print(
-        f"\nledger: {args.workers} workers × {args.seconds:.0f} s, random transfers (90 %) and retirements (10 %), 2 cores"
+        f"\nledger: {args.workers} workers × {args.seconds:.0f} s × {args.rounds} rounds, random transfers (90 %) and retirements (10 %), 2 cores"
     )
     print(f"{'engine':<11} {'':<8} {'ops/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'refused':>8}")
-    for name, ours, anchor, check in rows:
+    for name, ours, anchor, check, ratios in rows:
         print(
             f"{name:<11} {'tanhui':<8} {ours[0]:>8.1f} {ours[1]:>8.1f} {ours[2]:>8.1f} {ours[3]:>8}"
         )
         print(f"{'':<11} {'raw SQL':<8} {anchor[0]:>8.1f} {anchor[1]:>8.1f} {anchor[2]:>8.1f}")
-        print(f"{'':<11} ratio {ours[0] / anchor[0]:.0%} of the raw update's throughput; {check}")
+        print(
+            f"{'':<11} ratio {ours[0] / anchor[0]:.0%} of the raw update's throughput (median round; rounds {ratios}); {check}"
+        )
     print("target: ≥ 30 % of the raw update's throughput, 0 violations")
-    print(json.dumps({n: {"ops_per_s": o[0], "anchor_ops_per_s": a[0]} for n, o, a, _ in rows}))
+    print(json.dumps({n: {"ops_per_s": o[0], "anchor_ops_per_s": a[0]} for n, o, a, *_ in rows}))
 
 
 if __name__ == "__main__":

@@ -36,11 +36,13 @@ HEAD_MESSAGE = "audit_head moves one event forward at a time and is never delete
 
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
-    # an account's live blocks in the order operations take them (oldest serials first)
+    # an account's live blocks in the order operations take them (oldest serials first); it
+    # replaces 0004's index over every block, live or closed, that each close had to rewrite
     op.execute(
         "CREATE INDEX ix_block_live_holding ON credit_block "
         "(account_id, state, project_code, vintage, first_seq) WHERE closed_op_id IS NULL"
     )
+    op.drop_index("ix_block_live_account", "credit_block")
     _create_chain_head(postgres)
     if postgres:
         return
@@ -73,6 +75,12 @@ def _create_chain_head(postgres: bool) -> None:
         "FROM audit_event"
     )
     if postgres:
+        # the SHA-256 of a text's UTF-8 bytes as hex; SQLite gets the same function from Python
+        # (registry.db), so that one statement appends an event on both engines
+        op.execute(
+            "CREATE FUNCTION sha256_hex(value text) RETURNS text LANGUAGE sql IMMUTABLE STRICT "
+            "AS $$ SELECT encode(sha256(convert_to(value, 'UTF8')), 'hex') $$"
+        )
         op.execute(
             f"""
             CREATE FUNCTION audit_event_link() RETURNS trigger AS $$
@@ -134,11 +142,13 @@ def _create_chain_head(postgres: bool) -> None:
 def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     op.execute("DROP INDEX ix_block_live_holding")
+    op.create_index("ix_block_live_account", "credit_block", ["account_id", "closed_op_id"])
     if postgres:
         op.execute("DROP TRIGGER audit_event_link ON audit_event")
         op.execute("DROP FUNCTION audit_event_link()")
         op.execute("DROP TABLE audit_head CASCADE")
         op.execute("DROP FUNCTION audit_head_forward()")
+        op.execute("DROP FUNCTION sha256_hex(text)")
         return
     for trigger in ("audit_event_link", "audit_event_advance"):
         op.execute(f"DROP TRIGGER {trigger}")
