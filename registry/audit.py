@@ -109,7 +109,7 @@ def append_event(
     )
     # One statement: lock and read the head, link the event to it, hash it (the same SHA-256
     # as event_hash — "seq" is the last key of the canonical body), insert. The head's lock
-    # is held from here to the commit, so this is the last statement of an operation.
+    # is held from here to the commit, so operations append their event last.
     appended = db.first(
         "WITH head AS (SELECT seq, hash FROM audit_head WHERE id = 1" + (" FOR UPDATE" if db.postgres else "") + ") "
         "INSERT INTO audit_event (id, occurred_at, actor, action, entity_type, entity_id, payload, prev_hash, hash) "
