@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -233,6 +234,43 @@ def test_the_database_refuses_overlapping_live_blocks(
         transaction.rollback()
     with session_scope(ledger) as s:
         assert check_invariants(s) == []
+
+
+def test_a_request_sent_twice_at_once_moves_credits_once(ledger: Engine) -> None:
+    """The second request with the same key waits for the first one's transaction, then gets
+    its result (PostgreSQL: the key's unique index; SQLite: BEGIN IMMEDIATE)."""
+    import threading
+
+    with session_scope(ledger) as s:
+        issue(s, "局长", "L1", "issue-1", buffer_pct=10)
+    first_done_moving, results = threading.Event(), {}
+
+    def first() -> None:
+        with session_scope(ledger) as s:
+            results["first"] = transfer(s, "x", "same-key", "HOLD-L1", "BUYER", quantity=7)
+            first_done_moving.set()
+            time.sleep(0.5)  # still uncommitted while the second request arrives
+
+    def second() -> None:
+        first_done_moving.wait()
+        with session_scope(ledger) as s:
+            results["second"] = transfer(s, "x", "same-key", "HOLD-L1", "BUYER", quantity=7)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert results["second"] == results["first"]
+    with session_scope(ledger) as s:
+        assert balance(s, "BUYER")["active"] == 7  # moved once
+        assert (
+            s.execute(
+                text("SELECT count(*) FROM ledger_operation WHERE idempotency_key = 'same-key'")
+            ).scalar()
+            == 1
+        )
+        assert check_invariants(s) == [] and verify_chain(s).ok
 
 
 def test_credits_command_line(ledger: Engine, db_url: str, tmp_path: Path) -> None:
