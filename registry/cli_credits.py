@@ -82,7 +82,12 @@ def open_account_cmd(
 @credits_app.command("issue")
 def issue_cmd(
     project: Annotated[str, typer.Option(help="项目编号（已核证）")],
-    buffer_pct: Annotated[float | None, typer.Option(help="缓冲比例 %（默认取设置）")] = None,
+    buffer_pct: Annotated[
+        float | None,
+        typer.Option(
+            help="最低缓冲比例 %（默认取设置；项目评估的风险更高时取后者） / minimum buffer share"
+        ),
+    ] = None,
     key: KeyOpt = None,
 ) -> None:
     """签发已核证监测期的积分 / issue the verified period's credits (buffer share to the pool)."""

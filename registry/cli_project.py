@@ -252,6 +252,26 @@ def verify_cmd(
     console.print(f"[green]{project}: 核证 verified {quantity:,.3f} t CO2e[/]")
 
 
+@project_app.command("assess-risk")
+def assess_risk_cmd(
+    project: Annotated[str, typer.Option(help="项目编号")],
+    buffer_pct: Annotated[float, typer.Option(help="缓冲比例 % / buffer share (0–100)")],
+    reason: Annotated[str, typer.Option(help="评估依据 / basis of the assessment")],
+    actor: ActorOpt = None,
+    role: RoleOpt = Role.VERIFIER,
+) -> None:
+    """评估非永久性风险 / the project's assessed risk: its issuances' buffer share (≥ the minimum)."""
+    from registry.projects import assess_risk
+
+    engine, who = _context(actor, role)
+    try:
+        with session_scope(engine) as session:
+            assess_risk(session, who, project, buffer_pct, reason)
+    except (RegistryError, MethodologyError) as exc:
+        raise _fail(exc) from exc
+    console.print(f"[green]{project}: 缓冲比例 buffer share {buffer_pct:g}%[/]")
+
+
 @project_app.command("show")
 def show_cmd(
     project: Annotated[str, typer.Option(help="项目编号")],
@@ -277,6 +297,10 @@ def show_cmd(
     if info["exante_total_tco2e"] is not None:
         console.print(
             f"事前估算（登记时冻结） ex-ante frozen at registration: {info['exante_total_tco2e']:,.0f} t CO2e"
+        )
+    if info["buffer_pct"] is not None:
+        console.print(
+            f"非永久性风险 assessed risk: 缓冲 buffer {info['buffer_pct']:g}%（不低于登记处最低比例 / at least the registry minimum）"
         )
     if info["unverified_parameters"]:
         console.print(

@@ -71,7 +71,7 @@ def _ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
     with session_scope(engine) as session:
         for code, *_ in (p for p in PROJECTS if p[5]):
             result = issue(session, "林业局 局长", code, f"demo-issue-{code}", settings.buffer_pct)
-            console.print(f"签发 issued {code}: {result['quantity']:,} t (buffer {result['buffer']:,}) — "
+            console.print(f"签发 issued {code}: {result['quantity']:,} t (buffer {result['buffer']:,} = {result['buffer_pct']:g}%) — "
                           + "; ".join(f"{p['account']} {p['serials']}" for p in result["placed"]))  # fmt: skip
         ensure_account(
             session, "BUYER-HNPOWER", "某电力公司（合成）", "holding", "某电力公司（合成）"
@@ -132,6 +132,7 @@ def _project_steps(engine: Engine, console: Console) -> None:
         _lock_project,
         _project_stands,
         add_stands,
+        assess_risk,
         create_project,
         project_summary,
         submit_monitoring,
@@ -154,6 +155,14 @@ def _project_steps(engine: Engine, console: Console) -> None:
             add_stands(session, staff, code, selection)
             transition(session, staff, code, "submit")
             transition(session, verifier, code, "validate", "材料齐全 documents complete")
+            if methodology == "CCER-14-001-V01":  # young plantations: fire and survival risk
+                assess_risk(
+                    session,
+                    verifier,
+                    code,
+                    12.0,
+                    "新造林火险与成活风险（示例） / new plantation: fire and survival risk (example)",
+                )
             transition(session, admin, code, "register")
             stands = _project_stands(session, _lock_project(session, code))
         period_text = verified_text = "-"

@@ -62,7 +62,7 @@ __all__ = [
 
 COUNTY_CODE = "431123"
 FAULT_PAUSE_ENV = "TANHUI_FAULT_PAUSE_LEDGER"  # seconds; crash tests only
-ROUNDING_RULE = "credits = floor(verified t CO2e); buffer = ceil(credits × buffer %)"
+ROUNDING_RULE = "credits = floor(verified t CO2e); buffer = ceil(credits × max(registry minimum %, project's assessed risk %))"
 
 
 class LedgerError(RegistryError):
@@ -416,7 +416,10 @@ def issue(
 ) -> dict[str, Any]:  # fmt: skip
     """Issue the verified, not yet issued monitoring period of a project (state verified → issued).
 
-    Rounding: credits = floor(verified t CO2e); buffer = ceil(credits × buffer_pct / 100) to the
+    ``buffer_pct`` is the registry's minimum buffer share (settings, or what the issuer asks
+    for); the share used is the larger of it and the project's assessed non-permanence risk
+    (:func:`registry.projects.assess_risk`) — never less than the validator assessed.
+    Rounding: credits = floor(verified t CO2e); buffer = ceil(credits × share / 100) to the
     buffer account (non-permanence pool), the rest to the project developer's holding account.
     """
     from registry.models import Role
@@ -433,7 +436,7 @@ def issue(
         return op.previous
     db = op.db
     project = db.first(
-        "SELECT id, developer, status FROM project WHERE code = :c" + _for_update(db),
+        "SELECT id, developer, status, buffer_pct FROM project WHERE code = :c" + _for_update(db),
         {"c": project_code},
     )
     if project is None:
@@ -454,8 +457,10 @@ def issue(
             f"缓冲比例 {buffer_pct}% 须在 0–100 之间。",
             f"buffer share {buffer_pct}% must be within 0–100.",
         )
+    assessed = None if project[3] is None else float(project[3])
+    share = buffer_pct if assessed is None else max(buffer_pct, assessed)
     credits = math.floor(float(period[1]) + 1e-9)
-    buffer = math.ceil(credits * buffer_pct / 100 - 1e-9)
+    buffer = math.ceil(credits * share / 100 - 1e-9)
     end = period[2] if isinstance(period[2], date) else date.fromisoformat(str(period[2]))
     vintage = end.year
     # the counter row is the lock that serialises issuance of one project and vintage
@@ -508,6 +513,7 @@ def issue(
             session, Actor(actor, Role.ADMIN), project_code, "issue", f"{credits} credits issued"
         )
     return op.finish({"project": project_code, "vintage": vintage, "quantity": credits, "buffer": buffer,
+                      "buffer_pct": share, "registry_minimum_pct": buffer_pct, "assessed_risk_pct": assessed,
                       "placed": placed, "rounding": ROUNDING_RULE}, project_code)  # fmt: skip
 
 

@@ -213,6 +213,7 @@ class Project(SQLModel, table=True):
     exante_total_tco2e: float | None = None  # frozen at registration
     start_stock_tco2e: float | None = None  # frozen at registration
     exante_json: str | None = None  # frozen ex-ante table + traces
+    buffer_pct: float | None = None  # assessed non-permanence risk (%); None = registry minimum
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     boundary: Any = Field(
         default=None,

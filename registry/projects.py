@@ -176,6 +176,36 @@ def _record(
     session.flush()
 
 
+def assess_risk(
+    session: Session, actor: Actor, code: str, buffer_pct: float, reason: str
+) -> Project:
+    """Record the project's assessed non-permanence risk: the buffer share (%) of its future
+    issuances (at least the registry's minimum, see :func:`registry.ledger.issue`).
+
+    Set by the validator/verifier (or an administrator), with a reason; any state, since a
+    reassessment applies from the next issuance. 0 ≤ buffer_pct < 100.
+    """
+    _require_role(
+        actor, (Role.VERIFIER, Role.ADMIN), "评估非永久性风险 / assess non-permanence risk"
+    )
+    if not reason.strip():
+        raise ProjectError(
+            "请写明风险评估的依据。", "give the reason (basis) of the risk assessment."
+        )
+    if not 0 <= buffer_pct < 100:
+        raise ProjectError(
+            f"缓冲比例 {buffer_pct}% 须在 0–100 之间（不含 100）。",
+            f"buffer share {buffer_pct}% must be within 0–100 (100 excluded).",
+        )
+    project = _lock_project(session, code)
+    previous = project.buffer_pct
+    project.buffer_pct = float(buffer_pct)
+    session.add(project)
+    _record(session, project, actor, "risk_assessed", project.status, reason,
+            {"buffer_pct": project.buffer_pct, "previous_buffer_pct": previous})  # fmt: skip
+    return project
+
+
 def create_project(
     session: Session, actor: Actor, *, code: str, name: str, methodology: str, developer: str,
     start_date: date, crediting_years: int, planted_group: str | None = None,
@@ -676,6 +706,7 @@ def project_summary(session: Session, code: str) -> dict[str, Any]:
         "start_date": project.start_date.isoformat(), "crediting_years": project.crediting_years,
         "area_ha": project.area_ha, "stands": project.n_stands,
         "exante_total_tco2e": project.exante_total_tco2e,
+        "buffer_pct": project.buffer_pct,
         "start_stock_tco2e": project.start_stock_tco2e,
         "unverified_parameters": json.loads(project.exante_json)["unverified_parameters"] if project.exante_json else [],
         "monitoring_periods": [

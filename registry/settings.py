@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     area_tolerance_pct: float = 1.0
     """Mapped vs reported 面积 difference above this percentage is a warning."""
     buffer_pct: float = 10.0
-    """Default share of each issuance (%) set aside in the buffer pool against reversals."""
+    """Minimum share of each issuance (%) set aside in the buffer pool against reversals; a
+    project's assessed risk (``tanhui project assess-risk``) can raise it, never lower it."""
     actor: str = "bureau"
     """Who the CLI acts as in the audit log, until accounts exist."""

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from registry.audit import verify_chain
 from registry.db import session_scope
+from registry.errors import RegistryError
 from registry.ledger import (
     LedgerError,
     balance,
@@ -236,6 +237,47 @@ def test_the_database_refuses_overlapping_live_blocks(
         assert check_invariants(s) == []
 
 
+@pytest.mark.parametrize(
+    ("assessed_pct", "minimum_pct", "expected_buffer"),
+    [
+        (15.0, 10.0, 150),  # the assessed risk is higher: ceil(1000 × 15 %) = 150
+        (5.0, 10.0, 100),  # never below the registry's minimum: ceil(1000 × 10 %) = 100
+        (12.34, 0.0, 124),  # ceil(1000 × 12.34 %) = ceil(123.4) = 124
+    ],
+)
+def test_the_buffer_share_is_the_assessed_risk_but_never_below_the_minimum(
+    ledger: Engine, assessed_pct: float, minimum_pct: float, expected_buffer: int
+) -> None:
+    from registry.projects import ProjectError, assess_risk
+    from tests.registry.ledger_fixtures import STAFF, VERIFIER
+
+    refused = [
+        (STAFF, assessed_pct, "基于火险等级"),  # bureau staff may not assess the risk
+        (VERIFIER, 100.0, "基于火险等级"),  # the whole issuance in the buffer: no
+        (VERIFIER, -1.0, "基于火险等级"),
+        (VERIFIER, assessed_pct, " "),  # no reason given
+    ]
+    for actor, pct, reason in refused:
+        with pytest.raises((ProjectError, RegistryError)), session_scope(ledger) as s:
+            assess_risk(s, actor, "L1", pct, reason)
+    with session_scope(ledger) as s:
+        assert s.execute(text("SELECT buffer_pct FROM project WHERE code = 'L1'")).scalar() is None
+        assess_risk(
+            s, VERIFIER, "L1", assessed_pct, "火险等级二级、坡度大 / fire risk class II, steep"
+        )
+    with session_scope(ledger) as s:
+        result = issue(s, "局长", "L1", "issue-risk", buffer_pct=minimum_pct)
+        history = s.execute(text("SELECT action, comment FROM project_event ORDER BY id")).all()
+    assert (result["buffer"], result["buffer_pct"]) == (
+        expected_buffer,
+        max(assessed_pct, minimum_pct),
+    )
+    assert live(ledger, "BUFFER") == [(f"000000001..{expected_buffer:09d}", "active")]
+    assert ("risk_assessed", "火险等级二级、坡度大 / fire risk class II, steep") in [
+        tuple(h) for h in history
+    ]
+
+
 def test_a_request_sent_twice_at_once_moves_credits_once(ledger: Engine) -> None:
     """The second request with the same key waits for the first one's transaction, then gets
     its result (PostgreSQL: the key's unique index; SQLite: BEGIN IMMEDIATE)."""
@@ -307,4 +349,11 @@ def test_credits_command_line(ledger: Engine, db_url: str, tmp_path: Path) -> No
     moves = json.loads(run("history", "--serial", P + "000000052").stdout)["moves"]
     assert [m["state"] for m in moves] == ["active", "active", "retired"]
     assert run("check").returncode == 0
+    # the validator's risk assessment, for the next issuances
+    assessed = subprocess.run([tanhui, "project", "assess-risk", "--project", "L1", "--buffer-pct", "20",
+                               "--reason", "火险等级二级"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)  # fmt: skip
+    assert assessed.returncode == 0, assessed.stderr
+    shown = subprocess.run([tanhui, "project", "show", "--project", "L1", "--format", "json"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)  # fmt: skip
+    assert json.loads(shown.stdout)["buffer_pct"] == 20
     assert "BUFFER" in run("blocks").stdout
