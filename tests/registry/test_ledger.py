@@ -166,6 +166,8 @@ def test_a_ledger_statement(ledger: Engine) -> None:
         ("reused key", lambda s: transfer(s, "x", "t-1", "HOLD-L1", "BUYER", quantity=7), "different request"),
         ("no beneficiary", lambda s: retire(s, "x", "k8", "HOLD-L1", " ", "p", date(2026, 1, 1), quantity=1), "beneficiary"),
         ("nothing left to issue", lambda s: issue(s, "x", "L1", "k9", 10), "no verified period"),
+        ("same account", lambda s: transfer(s, "x", "k11", "BUYER", "BUYER", quantity=1), "same account"),
+        ("pledge to oneself", lambda s: pledge(s, "x", "k12", "BUYER", "BUYER", "L-1", Decimal("1"), quantity=1), "own holder"),
     ],
 )  # fmt: skip
 def test_refusals_are_clear_and_change_nothing(
