@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from methodologies.errors import MethodologyError
 from registry.db import session_scope
@@ -29,6 +31,7 @@ project_app = typer.Typer(help="碳汇项目 / carbon-sink projects.", no_args_i
 console = Console()
 err = Console(stderr=True)
 
+T = TypeVar("T")
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="操作人 / who acts")]
 RoleOpt = Annotated[Role, typer.Option("--role", help="角色 / role")]
 
@@ -46,6 +49,16 @@ def _fail(exc: RegistryError | MethodologyError) -> typer.Exit:
         f"[bold red]拒绝[/] {escape(exc.message_zh)}\n[bold red]Refused[/] {escape(exc.message_en)}"
     )
     return typer.Exit(1)
+
+
+def _act(actor: str | None, role: Role, work: Callable[[Session, Any], T]) -> T:
+    """Run one service call as ``actor`` in its own transaction; a refusal exits with 1."""
+    engine, who = _context(actor, role)
+    try:
+        with session_scope(engine) as session:
+            return work(session, who)
+    except (RegistryError, MethodologyError) as exc:
+        raise _fail(exc) from exc
 
 
 @project_app.command("create")
@@ -151,13 +164,11 @@ def check_cmd(project: Annotated[str, typer.Option(help="项目编号")]) -> Non
 def _transition_cmd(project: str, action: str, comment: str, actor: str | None, role: Role) -> None:
     from registry.projects import transition
 
-    engine, who = _context(actor, role)
-    try:
-        with session_scope(engine) as session:
-            p = transition(session, who, project, action, comment)
-            status, total = p.status, p.exante_total_tco2e
-    except (RegistryError, MethodologyError) as exc:
-        raise _fail(exc) from exc
+    def run(session: Session, who: Any) -> tuple[str, float | None]:
+        p = transition(session, who, project, action, comment)
+        return p.status, p.exante_total_tco2e
+
+    status, total = _act(actor, role, run)
     extra = (
         f"; ex-ante {total:,.0f} t CO2e frozen"
         if action == "register" and total is not None
@@ -243,12 +254,7 @@ def verify_cmd(
     """核证监测期 / verify the open monitoring period (quantity ≤ computed removals)."""
     from registry.projects import verify_period
 
-    engine, who = _context(actor, role)
-    try:
-        with session_scope(engine) as session:
-            verify_period(session, who, project, quantity, comment)
-    except (RegistryError, MethodologyError) as exc:
-        raise _fail(exc) from exc
+    _act(actor, role, lambda session, who: verify_period(session, who, project, quantity, comment))
     console.print(f"[green]{project}: 核证 verified {quantity:,.3f} t CO2e[/]")
 
 
@@ -263,12 +269,7 @@ def assess_risk_cmd(
     """评估非永久性风险 / the project's assessed risk: its issuances' buffer share (≥ the minimum)."""
     from registry.projects import assess_risk
 
-    engine, who = _context(actor, role)
-    try:
-        with session_scope(engine) as session:
-            assess_risk(session, who, project, buffer_pct, reason)
-    except (RegistryError, MethodologyError) as exc:
-        raise _fail(exc) from exc
+    _act(actor, role, lambda session, who: assess_risk(session, who, project, buffer_pct, reason))
     console.print(f"[green]{project}: 缓冲比例 buffer share {buffer_pct:g}%[/]")
 
 
