@@ -355,6 +355,18 @@ def _refresh_boundary(session: Session, project: Project) -> None:
     project.boundary = func.ST_GeomFromWKB(shapely.to_wkb(multi), STORAGE_SRID)
 
 
+def _draft_for_stand_changes(session: Session, actor: Actor, code: str) -> Project:
+    """The project, locked, if ``actor`` may change its stands now (staff; draft only)."""
+    _require_role(actor, STAFF, "修改项目小班 / change project stands")
+    project = _lock_project(session, code)
+    if project.status not in EDITABLE:
+        raise InvalidTransition(
+            f"项目 {code} 处于 {project.status} 状态，只有草稿可以增减小班。",
+            f"project {code} is {project.status}; only a draft can gain or lose stands.",
+        )
+    return project
+
+
 def add_stands(
     session: Session, actor: Actor, code: str, selection: str, tolerance_m2: float = 1.0
 ) -> list[str]:
@@ -363,13 +375,7 @@ def add_stands(
     Raises DoubleCounting naming both projects when a stand, or more than ``tolerance_m2`` of
     its area, already belongs to another project.
     """
-    _require_role(actor, STAFF, "修改项目小班 / change project stands")
-    project = _lock_project(session, code)
-    if project.status not in EDITABLE:
-        raise InvalidTransition(
-            f"项目 {code} 处于 {project.status} 状态，只有草稿可以增减小班。",
-            f"project {code} is {project.status}; only a draft can gain or lose stands.",
-        )
+    project = _draft_for_stand_changes(session, actor, code)
     keys = select_stands(session, selection)["stand_id"].tolist()
     existing = set(_active_keys(session, project))
     new = [k for k in keys if k not in existing]
@@ -399,13 +405,7 @@ def add_stands(
 
 def remove_stands(session: Session, actor: Actor, code: str, selection: str) -> list[str]:
     """Take stands out of a draft project (the membership is kept as history)."""
-    _require_role(actor, STAFF, "修改项目小班 / change project stands")
-    project = _lock_project(session, code)
-    if project.status not in EDITABLE:
-        raise InvalidTransition(
-            f"项目 {code} 处于 {project.status} 状态，只有草稿可以增减小班。",
-            f"project {code} is {project.status}; only a draft can gain or lose stands.",
-        )
+    project = _draft_for_stand_changes(session, actor, code)
     keys = set(select_stands(session, selection)["stand_id"]) & set(_active_keys(session, project))
     if keys:
         session.execute(
