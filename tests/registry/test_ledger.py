@@ -152,6 +152,80 @@ def test_a_ledger_statement(ledger: Engine) -> None:
     ]
 
 
+def test_credits_arriving_next_to_held_ones_merge_into_one_block(ledger: Engine) -> None:
+    """Active and pledged credits join the adjacent blocks of the same account, state and pledge;
+    retired ones keep a block per retirement. The history of a serial shows moves, not merges."""
+    with session_scope(ledger) as s:
+        issue(s, "局长", "L1", "issue-1", buffer_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
+        transfer(s, "x", "t-1", "HOLD-L1", "BUYER", quantity=100)  # 101–200
+        transfer(s, "x", "t-2", "HOLD-L1", "BUYER", quantity=50)  # 201–250: after 101–200
+        transfer(s, "x", "t-3", "HOLD-L1", "BUYER", serials=P + "000000301..000000320")  # a gap
+        transfer(
+            s, "x", "t-4", "HOLD-L1", "BUYER", serials=P + "000000260..000000300"
+        )  # before 301–320
+    assert live(ledger, "BUYER") == [
+        ("000000101..000000250", "active"),
+        ("000000260..000000320", "active"),
+    ]
+    with session_scope(ledger) as s:  # fills the gap 251–259: one block from both sides
+        transfer(s, "x", "t-5", "HOLD-L1", "BUYER", serials=P + "000000251..000000259")
+    assert live(ledger, "BUYER") == [("000000101..000000320", "active")]
+    assert live(ledger, "HOLD-L1") == [("000000321..000001000", "active")]
+
+    with session_scope(ledger) as s:
+        p1 = pledge(
+            s,
+            "x",
+            "p-1",
+            "BUYER",
+            "BANK",
+            "DK-1",
+            Decimal("1000"),
+            serials=P + "000000101..000000150",
+        )
+        pledge(
+            s,
+            "x",
+            "p-2",
+            "BUYER",
+            "BANK",
+            "DK-2",
+            Decimal("1000"),
+            serials=P + "000000151..000000160",
+        )
+    # two pledges next to each other stay apart: each is released or enforced on its own
+    assert live(ledger, "BUYER") == [("000000101..000000150", "pledged"), ("000000151..000000160", "pledged"),
+                                     ("000000161..000000320", "active")]  # fmt: skip
+    with session_scope(ledger) as s:
+        release(s, "银行", "rel-1", p1["pledge"])
+        retire(
+            s, "x", "r-1", "BUYER", "b", "p", date(2026, 1, 1), serials=P + "000000101..000000110"
+        )
+        retire(
+            s, "x", "r-2", "BUYER", "b", "p", date(2026, 1, 1), serials=P + "000000111..000000120"
+        )
+    assert live(ledger, "BUYER") == [("000000121..000000150", "active"), ("000000151..000000160", "pledged"),
+                                     ("000000161..000000320", "active")]  # fmt: skip
+    assert live(ledger, "RETIREMENT") == [
+        ("000000101..000000110", "retired"),
+        ("000000111..000000120", "retired"),
+    ]
+    with session_scope(ledger) as s:
+        assert check_invariants(s) == []
+        assert verify_chain(s).ok
+        # 125 came with t-1; the merges at t-2 and t-5 and the splits by r-1 and r-2 are not moves
+        moves = [
+            (h["account"], h["state"], h["created_by"], h["closed_by"])
+            for h in history(s, P + "000000125")
+        ]
+    assert moves == [
+        ("HOLD-L1", "active", "issue", "transfer"),
+        ("BUYER", "active", "transfer", "pledge"),
+        ("BUYER", "pledged", "pledge", "release"),
+        ("BUYER", "active", "release", None),
+    ]
+
+
 @pytest.mark.parametrize(
     ("name", "call", "words"),
     [
