@@ -11,6 +11,7 @@ invariant check at the end. Target (issue #6): ≥ 30 % of the anchor's throughp
 Not a test: nothing here asserts timings.
 
     .venv/bin/python bench/ledger/run.py [--seconds 10] [--workers 8] [--rounds 3]
+                                         [--engines PostGIS,SpatiaLite]
 
 Two shared cores make single runs noisy (±30 % seen): each round runs tanhui and then the
 anchor back to back, and the verdict is the median of the rounds' ratios.
@@ -200,6 +201,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--engines", default="PostGIS,SpatiaLite", help="comma-separated subset")
     args = parser.parse_args()
     mp.set_start_method("spawn")
     rows = []
@@ -210,6 +212,8 @@ def main() -> None:
             "SpatiaLite": f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite",
         }
         for name, url in engines.items():
+            if name not in args.engines.split(","):
+                continue
             prepare(url)
             rounds = []
             for r in range(args.rounds):
