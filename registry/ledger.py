@@ -157,15 +157,14 @@ def ensure_account(session: Session, code: str, name: str, kind: str, holder: st
 def _account(
     db: DriverSQL, code: str, kinds: tuple[str, ...] | None = None, lock: bool = False
 ) -> tuple[int, str]:
-    """Id and kind of one account; ``lock``: also take its lock (see :func:`_lock_accounts`)."""
+    """Id and kind of one account; ``lock``: also take its lock (see :func:`_lock_account`)."""
     return _accounts(db, {code: kinds}, lock)[code]
 
 
 def _accounts(
     db: DriverSQL, wanted: dict[str, tuple[str, ...] | None], lock: bool = False
 ) -> dict[str, tuple[int, str]]:
-    """Id and kind of each account code (one query), refusing unknown codes and wrong kinds;
-    ``lock``: also lock them all, in id order (see :func:`_lock_accounts`)."""
+    """Id and kind of each account code (one query), refusing unknown codes and wrong kinds."""
     params = {f"c{i}": code for i, code in enumerate(wanted)}
     rows = db.rows(
         f"SELECT code, id, kind FROM ledger_account WHERE code IN ({', '.join(':' + k for k in params)}) ORDER BY id"
@@ -190,20 +189,16 @@ def _accounts(
 _ACCOUNT_LOCK = " FOR NO KEY UPDATE"
 
 
-def _lock_accounts(db: DriverSQL, account_ids: set[int]) -> None:
-    """Serialise the operations that change the live blocks of these accounts (PostgreSQL).
+def _lock_account(db: DriverSQL, account_id: int) -> None:
+    """Serialise the operations that take credits out of one account (PostgreSQL row lock).
 
-    An operation locks every account whose live blocks it closes: the one it takes credits
-    from, and the one it hands them to when they merge with that account's adjacent blocks
-    (:func:`_move`). All in one statement, in id order, so two operations never wait on each
-    other in a cycle. Blocks are read after the lock, by a new statement, so they are what the
-    previous operation committed. (SQLite's ``BEGIN IMMEDIATE`` serialises every write
-    transaction already.)
+    Only the account whose blocks an operation closes is locked — one account per operation,
+    so no two operations can wait on each other in a cycle. Its live blocks are read after the
+    lock, by a new statement, so they are what the previous operation committed. (SQLite's
+    ``BEGIN IMMEDIATE`` serialises every write transaction already.)
     """
     if db.postgres:
-        params = {f"a{i}": a for i, a in enumerate(sorted(account_ids))}
-        db.rows(f"SELECT id FROM ledger_account WHERE id IN ({', '.join(':' + k for k in params)}) ORDER BY id"
-                + _ACCOUNT_LOCK, params)  # fmt: skip
+        db.rows("SELECT id FROM ledger_account WHERE id = :a" + _ACCOUNT_LOCK, {"a": account_id})
 
 
 # -- operations: idempotency, locking, splitting -----------------------------------------------
@@ -273,11 +268,6 @@ class _Block:
     def size(self) -> int:
         return self.last - self.first + 1
 
-    @classmethod
-    def from_row(cls, r: tuple[Any, ...]) -> _Block:
-        """From (id, project_code, vintage, first_seq, last_seq, account_id, state, pledge_id)."""
-        return cls(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7])
-
 
 def _live_blocks(
     db: DriverSQL,
@@ -288,14 +278,16 @@ def _live_blocks(
     limit: int | None = None,
 ) -> list[_Block]:
     """Live blocks of an account in one state, oldest serials first (the caller holds the
-    account's lock, see :func:`_lock_accounts`)."""
+    account's lock, see :func:`_lock_account`)."""
     sql = ("SELECT id, project_code, vintage, first_seq, last_seq, account_id, state, pledge_id FROM credit_block "
            f"WHERE closed_op_id IS NULL AND account_id = :a AND state = :s {where} "
            "ORDER BY project_code, vintage, first_seq")  # fmt: skip
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
+    rows = db.rows(sql, {"a": account_id, "s": state, **(params or {})})
     return [
-        _Block.from_row(r) for r in db.rows(sql, {"a": account_id, "s": state, **(params or {})})
+        _Block(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7])
+        for r in rows
     ]
 
 
@@ -384,43 +376,6 @@ def _insert_blocks(
     )  # fmt: skip
 
 
-# states whose blocks merge with adjacent blocks of the same account (and pledge); a retired or
-# cancelled block never changes, so each retirement and cancellation keeps its own block
-_MERGING_STATES = ("active", "pledged")
-
-
-def _neighbours(
-    db: DriverSQL, arriving: list[list[Any]], account_id: int, state: str, pledge_id: int | None
-) -> list[_Block]:
-    """Live blocks of the account, state and pledge that touch an arriving range, in one statement.
-
-    ``arriving``: [template block, first, last] ranges whose serials are live elsewhere, so the
-    account holds none of them: the two blocks with the greatest first serial ≤ last + 1 are the
-    one right after the range (if it starts at last + 1) and the one before it (which touches
-    the range only if it ends at first − 1). One short descending scan of the live-holding index
-    per range; what touches is checked here.
-    """
-    selects, params = [], dict[str, Any](a=account_id, s=state)
-    for i, (b, _first, last) in enumerate(arriving):
-        selects.append(
-            "SELECT * FROM (SELECT id, project_code, vintage, first_seq, last_seq, account_id, state, pledge_id "
-            f"FROM credit_block WHERE closed_op_id IS NULL AND account_id = :a AND state = :s AND project_code = :p{i} "
-            f"AND vintage = :v{i} AND first_seq <= :n{i} ORDER BY first_seq DESC LIMIT 2) AS n{i}"
-        )  # fmt: skip
-        params.update({f"p{i}": b.project, f"v{i}": b.vintage, f"n{i}": last + 1})
-    touching = {
-        (b.project, b.vintage, edge)
-        for b, first, last in arriving
-        for edge in (first - 1, last + 1)
-    }
-    found = [_Block.from_row(r) for r in db.rows(" UNION ALL ".join(selects), params)]
-    return [
-        n for n in found
-        if n.pledge_id == pledge_id
-        and ((n.project, n.vintage, n.last) in touching or (n.project, n.vintage, n.first) in touching)
-    ]  # fmt: skip
-
-
 def _move(
     op: _Op,
     pieces: list[tuple[_Block, int, int]],
@@ -430,53 +385,26 @@ def _move(
 ) -> list[str]:
     """Close each touched block and write its pieces: before, moved, after (split at both ends).
 
-    Moved credits that are active or pledged merge with the adjacent blocks of the same account,
-    state and pledge (those are closed too, and one block spans them all), so that an account's
-    blocks stay few however many operations brought them: credits handed on oldest-first arrive
-    next to the ones that came before them. Three statements whatever the number of blocks: find
-    the adjacent blocks, close, write.
+    Two statements whatever the number of blocks: one closes them, one writes the pieces.
     """
     if not pieces:
         return []
-    rows: list[tuple[_Block, int, int, int, str, int | None]] = []
-    for b, first, last in pieces:
-        if first > b.first:
-            rows.append((b, b.first, first - 1, b.account_id, b.state, b.pledge_id))
-        if last < b.last:
-            rows.append((b, last + 1, b.last, b.account_id, b.state, b.pledge_id))
-    arriving = [[b, first, last] for b, first, last in pieces]
-    closing = {b.id for b, _, _ in pieces}
-    if state in _MERGING_STATES:
-        for n in _neighbours(op.db, _coalesced(arriving), account_id, state, pledge_id):
-            if n.id not in closing:
-                closing.add(n.id)
-                arriving.append([n, n.first, n.last])
-    ids = {f"b{i}": block_id for i, block_id in enumerate(closing)}
+    ids = {f"b{i}": b.id for i, (b, _, _) in enumerate(pieces)}
     op.db.rows(
         f"UPDATE credit_block SET closed_op_id = :op WHERE id IN ({', '.join(':' + k for k in ids)})",
         {"op": op.id, **ids},
     )
-    rows.extend(
-        (b, first, last, account_id, state, pledge_id) for b, first, last in _coalesced(arriving)
-    )
+    rows: list[tuple[_Block, int, int, int, str, int | None]] = []
+    moved = []
+    for b, first, last in pieces:
+        if first > b.first:
+            rows.append((b, b.first, first - 1, b.account_id, b.state, b.pledge_id))
+        rows.append((b, first, last, account_id, state, pledge_id))
+        if last < b.last:
+            rows.append((b, last + 1, b.last, b.account_id, b.state, b.pledge_id))
+        moved.append(format_block(b.project, b.vintage, first, last))
     _insert_blocks(op.db, op.id, rows)
-    return [format_block(b.project, b.vintage, first, last) for b, first, last in pieces]
-
-
-def _coalesced(ranges: list[list[Any]]) -> list[list[Any]]:
-    """[template block, first, last] ranges sorted, adjacent ones of a project and vintage joined."""
-    out: list[list[Any]] = []
-    for b, first, last in sorted(ranges, key=lambda r: (r[0].project, r[0].vintage, r[1])):
-        previous = out[-1] if out else None
-        if previous and (previous[0].project, previous[0].vintage, previous[2] + 1) == (
-            b.project,
-            b.vintage,
-            first,
-        ):
-            previous[2] = last
-        else:
-            out.append([b, first, last])
-    return out
+    return moved
 
 
 # -- public operations --------------------------------------------------------------------------
@@ -600,10 +528,9 @@ def transfer(
         return op.previous
     if from_account == to_account:
         raise LedgerError("转出和转入账户相同。", "source and destination are the same account.")
-    found = _accounts(
-        op.db, {from_account: ("holding", "buffer"), to_account: ("holding",)}, lock=True
-    )
+    found = _accounts(op.db, {from_account: ("holding", "buffer"), to_account: ("holding",)})
     src, dst = found[from_account][0], found[to_account][0]
+    _lock_account(op.db, src)
     pieces = _select(
         op.db, src, "active", quantity, parse_serial(serials) if serials else None, project
     )
@@ -702,7 +629,7 @@ def pledge(
         )
     found = _accounts(op.db, {account: ("holding",), bank_account: ("holding",)})
     src, bank = found[account][0], found[bank_account][0]
-    _lock_accounts(op.db, {src})
+    _lock_account(op.db, src)
     # money: Decimal yuan, rounded half-up to the fen, stored as whole fen (exact on both engines)
     amount = Decimal(amount_yuan).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     if amount <= 0:
@@ -739,7 +666,7 @@ def _close_pledge(
             f"质押 {pledge_id} 不存在或已结束。", f"pledge {pledge_id} does not exist or is closed."
         )
     holder, bank = int(row[0]), int(row[1])
-    _lock_accounts(op.db, {holder, bank} if enforce_ else {holder})
+    _lock_account(op.db, holder)
     found = _live_blocks(op.db, holder, "pledged", " AND pledge_id = :pl", {"pl": pledge_id})
     pieces = [(b, b.first, b.last) for b in found]
     moved = _move(op, pieces, bank if enforce_ else holder, "active", None)
@@ -795,9 +722,7 @@ def balance(session: Session, account: str) -> dict[str, int]:
 
 
 def history(session: Session, serial_text: str) -> list[dict[str, Any]]:
-    """Where this serial has been, oldest first: account, state, the operation that brought it
-    there and the one that took it away. A block that only merged with credits arriving next to
-    it (same account and state) is not a move and is shown as the block it merged from."""
+    """Every block that ever held this serial, oldest first: where it was and which operation."""
     r = parse_serial(serial_text)
     rows = session.execute(
         text("SELECT b.id, a.code, b.state, b.first_seq, b.last_seq, o1.kind, o1.created_at, o2.kind "
@@ -806,15 +731,8 @@ def history(session: Session, serial_text: str) -> list[dict[str, Any]]:
              "WHERE b.project_code = :p AND b.vintage = :v AND b.first_seq <= :s AND b.last_seq >= :s ORDER BY b.id"),
         {"p": r.project, "v": r.vintage, "s": r.first},
     ).all()  # fmt: skip
-    out: list[dict[str, Any]] = []
-    for x in rows:
-        if out and (out[-1]["account"], out[-1]["state"]) == (x[1], x[2]):
-            # merged with credits that arrived next to it: the serial did not move
-            out[-1]["closed_by"] = x[7]
-            continue
-        out.append({"block": format_block(r.project, r.vintage, x[3], x[4]), "account": x[1], "state": x[2],
-                    "created_by": x[5], "at": str(x[6]), "closed_by": x[7]})  # fmt: skip
-    return out
+    return [{"block": format_block(r.project, r.vintage, x[3], x[4]), "account": x[1], "state": x[2],
+             "created_by": x[5], "at": str(x[6]), "closed_by": x[7]} for x in rows]  # fmt: skip
 
 
 def check_invariants(session: Session) -> list[str]:
