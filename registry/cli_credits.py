@@ -212,12 +212,11 @@ def blocks_cmd(account: Annotated[str | None, typer.Option(help="账户")] = Non
 
     rows = _run(lambda sk: {"blocks": blocks(sk[0], account)}, "")["blocks"]
     table = Table(title="积分块 serial blocks")
-    for name in ("account", "serials", "t", "state", "pledge"):
+    for name in ("account", "serials", "t", "state", "pledge", "labels 生态标签"):
         table.add_column(name)
     for b in rows:
-        table.add_row(
-            b["account"], b["serials"], f"{b['quantity']:,}", b["state"], str(b["pledge"] or "")
-        )
+        table.add_row(b["account"], b["serials"], f"{b['quantity']:,}", b["state"],
+                      str(b["pledge"] or ""), ", ".join(b["labels"]))  # fmt: skip
     console.print(table)
 
 

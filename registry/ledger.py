@@ -263,6 +263,7 @@ class _Block:
     account_id: int
     state: str
     pledge_id: int | None
+    labels: str = "[]"  # eco-labels (生态标签), canonical JSON array; they travel with the credits
 
     @property
     def size(self) -> int:
@@ -279,14 +280,14 @@ def _live_blocks(
 ) -> list[_Block]:
     """Live blocks of an account in one state, oldest serials first (the caller holds the
     account's lock, see :func:`_lock_account`)."""
-    sql = ("SELECT id, project_code, vintage, first_seq, last_seq, account_id, state, pledge_id FROM credit_block "
+    sql = ("SELECT id, project_code, vintage, first_seq, last_seq, account_id, state, pledge_id, labels FROM credit_block "
            f"WHERE closed_op_id IS NULL AND account_id = :a AND state = :s {where} "
            "ORDER BY project_code, vintage, first_seq")  # fmt: skip
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     rows = db.rows(sql, {"a": account_id, "s": state, **(params or {})})
     return [
-        _Block(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7])
+        _Block(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7], r[8])
         for r in rows
     ]
 
@@ -360,17 +361,17 @@ def _select(
 def _insert_blocks(
     db: DriverSQL, op_id: int, rows: list[tuple[_Block, int, int, int, str, int | None]]
 ) -> None:
-    """Write new live blocks — (template block for project and vintage, first, last, account,
-    state, pledge) each — in one statement."""
+    """Write new live blocks — (template block for project, vintage and labels, first, last,
+    account, state, pledge) each — in one statement."""
     if not rows:
         return
     values, params = [], dict[str, Any](op=op_id)
     for i, (b, first, last, account_id, state, pledge_id) in enumerate(rows):
-        values.append(f"(:p{i}, :v{i}, :f{i}, :l{i}, :a{i}, :s{i}, :pl{i}, :op)")
+        values.append(f"(:p{i}, :v{i}, :f{i}, :l{i}, :a{i}, :s{i}, :pl{i}, :lb{i}, :op)")
         params.update({f"p{i}": b.project, f"v{i}": b.vintage, f"f{i}": first, f"l{i}": last,
-                       f"a{i}": account_id, f"s{i}": state, f"pl{i}": pledge_id})  # fmt: skip
+                       f"a{i}": account_id, f"s{i}": state, f"pl{i}": pledge_id, f"lb{i}": b.labels})  # fmt: skip
     db.rows(
-        "INSERT INTO credit_block (project_code, vintage, first_seq, last_seq, account_id, state, pledge_id, created_op_id) "
+        "INSERT INTO credit_block (project_code, vintage, first_seq, last_seq, account_id, state, pledge_id, labels, created_op_id) "
         "VALUES " + ", ".join(values),
         params,
     )  # fmt: skip
@@ -697,8 +698,8 @@ def enforce(session: Session, actor: str, idempotency_key: str, pledge_id: int) 
 
 
 def blocks(session: Session, account: str | None = None) -> list[dict[str, Any]]:
-    """Live blocks (of one account, or all), with their serial text."""
-    sql = ("SELECT a.code, b.project_code, b.vintage, b.first_seq, b.last_seq, b.state, b.pledge_id "
+    """Live blocks (of one account, or all), with their serial text and eco-labels."""
+    sql = ("SELECT a.code, b.project_code, b.vintage, b.first_seq, b.last_seq, b.state, b.pledge_id, b.labels "
            "FROM credit_block b JOIN ledger_account a ON a.id = b.account_id WHERE b.closed_op_id IS NULL")  # fmt: skip
     params: dict[str, Any] = {}
     if account:
@@ -707,7 +708,7 @@ def blocks(session: Session, account: str | None = None) -> list[dict[str, Any]]
     sql += " ORDER BY a.code, b.project_code, b.vintage, b.first_seq"
     return [
         {"account": r[0], "project": r[1], "vintage": r[2], "serials": format_block(r[1], r[2], r[3], r[4]),
-         "quantity": r[4] - r[3] + 1, "state": r[5], "pledge": r[6]}
+         "quantity": r[4] - r[3] + 1, "state": r[5], "pledge": r[6], "labels": json.loads(r[7])}
         for r in session.execute(text(sql), params).all()
     ]  # fmt: skip
 

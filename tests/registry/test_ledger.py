@@ -152,6 +152,52 @@ def test_a_ledger_statement(ledger: Engine) -> None:
     ]
 
 
+def test_eco_labels_travel_with_the_credits_and_never_change_in_place(ledger: Engine) -> None:
+    with session_scope(ledger) as s:
+        issue(s, "局长", "L1", "issue-1", buffer_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
+        assert {tuple(b["labels"]) for b in blocks(s)} == {()}  # empty for now
+    # labelling by hand, the way a labelling operation will: close the block, write it again
+    with ledger.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE credit_block SET closed_op_id = created_op_id WHERE closed_op_id IS NULL AND first_seq = 101"
+            )
+        )
+        conn.execute(text(
+            "INSERT INTO credit_block (project_code, vintage, first_seq, last_seq, account_id, state, labels, created_op_id) "
+            "SELECT project_code, vintage, first_seq, last_seq, account_id, state, :labels, created_op_id "
+            "FROM credit_block WHERE first_seq = 101"), {"labels": '["FSC","生物多样性"]'})  # fmt: skip
+    with session_scope(ledger) as s:  # a split in the middle: three pieces, each labelled
+        transfer(s, "x", "t-1", "HOLD-L1", "BUYER", serials=P + "000000201..000000300")
+        held = [(b["account"], b["serials"].replace(P, ""), b["labels"]) for b in blocks(s)]
+        assert check_invariants(s) == []
+    assert held == [
+        ("BUFFER", "000000001..000000100", []),
+        ("BUYER", "000000201..000000300", ["FSC", "生物多样性"]),
+        ("HOLD-L1", "000000101..000000200", ["FSC", "生物多样性"]),
+        ("HOLD-L1", "000000301..000001000", ["FSC", "生物多样性"]),
+    ]
+    with pytest.raises(DBAPIError, match="never changes"), ledger.begin() as conn:
+        conn.execute(text("UPDATE credit_block SET labels = '[]' WHERE closed_op_id IS NULL"))
+
+
+def test_the_block_labels_migration_goes_down_and_up(engine: Engine) -> None:
+    from alembic import command
+
+    from registry.db import alembic_config, current_revision, migrate
+
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+    assert current_revision(engine) == "0006"
+    with engine.connect() as conn:
+        columns = conn.execute(text("SELECT * FROM credit_block LIMIT 0")).keys()
+    assert "labels" not in columns
+    migrate(engine)
+    assert current_revision(engine) == "0007"
+
+
 @pytest.mark.parametrize(
     ("name", "call", "words"),
     [
