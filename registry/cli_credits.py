@@ -211,13 +211,93 @@ def blocks_cmd(account: Annotated[str | None, typer.Option(help="账户")] = Non
     from registry.ledger import blocks
 
     rows = _run(lambda sk: {"blocks": blocks(sk[0], account)}, "")["blocks"]
-    table = Table(title="积分块 serial blocks")
-    for name in ("account", "serials", "t", "state", "pledge", "labels 生态标签"):
-        table.add_column(name)
-    for b in rows:
-        table.add_row(b["account"], b["serials"], f"{b['quantity']:,}", b["state"],
-                      str(b["pledge"] or ""), ", ".join(b["labels"]))  # fmt: skip
+    _table(
+        "积分块 serial blocks",
+        rows,
+        ("account", "serials", "quantity", "state", "pledge", "labels"),
+    )
+
+
+@credits_app.command("show")
+def show_cmd(
+    account: Annotated[str | None, typer.Option(help="账户（不填则显示全账本）")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """账本概览或账户对账单 / the ledger at a glance, or one account's statement."""
+    from registry.ledger import show
+
+    result = _run(lambda sk: show(sk[0], account), "")
+    if as_json:
+        _show(result)
+    elif account is None:
+        _table(
+            "项目与年份 projects and vintages (t CO2e)",
+            result["projects"],
+            (
+                "project",
+                "vintage",
+                "issued",
+                "active",
+                "pledged",
+                "retired",
+                "cancelled",
+                "in_buffer",
+            ),
+        )
+        _table(
+            "账户 accounts (t CO2e)",
+            result["accounts"],
+            ("account", "name", "kind", "active", "pledged", "retired", "cancelled"),
+        )
+        _table(
+            "生效中的质押 pledges in force",
+            result["pledges"],
+            ("pledge", "holder", "bank", "loan_ref", "amount_yuan", "quantity"),
+        )
+    else:
+        a = result["account"]
+        console.print(
+            f"[bold]{escape(a['code'])}[/] {escape(a['name'])} · {a['kind']} · 持有人 holder "
+            f"{escape(a['holder'])} · 开户 opened {a['opened'][:10]}"
+        )
+        _table(
+            "余额 balance (t CO2e)",
+            [result["balance"]],
+            ("active", "pledged", "retired", "cancelled"),
+        )
+        _table("积分块 serial blocks", result["blocks"], ("serials", "quantity", "state", "pledge"))
+        _table(
+            "质押 pledges",
+            result["pledges"],
+            ("pledge", "holder", "bank", "loan_ref", "amount_yuan", "quantity", "status"),
+        )
+        _table(
+            "退役 retirements",
+            result["retirements"],
+            ("certificate", "beneficiary", "purpose", "retired_on", "quantity"),
+        )
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    """Rows as a table: tonnes with thousands separators, lists (eco-labels) joined."""
+    table = Table(title=title)
+    for name in columns:
+        table.add_column(name, justify="right" if name in _TONNES else "left")
+    for row in rows:
+        cells = []
+        for name in columns:
+            value = row[name]
+            if name in _TONNES:
+                cells.append(f"{value:,}")
+            elif isinstance(value, list):
+                cells.append(escape(", ".join(value)))
+            else:
+                cells.append(escape("" if value is None else str(value)))
+        table.add_row(*cells)
     console.print(table)
+
+
+_TONNES = {"issued", "active", "pledged", "retired", "cancelled", "in_buffer", "quantity"}
 
 
 @credits_app.command("balance")

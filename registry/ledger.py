@@ -57,11 +57,13 @@ __all__ = [
     "pledge",
     "release",
     "retire",
+    "show",
     "transfer",
 ]
 
 COUNTY_CODE = "431123"
 FAULT_PAUSE_ENV = "TANHUI_FAULT_PAUSE_LEDGER"  # seconds; crash tests only
+_STATES = ("active", "pledged", "retired", "cancelled")
 ROUNDING_RULE = "credits = floor(verified t CO2e); buffer = ceil(credits × max(registry minimum %, project's assessed risk %))"
 
 
@@ -716,10 +718,99 @@ def blocks(session: Session, account: str | None = None) -> list[dict[str, Any]]
 def balance(session: Session, account: str) -> dict[str, int]:
     """Credits of an account by state (t CO2e)."""
     _account(DriverSQL(session), account)
-    out = {"active": 0, "pledged": 0, "retired": 0, "cancelled": 0}
-    for b in blocks(session, account):
+    return _by_state(blocks(session, account))
+
+
+def _by_state(held: list[dict[str, Any]]) -> dict[str, int]:
+    out = dict.fromkeys(_STATES, 0)
+    for b in held:
         out[b["state"]] += b["quantity"]
     return out
+
+
+def show(session: Session, account: str | None = None) -> dict[str, Any]:
+    """The ledger at a glance (t CO2e), or one account's statement.
+
+    Without ``account``: per project and vintage what was issued and where it is now (by state,
+    and how much of it sits in the buffer pool), every account with its holdings by state, and
+    the pledges still in force. With ``account``: who holds it, its balance by state, its live
+    blocks, the pledges it gave or took, and the retirements made from it (certificate ids).
+    """
+    if account is not None:
+        return _account_statement(session, account)
+
+    def run(sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in session.execute(text(sql)).all()]
+
+    live = {(p, v, st): int(q) for p, v, st, q in run(
+        "SELECT project_code, vintage, state, SUM(last_seq - first_seq + 1) FROM credit_block "
+        "WHERE closed_op_id IS NULL GROUP BY project_code, vintage, state")}  # fmt: skip
+    buffered = {(p, v): int(q) for p, v, q in run(
+        "SELECT b.project_code, b.vintage, SUM(b.last_seq - b.first_seq + 1) FROM credit_block b "
+        "JOIN ledger_account a ON a.id = b.account_id WHERE b.closed_op_id IS NULL AND a.kind = 'buffer' "
+        "AND b.state = 'active' GROUP BY b.project_code, b.vintage")}  # fmt: skip
+    projects = [
+        {"project": p, "vintage": v, "issued": int(issued), **{st: live.get((p, v, st), 0) for st in _STATES},
+         "in_buffer": buffered.get((p, v), 0)}
+        for p, v, issued in run("SELECT project_code, vintage, issued FROM serial_counter ORDER BY project_code, vintage")
+    ]  # fmt: skip
+    held: dict[str, dict[str, int]] = {}
+    for code, st, q in run(
+        "SELECT a.code, b.state, SUM(b.last_seq - b.first_seq + 1) FROM credit_block b "
+        "JOIN ledger_account a ON a.id = b.account_id WHERE b.closed_op_id IS NULL GROUP BY a.code, b.state"
+    ):  # fmt: skip
+        held.setdefault(code, dict.fromkeys(_STATES, 0))[st] = int(q)
+    accounts = [
+        {"account": code, "name": name, "kind": kind, "holder": holder, **held.get(code, dict.fromkeys(_STATES, 0))}
+        for code, name, kind, holder in run("SELECT code, name, kind, holder FROM ledger_account ORDER BY kind, code")
+    ]  # fmt: skip
+    return {
+        "projects": projects,
+        "accounts": accounts,
+        "pledges": _pledges(session, None, only_active=True),
+    }
+
+
+def _account_statement(session: Session, account: str) -> dict[str, Any]:
+    row = session.execute(
+        text("SELECT id, code, name, kind, holder, created_at FROM ledger_account WHERE code = :c"),
+        {"c": account},
+    ).first()
+    if row is None:
+        raise LedgerError(f"没有账户 {account!r}。", f"no account {account!r}.")
+    held = blocks(session, account)
+    retirements = [
+        {"certificate": cert, "beneficiary": who, "purpose": why, "retired_on": str(on), "quantity": int(q)}
+        for cert, who, why, on, q, request in session.execute(text(
+            "SELECT r.certificate_id, r.beneficiary, r.purpose, r.retired_on, r.quantity, o.request_json "
+            "FROM retirement r JOIN ledger_operation o ON o.id = r.op_id ORDER BY r.id")).all()
+        if json.loads(request).get("account") == account
+    ]  # fmt: skip
+    return {
+        "account": {"code": row[1], "name": row[2], "kind": row[3], "holder": row[4], "opened": str(row[5])},
+        "balance": _by_state(held),
+        "blocks": held,
+        "pledges": _pledges(session, int(row[0]), only_active=False),
+        "retirements": retirements,
+    }  # fmt: skip
+
+
+def _pledges(session: Session, account_id: int | None, only_active: bool) -> list[dict[str, Any]]:
+    """Pledges (given or taken by the account, or all), loan amounts in yuan."""
+    sql = ("SELECT p.id, h.code, k.code, p.loan_ref, p.amount_fen, p.quantity, p.status FROM pledge p "
+           "JOIN ledger_account h ON h.id = p.holder_account_id JOIN ledger_account k ON k.id = p.bank_account_id "
+           "WHERE 1 = 1")  # fmt: skip
+    params: dict[str, Any] = {}
+    if account_id is not None:
+        sql += " AND (p.holder_account_id = :a OR p.bank_account_id = :a)"
+        params["a"] = account_id
+    if only_active:
+        sql += " AND p.status = 'active'"
+    return [
+        {"pledge": int(i), "holder": holder, "bank": bank, "loan_ref": ref,
+         "amount_yuan": str((Decimal(int(fen)) / 100).quantize(Decimal("0.01"))), "quantity": int(q), "status": status}
+        for i, holder, bank, ref, fen, q, status in session.execute(text(sql + " ORDER BY p.id"), params).all()
+    ]  # fmt: skip
 
 
 def history(session: Session, serial_text: str) -> list[dict[str, Any]]:

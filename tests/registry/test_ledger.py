@@ -28,6 +28,7 @@ from registry.ledger import (
     pledge,
     release,
     retire,
+    show,
     transfer,
 )
 from tests.registry.ledger_fixtures import verified_project
@@ -150,6 +151,48 @@ def test_a_ledger_statement(ledger: Engine) -> None:
         ("BUYER", "active", "transfer"),
         ("RETIREMENT", "retired", "retire"),
     ]
+
+
+def test_the_ledger_at_a_glance_and_an_account_statement(ledger: Engine) -> None:
+    with session_scope(ledger) as s:
+        issue(s, "局长", "L1", "issue-1", buffer_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
+        transfer(s, "x", "t-1", "HOLD-L1", "BUYER", quantity=300)  # 101–400
+        r = retire(
+            s, "x", "r-1", "BUYER", "某电力公司", "碳中和", date(2026, 6, 30), quantity=50
+        )  # 101–150
+        p = pledge(
+            s, "x", "p-1", "HOLD-L1", "BANK", "DK-1", Decimal("150000"), quantity=200
+        )  # 401–600
+        cancel(s, "x", "c-1", "BUFFER", "山火 fire", quantity=20)  # 1–20
+        glance = show(s)
+        buyer, bank = show(s, "BUYER"), show(s, "BANK")
+        with pytest.raises(LedgerError, match="no account"):
+            show(s, "NOBODY")
+    # issued 1000 = active 730 + pledged 200 + retired 50 + cancelled 20; the buffer keeps 100 − 20
+    assert glance["projects"] == [{"project": "L1", "vintage": 2026, "issued": 1000, "active": 730, "pledged": 200,
+                                   "retired": 50, "cancelled": 20, "in_buffer": 80}]  # fmt: skip
+    holdings = {
+        a["account"]: (a["active"], a["pledged"], a["retired"], a["cancelled"])
+        for a in glance["accounts"]
+    }
+    assert holdings == {
+        "BANK": (0, 0, 0, 0),
+        "BUFFER": (80, 0, 0, 0),
+        "BUYER": (250, 0, 0, 0),  # 300 in, 50 retired
+        "CANCELLATION": (0, 0, 0, 20),
+        "HOLD-L1": (400, 200, 0, 0),  # 900 − 300 transferred, 200 of the rest pledged
+        "ISSUANCE": (0, 0, 0, 0),
+        "RETIREMENT": (0, 0, 50, 0),
+    }
+    in_force = {"pledge": p["pledge"], "holder": "HOLD-L1", "bank": "BANK", "loan_ref": "DK-1",
+                "amount_yuan": "150000.00", "quantity": 200, "status": "active"}  # fmt: skip
+    assert glance["pledges"] == [in_force]
+    assert buyer["account"]["holder"] == "某电力公司" and buyer["account"]["kind"] == "holding"
+    assert buyer["balance"] == {"active": 250, "pledged": 0, "retired": 0, "cancelled": 0}
+    assert [b["serials"].replace(P, "") for b in buyer["blocks"]] == ["000000151..000000400"]
+    assert buyer["retirements"] == [{"certificate": r["certificate"], "beneficiary": "某电力公司", "purpose": "碳中和",
+                                     "retired_on": "2026-06-30", "quantity": 50}]  # fmt: skip
+    assert buyer["pledges"] == [] and bank["pledges"] == [in_force] and bank["retirements"] == []
 
 
 def test_eco_labels_travel_with_the_credits_and_never_change_in_place(ledger: Engine) -> None:
@@ -405,3 +448,7 @@ def test_credits_command_line(ledger: Engine, db_url: str, tmp_path: Path) -> No
                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)  # fmt: skip
     assert json.loads(shown.stdout)["buffer_pct"] == 20
     assert "BUFFER" in run("blocks").stdout
+    glance = run("show")
+    assert glance.returncode == 0 and "BUYER" in glance.stdout and "HOLD-L1" in glance.stdout
+    statement = json.loads(run("show", "--account", "BUYER", "--json").stdout)
+    assert statement["balance"]["active"] == 6 and statement["retirements"][0]["quantity"] == 4
