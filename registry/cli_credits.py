@@ -300,6 +300,16 @@ def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> 
 _TONNES = {"issued", "active", "pledged", "retired", "cancelled", "in_buffer", "quantity"}
 
 
+@credits_app.command("certificate")
+def certificate_cmd(
+    certificate_id: Annotated[str, typer.Option("--id", help="退役证书编号 RC-…")],
+) -> None:
+    """退役证书 / a retirement certificate, with the audit event that recorded it."""
+    from registry.ledger import certificate
+
+    _show(_run(lambda sk: certificate(sk[0], certificate_id), ""))
+
+
 @credits_app.command("balance")
 def balance_cmd(account: Annotated[str, typer.Option(help="账户")]) -> None:
     """余额（按状态） / balance of an account by state."""

@@ -47,6 +47,7 @@ __all__ = [
     "balance",
     "blocks",
     "cancel",
+    "certificate",
     "check_invariants",
     "enforce",
     "ensure_account",
@@ -811,6 +812,44 @@ def _pledges(session: Session, account_id: int | None, only_active: bool) -> lis
          "amount_yuan": str((Decimal(int(fen)) / 100).quantize(Decimal("0.01"))), "quantity": int(q), "status": status}
         for i, holder, bank, ref, fen, q, status in session.execute(text(sql + " ORDER BY p.id"), params).all()
     ]  # fmt: skip
+
+
+def certificate(session: Session, certificate_id: str) -> dict[str, Any]:
+    """A retirement certificate: what was retired (serials, projects, vintages, t CO2e), for
+    whom and why, from which account, and the audit event that recorded it — its sequence
+    number and hash, which ``tanhui audit verify`` checks against the whole chain."""
+    row = session.execute(
+        text("SELECT r.certificate_id, r.beneficiary, r.purpose, r.retired_on, r.quantity, r.serials, r.op_id, "
+             "o.actor, o.created_at, o.request_json FROM retirement r JOIN ledger_operation o ON o.id = r.op_id "
+             "WHERE r.certificate_id = :c"),
+        {"c": certificate_id.strip()},
+    ).first()  # fmt: skip
+    if row is None:
+        raise LedgerError(
+            f"没有编号为 {certificate_id!r} 的退役证书。",
+            f"no retirement certificate {certificate_id!r}.",
+        )
+    serials = str(row[5]).split("\n")
+    per_project: dict[tuple[str, int], int] = {}
+    for block in serials:
+        r = parse_serial(block)
+        per_project[(r.project, r.vintage)] = per_project.get((r.project, r.vintage), 0) + r.size
+    names = {code: (name, methodology) for code, name, methodology in session.execute(
+        text("SELECT code, name, methodology FROM project")).all()}  # fmt: skip
+    event = session.execute(
+        text("SELECT id, hash, occurred_at FROM audit_event WHERE entity_type = 'ledger_operation' "
+             "AND entity_id = :op"),
+        {"op": str(row[6])},
+    ).first()  # fmt: skip
+    assert event is not None  # written in the retirement's own transaction
+    return {
+        "certificate": row[0], "beneficiary": row[1], "purpose": row[2], "retired_on": str(row[3]),
+        "quantity": int(row[4]), "account": json.loads(row[9])["account"], "retired_by": row[7],
+        "recorded_at": str(row[8]), "serials": serials,
+        "projects": [{"project": p, "name": names.get(p, ("", ""))[0], "methodology": names.get(p, ("", ""))[1],
+                      "vintage": v, "quantity": q} for (p, v), q in sorted(per_project.items())],
+        "audit_event": {"seq": int(event[0]), "hash": event[1], "occurred_at": event[2]},
+    }  # fmt: skip
 
 
 def history(session: Session, serial_text: str) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from registry.ledger import (
     balance,
     blocks,
     cancel,
+    certificate,
     check_invariants,
     enforce,
     ensure_account,
@@ -193,6 +194,40 @@ def test_the_ledger_at_a_glance_and_an_account_statement(ledger: Engine) -> None
     assert buyer["retirements"] == [{"certificate": r["certificate"], "beneficiary": "某电力公司", "purpose": "碳中和",
                                      "retired_on": "2026-06-30", "quantity": 50}]  # fmt: skip
     assert buyer["pledges"] == [] and bank["pledges"] == [in_force] and bank["retirements"] == []
+
+
+def test_a_retirement_certificate_names_what_was_retired_and_where_the_log_recorded_it(
+    ledger: Engine,
+) -> None:
+    with session_scope(ledger) as s:
+        issue(s, "局长", "L1", "issue-1", buffer_pct=10)  # HOLD-L1 101–1000
+        transfer(s, "x", "t-1", "HOLD-L1", "BUYER", serials=P + "000000201..000000300")
+        transfer(s, "x", "t-2", "HOLD-L1", "BUYER", serials=P + "000000401..000000420")
+        r = retire(
+            s,
+            "某电力公司",
+            "r-1",
+            "BUYER",
+            "某电力公司",
+            "2026 年度碳中和",
+            date(2026, 6, 30),
+            quantity=110,
+        )
+    with session_scope(ledger) as s:
+        cert = certificate(s, r["certificate"])
+        with pytest.raises(LedgerError, match="no retirement certificate"):
+            certificate(s, "RC-2026-99999999")
+    with ledger.connect() as conn:  # the event, read on its own
+        seq, action, hash_, payload = conn.execute(text(
+            "SELECT id, action, hash, payload FROM audit_event WHERE payload LIKE :c"), {"c": f"%{r['certificate']}%"}).one()  # fmt: skip
+    # 110 oldest: all of 201–300 and 401–410, from two blocks
+    assert cert["serials"] == [P + "000000201..000000300", P + "000000401..000000410"]
+    assert (cert["quantity"], cert["account"], cert["beneficiary"], cert["retired_on"]) == (
+        110, "BUYER", "某电力公司", "2026-06-30")  # fmt: skip
+    assert cert["projects"] == [{"project": "L1", "name": "账本测试项目", "methodology": "AR-CM-003-V01",
+                                 "vintage": 2026, "quantity": 110}]  # fmt: skip
+    assert action == "ledger.retire" and r["certificate"] in payload
+    assert (cert["audit_event"]["seq"], cert["audit_event"]["hash"]) == (seq, hash_)
 
 
 def test_eco_labels_travel_with_the_credits_and_never_change_in_place(ledger: Engine) -> None:
@@ -452,3 +487,5 @@ def test_credits_command_line(ledger: Engine, db_url: str, tmp_path: Path) -> No
     assert glance.returncode == 0 and "BUYER" in glance.stdout and "HOLD-L1" in glance.stdout
     statement = json.loads(run("show", "--account", "BUYER", "--json").stdout)
     assert statement["balance"]["active"] == 6 and statement["retirements"][0]["quantity"] == 4
+    cert = json.loads(run("certificate", "--id", json.loads(retired.stdout)["certificate"]).stdout)
+    assert cert["serials"] == [P + "000000051..000000054"] and cert["beneficiary"] == "某电力公司"
