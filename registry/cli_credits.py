@@ -23,7 +23,7 @@ from rich.table import Table
 from registry.db import session_scope
 from registry.errors import RegistryError
 
-__all__ = ["credits_app"]
+__all__ = ["credits_app", "print_table"]
 
 credits_app = typer.Typer(help="碳汇积分账本 / the credit ledger.", no_args_is_help=True)
 console = Console()
@@ -211,7 +211,7 @@ def blocks_cmd(account: Annotated[str | None, typer.Option(help="账户")] = Non
     from registry.ledger import blocks
 
     rows = _run(lambda sk: {"blocks": blocks(sk[0], account)}, "")["blocks"]
-    _table(
+    print_table(
         "积分块 serial blocks",
         rows,
         ("account", "serials", "quantity", "state", "pledge", "labels"),
@@ -230,7 +230,7 @@ def show_cmd(
     if as_json:
         _show(result)
     elif account is None:
-        _table(
+        print_table(
             "项目与年份 projects and vintages (t CO2e)",
             result["projects"],
             (
@@ -244,12 +244,12 @@ def show_cmd(
                 "in_buffer",
             ),
         )
-        _table(
+        print_table(
             "账户 accounts (t CO2e)",
             result["accounts"],
             ("account", "name", "kind", "active", "pledged", "retired", "cancelled"),
         )
-        _table(
+        print_table(
             "生效中的质押 pledges in force",
             result["pledges"],
             ("pledge", "holder", "bank", "loan_ref", "amount_yuan", "quantity"),
@@ -260,25 +260,29 @@ def show_cmd(
             f"[bold]{escape(a['code'])}[/] {escape(a['name'])} · {a['kind']} · 持有人 holder "
             f"{escape(a['holder'])} · 开户 opened {a['opened'][:10]}"
         )
-        _table(
+        print_table(
             "余额 balance (t CO2e)",
             [result["balance"]],
             ("active", "pledged", "retired", "cancelled"),
         )
-        _table("积分块 serial blocks", result["blocks"], ("serials", "quantity", "state", "pledge"))
-        _table(
+        print_table(
+            "积分块 serial blocks", result["blocks"], ("serials", "quantity", "state", "pledge")
+        )
+        print_table(
             "质押 pledges",
             result["pledges"],
             ("pledge", "holder", "bank", "loan_ref", "amount_yuan", "quantity", "status"),
         )
-        _table(
+        print_table(
             "退役 retirements",
             result["retirements"],
             ("certificate", "beneficiary", "purpose", "retired_on", "quantity"),
         )
 
 
-def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+def print_table(
+    title: str, rows: list[dict[str, Any]], columns: tuple[str, ...], out: Console = console
+) -> None:
     """Rows as a table: tonnes with thousands separators, lists (eco-labels) joined."""
     table = Table(title=title)
     for name in columns:
@@ -294,7 +298,7 @@ def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> 
             else:
                 cells.append(escape("" if value is None else str(value)))
         table.add_row(*cells)
-    console.print(table)
+    out.print(table)
 
 
 _TONNES = {"issued", "active", "pledged", "retired", "cancelled", "in_buffer", "quantity"}

@@ -56,15 +56,14 @@ PROJECTS = (
 def _ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
     from decimal import Decimal
 
-    from rich.table import Table
-
+    from registry.cli_credits import print_table
     from registry.ledger import (
-        balance,
         check_invariants,
         ensure_account,
         issue,
         pledge,
         retire,
+        show,
         transfer,
     )
 
@@ -99,27 +98,22 @@ def _ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
     console.print(
         f"质押 pledged {p['quantity']:,} t to BANK-YZ for loan {p['loan_ref']} (¥{p['amount_yuan']})"
     )
-    table = Table(title="账户余额 balances (t CO2e)")
-    for name in ("account", "active", "pledged", "retired", "cancelled"):
-        table.add_column(name, justify="right" if name != "account" else "left")
     with session_scope(engine) as session:
-        for account in (
-            "HOLD-SP-FM-2026-01",
-            "HOLD-SP-AF-2028-01",
-            "HOLD-SP-BM-2026-01",
-            "BUFFER",
-            "BUYER-HNPOWER",
-            "BANK-YZ",
-            "RETIREMENT",
-        ):
-            b = balance(session, account)
-            table.add_row(
-                account, *(f"{b[k]:,}" for k in ("active", "pledged", "retired", "cancelled"))
-            )
+        glance = show(session)
         problems = check_invariants(session)
-    console.print(table)
+    print_table(
+        "项目与年份 projects and vintages (t CO2e)",
+        glance["projects"],
+        ("project", "vintage", "issued", "active", "pledged", "retired", "in_buffer"),
+        console,
+    )
+    print_table("账户余额 balances (t CO2e)", glance["accounts"],
+                ("account", "kind", "active", "pledged", "retired", "cancelled"), console)  # fmt: skip
     console.print(
         "[green]账本不变量成立 ledger invariants hold[/]" if not problems else f"[red]{problems}[/]"
+    )
+    console.print(
+        f"试试 / try: tanhui credits show --account BUYER-HNPOWER ; tanhui credits certificate --id {r['certificate']}"
     )
 
 
