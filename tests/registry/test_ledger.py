@@ -203,16 +203,7 @@ def test_a_retirement_certificate_names_what_was_retired_and_where_the_log_recor
         issue(s, "局长", "L1", "issue-1", buffer_pct=10)  # HOLD-L1 101–1000
         transfer(s, "x", "t-1", "HOLD-L1", "BUYER", serials=P + "000000201..000000300")
         transfer(s, "x", "t-2", "HOLD-L1", "BUYER", serials=P + "000000401..000000420")
-        r = retire(
-            s,
-            "某电力公司",
-            "r-1",
-            "BUYER",
-            "某电力公司",
-            "2026 年度碳中和",
-            date(2026, 6, 30),
-            quantity=110,
-        )
+        r = retire(s, "某电力公司", "r-1", "BUYER", "某电力公司", "2026 年度碳中和", date(2026, 6, 30), quantity=110)  # fmt: skip
     with session_scope(ledger) as s:
         cert = certificate(s, r["certificate"])
         with pytest.raises(LedgerError, match="no retirement certificate"):
