@@ -71,11 +71,25 @@ def open_account_cmd(
     code: Annotated[str, typer.Option(help="账户代码")],
     name: Annotated[str, typer.Option(help="账户名称")],
     holder: Annotated[str, typer.Option(help="持有机构")],
+    holder_kind: Annotated[
+        str | None,
+        typer.Option(
+            help="机构类型 bureau/developer/buyer/bank/forest_owner/other（新机构默认 other）"
+        ),
+    ] = None,
+    credit_code: Annotated[
+        str | None, typer.Option(help="统一社会信用代码（18 位，GB 32100-2015 校验）")
+    ] = None,
 ) -> None:
-    """开立持有账户（买方、银行、业主） / open a holding account."""
+    """开立持有账户（买方、银行、业主） / open a holding account for an organisation."""
     from registry.ledger import ensure_account
 
-    _run(lambda sk: {"id": ensure_account(sk[0], code, name, "holding", holder)}, "")
+    _run(
+        lambda sk: {
+            "id": ensure_account(sk[0], code, name, "holding", holder, holder_kind, credit_code)
+        },
+        "",
+    )
     console.print(f"[green]账户 {code} 已开立[/] account {code} open")
 
 
@@ -247,7 +261,7 @@ def show_cmd(
         print_table(
             "账户 accounts (t CO2e)",
             result["accounts"],
-            ("account", "name", "kind", "active", "pledged", "retired", "cancelled"),
+            ("account", "holder", "holder_kind", "active", "pledged", "retired", "cancelled"),
         )
         print_table(
             "生效中的质押 pledges in force",
@@ -257,8 +271,9 @@ def show_cmd(
     else:
         a = result["account"]
         console.print(
-            f"[bold]{escape(a['code'])}[/] {escape(a['name'])} · {a['kind']} · 持有人 holder "
-            f"{escape(a['holder'])} · 开户 opened {a['opened'][:10]}"
+            f"[bold]{escape(a['code'])}[/] {escape(a['name'])} · {a['kind']} · 持有机构 holder "
+            f"{escape(a['holder'])} ({a['holder_kind']}, {a['holder_credit_code'] or '无信用代码 no credit code'})"
+            f" · 开户 opened {a['opened'][:10]}"
         )
         print_table(
             "余额 balance (t CO2e)",

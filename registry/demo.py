@@ -72,12 +72,9 @@ def _ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
             result = issue(session, "林业局 局长", code, f"demo-issue-{code}", settings.buffer_pct)
             console.print(f"签发 issued {code}: {result['quantity']:,} t (buffer {result['buffer']:,} = {result['buffer_pct']:g}%) — "
                           + "; ".join(f"{p['account']} {p['serials']}" for p in result["placed"]))  # fmt: skip
-        ensure_account(
-            session, "BUYER-HNPOWER", "某电力公司（合成）", "holding", "某电力公司（合成）"
-        )
-        ensure_account(
-            session, "BANK-YZ", "永州某农商银行（合成）", "holding", "永州某农商银行（合成）"
-        )
+        for code, holder, kind in (("BUYER-HNPOWER", "某电力公司（合成）", "buyer"),
+                                   ("BANK-YZ", "永州某农商银行（合成）", "bank")):  # fmt: skip
+            ensure_account(session, code, holder, "holding", holder, kind)
     with session_scope(engine) as session:
         t = transfer(
             session,

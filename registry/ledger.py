@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from registry.audit import append_event, canonical_json
 from registry.db import DriverSQL
 from registry.errors import RegistryError
+from registry.organisations import KIND_NAMES, ensure_organisation
 
 __all__ = [
     "COUNTY_CODE",
@@ -128,33 +129,67 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def ensure_account(session: Session, code: str, name: str, kind: str, holder: str) -> int:
-    """The account's id, creating it (idempotently) if needed."""
+def ensure_account(
+    session: Session,
+    code: str,
+    name: str,
+    kind: str,
+    holder: str,
+    holder_kind: str | None = None,
+    credit_code: str | None = None,
+    *,
+    new_holder_kind: str = "other",
+) -> int:
+    """The account's id, opening it (idempotently) if needed, for the organisation ``holder``.
+
+    The holder is registered if it is new (:func:`registry.organisations.ensure_organisation`:
+    kind ``holder_kind``, else ``new_holder_kind``; ``credit_code`` checked); ``holder_kind`` and
+    ``credit_code``, when given, must match a registered holder. An existing account must have
+    the same kind and holder.
+    """  # fmt: skip
     db = DriverSQL(session)
-    found = db.first("SELECT id, kind FROM ledger_account WHERE code = :c", {"c": code})
-    if found is not None:
-        if found[1] != kind:
-            raise LedgerError(
-                f"账户 {code} 的类型是 {found[1]}，不是 {kind}。",
-                f"account {code} is a {found[1]} account, not {kind}.",
-            )
-        return int(found[0])
-    # ON CONFLICT: two operations opening the same account at once — one inserts, both go on
-    inserted = db.rows(
-        "INSERT INTO ledger_account (code, name, kind, holder, created_at) "
-        "VALUES (:c, :n, :k, :h, :t) ON CONFLICT (code) DO NOTHING RETURNING id",
-        {"c": code, "n": name, "k": kind, "h": holder, "t": _now()},
-    )
-    account_id, actual_kind = _account(db, code)
-    if actual_kind != kind:
-        raise LedgerError(
-            f"账户 {code} 的类型是 {actual_kind}，不是 {kind}。",
-            f"account {code} is a {actual_kind} account, not {kind}.",
+    found = _account_and_holder(db, code)
+    if found is None:
+        holder_id = ensure_organisation(session, "ledger", holder, holder_kind, credit_code,
+                                        default_kind=new_holder_kind).id  # fmt: skip
+        # ON CONFLICT: two operations opening the same account at once — one inserts, both go on
+        inserted = db.rows(
+            "INSERT INTO ledger_account (code, name, kind, holder, organisation_id, created_at) "
+            "VALUES (:c, :n, :k, :h, :o, :t) ON CONFLICT (code) DO NOTHING RETURNING id",
+            {"c": code, "n": name, "k": kind, "h": holder.strip(), "o": holder_id, "t": _now()},
         )
-    if inserted:
-        append_event(session, actor="ledger", action="ledger.account_opened", entity_type="ledger_account",
-                     entity_id=code, payload={"name": name, "kind": kind, "holder": holder})  # fmt: skip
-    return account_id
+        if inserted:
+            append_event(session, actor="ledger", action="ledger.account_opened", entity_type="ledger_account",
+                         entity_id=code, payload={"name": name, "kind": kind, "holder": holder.strip()})  # fmt: skip
+        found = _account_and_holder(db, code)
+        assert found is not None
+    if found[1] != kind:
+        raise LedgerError(
+            f"账户 {code} 的类型是 {found[1]}，不是 {kind}。",
+            f"account {code} is a {found[1]} account, not {kind}.",
+        )
+    if found[2] != holder.strip():
+        raise LedgerError(
+            f"账户 {code} 属于 {found[2]}，不是 {holder.strip()}。",
+            f"account {code} belongs to {found[2]}, not {holder.strip()}.",
+        )
+    if holder_kind is not None or credit_code is not None:  # what was asked of the holder
+        ensure_organisation(session, "ledger", found[2], holder_kind, credit_code)
+    return int(found[0])
+
+
+def _system_account(session: Session, code: str, name: str, kind: str) -> int:
+    """One of the registry's own accounts (issuance, buffer, retirement, cancellation)."""
+    return ensure_account(session, code, name, kind, "registry", new_holder_kind="registry")
+
+
+def _account_and_holder(db: DriverSQL, code: str) -> tuple[Any, ...] | None:
+    """(id, kind, holder organisation's name, its kind) of an account."""
+    return db.first(
+        "SELECT a.id, a.kind, o.name, o.kind FROM ledger_account a JOIN organisation o ON o.id = a.organisation_id "
+        "WHERE a.code = :c",
+        {"c": code},
+    )  # fmt: skip
 
 
 def _account(
@@ -479,12 +514,11 @@ def issue(
     else:
         db.rows("UPDATE serial_counter SET next_seq = next_seq + :q, issued = issued + :q WHERE project_code = :p AND vintage = :v",
                 {"q": credits, "p": project_code, "v": vintage})  # fmt: skip
-    issuance_account = ensure_account(
-        session, "ISSUANCE", "签发账户 issuance", "issuance", "registry"
-    )
-    buffer_account = ensure_account(session, "BUFFER", "缓冲池 buffer pool", "buffer", "registry")
+    issuance_account = _system_account(session, "ISSUANCE", "签发账户 issuance", "issuance")
+    buffer_account = _system_account(session, "BUFFER", "缓冲池 buffer pool", "buffer")
     owner = owner_account or f"HOLD-{project_code}"
-    owner_id = ensure_account(session, owner, f"{project[1]} 持有账户", "holding", str(project[1]))
+    owner_id = ensure_account(session, owner, f"{project[1]} 持有账户", "holding", str(project[1]),
+                              new_holder_kind="developer")  # fmt: skip
     placed, rows = [], list[tuple[_Block, int, int, int, str, int | None]]()
     seed = _Block(
         0, project_code, vintage, first, first + credits - 1, issuance_account, "active", None
@@ -567,7 +601,7 @@ def retire(
         op.db, src, "active", quantity, parse_serial(serials) if serials else None, project
     )
     # after the row locks: opening an account appends an audit event, whose lock comes last
-    dst = ensure_account(session, "RETIREMENT", "退役账户 retirement", "retirement", "registry")
+    dst = _system_account(session, "RETIREMENT", "退役账户 retirement", "retirement")
     moved = _move(op, pieces, dst, "retired", None)
     total = sum(hi - lo + 1 for _, lo, hi in pieces)
     certificate = f"RC-{retired_on.year}-{op.id:08d}"
@@ -602,9 +636,7 @@ def cancel(
     pieces = _select(
         op.db, src, "active", quantity, parse_serial(serials) if serials else None, project
     )
-    dst = ensure_account(
-        session, "CANCELLATION", "注销账户 cancellation", "cancellation", "registry"
-    )
+    dst = _system_account(session, "CANCELLATION", "注销账户 cancellation", "cancellation")
     moved = _move(op, pieces, dst, "cancelled", None)
     return op.finish(
         {
@@ -633,6 +665,15 @@ def pledge(
         )
     found = _accounts(op.db, {account: ("holding",), bank_account: ("holding",)})
     src, bank = found[account][0], found[bank_account][0]
+    pledgee = _account_and_holder(op.db, bank_account)
+    if pledgee is None or pledgee[3] != "bank":
+        holder, kind = ("", "") if pledgee is None else (pledgee[2], pledgee[3])
+        raise LedgerError(
+            f"质权人须为银行：账户 {bank_account} 属于 {holder}（{KIND_NAMES.get(kind, kind)}）。"
+            "请以 --holder-kind bank 为银行开户。",
+            f"credits are pledged to a bank: account {bank_account} belongs to {holder} ({kind}). "
+            "Open the bank's account with --holder-kind bank.",
+        )
     _lock_account(op.db, src)
     # money: Decimal yuan, rounded half-up to the fen, stored as whole fen (exact on both engines)
     amount = Decimal(amount_yuan).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -762,8 +803,11 @@ def show(session: Session, account: str | None = None) -> dict[str, Any]:
     ):  # fmt: skip
         held.setdefault(code, dict.fromkeys(_STATES, 0))[st] = int(q)
     accounts = [
-        {"account": code, "name": name, "kind": kind, "holder": holder, **held.get(code, dict.fromkeys(_STATES, 0))}
-        for code, name, kind, holder in run("SELECT code, name, kind, holder FROM ledger_account ORDER BY kind, code")
+        {"account": code, "name": name, "kind": kind, "holder": holder, "holder_kind": holder_kind,
+         **held.get(code, dict.fromkeys(_STATES, 0))}
+        for code, name, kind, holder, holder_kind in run(
+            "SELECT a.code, a.name, a.kind, o.name, o.kind FROM ledger_account a "
+            "JOIN organisation o ON o.id = a.organisation_id ORDER BY a.kind, a.code")
     ]  # fmt: skip
     return {
         "projects": projects,
@@ -774,7 +818,10 @@ def show(session: Session, account: str | None = None) -> dict[str, Any]:
 
 def _account_statement(session: Session, account: str) -> dict[str, Any]:
     row = session.execute(
-        text("SELECT id, code, name, kind, holder, created_at FROM ledger_account WHERE code = :c"),
+        text(
+            "SELECT a.id, a.code, a.name, a.kind, o.name, a.created_at, o.kind, o.credit_code FROM ledger_account a "
+            "JOIN organisation o ON o.id = a.organisation_id WHERE a.code = :c"
+        ),
         {"c": account},
     ).first()
     if row is None:
@@ -788,7 +835,8 @@ def _account_statement(session: Session, account: str) -> dict[str, Any]:
         if json.loads(request).get("account") == account
     ]  # fmt: skip
     return {
-        "account": {"code": row[1], "name": row[2], "kind": row[3], "holder": row[4], "opened": str(row[5])},
+        "account": {"code": row[1], "name": row[2], "kind": row[3], "holder": row[4], "opened": str(row[5]),
+                    "holder_kind": row[6], "holder_credit_code": row[7]},
         "balance": _by_state(held),
         "blocks": held,
         "pledges": _pledges(session, int(row[0]), only_active=False),

@@ -41,8 +41,11 @@ P = "CN-431123-L1-2026-"
 def ledger(engine: Engine, tmp_path: Path) -> Engine:
     verified_project(engine, tmp_path)
     with session_scope(engine) as s:
-        for code, holder in (("BUYER", "某电力公司"), ("BANK", "永州某银行")):
-            ensure_account(s, code, holder, "holding", holder)
+        for code, holder, kind in (
+            ("BUYER", "某电力公司", "buyer"),
+            ("BANK", "永州某银行", "bank"),
+        ):
+            ensure_account(s, code, holder, "holding", holder, kind)
     return engine
 
 
@@ -250,21 +253,38 @@ def test_eco_labels_travel_with_the_credits_and_never_change_in_place(ledger: En
         conn.execute(text("UPDATE credit_block SET labels = '[]' WHERE closed_op_id IS NULL"))
 
 
-def test_the_block_labels_migration_goes_down_and_up(engine: Engine) -> None:
+def test_the_labels_and_organisations_migrations_go_down_and_up(ledger: Engine) -> None:
+    """Down to 0006 (no labels, no organisations) and up again: accounts opened before 0008 get
+    one organisation per holder — the registry's system accounts a registry one, others 'other'."""
     from alembic import command
 
     from registry.db import alembic_config, current_revision, migrate
 
+    with session_scope(ledger) as s:
+        issue(s, "局长", "L1", "issue-1", buffer_pct=10)  # opens ISSUANCE, BUFFER, HOLD-L1
     cfg = alembic_config()
-    with engine.begin() as conn:
+    with ledger.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0006")
-    assert current_revision(engine) == "0006"
-    with engine.connect() as conn:
-        columns = conn.execute(text("SELECT * FROM credit_block LIMIT 0")).keys()
-    assert "labels" not in columns
-    migrate(engine)
-    assert current_revision(engine) == "0007"
+    assert current_revision(ledger) == "0006"
+    with ledger.connect() as conn:
+        columns = {
+            t: list(conn.execute(text(f"SELECT * FROM {t} LIMIT 0")).keys())
+            for t in ("credit_block", "ledger_account")
+        }
+    assert (
+        "labels" not in columns["credit_block"]
+        and "organisation_id" not in columns["ledger_account"]
+    )
+    migrate(ledger)
+    assert current_revision(ledger) == "0008"
+    with ledger.connect() as conn:
+        holders = dict(conn.execute(text(
+            "SELECT a.code, o.kind FROM ledger_account a JOIN organisation o ON o.id = a.organisation_id")).all())  # fmt: skip
+    assert holders == {"BANK": "other", "BUYER": "other", "BUFFER": "registry", "ISSUANCE": "registry",
+                       "HOLD-L1": "other"}  # fmt: skip
+    with session_scope(ledger) as s, pytest.raises(LedgerError, match="pledged to a bank"):
+        pledge(s, "x", "p-after", "HOLD-L1", "BANK", "DK", Decimal("1"), quantity=1)
 
 
 @pytest.mark.parametrize(
@@ -283,6 +303,8 @@ def test_the_block_labels_migration_goes_down_and_up(engine: Engine) -> None:
         ("nothing left to issue", lambda s: issue(s, "x", "L1", "k9", 10), "no verified period"),
         ("same account", lambda s: transfer(s, "x", "k11", "BUYER", "BUYER", quantity=1), "same account"),
         ("pledge to oneself", lambda s: pledge(s, "x", "k12", "BUYER", "BUYER", "L-1", Decimal("1"), quantity=1), "own holder"),
+        ("pledge to a buyer", lambda s: pledge(s, "x", "k13", "HOLD-L1", "BUYER", "L-1", Decimal("1"), quantity=1), "pledged to a bank"),
+        ("account of another holder", lambda s: ensure_account(s, "BANK", "x", "holding", "别的银行"), "belongs to 永州某银行"),
     ],
 )  # fmt: skip
 def test_refusals_are_clear_and_change_nothing(
@@ -478,5 +500,13 @@ def test_credits_command_line(ledger: Engine, db_url: str, tmp_path: Path) -> No
     assert glance.returncode == 0 and "BUYER" in glance.stdout and "HOLD-L1" in glance.stdout
     statement = json.loads(run("show", "--account", "BUYER", "--json").stdout)
     assert statement["balance"]["active"] == 6 and statement["retirements"][0]["quantity"] == 4
+    opened = run("open-account", "--code", "BANK-2", "--name", "质押账户", "--holder", "某农商银行",
+                 "--holder-kind", "bank", "--credit-code", "91350100m000100y43")  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    account = json.loads(run("show", "--account", "BANK-2", "--json").stdout)["account"]
+    assert (account["holder_kind"], account["holder_credit_code"]) == ("bank", "91350100M000100Y43")
+    mistyped = run("open-account", "--code", "BANK-3", "--name", "x", "--holder", "另一银行",
+                   "--holder-kind", "bank", "--credit-code", "91350100M000100Y4Z")  # fmt: skip
+    assert mistyped.returncode == 1 and "check character should be 3" in mistyped.stderr
     cert = json.loads(run("certificate", "--id", json.loads(retired.stdout)["certificate"]).stdout)
     assert cert["serials"] == [P + "000000051..000000054"] and cert["beneficiary"] == "某电力公司"

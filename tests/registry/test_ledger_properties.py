@@ -66,7 +66,7 @@ def test_random_operation_sequences_keep_every_invariant(issued: Engine) -> None
             self.gone = 0  # retired + cancelled from these accounts
             with session_scope(engine) as s:
                 for a in self.accounts:
-                    ensure_account(s, a, a, "holding", a)
+                    ensure_account(s, a, a, "holding", a, "bank")  # banks: any may take a pledge
                 transfer(s, "seed", f"seed-{self.n}", "HOLD-L1", self.accounts[0], quantity=40)
             self.model[self.accounts[0]] = 40
 
@@ -212,7 +212,7 @@ def test_many_processes_hammering_the_same_blocks(issued: Engine, db_url: str) -
     accounts = ("W0", "W1", "W2", "WB")
     with session_scope(issued) as s:
         for a in accounts:
-            ensure_account(s, a, a, "holding", a)
+            ensure_account(s, a, a, "holding", a, "bank")  # banks: any may take a pledge
         transfer(s, "seed", "seed-w", "HOLD-L1", "W0", quantity=300)
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, db_url, str(seed), "30"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in range(4)]  # fmt: skip
