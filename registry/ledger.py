@@ -666,13 +666,13 @@ def pledge(
     found = _accounts(op.db, {account: ("holding",), bank_account: ("holding",)})
     src, bank = found[account][0], found[bank_account][0]
     pledgee = _account_and_holder(op.db, bank_account)
-    if pledgee is None or pledgee[3] != "bank":
-        holder, kind = ("", "") if pledgee is None else (pledgee[2], pledgee[3])
+    assert pledgee is not None  # _accounts found it
+    if pledgee[3] != "bank":
         raise LedgerError(
-            f"质权人须为银行：账户 {bank_account} 属于 {holder}（{KIND_NAMES.get(kind, kind)}）。"
-            "请以 --holder-kind bank 为银行开户。",
-            f"credits are pledged to a bank: account {bank_account} belongs to {holder} ({kind}). "
-            "Open the bank's account with --holder-kind bank.",
+            f"质权人须为银行：账户 {bank_account} 属于 {pledgee[2]}（{KIND_NAMES[pledgee[3]]}）；"
+            "为银行开户时请将持有机构登记为银行（bank）。",
+            f"credits are pledged to a bank: account {bank_account} belongs to {pledgee[2]} "
+            f"({pledgee[3]}); open a bank's account with holder kind 'bank'.",
         )
     _lock_account(op.db, src)
     # money: Decimal yuan, rounded half-up to the fen, stored as whole fen (exact on both engines)
