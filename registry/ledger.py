@@ -882,8 +882,10 @@ def certificate(session: Session, certificate_id: str) -> dict[str, Any]:
     for block in serials:
         r = parse_serial(block)
         per_project[(r.project, r.vintage)] = per_project.get((r.project, r.vintage), 0) + r.size
+    codes = {f"p{i}": p for i, p in enumerate(sorted({p for p, _ in per_project}))}
     names = {code: (name, methodology) for code, name, methodology in session.execute(
-        text("SELECT code, name, methodology FROM project")).all()}  # fmt: skip
+        text(f"SELECT code, name, methodology FROM project WHERE code IN ({', '.join(':' + k for k in codes)})"),
+        codes).all()}  # fmt: skip
     event = session.execute(
         text("SELECT id, hash, occurred_at FROM audit_event WHERE entity_type = 'ledger_operation' "
              "AND entity_id = :op"),

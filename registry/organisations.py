@@ -20,6 +20,7 @@ from registry.errors import RegistryError
 
 __all__ = [
     "KINDS",
+    "KIND_NAMES",
     "CreditCodeError",
     "Organisation",
     "OrganisationError",
@@ -28,9 +29,9 @@ __all__ = [
     "ensure_organisation",
 ]
 
-KINDS = ("registry", "bureau", "developer", "buyer", "bank", "forest_owner", "other")
 KIND_NAMES = {"registry": "登记簿", "bureau": "林业局", "developer": "项目业主", "buyer": "买方",
               "bank": "银行", "forest_owner": "林权权利人", "other": "其他"}  # fmt: skip
+KINDS = tuple(KIND_NAMES)
 
 # GB 32100-2015, table 1: the code's characters and their values 0–30
 CREDIT_CODE_CHARACTERS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
