@@ -10,18 +10,22 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.orm import Session
 
+from registry.cli_exits import exit_code
 from registry.db import session_scope
 from registry.errors import RegistryError
+from registry.ledger.results import Result
+from registry.models import Role
 
 __all__ = ["credits_app", "print_table"]
 
@@ -39,7 +43,10 @@ SerialsOpt = Annotated[
 ProjectOpt = Annotated[str | None, typer.Option("--project", help="只取该项目的积分")]
 
 
-def _run(call: Callable[[Any], dict[str, Any]], key: str | None) -> dict[str, Any]:
+T = TypeVar("T")
+
+
+def _run(call: Callable[[tuple[Session, str]], T], key: str | None) -> T:
     from registry.cli import _engine, _settings
 
     engine = _engine(_settings())
@@ -53,11 +60,12 @@ def _run(call: Callable[[Any], dict[str, Any]], key: str | None) -> dict[str, An
         err.print(
             f"[bold red]拒绝[/] {escape(exc.message_zh)}\n[bold red]Refused[/] {escape(exc.message_en)}"
         )
-        raise typer.Exit(1) from exc
+        raise typer.Exit(exit_code(exc)) from exc
 
 
-def _show(result: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+def _show(result: Result | dict[str, Any]) -> None:
+    data = result.to_dict() if isinstance(result, Result) else result
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
 
 def _actor() -> str:
@@ -85,9 +93,7 @@ def open_account_cmd(
     from registry.ledger import ensure_account
 
     _run(
-        lambda sk: {
-            "id": ensure_account(sk[0], code, name, "holding", holder, holder_kind, credit_code)
-        },
+        lambda sk: ensure_account(sk[0], code, name, "holding", holder, holder_kind, credit_code),
         "",
     )
     console.print(f"[green]账户 {code} 已开立[/] account {code} open")
@@ -103,13 +109,17 @@ def issue_cmd(
         ),
     ] = None,
     key: KeyOpt = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="操作人 / who acts")] = None,
+    role: Annotated[Role, typer.Option("--role", help="角色 / role")] = Role.ADMIN,
 ) -> None:
     """签发已核证监测期的积分 / issue the verified period's credits (buffer share to the pool)."""
     from registry.cli import _settings
-    from registry.ledger import issue
+    from registry.issuance import issue
+    from registry.projects import Actor
 
     pct = _settings().buffer_pct if buffer_pct is None else buffer_pct
-    _show(_run(lambda sk: issue(sk[0], _actor(), project, sk[1], pct), key))
+    who = Actor(actor or _actor(), role)
+    _show(_run(lambda sk: issue(sk[0], who, project, sk[1], pct), key))
 
 
 @credits_app.command("transfer")
@@ -224,7 +234,7 @@ def blocks_cmd(account: Annotated[str | None, typer.Option(help="账户")] = Non
     """积分块 / live serial blocks."""
     from registry.ledger import blocks
 
-    rows = _run(lambda sk: {"blocks": blocks(sk[0], account)}, "")["blocks"]
+    rows = _run(lambda sk: blocks(sk[0], account), "")
     print_table(
         "积分块 serial blocks",
         rows,
@@ -238,9 +248,13 @@ def show_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """账本概览或账户对账单 / the ledger at a glance, or one account's statement."""
-    from registry.ledger import show
+    from registry.ledger import show, statement
 
-    result = _run(lambda sk: show(sk[0], account), "")
+    result = (
+        _run(lambda sk: show(sk[0]), "").to_dict()
+        if account is None
+        else _run(lambda sk: statement(sk[0], account), "").to_dict()
+    )
     if as_json:
         _show(result)
     elif account is None:
@@ -296,13 +310,17 @@ def show_cmd(
 
 
 def print_table(
-    title: str, rows: list[dict[str, Any]], columns: tuple[str, ...], out: Console = console
+    title: str,
+    rows: Sequence[Result | dict[str, Any]],
+    columns: tuple[str, ...],
+    out: Console = console,
 ) -> None:
     """Rows as a table: tonnes with thousands separators, lists (eco-labels) joined."""
     table = Table(title=title)
     for name in columns:
         table.add_column(name, justify="right" if name in _TONNES else "left")
-    for row in rows:
+    for item in rows:
+        row = item.to_dict() if isinstance(item, Result) else item
         cells = []
         for name in columns:
             value = row[name]
@@ -342,7 +360,8 @@ def history_cmd(serial: Annotated[str, typer.Option(help="序列号")]) -> None:
     """一个序列号的全部流转 / every move one serial ever made."""
     from registry.ledger import history
 
-    _show({"serial": serial, "moves": _run(lambda sk: {"h": history(sk[0], serial)}, "")["h"]})
+    moves = _run(lambda sk: history(sk[0], serial), "")
+    _show({"serial": serial, "moves": [m.to_dict() for m in moves]})
 
 
 @credits_app.command("check")
@@ -350,7 +369,7 @@ def check_cmd() -> None:
     """校验账本不变量 / check the ledger's invariants."""
     from registry.ledger import check_invariants
 
-    problems = _run(lambda sk: {"p": check_invariants(sk[0])}, "")["p"]
+    problems = _run(lambda sk: check_invariants(sk[0]), "")
     if problems:
         for p in problems:
             err.print(f"[bold red]✗[/] {p}")

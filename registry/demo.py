@@ -57,21 +57,17 @@ def _ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
     from decimal import Decimal
 
     from registry.cli_credits import print_table
-    from registry.ledger import (
-        check_invariants,
-        ensure_account,
-        issue,
-        pledge,
-        retire,
-        show,
-        transfer,
-    )
+    from registry.issuance import issue
+    from registry.ledger import check_invariants, ensure_account, pledge, retire, show, transfer
+    from registry.models import Role
+    from registry.projects import Actor
 
+    registrar = Actor("林业局 局长", Role.ADMIN)
     with session_scope(engine) as session:
         for code, *_ in (p for p in PROJECTS if p[5]):
-            result = issue(session, "林业局 局长", code, f"demo-issue-{code}", settings.buffer_pct)
-            console.print(f"签发 issued {code}: {result['quantity']:,} t (buffer {result['buffer']:,} = {result['buffer_pct']:g}%) — "
-                          + "; ".join(f"{p['account']} {p['serials']}" for p in result["placed"]))  # fmt: skip
+            result = issue(session, registrar, code, f"demo-issue-{code}", settings.buffer_pct)
+            console.print(f"签发 issued {code}: {result.quantity:,} t (buffer {result.buffer:,} = {result.buffer_pct:g}%) — "
+                          + "; ".join(f"{p.account} {p.serials}" for p in result.placed))  # fmt: skip
         for code, holder, kind in (("BUYER-HNPOWER", "某电力公司（合成）", "buyer"),
                                    ("BANK-YZ", "永州某农商银行（合成）", "bank")):  # fmt: skip
             ensure_account(session, code, holder, "holding", holder, kind)
@@ -88,29 +84,27 @@ def _ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
                    "2026 年度碳中和 carbon neutrality 2026", date(2026, 12, 31), quantity=5_000)  # fmt: skip
         p = pledge(session, "双牌县林业局", "demo-pledge-1", "HOLD-SP-FM-2026-01", "BANK-YZ",
                    "SP-DK-2026-001", Decimal("1000000.00"), quantity=50_000)  # fmt: skip
-    console.print(f"转让 transfer {t['quantity']:,} t → BUYER-HNPOWER {t['serials'][0]}")
+    console.print(f"转让 transfer {t.quantity:,} t → BUYER-HNPOWER {t.serials[0]}")
+    console.print(f"退役 retired {r.quantity:,} t, certificate {r.certificate}: {r.serials[0]}")
     console.print(
-        f"退役 retired {r['quantity']:,} t, certificate {r['certificate']}: {r['serials'][0]}"
-    )
-    console.print(
-        f"质押 pledged {p['quantity']:,} t to BANK-YZ for loan {p['loan_ref']} (¥{p['amount_yuan']})"
+        f"质押 pledged {p.quantity:,} t to BANK-YZ for loan {p.loan_ref} (¥{p.amount_yuan})"
     )
     with session_scope(engine) as session:
         glance = show(session)
         problems = check_invariants(session)
     print_table(
         "项目与年份 projects and vintages (t CO2e)",
-        glance["projects"],
+        glance.projects,
         ("project", "vintage", "issued", "active", "pledged", "retired", "in_buffer"),
         console,
     )
-    print_table("账户余额 balances (t CO2e)", glance["accounts"],
+    print_table("账户余额 balances (t CO2e)", glance.accounts,
                 ("account", "kind", "active", "pledged", "retired", "cancelled"), console)  # fmt: skip
     console.print(
         "[green]账本不变量成立 ledger invariants hold[/]" if not problems else f"[red]{problems}[/]"
     )
     console.print(
-        f"试试 / try: tanhui credits show --account BUYER-HNPOWER ; tanhui credits certificate --id {r['certificate']}"
+        f"试试 / try: tanhui credits show --account BUYER-HNPOWER ; tanhui credits certificate --id {r.certificate}"
     )
 
 

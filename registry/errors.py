@@ -1,12 +1,79 @@
-"""Exceptions of the registry. Only ``api/`` maps them to HTTP status codes."""
+"""The registry's one exception tree. Only the shells map it: the CLI to exit codes, ``api/`` to
+HTTP status codes, each in one table keyed by :class:`Category`.
+
+Every error is bilingual (zh-CN first) and names the record and the value that is wrong. A
+service raises the most specific class; a shell looks only at the class's ``category``:
+
+- ``not_found``: the thing named does not exist (an account, a project, a certificate).
+- ``forbidden``: the acting user may not do this (role, organisation).
+- ``conflict``: the request is well formed but the registry's state refuses it (not enough
+  credits, a state transition that does not apply, an idempotency key reused, double counting).
+- ``invalid``: the request itself is wrong (a malformed serial, a quantity ≤ 0, a bad file).
+- ``failure``: the registry could not run (database set-up, a broken audit chain).
+
+Messages never name a command of the CLI: they say what is wrong and what to supply, in the
+service's own terms; the shells add how to supply it.
+"""
 
 from __future__ import annotations
 
-__all__ = ["AuditChainBroken", "DatabaseSetupError", "ImportRejected", "RegistryError"]
+from enum import StrEnum
+from typing import Any, ClassVar
+
+__all__ = [
+    "AccountMismatch",
+    "AuditChainBroken",
+    "BadAmount",
+    "BadQuantity",
+    "BadSerial",
+    "Category",
+    "Conflict",
+    "CreditCodeError",
+    "DatabaseSetupError",
+    "DoubleCounting",
+    "Failure",
+    "Forbidden",
+    "IdempotencyKeyReused",
+    "ImportRejected",
+    "InsufficientCredits",
+    "Invalid",
+    "InvalidTransition",
+    "LedgerError",
+    "MissingField",
+    "NotEligible",
+    "NotFound",
+    "NothingToIssue",
+    "OrganisationError",
+    "PermissionDenied",
+    "PledgeClosed",
+    "PledgeeNotBank",
+    "ProjectError",
+    "ProjectNotFound",
+    "RegistryError",
+    "SameAccount",
+    "SerialsNotHeld",
+    "UnknownAccount",
+    "UnknownCertificate",
+    "UnknownPledge",
+    "UnknownProject",
+    "WrongAccountKind",
+]
+
+
+class Category(StrEnum):
+    """What kind of refusal an error is; the shells map categories, never classes."""
+
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    CONFLICT = "conflict"
+    INVALID = "invalid"
+    FAILURE = "failure"
 
 
 class RegistryError(Exception):
     """Base of every registry error; messages are bilingual (zh-CN first)."""
+
+    category: ClassVar[Category] = Category.INVALID
 
     def __init__(self, message_zh: str, message_en: str) -> None:
         self.message_zh = message_zh
@@ -14,11 +81,31 @@ class RegistryError(Exception):
         super().__init__(f"{message_zh}\n{message_en}")
 
 
-class DatabaseSetupError(RegistryError):
+class NotFound(RegistryError):
+    category = Category.NOT_FOUND
+
+
+class Forbidden(RegistryError):
+    category = Category.FORBIDDEN
+
+
+class Conflict(RegistryError):
+    category = Category.CONFLICT
+
+
+class Invalid(RegistryError):
+    category = Category.INVALID
+
+
+class Failure(RegistryError):
+    category = Category.FAILURE
+
+
+class DatabaseSetupError(Failure):
     """The database cannot be opened or prepared (driver, extension, migration)."""
 
 
-class ImportRejected(RegistryError):
+class ImportRejected(Invalid):
     """An inventory import was refused; nothing was written. ``report`` says why."""
 
     def __init__(self, message_zh: str, message_en: str, report: object) -> None:
@@ -26,5 +113,131 @@ class ImportRejected(RegistryError):
         self.report = report
 
 
-class AuditChainBroken(RegistryError):
+class AuditChainBroken(Failure):
     """The audit log's hash chain does not verify."""
+
+
+# -- organisations ---------------------------------------------------------------------------
+
+
+class OrganisationError(RegistryError):
+    """An organisation could not be registered or does not fit; nothing changed."""
+
+    category = Category.CONFLICT
+
+
+class CreditCodeError(OrganisationError):
+    """Not a valid unified social credit code."""
+
+    category = Category.INVALID
+
+
+# -- projects' refusals (nothing changed) -----------------------------------------------------
+
+
+class ProjectError(RegistryError):
+    """A project operation was refused; nothing changed."""
+
+
+class ProjectNotFound(ProjectError, NotFound):
+    """No project has this code."""
+
+
+class PermissionDenied(ProjectError, Forbidden):
+    """The actor's role may not take this action."""
+
+
+class InvalidTransition(ProjectError, Conflict):
+    """The action is not possible from the project's current state."""
+
+
+class DoubleCounting(ProjectError, Conflict):
+    """A stand (or part of its area) already belongs to another active project."""
+
+    def __init__(self, message_zh: str, message_en: str, conflicts: list[dict[str, Any]]) -> None:
+        super().__init__(message_zh, message_en)
+        self.conflicts = conflicts
+
+
+class NotEligible(ProjectError, Invalid):
+    """Some stands fail the methodology's eligibility rules; ``report`` has one row per stand
+    and rule (a pandas DataFrame)."""
+
+    def __init__(self, message_zh: str, message_en: str, report: Any) -> None:
+        super().__init__(message_zh, message_en)
+        self.report = report
+
+
+# -- the ledger's refusals (nothing moved) ------------------------------------------------------
+
+
+class LedgerError(RegistryError):
+    """A ledger operation was refused; nothing moved. Subclasses say which refusal."""
+
+
+class UnknownAccount(LedgerError, NotFound):
+    """No ledger account has this code."""
+
+
+class UnknownProject(LedgerError, NotFound):
+    """No project has this code."""
+
+
+class UnknownPledge(LedgerError, NotFound):
+    """No pledge has this id."""
+
+
+class UnknownCertificate(LedgerError, NotFound):
+    """No retirement certificate has this id."""
+
+
+class WrongAccountKind(LedgerError, Invalid):
+    """The account exists but is of a kind the operation cannot use."""
+
+
+class AccountMismatch(LedgerError, Conflict):
+    """An account or holder exists with other details than the ones given."""
+
+
+class IdempotencyKeyReused(LedgerError, Conflict):
+    """The idempotency key was used before for a different request."""
+
+
+class InsufficientCredits(LedgerError, Conflict):
+    """The account holds fewer credits in the needed state than asked for."""
+
+
+class SerialsNotHeld(LedgerError, Conflict):
+    """Some of the serials asked for are not held by the account in the needed state."""
+
+
+class NothingToIssue(LedgerError, Conflict):
+    """The project has no verified monitoring period waiting for issuance."""
+
+
+class PledgeClosed(LedgerError, Conflict):
+    """The pledge was released or enforced already."""
+
+
+class BadSerial(LedgerError, Invalid):
+    """Text that is not a serial or a block of serials."""
+
+
+class BadQuantity(LedgerError, Invalid):
+    """A quantity of credits or a buffer share outside what the operation accepts."""
+
+
+class BadAmount(LedgerError, Invalid):
+    """A loan amount that is not a positive sum of yuan."""
+
+
+class MissingField(LedgerError, Invalid):
+    """A required field (beneficiary, reason) is empty."""
+
+
+class SameAccount(LedgerError, Invalid):
+    """Source and destination are one account (a transfer to itself, a pledge to oneself)."""
+
+
+class PledgeeNotBank(LedgerError, Invalid):
+    """Credits are pledged to banks only."""

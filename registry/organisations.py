@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from registry.audit import append_event
 from registry.db import DriverSQL
-from registry.errors import RegistryError
+from registry.errors import CreditCodeError, OrganisationError
 
 __all__ = [
     "KINDS",
@@ -37,14 +37,6 @@ KINDS = tuple(KIND_NAMES)
 CREDIT_CODE_CHARACTERS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 # GB 32100-2015: the weight of position i (1–17) is 3^(i−1) mod 31
 CREDIT_CODE_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
-
-
-class OrganisationError(RegistryError):
-    """An organisation could not be registered or does not fit; nothing changed."""
-
-
-class CreditCodeError(OrganisationError):
-    """Not a valid unified social credit code."""
 
 
 def credit_code_check_character(first_17: str) -> str:

@@ -32,7 +32,14 @@ from methodologies.expost import estimate
 from methodologies.trees import stand_tree_carbon
 from registry.audit import append_event
 from registry.db import is_postgres
-from registry.errors import RegistryError
+from registry.errors import (
+    DoubleCounting,
+    InvalidTransition,
+    NotEligible,
+    PermissionDenied,
+    ProjectError,
+    ProjectNotFound,
+)
 from registry.model import METHODOLOGIES, latest_growth_curves, select_stands
 from registry.models import (
     STORAGE_SRID,
@@ -58,40 +65,13 @@ __all__ = [
     "create_project",
     "project_summary",
     "remove_stands",
+    "require_role",
     "submit_monitoring",
     "transition",
     "verify_period",
 ]
 
 S = ProjectStatus
-
-
-class ProjectError(RegistryError):
-    """A project operation was refused; nothing changed."""
-
-
-class PermissionDenied(ProjectError):
-    """The actor's role may not take this action."""
-
-
-class InvalidTransition(ProjectError):
-    """The action is not possible from the project's current state."""
-
-
-class DoubleCounting(ProjectError):
-    """A stand (or part of its area) already belongs to another active project."""
-
-    def __init__(self, message_zh: str, message_en: str, conflicts: list[dict[str, Any]]) -> None:
-        super().__init__(message_zh, message_en)
-        self.conflicts = conflicts
-
-
-class NotEligible(ProjectError):
-    """Some stands fail the methodology's eligibility rules."""
-
-    def __init__(self, message_zh: str, message_en: str, report: pd.DataFrame) -> None:
-        super().__init__(message_zh, message_en)
-        self.report = report
 
 
 @dataclass(frozen=True)
@@ -137,11 +117,11 @@ def _lock_project(session: Session, code: str) -> Project:
         stmt = stmt.with_for_update()
     project = session.execute(stmt).scalar_one_or_none()
     if project is None:
-        raise ProjectError(f"没有编号为 {code!r} 的项目。", f"no project with code {code!r}.")
+        raise ProjectNotFound(f"没有编号为 {code!r} 的项目。", f"no project with code {code!r}.")
     return project
 
 
-def _require_role(actor: Actor, roles: tuple[Role, ...], what: str) -> None:
+def require_role(actor: Actor, roles: tuple[Role, ...], what: str) -> None:
     if actor.role not in roles:
         allowed = ", ".join(r.value for r in roles)
         raise PermissionDenied(
@@ -185,7 +165,7 @@ def assess_risk(
     Set by the validator/verifier (or an administrator), with a reason; any state, since a
     reassessment applies from the next issuance. 0 ≤ buffer_pct < 100.
     """
-    _require_role(
+    require_role(
         actor, (Role.VERIFIER, Role.ADMIN), "评估非永久性风险 / assess non-permanence risk"
     )
     if not reason.strip():
@@ -211,7 +191,7 @@ def create_project(
     start_date: date, crediting_years: int, planted_group: str | None = None,
 ) -> Project:  # fmt: skip
     """A new project in draft. Crediting period 20–40 years; methodology by code."""
-    _require_role(actor, STAFF, "创建项目 / create a project")
+    require_role(actor, STAFF, "创建项目 / create a project")
     if methodology not in METHODOLOGIES:
         raise ProjectError(
             f"未知方法学 {methodology!r}，可用：{', '.join(METHODOLOGIES)}",
@@ -357,7 +337,7 @@ def _refresh_boundary(session: Session, project: Project) -> None:
 
 def _draft_for_stand_changes(session: Session, actor: Actor, code: str) -> Project:
     """The project, locked, if ``actor`` may change its stands now (staff; draft only)."""
-    _require_role(actor, STAFF, "修改项目小班 / change project stands")
+    require_role(actor, STAFF, "修改项目小班 / change project stands")
     project = _lock_project(session, code)
     if project.status not in EDITABLE:
         raise InvalidTransition(
@@ -544,7 +524,7 @@ def _check(
             f"project {project.code} is {before.value}: '{action}' needs one of: {sources}.",
         )
     roles = (REJECT_ROLE[before],) if action == "reject" else rule.roles
-    _require_role(actor, roles, f"{rule.zh} / {action}")
+    require_role(actor, roles, f"{rule.zh} / {action}")
 
 
 def _open_period(session: Session, project: Project) -> MonitoringPeriod:

@@ -41,7 +41,10 @@ from sqlalchemy import text  # noqa: E402
 
 from registry.audit import verify_chain  # noqa: E402
 from registry.db import make_engine, migrate, session_scope  # noqa: E402
-from registry.ledger import LedgerError, check_invariants, ensure_account, issue, retire, transfer  # noqa: E402
+from registry.issuance import issue  # noqa: E402
+from registry.ledger import LedgerError, check_invariants, ensure_account, retire, transfer  # noqa: E402
+from registry.models import Role  # noqa: E402
+from registry.projects import Actor  # noqa: E402
 from tests.pg_cluster import PostgisCluster  # noqa: E402
 from tests.registry.ledger_fixtures import verified_project  # noqa: E402
 
@@ -174,7 +177,7 @@ def prepare(url: str) -> None:
     # enough credits that refusals stay rare: 10 000 t per account, transfers of 1–20 t
     verified_project(engine, Path(tempfile.mkdtemp()), quantity=CREDITS)
     with session_scope(engine) as s:
-        issue(s, "bench", "L1", "bench-issue", buffer_pct=0)
+        issue(s, Actor("bench", Role.ADMIN), "L1", "bench-issue", buffer_pct=0)
         for i, a in enumerate(ACCOUNTS):
             ensure_account(s, a, a, "holding", a)
             transfer(s, "bench", f"seed-{i}", "HOLD-L1", a, quantity=CREDITS // len(ACCOUNTS))

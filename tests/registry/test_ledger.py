@@ -13,7 +13,8 @@ from sqlalchemy.exc import DBAPIError
 
 from registry.audit import verify_chain
 from registry.db import session_scope
-from registry.errors import RegistryError
+from registry.errors import Category, RegistryError
+from registry.issuance import issue
 from registry.ledger import (
     LedgerError,
     balance,
@@ -24,15 +25,19 @@ from registry.ledger import (
     enforce,
     ensure_account,
     history,
-    issue,
     parse_serial,
     pledge,
     release,
     retire,
     show,
+    statement,
     transfer,
 )
+from registry.models import Role
+from registry.projects import Actor
 from tests.registry.ledger_fixtures import verified_project
+
+ADMIN = Actor("局长", Role.ADMIN)
 
 P = "CN-431123-L1-2026-"
 
@@ -51,7 +56,7 @@ def ledger(engine: Engine, tmp_path: Path) -> Engine:
 
 def live(engine: Engine, account: str) -> list[tuple[str, str]]:
     with session_scope(engine) as s:
-        return [(b["serials"].replace(P, ""), b["state"]) for b in blocks(s, account)]
+        return [(b.serials.replace(P, ""), b.state) for b in blocks(s, account)]
 
 
 def snapshot(engine: Engine) -> tuple[object, ...]:
@@ -69,13 +74,13 @@ def test_serials_parse_and_format() -> None:
 
 def test_a_ledger_statement(ledger: Engine) -> None:
     with session_scope(ledger) as s:
-        result = issue(s, "局长", "L1", "issue-1", buffer_pct=10)
+        result = issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)
     # floor(1000.5) = 1000 credits; buffer ceil(1000 × 10 %) = 100 → serials 1–100; owner 101–1000
-    assert (result["quantity"], result["buffer"], result["vintage"]) == (1000, 100, 2026)
+    assert (result.quantity, result.buffer, result.vintage) == (1000, 100, 2026)
     assert live(ledger, "BUFFER") == [("000000001..000000100", "active")]
     assert live(ledger, "HOLD-L1") == [("000000101..000001000", "active")]
     with session_scope(ledger) as s:  # a retried request moves nothing and returns the same
-        assert issue(s, "局长", "L1", "issue-1", buffer_pct=10) == result
+        assert issue(s, ADMIN, "L1", "issue-1", buffer_pct=10) == result
         assert s.execute(text("SELECT issued FROM serial_counter")).scalar() == 1000
         assert s.execute(text("SELECT status FROM project WHERE code = 'L1'")).scalar() == "issued"
 
@@ -102,7 +107,7 @@ def test_a_ledger_statement(ledger: Engine) -> None:
             date(2026, 6, 30),
             quantity=50,
         )
-    assert r["certificate"].startswith("RC-2026-") and r["serials"] == [P + "000000101..000000150"]
+    assert r.certificate.startswith("RC-2026-") and r.serials == (P + "000000101..000000150",)
     assert live(ledger, "RETIREMENT") == [("000000101..000000150", "retired")]
 
     with session_scope(ledger) as s:
@@ -121,7 +126,7 @@ def test_a_ledger_statement(ledger: Engine) -> None:
     with pytest.raises(LedgerError, match="not active"), session_scope(ledger) as s:
         transfer(s, "x", "t-pledged", "HOLD-L1", "BUYER", serials=P + "000000450")
     with session_scope(ledger) as s:
-        release(s, "银行", "rel-1", p["pledge"])
+        release(s, "银行", "rel-1", p.pledge)
         p2 = pledge(
             s,
             "双牌县林业局",
@@ -132,7 +137,7 @@ def test_a_ledger_statement(ledger: Engine) -> None:
             Decimal("50000"),
             quantity=100,
         )
-        enforce(s, "银行", "enf-1", p2["pledge"])
+        enforce(s, "银行", "enf-1", p2.pledge)
         cancel(s, "局长", "c-1", "BUFFER", "2027 年山火损失 fire reversal", quantity=20)
     assert live(ledger, "BANK") == [
         ("000000401..000000499", "active"),
@@ -149,7 +154,7 @@ def test_a_ledger_statement(ledger: Engine) -> None:
         assert balance(s, "BUYER")["active"] == 350 and balance(s, "BUFFER")["active"] == 80
         assert check_invariants(s) == []
         assert verify_chain(s).ok
-        moves = [(h["account"], h["state"], h["created_by"]) for h in history(s, P + "000000101")]
+        moves = [(h.account, h.state, h.created_by) for h in history(s, P + "000000101")]
     assert moves == [
         ("HOLD-L1", "active", "issue"),
         ("BUYER", "active", "transfer"),
@@ -159,7 +164,7 @@ def test_a_ledger_statement(ledger: Engine) -> None:
 
 def test_the_ledger_at_a_glance_and_an_account_statement(ledger: Engine) -> None:
     with session_scope(ledger) as s:
-        issue(s, "局长", "L1", "issue-1", buffer_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
+        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
         transfer(s, "x", "t-1", "HOLD-L1", "BUYER", quantity=300)  # 101–400
         r = retire(
             s, "x", "r-1", "BUYER", "某电力公司", "碳中和", date(2026, 6, 30), quantity=50
@@ -168,10 +173,10 @@ def test_the_ledger_at_a_glance_and_an_account_statement(ledger: Engine) -> None
             s, "x", "p-1", "HOLD-L1", "BANK", "DK-1", Decimal("150000"), quantity=200
         )  # 401–600
         cancel(s, "x", "c-1", "BUFFER", "山火 fire", quantity=20)  # 1–20
-        glance = show(s)
-        buyer, bank = show(s, "BUYER"), show(s, "BANK")
+        glance = show(s).to_dict()
+        buyer, bank = statement(s, "BUYER").to_dict(), statement(s, "BANK").to_dict()
         with pytest.raises(LedgerError, match="no account"):
-            show(s, "NOBODY")
+            statement(s, "NOBODY")
     # issued 1000 = active 730 + pledged 200 + retired 50 + cancelled 20; the buffer keeps 100 − 20
     assert glance["projects"] == [{"project": "L1", "vintage": 2026, "issued": 1000, "active": 730, "pledged": 200,
                                    "retired": 50, "cancelled": 20, "in_buffer": 80}]  # fmt: skip
@@ -188,13 +193,13 @@ def test_the_ledger_at_a_glance_and_an_account_statement(ledger: Engine) -> None
         "ISSUANCE": (0, 0, 0, 0),
         "RETIREMENT": (0, 0, 50, 0),
     }
-    in_force = {"pledge": p["pledge"], "holder": "HOLD-L1", "bank": "BANK", "loan_ref": "DK-1",
+    in_force = {"pledge": p.pledge, "holder": "HOLD-L1", "bank": "BANK", "loan_ref": "DK-1",
                 "amount_yuan": "150000.00", "quantity": 200, "status": "active"}  # fmt: skip
     assert glance["pledges"] == [in_force]
     assert buyer["account"]["holder"] == "某电力公司" and buyer["account"]["kind"] == "holding"
     assert buyer["balance"] == {"active": 250, "pledged": 0, "retired": 0, "cancelled": 0}
     assert [b["serials"].replace(P, "") for b in buyer["blocks"]] == ["000000151..000000400"]
-    assert buyer["retirements"] == [{"certificate": r["certificate"], "beneficiary": "某电力公司", "purpose": "碳中和",
+    assert buyer["retirements"] == [{"certificate": r.certificate, "beneficiary": "某电力公司", "purpose": "碳中和",
                                      "retired_on": "2026-06-30", "quantity": 50}]  # fmt: skip
     assert buyer["pledges"] == [] and bank["pledges"] == [in_force] and bank["retirements"] == []
 
@@ -203,31 +208,31 @@ def test_a_retirement_certificate_names_what_was_retired_and_where_the_log_recor
     ledger: Engine,
 ) -> None:
     with session_scope(ledger) as s:
-        issue(s, "局长", "L1", "issue-1", buffer_pct=10)  # HOLD-L1 101–1000
+        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)  # HOLD-L1 101–1000
         transfer(s, "x", "t-1", "HOLD-L1", "BUYER", serials=P + "000000201..000000300")
         transfer(s, "x", "t-2", "HOLD-L1", "BUYER", serials=P + "000000401..000000420")
         r = retire(s, "某电力公司", "r-1", "BUYER", "某电力公司", "2026 年度碳中和", date(2026, 6, 30), quantity=110)  # fmt: skip
     with session_scope(ledger) as s:
-        cert = certificate(s, r["certificate"])
+        cert = certificate(s, r.certificate).to_dict()
         with pytest.raises(LedgerError, match="no retirement certificate"):
             certificate(s, "RC-2026-99999999")
     with ledger.connect() as conn:  # the event, read on its own
         seq, action, hash_, payload = conn.execute(text(
-            "SELECT id, action, hash, payload FROM audit_event WHERE payload LIKE :c"), {"c": f"%{r['certificate']}%"}).one()  # fmt: skip
+            "SELECT id, action, hash, payload FROM audit_event WHERE payload LIKE :c"), {"c": f"%{r.certificate}%"}).one()  # fmt: skip
     # 110 oldest: all of 201–300 and 401–410, from two blocks
     assert cert["serials"] == [P + "000000201..000000300", P + "000000401..000000410"]
     assert (cert["quantity"], cert["account"], cert["beneficiary"], cert["retired_on"]) == (
         110, "BUYER", "某电力公司", "2026-06-30")  # fmt: skip
     assert cert["projects"] == [{"project": "L1", "name": "账本测试项目", "methodology": "AR-CM-003-V01",
                                  "vintage": 2026, "quantity": 110}]  # fmt: skip
-    assert action == "ledger.retire" and r["certificate"] in payload
+    assert action == "ledger.retire" and r.certificate in payload
     assert (cert["audit_event"]["seq"], cert["audit_event"]["hash"]) == (seq, hash_)
 
 
 def test_eco_labels_travel_with_the_credits_and_never_change_in_place(ledger: Engine) -> None:
     with session_scope(ledger) as s:
-        issue(s, "局长", "L1", "issue-1", buffer_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
-        assert {tuple(b["labels"]) for b in blocks(s)} == {()}  # empty for now
+        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
+        assert {b.labels for b in blocks(s)} == {()}  # empty for now
     # labelling by hand, the way a labelling operation will: close the block, write it again
     with ledger.begin() as conn:
         conn.execute(
@@ -241,7 +246,7 @@ def test_eco_labels_travel_with_the_credits_and_never_change_in_place(ledger: En
             "FROM credit_block WHERE first_seq = 101"), {"labels": '["FSC","生物多样性"]'})  # fmt: skip
     with session_scope(ledger) as s:  # a split in the middle: three pieces, each labelled
         transfer(s, "x", "t-1", "HOLD-L1", "BUYER", serials=P + "000000201..000000300")
-        held = [(b["account"], b["serials"].replace(P, ""), b["labels"]) for b in blocks(s)]
+        held = [(b.account, b.serials.replace(P, ""), list(b.labels)) for b in blocks(s)]
         assert check_invariants(s) == []
     assert held == [
         ("BUFFER", "000000001..000000100", []),
@@ -261,7 +266,7 @@ def test_the_labels_and_organisations_migrations_go_down_and_up(ledger: Engine) 
     from registry.db import alembic_config, current_revision, migrate
 
     with session_scope(ledger) as s:
-        issue(s, "局长", "L1", "issue-1", buffer_pct=10)  # opens ISSUANCE, BUFFER, HOLD-L1
+        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)  # opens ISSUANCE, BUFFER, HOLD-L1
     cfg = alembic_config()
     with ledger.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -300,7 +305,7 @@ def test_the_labels_and_organisations_migrations_go_down_and_up(ledger: Engine) 
         ("both", lambda s: transfer(s, "x", "k10", "HOLD-L1", "BUYER", quantity=1, serials=P + "000000500"), "not both"),
         ("reused key", lambda s: transfer(s, "x", "t-1", "HOLD-L1", "BUYER", quantity=7), "different request"),
         ("no beneficiary", lambda s: retire(s, "x", "k8", "HOLD-L1", " ", "p", date(2026, 1, 1), quantity=1), "beneficiary"),
-        ("nothing left to issue", lambda s: issue(s, "x", "L1", "k9", 10), "no verified period"),
+        ("nothing left to issue", lambda s: issue(s, ADMIN, "L1", "k9", 10), "no verified period"),
         ("same account", lambda s: transfer(s, "x", "k11", "BUYER", "BUYER", quantity=1), "same account"),
         ("pledge to oneself", lambda s: pledge(s, "x", "k12", "BUYER", "BUYER", "L-1", Decimal("1"), quantity=1), "own holder"),
         ("pledge to a buyer", lambda s: pledge(s, "x", "k13", "HOLD-L1", "BUYER", "L-1", Decimal("1"), quantity=1), "pledged to a bank"),
@@ -311,19 +316,49 @@ def test_refusals_are_clear_and_change_nothing(
     ledger: Engine, name: str, call: object, words: str
 ) -> None:
     with session_scope(ledger) as s:
-        issue(s, "局长", "L1", "issue-1", buffer_pct=10)
+        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)
         transfer(s, "李工", "t-1", "HOLD-L1", "BUYER", quantity=3)
         retire(s, "b", "r-0", "BUYER", "b", "p", date(2026, 1, 1), quantity=1)
     before = snapshot(ledger)
     with pytest.raises(LedgerError) as info, session_scope(ledger) as s:
         call(s)  # type: ignore[operator]
     assert words in info.value.message_en and info.value.message_zh
+    assert info.value.category == REFUSAL_CATEGORY[name]
     assert snapshot(ledger) == before
+
+
+# what each refusal is, for the shells' tables (exit codes, HTTP status codes)
+REFUSAL_CATEGORY = {
+    "insufficient": Category.CONFLICT, "unknown serial": Category.CONFLICT,
+    "not held here": Category.CONFLICT, "retired never moves": Category.INVALID,
+    "wrong account kind": Category.INVALID, "unknown account": Category.NOT_FOUND,
+    "zero": Category.INVALID, "both": Category.INVALID, "reused key": Category.CONFLICT,
+    "no beneficiary": Category.INVALID, "nothing left to issue": Category.CONFLICT,
+    "same account": Category.INVALID, "pledge to oneself": Category.INVALID,
+    "pledge to a buyer": Category.INVALID, "account of another holder": Category.CONFLICT,
+}  # fmt: skip
+
+
+def test_only_the_registry_admin_issues_and_a_refused_issuance_changes_nothing(
+    ledger: Engine,
+) -> None:
+    from registry.errors import PermissionDenied
+
+    before = snapshot(ledger)
+    for role in (Role.BUREAU_STAFF, Role.VERIFIER, Role.BUYER, Role.FOREST_OWNER, Role.BANK):
+        with pytest.raises(PermissionDenied) as info, session_scope(ledger) as s:
+            issue(s, Actor("某人", role), "L1", f"issue-as-{role.value}", buffer_pct=10)
+        assert info.value.category == Category.FORBIDDEN and "admin" in info.value.message_en
+    assert snapshot(ledger) == before
+    with session_scope(ledger) as s:
+        assert (
+            s.execute(text("SELECT status FROM project WHERE code = 'L1'")).scalar() == "verified"
+        )
 
 
 def test_the_database_guards_blocks_itself(ledger: Engine) -> None:
     with session_scope(ledger) as s:
-        issue(s, "局长", "L1", "issue-1", buffer_pct=10)
+        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)
         retire(s, "b", "r-1", "HOLD-L1", "b", "p", date(2026, 1, 1), quantity=10)
     statements = [
         "UPDATE credit_block SET account_id = account_id WHERE state = 'retired'",  # touching a retired block
@@ -334,9 +369,9 @@ def test_the_database_guards_blocks_itself(ledger: Engine) -> None:
         "SELECT project_code, vintage, first_seq, first_seq, account_id, 'active', created_op_id FROM credit_block "
         "WHERE closed_op_id IS NULL LIMIT 1",
     ]
-    for statement in statements:
+    for sql in statements:
         with pytest.raises(DBAPIError), ledger.begin() as conn:
-            conn.execute(text(statement))
+            conn.execute(text(sql))
     with session_scope(ledger) as s:
         assert check_invariants(s) == []
 
@@ -357,7 +392,7 @@ def test_the_database_refuses_overlapping_live_blocks(
     """Whatever the number of blocks a new range meets, the guard sees the overlap (SQLite's
     trigger probes one neighbour, migration 0005; PostgreSQL's exclusion constraint)."""
     with session_scope(ledger) as s:
-        issue(s, "局长", "L1", "issue-1", buffer_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
+        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
         transfer(s, "x", "t-1", "HOLD-L1", "BUYER", serials=P + "000000301..000000400")
     # a block written behind the service's back, in a transaction that is never committed
     insert = text(
@@ -405,9 +440,9 @@ def test_the_buffer_share_is_the_assessed_risk_but_never_below_the_minimum(
             s, VERIFIER, "L1", assessed_pct, "火险等级二级、坡度大 / fire risk class II, steep"
         )
     with session_scope(ledger) as s:
-        result = issue(s, "局长", "L1", "issue-risk", buffer_pct=minimum_pct)
+        result = issue(s, ADMIN, "L1", "issue-risk", buffer_pct=minimum_pct)
         history = s.execute(text("SELECT action, comment FROM project_event ORDER BY id")).all()
-    assert (result["buffer"], result["buffer_pct"]) == (
+    assert (result.buffer, result.buffer_pct) == (
         expected_buffer,
         max(assessed_pct, minimum_pct),
     )
@@ -423,7 +458,7 @@ def test_a_request_sent_twice_at_once_moves_credits_once(ledger: Engine) -> None
     import threading
 
     with session_scope(ledger) as s:
-        issue(s, "局长", "L1", "issue-1", buffer_pct=10)
+        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)
     first_done_moving, results = threading.Event(), {}
 
     def first() -> None:
@@ -443,6 +478,7 @@ def test_a_request_sent_twice_at_once_moves_credits_once(ledger: Engine) -> None
     for t in threads:
         t.join(timeout=120)
     assert results["second"] == results["first"]
+    assert results["second"].replayed and not results["first"].replayed
     with session_scope(ledger) as s:
         assert balance(s, "BUYER")["active"] == 7  # moved once
         assert (

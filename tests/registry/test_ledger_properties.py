@@ -25,6 +25,7 @@ from sqlalchemy import Engine, text
 
 from registry.audit import verify_chain
 from registry.db import session_scope
+from registry.issuance import issue
 from registry.ledger import (
     FAULT_PAUSE_ENV,
     LedgerError,
@@ -34,12 +35,14 @@ from registry.ledger import (
     check_invariants,
     enforce,
     ensure_account,
-    issue,
     pledge,
     release,
     retire,
     transfer,
 )
+from registry.ledger.results import PledgeResult
+from registry.models import Role
+from registry.projects import Actor
 from tests.registry.ledger_fixtures import verified_project
 
 _ids = itertools.count()
@@ -49,7 +52,7 @@ _ids = itertools.count()
 def issued(engine: Engine, tmp_path: Path) -> Engine:
     verified_project(engine, tmp_path)
     with session_scope(engine) as s:
-        issue(s, "局长", "L1", "issue-1", buffer_pct=10)
+        issue(s, Actor("局长", Role.ADMIN), "L1", "issue-1", buffer_pct=10)
     return engine
 
 
@@ -91,12 +94,12 @@ def test_random_operation_sequences_keep_every_invariant(issued: Engine) -> None
         def move_serials(self, src: int, dst: int, pick: int) -> None:
             a, b = self.accounts[src], self.accounts[dst]
             with session_scope(engine) as s:
-                held = [x for x in blocks(s, a) if x["state"] == "active"]
+                held = [x for x in blocks(s, a) if x.state == "active"]
             if not held or a == b:
                 return
             block = held[pick % len(held)]
-            first = block["serials"].split("..")[0]
-            seq = int(first[-9:]) + (pick % block["quantity"])
+            first = block.serials.split("..")[0]
+            seq = int(first[-9:]) + (pick % block.quantity)
             serial = f"{first[:-9]}{seq:09d}"
             assert self._run(lambda s: transfer(s, "h", f"ms-{next(_ids)}", a, b, serials=serial))
             self.model[a] -= 1
@@ -118,13 +121,13 @@ def test_random_operation_sequences_keep_every_invariant(issued: Engine) -> None
         @rule(src=st.integers(0, 2), q=st.integers(1, 10))
         def pledge_some(self, src: int, q: int) -> None:
             a = self.accounts[src]
-            box: dict[str, int] = {}
-            ok = self._run(lambda s: box.update(pledge(s, "h", f"p-{next(_ids)}", a, self.accounts[(src + 1) % 3],
+            box: list[PledgeResult] = []
+            ok = self._run(lambda s: box.append(pledge(s, "h", f"p-{next(_ids)}", a, self.accounts[(src + 1) % 3],
                                                        "loan", Decimal("1000.00"), quantity=q)))  # fmt: skip
             assert ok == (self.model[a] >= q)
             if ok:
                 self.model[a] -= q
-                self.pledges.append((int(box["pledge"]), a, q))
+                self.pledges.append((box[0].pledge, a, q))
 
         @rule(enforce_it=st.booleans())
         def close_pledge(self, enforce_it: bool) -> None:

@@ -1,0 +1,145 @@
+"""Ledger accounts: opened (idempotently) for an organisation, looked up, and locked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from registry.audit import append_event
+from registry.db import DriverSQL
+from registry.errors import AccountMismatch, UnknownAccount, WrongAccountKind
+from registry.ledger.vocabulary import AccountKind
+from registry.organisations import ensure_organisation
+
+__all__ = [
+    "ACCOUNT_LOCK",
+    "account",
+    "account_and_holder",
+    "accounts",
+    "ensure_account",
+    "lock_account",
+    "system_account",
+]
+
+# NO KEY UPDATE: conflicts with itself, not with the key-share lock that inserting a block *into*
+# the account takes (its foreign key) — else a transfer A→B and one B→A would deadlock
+ACCOUNT_LOCK = " FOR NO KEY UPDATE"
+
+SYSTEM_ACCOUNTS = {
+    AccountKind.ISSUANCE: ("ISSUANCE", "签发账户 issuance"),
+    AccountKind.BUFFER: ("BUFFER", "缓冲池 buffer pool"),
+    AccountKind.RETIREMENT: ("RETIREMENT", "退役账户 retirement"),
+    AccountKind.CANCELLATION: ("CANCELLATION", "注销账户 cancellation"),
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def ensure_account(
+    session: Session,
+    code: str,
+    name: str,
+    kind: str,
+    holder: str,
+    holder_kind: str | None = None,
+    credit_code: str | None = None,
+    *,
+    new_holder_kind: str = "other",
+) -> int:
+    """The account's id, opening it (idempotently) if needed, for the organisation ``holder``.
+
+    The holder is registered if it is new (:func:`registry.organisations.ensure_organisation`:
+    kind ``holder_kind``, else ``new_holder_kind``; ``credit_code`` checked); ``holder_kind`` and
+    ``credit_code``, when given, must match a registered holder. An existing account must have
+    the same kind and holder.
+    """  # fmt: skip
+    db = DriverSQL(session)
+    found = account_and_holder(db, code)
+    if found is None:
+        holder_id = ensure_organisation(session, "ledger", holder, holder_kind, credit_code,
+                                        default_kind=new_holder_kind).id  # fmt: skip
+        # ON CONFLICT: two operations opening the same account at once — one inserts, both go on
+        inserted = db.rows(
+            "INSERT INTO ledger_account (code, name, kind, holder, organisation_id, created_at) "
+            "VALUES (:c, :n, :k, :h, :o, :t) ON CONFLICT (code) DO NOTHING RETURNING id",
+            {"c": code, "n": name, "k": kind, "h": holder.strip(), "o": holder_id, "t": _now()},
+        )
+        if inserted:
+            append_event(session, actor="ledger", action="ledger.account_opened", entity_type="ledger_account",
+                         entity_id=code, payload={"name": name, "kind": kind, "holder": holder.strip()})  # fmt: skip
+        found = account_and_holder(db, code)
+        assert found is not None
+    if found[1] != kind:
+        raise AccountMismatch(
+            f"账户 {code} 的类型是 {found[1]}，不是 {kind}。",
+            f"account {code} is a {found[1]} account, not {kind}.",
+        )
+    if found[2] != holder.strip():
+        raise AccountMismatch(
+            f"账户 {code} 属于 {found[2]}，不是 {holder.strip()}。",
+            f"account {code} belongs to {found[2]}, not {holder.strip()}.",
+        )
+    if holder_kind is not None or credit_code is not None:  # what was asked of the holder
+        ensure_organisation(session, "ledger", found[2], holder_kind, credit_code)
+    return int(found[0])
+
+
+def system_account(session: Session, kind: AccountKind) -> int:
+    """One of the registry's own accounts (issuance, buffer, retirement, cancellation)."""
+    code, name = SYSTEM_ACCOUNTS[kind]
+    return ensure_account(session, code, name, kind.value, "registry", new_holder_kind="registry")
+
+
+def account_and_holder(db: DriverSQL, code: str) -> tuple[Any, ...] | None:
+    """(id, kind, holder organisation's name, its kind) of an account."""
+    return db.first(
+        "SELECT a.id, a.kind, o.name, o.kind FROM ledger_account a JOIN organisation o ON o.id = a.organisation_id "
+        "WHERE a.code = :c",
+        {"c": code},
+    )  # fmt: skip
+
+
+def account(
+    db: DriverSQL, code: str, kinds: tuple[str, ...] | None = None, lock: bool = False
+) -> tuple[int, str]:
+    """Id and kind of one account; ``lock``: also take its lock (see :func:`lock_account`)."""
+    return accounts(db, {code: kinds}, lock)[code]
+
+
+def accounts(
+    db: DriverSQL, wanted: dict[str, tuple[str, ...] | None], lock: bool = False
+) -> dict[str, tuple[int, str]]:
+    """Id and kind of each account code (one query), refusing unknown codes and wrong kinds."""
+    params = {f"c{i}": code for i, code in enumerate(wanted)}
+    rows = db.rows(
+        f"SELECT code, id, kind FROM ledger_account WHERE code IN ({', '.join(':' + k for k in params)}) ORDER BY id"
+        + (ACCOUNT_LOCK if lock and db.postgres else ""),
+        params,
+    )  # fmt: skip
+    found = {str(r[0]): (int(r[1]), str(r[2])) for r in rows}
+    for code, kinds in wanted.items():
+        if code not in found:
+            raise UnknownAccount(f"没有账户 {code!r}。", f"no account {code!r}.")
+        kind = found[code][1]
+        if kinds and kind not in kinds:
+            raise WrongAccountKind(
+                f"账户 {code} 是 {kind} 账户，此操作需要 {'/'.join(kinds)} 账户。",
+                f"account {code} is a {kind} account; this needs a {'/'.join(kinds)} account.",
+            )
+    return found
+
+
+def lock_account(db: DriverSQL, account_id: int) -> None:
+    """Serialise the operations that take credits out of one account (PostgreSQL row lock).
+
+    Only the account whose blocks an operation closes is locked — one account per operation,
+    so no two operations can wait on each other in a cycle. Its live blocks are read after the
+    lock, by a new statement, so they are what the previous operation committed. (SQLite's
+    ``BEGIN IMMEDIATE`` serialises every write transaction already.)
+    """
+    if db.postgres:
+        db.rows("SELECT id FROM ledger_account WHERE id = :a" + ACCOUNT_LOCK, {"a": account_id})

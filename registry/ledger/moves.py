@@ -1,0 +1,322 @@
+"""The ledger's operations: issue, transfer, retire, cancel, pledge, release, enforce.
+
+Each runs in the caller's transaction with its idempotency key (:class:`Operation`) and its
+audit event, and returns a typed result; a retried request returns the first one's result
+(``replayed``) and moves nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy.orm import Session
+
+from registry.errors import (
+    BadAmount,
+    BadQuantity,
+    MissingField,
+    NothingToIssue,
+    PledgeClosed,
+    PledgeeNotBank,
+    SameAccount,
+    UnknownPledge,
+    UnknownProject,
+)
+from registry.ledger.accounts import (
+    account,
+    account_and_holder,
+    accounts,
+    ensure_account,
+    lock_account,
+    system_account,
+)
+from registry.ledger.blocks import Block, NewBlock, insert_blocks, live_blocks, move, select
+from registry.ledger.operations import Operation, row_lock
+from registry.ledger.results import (
+    CancelResult,
+    IssueResult,
+    Placement,
+    PledgeCloseResult,
+    PledgeResult,
+    RetireResult,
+    TransferResult,
+)
+from registry.ledger.serials import format_block, parse_serial
+from registry.ledger.vocabulary import AccountKind, BlockState, OperationKind, PledgeStatus
+from registry.organisations import KIND_NAMES
+
+__all__ = [
+    "ROUNDING_RULE",
+    "cancel",
+    "enforce",
+    "issue",
+    "pledge",
+    "release",
+    "retire",
+    "transfer",
+]
+
+ROUNDING_RULE = "credits = floor(verified t CO2e); buffer = ceil(credits × max(registry minimum %, project's assessed risk %))"
+HOLDING = (AccountKind.HOLDING.value,)
+HOLDING_OR_BUFFER = (AccountKind.HOLDING.value, AccountKind.BUFFER.value)
+
+
+def issue(
+    session: Session, actor: str, project_code: str, idempotency_key: str, buffer_pct: float,
+    owner_account: str | None = None,
+) -> IssueResult:  # fmt: skip
+    """The ledger's half of an issuance: serials for the verified, not yet issued monitoring
+    period of a project. :func:`registry.issuance.issue` checks who may issue and moves the
+    project's lifecycle; call that, not this.
+
+    ``buffer_pct`` is the registry's minimum buffer share; the share used is the larger of it
+    and the project's assessed non-permanence risk — never less than the validator assessed.
+    Rounding: credits = floor(verified t CO2e); buffer = ceil(credits × share / 100) to the
+    buffer account (non-permanence pool), the rest to the developer's holding account.
+    """
+    op = Operation(session, OperationKind.ISSUE, idempotency_key,
+                   {"project": project_code, "buffer_pct": buffer_pct}, actor)  # fmt: skip
+    if op.previous is not None:
+        return IssueResult.from_dict(op.previous, replayed=True)
+    db = op.db
+    project = db.first(
+        "SELECT id, developer, status, buffer_pct FROM project WHERE code = :c" + row_lock(db),
+        {"c": project_code},
+    )
+    if project is None:
+        raise UnknownProject(f"没有项目 {project_code!r}。", f"no project {project_code!r}.")
+    period = db.first(
+        "SELECT m.id, m.verified_tco2e, m.end_date FROM monitoring_period m "
+        "WHERE m.project_id = :p AND m.status = 'verified' "
+        "AND NOT EXISTS (SELECT 1 FROM issuance i WHERE i.monitoring_period_id = m.id) ORDER BY m.period_no",
+        {"p": project[0]},
+    )  # fmt: skip
+    if period is None:
+        raise NothingToIssue(
+            f"项目 {project_code} 没有待签发的已核证监测期。",
+            f"project {project_code} has no verified period waiting for issuance.",
+        )
+    if not 0 <= buffer_pct < 100:
+        raise BadQuantity(
+            f"缓冲比例 {buffer_pct}% 须在 0–100 之间。",
+            f"buffer share {buffer_pct}% must be within 0–100.",
+        )
+    assessed = None if project[3] is None else float(project[3])
+    share = buffer_pct if assessed is None else max(buffer_pct, assessed)
+    credits = math.floor(float(period[1]) + 1e-9)
+    buffer = math.ceil(credits * share / 100 - 1e-9)
+    end = period[2] if isinstance(period[2], date) else date.fromisoformat(str(period[2]))
+    vintage = end.year
+    # the counter row is the lock that serialises issuance of one project and vintage
+    counter = db.first(
+        "SELECT next_seq FROM serial_counter WHERE project_code = :p AND vintage = :v" + row_lock(db),
+        {"p": project_code, "v": vintage},
+    )  # fmt: skip
+    first = int(counter[0]) if counter is not None else 1
+    if counter is None:
+        db.rows("INSERT INTO serial_counter (project_code, vintage, next_seq, issued) VALUES (:p, :v, :n, :i)",
+                {"p": project_code, "v": vintage, "n": first + credits, "i": credits})  # fmt: skip
+    else:
+        db.rows("UPDATE serial_counter SET next_seq = next_seq + :q, issued = issued + :q WHERE project_code = :p AND vintage = :v",
+                {"q": credits, "p": project_code, "v": vintage})  # fmt: skip
+    issuance_account = system_account(session, AccountKind.ISSUANCE)
+    buffer_account = system_account(session, AccountKind.BUFFER)
+    owner = owner_account or f"HOLD-{project_code}"
+    owner_id = ensure_account(session, owner, f"{project[1]} 持有账户", AccountKind.HOLDING.value,
+                              str(project[1]), new_holder_kind="developer")  # fmt: skip
+    placed: list[Placement] = []
+    rows: list[NewBlock] = []
+    active = BlockState.ACTIVE.value
+    seed = Block(
+        0, project_code, vintage, first, first + credits - 1, issuance_account, active, None
+    )
+    if buffer:
+        last = first + buffer - 1
+        rows.append((seed, first, last, buffer_account, active, None))
+        placed.append(Placement("BUFFER", format_block(project_code, vintage, first, last), buffer))
+    if credits - buffer:
+        begin, last = first + buffer, first + credits - 1
+        rows.append((seed, begin, last, owner_id, active, None))
+        placed.append(
+            Placement(owner, format_block(project_code, vintage, begin, last), credits - buffer)
+        )
+    insert_blocks(db, op.id, rows)
+    db.rows(
+        "INSERT INTO issuance (op_id, project_code, monitoring_period_id, vintage, quantity, buffer_quantity) VALUES (:o, :p, :m, :v, :q, :b)",
+        {"o": op.id, "p": project_code, "m": period[0], "v": vintage, "q": credits, "b": buffer},
+    )  # fmt: skip
+    result = IssueResult(project=project_code, vintage=vintage, quantity=credits, buffer=buffer,
+                         buffer_pct=share, registry_minimum_pct=buffer_pct, assessed_risk_pct=assessed,
+                         placed=tuple(placed), rounding=ROUNDING_RULE)  # fmt: skip
+    op.finish(result)
+    return result
+
+
+def transfer(
+    session: Session, actor: str, idempotency_key: str, from_account: str, to_account: str,
+    quantity: int | None = None, serials: str | None = None, project: str | None = None,
+) -> TransferResult:  # fmt: skip
+    """Move active credits between holding/buffer accounts (a quantity, oldest first, or serials)."""
+    op = Operation(session, OperationKind.TRANSFER, idempotency_key,
+                   {"from": from_account, "to": to_account, "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
+    if op.previous is not None:
+        return TransferResult.from_dict(op.previous, replayed=True)
+    if from_account == to_account:
+        raise SameAccount("转出和转入账户相同。", "source and destination are the same account.")
+    found = accounts(op.db, {from_account: HOLDING_OR_BUFFER, to_account: HOLDING})
+    src, dst = found[from_account][0], found[to_account][0]
+    lock_account(op.db, src)
+    pieces = select(op.db, src, BlockState.ACTIVE.value, quantity,
+                    parse_serial(serials) if serials else None, project)  # fmt: skip
+    moved = move(op, pieces, dst, BlockState.ACTIVE.value, None)
+    result = TransferResult(
+        from_account, to_account, sum(hi - lo + 1 for _, lo, hi in pieces), moved
+    )
+    op.finish(result)
+    return result
+
+
+def retire(
+    session: Session, actor: str, idempotency_key: str, account_code: str, beneficiary: str, purpose: str,
+    retired_on: date, quantity: int | None = None, serials: str | None = None, project: str | None = None,
+) -> RetireResult:  # fmt: skip
+    """Retire active credits for a beneficiary; returns the certificate id. Retired never moves."""
+    op = Operation(session, OperationKind.RETIRE, idempotency_key,
+                   {"account": account_code, "beneficiary": beneficiary, "purpose": purpose, "date": retired_on.isoformat(),
+                    "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
+    if op.previous is not None:
+        return RetireResult.from_dict(op.previous, replayed=True)
+    if not beneficiary.strip():
+        raise MissingField("退役须写明受益方。", "a retirement needs a beneficiary.")
+    src, _ = account(op.db, account_code, HOLDING, lock=True)
+    pieces = select(op.db, src, BlockState.ACTIVE.value, quantity,
+                    parse_serial(serials) if serials else None, project)  # fmt: skip
+    # after the row locks: opening an account appends an audit event, whose lock comes last
+    dst = system_account(session, AccountKind.RETIREMENT)
+    moved = move(op, pieces, dst, BlockState.RETIRED.value, None)
+    total = sum(hi - lo + 1 for _, lo, hi in pieces)
+    certificate = f"RC-{retired_on.year}-{op.id:08d}"
+    op.db.rows(
+        "INSERT INTO retirement (certificate_id, op_id, beneficiary, purpose, retired_on, quantity, serials) VALUES (:c, :o, :b, :p, :d, :q, :s)",
+        {"c": certificate, "o": op.id, "b": beneficiary, "p": purpose, "d": retired_on, "q": total, "s": "\n".join(moved)},
+    )  # fmt: skip
+    result = RetireResult(certificate, account_code, beneficiary, total, moved)
+    op.finish(result)
+    return result
+
+
+def cancel(
+    session: Session, actor: str, idempotency_key: str, account_code: str, reason: str,
+    quantity: int | None = None, serials: str | None = None, project: str | None = None,
+) -> CancelResult:  # fmt: skip
+    """Cancel active credits (reversal after fire or felling), from a holder or the buffer pool."""
+    op = Operation(session, OperationKind.CANCEL, idempotency_key,
+                   {"account": account_code, "reason": reason, "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
+    if op.previous is not None:
+        return CancelResult.from_dict(op.previous, replayed=True)
+    if not reason.strip():
+        raise MissingField("注销须写明原因。", "a cancellation needs a reason.")
+    src, _ = account(op.db, account_code, HOLDING_OR_BUFFER, lock=True)
+    pieces = select(op.db, src, BlockState.ACTIVE.value, quantity,
+                    parse_serial(serials) if serials else None, project)  # fmt: skip
+    dst = system_account(session, AccountKind.CANCELLATION)
+    moved = move(op, pieces, dst, BlockState.CANCELLED.value, None)
+    result = CancelResult(account_code, reason, sum(hi - lo + 1 for _, lo, hi in pieces), moved)
+    op.finish(result)
+    return result
+
+
+def pledge(
+    session: Session, actor: str, idempotency_key: str, account_code: str, bank_account: str, loan_ref: str,
+    amount_yuan: Decimal, quantity: int | None = None, serials: str | None = None, project: str | None = None,
+) -> PledgeResult:  # fmt: skip
+    """Pledge active credits to a bank: they stay in the holder's account, locked to the pledge."""
+    op = Operation(session, OperationKind.PLEDGE, idempotency_key,
+                   {"account": account_code, "bank": bank_account, "loan_ref": loan_ref, "amount_yuan": str(amount_yuan),
+                    "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
+    if op.previous is not None:
+        return PledgeResult.from_dict(op.previous, replayed=True)
+    if account_code == bank_account:
+        raise SameAccount(
+            "不能把积分质押给持有人自己。", "credits cannot be pledged to their own holder."
+        )
+    found = accounts(op.db, {account_code: HOLDING, bank_account: HOLDING})
+    src, bank = found[account_code][0], found[bank_account][0]
+    pledgee = account_and_holder(op.db, bank_account)
+    assert pledgee is not None  # accounts() found it
+    if pledgee[3] != "bank":
+        raise PledgeeNotBank(
+            f"质权人须为银行：账户 {bank_account} 属于 {pledgee[2]}（{KIND_NAMES[pledgee[3]]}）；"
+            "为银行开户时请将持有机构登记为银行（bank）。",
+            f"credits are pledged to a bank: account {bank_account} belongs to {pledgee[2]} "
+            f"({pledgee[3]}); open a bank's account with holder kind 'bank'.",
+        )
+    lock_account(op.db, src)
+    # money: Decimal yuan, rounded half-up to the fen, stored as whole fen (exact on both engines)
+    amount = Decimal(amount_yuan).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if amount <= 0:
+        raise BadAmount("贷款金额须为正数（元）。", "the loan amount must be positive (yuan).")
+    pieces = select(op.db, src, BlockState.ACTIVE.value, quantity,
+                    parse_serial(serials) if serials else None, project)  # fmt: skip
+    total = sum(hi - lo + 1 for _, lo, hi in pieces)
+    inserted = op.db.first(
+        "INSERT INTO pledge (op_id, holder_account_id, bank_account_id, loan_ref, amount_fen, quantity, status) "
+        "VALUES (:o, :h, :b, :l, :a, :q, 'active') RETURNING id",
+        {"o": op.id, "h": src, "b": bank, "l": loan_ref, "a": int(amount * 100), "q": total},
+    )  # fmt: skip
+    assert inserted is not None
+    pledge_id = int(inserted[0])
+    moved = move(op, pieces, src, BlockState.PLEDGED.value, pledge_id)
+    result = PledgeResult(
+        pledge_id, account_code, bank_account, loan_ref, str(amount), total, moved
+    )
+    op.finish(result)
+    return result
+
+
+def _close_pledge(
+    session: Session, actor: str, idempotency_key: str, pledge_id: int, enforce_: bool
+) -> PledgeCloseResult:
+    kind = OperationKind.ENFORCE if enforce_ else OperationKind.RELEASE
+    op = Operation(session, kind, idempotency_key, {"pledge": pledge_id}, actor)
+    if op.previous is not None:
+        return PledgeCloseResult.from_dict(op.previous, replayed=True)
+    row = op.db.first(
+        "SELECT holder_account_id, bank_account_id, status FROM pledge WHERE id = :i" + row_lock(op.db),
+        {"i": pledge_id},
+    )  # fmt: skip
+    if row is None:
+        raise UnknownPledge(f"质押 {pledge_id} 不存在。", f"pledge {pledge_id} does not exist.")
+    if row[2] != PledgeStatus.ACTIVE:
+        raise PledgeClosed(
+            f"质押 {pledge_id} 已结束（{row[2]}）。", f"pledge {pledge_id} is closed ({row[2]})."
+        )
+    holder, bank = int(row[0]), int(row[1])
+    lock_account(op.db, holder)
+    found = live_blocks(
+        op.db, holder, BlockState.PLEDGED.value, " AND pledge_id = :pl", {"pl": pledge_id}
+    )
+    pieces = [(b, b.first, b.last) for b in found]
+    moved = move(op, pieces, bank if enforce_ else holder, BlockState.ACTIVE.value, None)
+    status = PledgeStatus.ENFORCED if enforce_ else PledgeStatus.RELEASED
+    op.db.rows("UPDATE pledge SET status = :s, closed_op_id = :o WHERE id = :i",
+               {"s": status.value, "o": op.id, "i": pledge_id})  # fmt: skip
+    result = PledgeCloseResult(pledge_id, kind.value, sum(b.size for b in found), moved)
+    op.finish(result)
+    return result
+
+
+def release(
+    session: Session, actor: str, idempotency_key: str, pledge_id: int
+) -> PledgeCloseResult:
+    """The bank releases a pledge: the credits are active again in the holder's account."""
+    return _close_pledge(session, actor, idempotency_key, pledge_id, False)
+
+
+def enforce(
+    session: Session, actor: str, idempotency_key: str, pledge_id: int
+) -> PledgeCloseResult:
+    """The bank enforces a pledge: the credits move to the bank's account, active."""
+    return _close_pledge(session, actor, idempotency_key, pledge_id, True)

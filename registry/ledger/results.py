@@ -1,0 +1,276 @@
+"""Typed results of the ledger's operations and views.
+
+An operation's result is also what a retried request gets back: it is stored as JSON with the
+operation (``ledger_operation.result_json``) and in its audit event, in the shape
+:meth:`Result.to_dict` gives (field names, with ``from``/``to`` for a transfer's accounts), and
+read back by :meth:`Result.from_dict`. ``replayed`` says a result is the first request's, read
+back — it is not stored and not compared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+__all__ = [
+    "AccountHoldings",
+    "AccountStatement",
+    "BlockView",
+    "CancelResult",
+    "Certificate",
+    "CertificateProject",
+    "HistoryEntry",
+    "IssueResult",
+    "LedgerOverview",
+    "Placement",
+    "PledgeCloseResult",
+    "PledgeResult",
+    "PledgeView",
+    "ProjectHoldings",
+    "Result",
+    "RetireResult",
+    "RetirementLine",
+    "TransferResult",
+]
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.metadata.get("key", f.name): _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.metadata.get("transient")
+        }
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class Result:
+    """Base of the typed results: ``to_dict`` for JSON, ``from_dict`` to read one back."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = _plain(self)
+        assert isinstance(out, dict)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **extra: Any) -> Self:
+        values = {}
+        for f in dataclasses.fields(cls):
+            key = f.metadata.get("key", f.name)
+            if f.metadata.get("transient") or key not in data:
+                continue
+            value = data[key]
+            nested = f.metadata.get("of")
+            if nested is not None:
+                value = tuple(nested.from_dict(v) for v in value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            values[f.name] = value
+        return cls(**values, **extra)
+
+
+def _transient() -> Any:
+    return field(default=False, compare=False, metadata={"transient": True})
+
+
+@dataclass(frozen=True)
+class Placement(Result):
+    """Where issued credits went: an account, its serials, how many (t CO2e)."""
+
+    account: str
+    serials: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class IssueResult(Result):
+    """An issuance: credits = floor(verified t CO2e), ``buffer`` of them to the pool."""
+
+    project: str
+    vintage: int
+    quantity: int
+    buffer: int
+    buffer_pct: float
+    registry_minimum_pct: float
+    assessed_risk_pct: float | None
+    placed: tuple[Placement, ...] = field(metadata={"of": Placement})
+    rounding: str
+    replayed: bool = _transient()
+
+
+@dataclass(frozen=True)
+class TransferResult(Result):
+    from_account: str = field(metadata={"key": "from"})
+    to_account: str = field(metadata={"key": "to"})
+    quantity: int
+    serials: tuple[str, ...]
+    replayed: bool = _transient()
+
+
+@dataclass(frozen=True)
+class RetireResult(Result):
+    certificate: str
+    account: str
+    beneficiary: str
+    quantity: int
+    serials: tuple[str, ...]
+    replayed: bool = _transient()
+
+
+@dataclass(frozen=True)
+class CancelResult(Result):
+    account: str
+    reason: str
+    quantity: int
+    serials: tuple[str, ...]
+    replayed: bool = _transient()
+
+
+@dataclass(frozen=True)
+class PledgeResult(Result):
+    pledge: int
+    account: str
+    bank: str
+    loan_ref: str
+    amount_yuan: str  # Decimal yuan to the fen, as text
+    quantity: int
+    serials: tuple[str, ...]
+    replayed: bool = _transient()
+
+
+@dataclass(frozen=True)
+class PledgeCloseResult(Result):
+    """A pledge released (credits active again for the holder) or enforced (to the bank)."""
+
+    pledge: int
+    action: str
+    quantity: int
+    serials: tuple[str, ...]
+    replayed: bool = _transient()
+
+
+# -- views ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockView(Result):
+    """A live block: its account, serials and eco-labels (生态标签)."""
+
+    account: str
+    project: str
+    vintage: int
+    serials: str
+    quantity: int
+    state: str
+    pledge: int | None
+    labels: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class PledgeView(Result):
+    pledge: int
+    holder: str
+    bank: str
+    loan_ref: str
+    amount_yuan: str
+    quantity: int
+    status: str
+
+
+@dataclass(frozen=True)
+class ProjectHoldings(Result):
+    """Per project and vintage: issued, where it is by state (t CO2e), and in the buffer pool."""
+
+    project: str
+    vintage: int
+    issued: int
+    active: int
+    pledged: int
+    retired: int
+    cancelled: int
+    in_buffer: int
+
+
+@dataclass(frozen=True)
+class AccountHoldings(Result):
+    account: str
+    name: str
+    kind: str
+    holder: str
+    holder_kind: str
+    active: int
+    pledged: int
+    retired: int
+    cancelled: int
+
+
+@dataclass(frozen=True)
+class LedgerOverview(Result):
+    projects: tuple[ProjectHoldings, ...] = field(metadata={"of": ProjectHoldings})
+    accounts: tuple[AccountHoldings, ...] = field(metadata={"of": AccountHoldings})
+    pledges: tuple[PledgeView, ...] = field(metadata={"of": PledgeView})
+
+
+@dataclass(frozen=True)
+class RetirementLine(Result):
+    certificate: str
+    beneficiary: str
+    purpose: str
+    retired_on: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class AccountStatement(Result):
+    """One account: who holds it (``account``), its balance by state, blocks, pledges given or
+    taken, retirements made from it."""
+
+    account: dict[str, Any]
+    balance: dict[str, int]
+    blocks: tuple[BlockView, ...] = field(metadata={"of": BlockView})
+    pledges: tuple[PledgeView, ...] = field(metadata={"of": PledgeView})
+    retirements: tuple[RetirementLine, ...] = field(metadata={"of": RetirementLine})
+
+
+@dataclass(frozen=True)
+class CertificateProject(Result):
+    project: str
+    name: str
+    methodology: str
+    vintage: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Certificate(Result):
+    """A retirement certificate and the audit event (seq, hash) that recorded it."""
+
+    certificate: str
+    beneficiary: str
+    purpose: str
+    retired_on: str
+    quantity: int
+    account: str
+    retired_by: str
+    recorded_at: str
+    serials: tuple[str, ...]
+    projects: tuple[CertificateProject, ...] = field(metadata={"of": CertificateProject})
+    audit_event: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HistoryEntry(Result):
+    """A block that held a serial: where it was, which operation made it and which closed it."""
+
+    block: str
+    account: str
+    state: str
+    created_by: str
+    at: str
+    closed_by: str | None
