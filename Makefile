@@ -7,12 +7,18 @@ SYSTEM_PYTHON := /usr/bin/python3
 SYSTEM_PACKAGES := python3 python3-venv libsqlite3-mod-spatialite gdal-bin ca-certificates
 TEST_SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts
 
-.PHONY: demo test setup setup-test system-deps test-system-deps lint typecheck pytest bench clean
+.PHONY: demo test check setup setup-test system-deps test-system-deps lint typecheck pytest bench clean
 
 demo: setup
 	$(VENV)/bin/tanhui demo --workdir demo_output
 
 test: setup-test lint typecheck pytest
+
+# the quick loop: lint and types only (no apt, no databases); needs the .venv of make test
+check:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy methodologies gis_data registry api
 
 system-deps:
 	@scripts/apt-install.sh $(SYSTEM_PACKAGES)

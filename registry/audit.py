@@ -30,6 +30,7 @@ __all__ = [
     "ChainReport",
     "append_event",
     "canonical_json",
+    "latest_events",
     "verify_chain",
 ]
 
@@ -178,3 +179,12 @@ def verify_chain(session: Session) -> ChainReport:
             "events were removed, or events were written around the head",
         )  # fmt: skip
     return ChainReport(n, True, head_hash=prev)
+
+
+def latest_events(session: Session, limit: int = 20) -> list[AuditEvent]:
+    """The newest ``limit`` events, newest first."""
+    return list(
+        session.execute(select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit))
+        .scalars()
+        .all()
+    )

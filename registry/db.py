@@ -2,8 +2,8 @@
 
 This module is the only place that opens SQLite: Debian's ``/usr/bin/python3`` sqlite3 module
 with extension loading (the pyenv builds lack ``enable_load_extension``), loading
-``mod_spatialite``. Every SQLite transaction starts with ``BEGIN IMMEDIATE`` so that writers
-serialise at the start instead of failing half-way.
+``mod_spatialite``. Every SQLite write transaction starts with ``BEGIN IMMEDIATE`` so that
+writers serialise at the start instead of failing half-way; views read in ``read_scope``.
 """
 
 from __future__ import annotations
@@ -20,18 +20,29 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from registry.errors import DatabaseSetupError
 
-__all__ = ["DriverSQL", "is_postgres", "make_engine", "migrate", "session_scope"]
+__all__ = [
+    "DriverSQL",
+    "ensure_schema",
+    "is_postgres",
+    "make_engine",
+    "migrate",
+    "read_scope",
+    "schema_head",
+    "session_scope",
+]
 
 SPATIALITE_MODULE = "mod_spatialite"
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Python packages that ship their own GEOS / PROJ / GDAL builds in their wheels.
 BUNDLED_GEO_PACKAGES = ("shapely", "pyproj", "pyogrio")
+READ_ONLY_OPTION = "tanhui_read_only"  # execution option: read_scope's deferred BEGIN
 
 
 @cache
@@ -115,7 +126,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # a write transaction takes the write lock at once (no deadlocking upgrade later);
+            # a read-only one (read_scope) reads a snapshot and blocks no writer
+            read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -151,6 +165,45 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any exception."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """One read-only transaction for views: on SQLite a deferred ``BEGIN`` (a snapshot, no write
+    lock), on PostgreSQL ``READ ONLY``; rolled back at the end, whatever happened."""
+    bind = engine.execution_options(**{READ_ONLY_OPTION: True})
+    with Session(bind, expire_on_commit=False) as session:
+        session.begin()
+        try:
+            if is_postgres(session):
+                session.execute(text("SET TRANSACTION READ ONLY"))
+            yield session
+        finally:
+            session.expunge_all()  # what was read stays readable after the rollback
+            session.rollback()
+
+
+def schema_head() -> str:
+    """The newest migration's revision id."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the schema of a brand-new, empty database; refuse one whose schema is not the
+    code's (an older one is upgraded by ``migrate``, on purpose, not on every command)."""
+    current, head = current_revision(engine), schema_head()
+    if current == head:
+        return
+    if current is None and "stand" not in inspect(engine).get_table_names():
+        migrate(engine)
+        return
+    raise DatabaseSetupError(
+        f"数据库结构版本为 {current or '无'}，本程序需要 {head}：请先升级数据库结构（迁移前请备份）。",
+        f"the database schema is at revision {current or 'none'}, this program needs {head}: "
+        "upgrade the schema first (back the database up before migrating).",
+    )
 
 
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")

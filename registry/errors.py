@@ -33,6 +33,7 @@ __all__ = [
     "DoubleCounting",
     "Failure",
     "Forbidden",
+    "GrowthCurvesMissing",
     "IdempotencyKeyReused",
     "ImportRejected",
     "InsufficientCredits",
@@ -51,6 +52,7 @@ __all__ = [
     "ProjectNotFound",
     "RegistryError",
     "SameAccount",
+    "SelectionError",
     "SerialsNotHeld",
     "UnknownAccount",
     "UnknownCertificate",
@@ -130,6 +132,15 @@ class CreditCodeError(OrganisationError):
     """Not a valid unified social credit code."""
 
     category = Category.INVALID
+
+
+class GrowthCurvesMissing(Conflict):
+    """The carbon model needs growth curves fitted to the registered stands first."""
+
+
+class SelectionError(Invalid):
+    """A stand selection (filters, a key list, a polygon file) cannot be understood or selects
+    nothing."""
 
 
 # -- projects' refusals (nothing changed) -----------------------------------------------------

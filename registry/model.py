@@ -20,7 +20,7 @@ from methodologies import afforestation, bamboo, forest_management
 from methodologies.exante import ExAnteResult
 from methodologies.growth import GrowthCurve, fit_growth_curves
 from registry.audit import append_event
-from registry.errors import RegistryError
+from registry.errors import GrowthCurvesMissing, RegistryError, SelectionError
 from registry.models import GrowthCurveRow, GrowthFit, InventoryBatch, Owner, ProjectStand, Stand
 
 __all__ = [
@@ -55,10 +55,6 @@ STAND_COLUMNS = (
     "mean_dbh_cm", "mean_height_m", "land_class", "forest_right_cert", "township", "origin",
     "age_group", "forest_category",
 )  # fmt: skip
-
-
-class SelectionError(RegistryError):
-    """A stand selection cannot be understood or selects nothing."""
 
 
 def select_stands(session: Session, selection: str, project_id: int | None = None) -> pd.DataFrame:
@@ -191,9 +187,9 @@ def latest_growth_curves(session: Session) -> list[GrowthCurve]:
         select(col(GrowthFit.id)).order_by(col(GrowthFit.id).desc()).limit(1)
     ).scalar()
     if fit_id is None:
-        raise RegistryError(
-            "还没有生长曲线，请先运行 tanhui model fit-growth。",
-            "no growth curves yet: run `tanhui model fit-growth` first.",
+        raise GrowthCurvesMissing(
+            "还没有生长曲线：请先用登记的小班拟合生长曲线。",
+            "no growth curves yet: fit them to the registered stands first.",
         )
     rows = session.execute(
         select(GrowthCurveRow).where(col(GrowthCurveRow.fit_id) == fit_id)

@@ -15,6 +15,8 @@ from geoalchemy2 import Geometry
 from sqlalchemy import Column, DateTime, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from registry.vocabulary import ProjectStatus, Role
+
 __all__ = [
     "STORAGE_SRID",
     "AuditEvent",
@@ -175,25 +177,6 @@ class GrowthCurveRow(SQLModel, table=True):
     rmse: float
     r2: float
     basis: str
-
-
-class ProjectStatus(StrEnum):
-    DRAFT = "draft"  # 草稿
-    SUBMITTED = "submitted"  # 已提交审定
-    VALIDATED = "validated"  # 已审定
-    REGISTERED = "registered"  # 已登记
-    MONITORED = "monitored"  # 已提交监测报告
-    VERIFIED = "verified"  # 已核证
-    ISSUED = "issued"  # 已签发
-
-
-class Role(StrEnum):
-    ADMIN = "admin"  # 局管理员
-    BUREAU_STAFF = "bureau_staff"  # 林业局工作人员
-    VERIFIER = "verifier"  # 审定/核证机构
-    BUYER = "buyer"  # 买方
-    FOREST_OWNER = "forest_owner"  # 林权权利人
-    BANK = "bank"  # 银行
 
 
 class Project(SQLModel, table=True):

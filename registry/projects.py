@@ -63,6 +63,7 @@ __all__ = [
     "add_stands",
     "check_project",
     "create_project",
+    "project_stands",
     "project_summary",
     "remove_stands",
     "require_role",
@@ -404,6 +405,12 @@ def _project_stands(session: Session, project: Project) -> pd.DataFrame:
     if not _active_keys(session, project):
         return pd.DataFrame(columns=["stand_id"])
     return select_stands(session, "all", project_id=project.id)
+
+
+def project_stands(session: Session, code: str) -> pd.DataFrame:
+    """The current stands of a project's active membership (one row per stand, the columns of
+    :func:`registry.model.select_stands`); refuses an unknown project."""
+    return _project_stands(session, _lock_project(session, code))
 
 
 def check_project(session: Session, code: str, tolerance_m2: float = 1.0) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -66,6 +66,54 @@ def db_url(
     url = cluster.create_database(name, template="tanhui_template")
     yield url
     cluster.drop_database(name)
+
+
+Builder = Callable[[Engine, Path], object]
+_SCENARIOS: dict[tuple[str, str], str] = {}  # (engine kind, scenario) → template file or database
+
+
+@pytest.fixture
+def scenario(
+    request: pytest.FixtureRequest, db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str, Builder], Engine]]:
+    """``scenario(name, build)``: the test's database holds what ``build(engine, folder)``
+    wrote. Each scenario is built once per engine and test session, then copied for every test
+    that asks for it (a file copy, or ``CREATE DATABASE … TEMPLATE``): the tests stay
+    independent and the expensive set-up (imports, a project walked to verification) runs once.
+    """
+    kind = request.node.callspec.params["db_url"]
+    engines: list[Engine] = []
+
+    def make(name: str, build: Builder) -> Engine:
+        key = (kind, name)
+        if key not in _SCENARIOS:
+            folder = tmp_path_factory.mktemp(f"scenario-{name}")
+            if kind == "spatialite":
+                path = folder / f"{name}.sqlite"
+                shutil.copy(request.getfixturevalue("spatialite_template"), path)
+                template_url, template = f"sqlite:///{path}", str(path)
+            else:
+                cluster: PostgisCluster = request.getfixturevalue("postgis_cluster")
+                template = f"scenario_{name.replace('-', '_')}"
+                template_url = cluster.create_database(template, template="tanhui_template")
+            built = make_engine(template_url)
+            build(built, folder)
+            built.dispose()  # a template must have no connection left (and no SQLite WAL)
+            _SCENARIOS[key] = template
+        if kind == "spatialite":
+            shutil.copy(_SCENARIOS[key], db_url.split("///", 1)[1])
+        else:
+            cluster = request.getfixturevalue("postgis_cluster")
+            name_ = db_url.rsplit("/", 1)[1]
+            cluster.drop_database(name_)
+            cluster.create_database(name_, template=_SCENARIOS[key])
+        engine = make_engine(db_url)
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.dispose()
 
 
 @pytest.fixture

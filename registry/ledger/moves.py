@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.orm import Session
 
+from methodologies.engine import to_credits
 from registry.errors import (
     BadAmount,
     BadQuantity,
@@ -105,7 +106,7 @@ def issue(
         )
     assessed = None if project[3] is None else float(project[3])
     share = buffer_pct if assessed is None else max(buffer_pct, assessed)
-    credits = math.floor(float(period[1]) + 1e-9)
+    credits = int(to_credits(float(period[1])))  # the one place science becomes credits
     buffer = math.ceil(credits * share / 100 - 1e-9)
     end = period[2] if isinstance(period[2], date) else date.fromisoformat(str(period[2]))
     vintage = end.year

@@ -12,10 +12,9 @@ from registry.model import fit_and_store_growth
 from registry.models import Role
 from registry.projects import (
     Actor,
-    _lock_project,
-    _project_stands,
     add_stands,
     create_project,
+    project_stands,
     submit_monitoring,
     transition,
     verify_period,
@@ -49,7 +48,7 @@ def verified_project(
         transition(session, STAFF, code, "submit")
         transition(session, VERIFIER, code, "validate")
         transition(session, ADMIN, code, "register")
-        stands = _project_stands(session, _lock_project(session, code))
+        stands = project_stands(session, code)
     trees, strata = synthetic_plots(stands, 5)
     with session_scope(engine) as session:
         period = submit_monitoring(

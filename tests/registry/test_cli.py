@@ -1,4 +1,5 @@
-"""The ``tanhui`` command line, run as a user runs it (a real process, real files, real DB)."""
+"""The ``tanhui`` command line, run as a user runs it (real files, real databases): in-process
+through Typer's runner, and once as the installed executable in its own process."""
 
 from __future__ import annotations
 
@@ -11,27 +12,41 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from tests.cli_runner import run_cli
 from tests.registry.test_audit import _tamper
 
 TANHUI = str(Path(sys.executable).parent / "tanhui")
 
 
 def tanhui(db_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TANHUI_DATABASE_URL": db_url, "COLUMNS": "200"}
-    return subprocess.run(
-        [TANHUI, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
-    )
+    return run_cli(*args, env={"TANHUI_DATABASE_URL": db_url}, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
 def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sample")
-    done = subprocess.run(
-        [TANHUI, "sample-data", "--out", str(out), "--stands", "80", "--seed", "5"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done = run_cli("sample-data", "--out", str(out), "--stands", "80", "--seed", "5")
     assert done.returncode == 0, done.stderr
     return out
+
+
+def test_the_installed_command_runs_in_its_own_process(tmp_path: Path) -> None:
+    """The smoke test: the entry point, the schema of a new database, a refusal's exit code,
+    and the last-resort handler (a database that cannot be reached: one bilingual line)."""
+    env = {**os.environ, "TANHUI_DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite'}"}
+
+    def run(*args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
+        extra = {"TANHUI_DATABASE_URL": url} if url else {}
+        return subprocess.run([TANHUI, *args], capture_output=True, text=True,
+                              env={**env, **extra}, cwd=tmp_path, timeout=300)  # fmt: skip
+
+    assert run("--help").returncode == 0
+    assert run("credits", "check").returncode == 0  # a brand-new database gets its schema
+    unknown = run("credits", "certificate", "--id", "RC-2026-00000001")
+    assert unknown.returncode == 4 and "no retirement certificate" in unknown.stderr
+    unreachable = run("credits", "check", url="postgresql://nobody@127.0.0.1:9/none")
+    assert unreachable.returncode == 3 and "Traceback" not in unreachable.stderr
+    assert "无法连接" in unreachable.stderr and "cannot connect" in unreachable.stderr
 
 
 def test_sample_data_is_marked_synthetic_and_arrives_like_bureau_data(sample_dir: Path) -> None:
@@ -87,7 +102,7 @@ def test_import_summary_export_roundtrip_and_audit(
 
     _tamper_first_event(db_url)
     broken = tanhui(db_url, "audit", "verify", cwd=tmp_path)
-    assert broken.returncode == 1
+    assert broken.returncode == 3  # a broken chain is a failure of the registry, not a refusal
     assert "BROKEN" in broken.stderr and "event 1" in broken.stderr
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -42,16 +43,19 @@ ADMIN = Actor("局长", Role.ADMIN)
 P = "CN-431123-L1-2026-"
 
 
-@pytest.fixture
-def ledger(engine: Engine, tmp_path: Path) -> Engine:
-    verified_project(engine, tmp_path)
+def _verified_project_with_a_buyer_and_a_bank(engine: Engine, folder: Path) -> None:
+    verified_project(engine, folder)
     with session_scope(engine) as s:
         for code, holder, kind in (
             ("BUYER", "某电力公司", "buyer"),
             ("BANK", "永州某银行", "bank"),
         ):
             ensure_account(s, code, holder, "holding", holder, kind)
-    return engine
+
+
+@pytest.fixture
+def ledger(scenario: Callable[..., Engine]) -> Engine:
+    return scenario("ledger", _verified_project_with_a_buyer_and_a_bank)
 
 
 def live(engine: Engine, account: str) -> list[tuple[str, str]]:
@@ -492,16 +496,14 @@ def test_a_request_sent_twice_at_once_moves_credits_once(ledger: Engine) -> None
 
 def test_credits_command_line(ledger: Engine, db_url: str, tmp_path: Path) -> None:
     import json
-    import os
     import subprocess
-    import sys
 
-    tanhui = str(Path(sys.executable).parent / "tanhui")
-    env = {**os.environ, "TANHUI_DATABASE_URL": db_url, "COLUMNS": "200", "TANHUI_BUFFER_PCT": "5"}
+    from tests.cli_runner import run_cli
+
+    env = {"TANHUI_DATABASE_URL": db_url, "TANHUI_BUFFER_PCT": "5"}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([tanhui, "credits", *args], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, timeout=300)  # fmt: skip
+        return run_cli("credits", *args, env=env, cwd=tmp_path)
 
     issued = run("issue", "--project", "L1", "--key", "cli-issue")
     assert issued.returncode == 0, issued.stderr
@@ -525,11 +527,10 @@ def test_credits_command_line(ledger: Engine, db_url: str, tmp_path: Path) -> No
     assert [m["state"] for m in moves] == ["active", "active", "retired"]
     assert run("check").returncode == 0
     # the validator's risk assessment, for the next issuances
-    assessed = subprocess.run([tanhui, "project", "assess-risk", "--project", "L1", "--buffer-pct", "20",
-                               "--reason", "火险等级二级"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)  # fmt: skip
+    assessed = run_cli("project", "assess-risk", "--project", "L1", "--buffer-pct", "20",
+                       "--reason", "火险等级二级", env=env, cwd=tmp_path)  # fmt: skip
     assert assessed.returncode == 0, assessed.stderr
-    shown = subprocess.run([tanhui, "project", "show", "--project", "L1", "--format", "json"],
-                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)  # fmt: skip
+    shown = run_cli("project", "show", "--project", "L1", "--format", "json", env=env, cwd=tmp_path)
     assert json.loads(shown.stdout)["buffer_pct"] == 20
     assert "BUFFER" in run("blocks").stdout
     glance = run("show")

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -48,12 +49,15 @@ from tests.registry.ledger_fixtures import verified_project
 _ids = itertools.count()
 
 
-@pytest.fixture
-def issued(engine: Engine, tmp_path: Path) -> Engine:
-    verified_project(engine, tmp_path)
+def _issued_project(engine: Engine, folder: Path) -> None:
+    verified_project(engine, folder)
     with session_scope(engine) as s:
         issue(s, Actor("局长", Role.ADMIN), "L1", "issue-1", buffer_pct=10)
-    return engine
+
+
+@pytest.fixture
+def issued(scenario: Callable[..., Engine]) -> Engine:
+    return scenario("issued-project", _issued_project)
 
 
 def test_random_operation_sequences_keep_every_invariant(issued: Engine) -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,9 +23,8 @@ from registry.model import (
     select_stands,
 )
 from registry.stands import ImportOptions, import_inventory
+from tests.cli_runner import run_cli
 from tests.inventory_files import sample_frame, write_gpkg
-
-TANHUI = str(Path(sys.executable).parent / "tanhui")
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +32,22 @@ def frame() -> gpd.GeoDataFrame:
     return sample_frame(600, 21)
 
 
-@pytest.fixture
-def registry(engine: Engine, frame: gpd.GeoDataFrame, tmp_path: Path) -> Engine:
+def _inventory(engine: Engine, folder: Path) -> None:
     import_inventory(
-        engine, write_gpkg(frame, tmp_path / "s.gpkg"), ImportOptions(inventory_year=2020)
+        engine,
+        write_gpkg(sample_frame(600, 21), folder / "s.gpkg"),
+        ImportOptions(inventory_year=2020),
     )
-    return engine
+
+
+@pytest.fixture
+def registry(scenario: Callable[..., Engine]) -> Engine:
+    return scenario("inventory", _inventory)
 
 
 def test_fit_store_and_project_all_three_methodologies(registry: Engine) -> None:
     with session_scope(registry) as session:
-        with pytest.raises(RegistryError, match="fit-growth"):
+        with pytest.raises(RegistryError, match="no growth curves yet"):
             latest_growth_curves(session)
         fit_id, curves = fit_and_store_growth(session, "tester")
     with session_scope(registry) as session:
@@ -80,10 +83,7 @@ def test_selection_errors_are_clear(registry: Engine) -> None:
 
 
 def tanhui(db_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TANHUI_DATABASE_URL": db_url, "COLUMNS": "200"}
-    return subprocess.run(
-        [TANHUI, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
-    )
+    return run_cli(*args, env={"TANHUI_DATABASE_URL": db_url}, cwd=cwd)
 
 
 def test_model_command_line(registry: Engine, db_url: str, tmp_path: Path) -> None:
@@ -124,8 +124,7 @@ def test_carbon_stock_and_plot_commands(tmp_path: Path) -> None:
         "a,chinese_fir,2,100,,,\nb,moso_bamboo,1,,3000,10,1\n",
         encoding="utf-8",
     )
-    done = subprocess.run([TANHUI, "model", "carbon-stock", "--input", str(stands), "--format", "json"],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = run_cli("model", "carbon-stock", "--input", str(stands), "--format", "json")
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     # 200 m³ × 0.307 × 1.634 × 1.246 × 0.52 × 44/12 = 238.348948 t CO2e (see test_engine)
@@ -135,17 +134,14 @@ def test_carbon_stock_and_plot_commands(tmp_path: Path) -> None:
     bad.write_text(
         "stand_id,species_group,area_ha,volume_m3_per_ha\nz,chinese_fir,-1,10\n", encoding="utf-8"
     )
-    refused = subprocess.run([TANHUI, "model", "carbon-stock", "--input", str(bad)],
-                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    refused = run_cli("model", "carbon-stock", "--input", str(bad))
     assert refused.returncode == 1 and "'z'" in refused.stderr
 
     template = tmp_path / "plots.xlsx"
-    assert subprocess.run([TANHUI, "model", "plot-template", "--out", str(template)],
-                          capture_output=True, timeout=120).returncode == 0  # fmt: skip
+    assert run_cli("model", "plot-template", "--out", str(template)).returncode == 0
     headers = pd.read_excel(template, sheet_name=0).columns.tolist()
     assert headers[:3] == ["样地号", "层（树种组-龄组）", "样地面积（公顷）"]
-    expost = subprocess.run([TANHUI, "model", "ex-post", "--plots", str(template), "--format", "json"],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    expost = run_cli("model", "ex-post", "--plots", str(template), "--format", "json")
     assert expost.returncode == 0, expost.stderr
     result = json.loads(expost.stdout)
     assert result["strata"][0]["n_plots"] == 2 and result["deduction_applied"] is True

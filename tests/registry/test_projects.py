@@ -27,10 +27,10 @@ from registry.projects import (
     NotEligible,
     PermissionDenied,
     ProjectError,
-    _project_stands,
     add_stands,
     check_project,
     create_project,
+    project_stands,
     submit_monitoring,
     transition,
     verify_period,
@@ -49,14 +49,18 @@ def frame() -> gpd.GeoDataFrame:
     return sample_frame(600, 21)
 
 
-@pytest.fixture
-def registry(engine: Engine, frame: gpd.GeoDataFrame, tmp_path: Path) -> Engine:
+def _inventory_with_growth_curves(engine: Engine, folder: Path) -> None:
+    frame = sample_frame(600, 21)
     import_inventory(
-        engine, write_gpkg(frame, tmp_path / "s.gpkg"), ImportOptions(inventory_year=2020)
+        engine, write_gpkg(frame, folder / "s.gpkg"), ImportOptions(inventory_year=2020)
     )
     with session_scope(engine) as session:
         fit_and_store_growth(session, "test")
-    return engine
+
+
+@pytest.fixture
+def registry(scenario: Callable[..., Engine]) -> Engine:
+    return scenario("inventory-with-growth", _inventory_with_growth_curves)
 
 
 def _new(session: Session, code: str, methodology: str = "AR-CM-003-V01") -> Project:
@@ -200,8 +204,7 @@ def _state(engine: Engine, code: str) -> tuple[object, ...]:
 
 def _plots(engine: Engine, code: str) -> tuple[object, object]:
     with session_scope(engine) as session:
-        project = session.execute(select(Project).where(col(Project.code) == code)).scalar_one()
-        stands = _project_stands(session, project)
+        stands = project_stands(session, code)
     return synthetic_plots(stands, 5)
 
 
@@ -359,24 +362,22 @@ def test_the_database_itself_refuses_a_second_active_membership(registry: Engine
 
 def test_project_command_line(registry: Engine, db_url: str, tmp_path: Path) -> None:
     import json
-    import os
 
-    tanhui = str(Path(sys.executable).parent / "tanhui")
-    env = {**os.environ, "TANHUI_DATABASE_URL": db_url, "COLUMNS": "200"}
+    from tests.cli_runner import run_cli
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([tanhui, "project", *args], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, timeout=300)  # fmt: skip
+        return run_cli("project", *args, env={"TANHUI_DATABASE_URL": db_url}, cwd=tmp_path)
 
     assert run("create", "--code", "CLI-1", "--name", "命令行项目", "--methodology", "AR-CM-003-V01",
                "--developer", "双牌县林业局", "--start-date", "2026-01-01").returncode == 0  # fmt: skip
     added = run("add-stands", "--project", "CLI-1", "--stands",
                 "land_class=乔木林地,species_group=chinese_fir,forest_category=商品林")  # fmt: skip
-    assert added.returncode == 0 and "added" in added.stdout
+    assert added.returncode == 0 and "added" in added.stdout, added.stderr
     assert run("check", "--project", "CLI-1").returncode == 0
     assert run("submit", "--project", "CLI-1").returncode == 0
     refused = run("validate", "--project", "CLI-1", "--role", "bank", "--actor", "某银行")
-    assert refused.returncode == 1 and "某银行" in refused.stderr and "verifier" in refused.stderr
+    assert refused.returncode == 5  # forbidden (README: exit codes)
+    assert "某银行" in refused.stderr and "verifier" in refused.stderr
     assert run("validate", "--project", "CLI-1", "--actor", "审定机构").returncode == 0
     registered = run("register", "--project", "CLI-1")
     assert registered.returncode == 0 and "frozen" in registered.stdout
@@ -411,7 +412,7 @@ def test_a_bamboo_project_is_monitored_from_culm_plots(registry: Engine) -> None
         transition(session, VERIFIER, "BM", "validate")
         project = transition(session, ADMIN, "BM", "register")
         assert project.start_stock_tco2e and project.start_stock_tco2e > 0
-        stands = _project_stands(session, project)
+        stands = project_stands(session, "BM")
     trees, strata = synthetic_plots(stands, 5, plots_per_stratum=40)
     assert set(trees["species_group"]) == {"moso_bamboo"} and trees["age_du"].between(1, 3).all()
     with session_scope(registry) as session:

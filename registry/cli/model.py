@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from methodologies.errors import MethodologyError
+from registry.cli.context import ctx, refuse, refuse_input
 from registry.db import session_scope
 from registry.errors import RegistryError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 __all__ = ["model_app"]
 
@@ -24,16 +27,12 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _engine() -> Any:
-    from registry.cli import _engine as engine
-    from registry.cli import _settings
-
-    return engine(_settings())
+def _engine() -> Engine:
+    return ctx.engine()
 
 
 def _fail(exc: MethodologyError | RegistryError) -> typer.Exit:
-    err.print(f"[bold red]错误[/] {exc.message_zh}\n[bold red]Error[/] {exc.message_en}")
-    return typer.Exit(1)
+    return refuse(exc) if isinstance(exc, RegistryError) else refuse_input(exc)
 
 
 def _warn_unverified(names: list[str]) -> None:
@@ -49,14 +48,13 @@ def fit_growth_cmd(
     plot: Annotated[Path | None, typer.Option(help="PNG 图 / write a plot")] = None,
 ) -> None:
     """拟合生长曲线（树种组×立地等级） / fit growth curves to the current stands and store them."""
-    from registry.cli import _settings
     from registry.model import fit_and_store_growth, select_stands
     from registry.plots import plot_growth_curves
 
     engine = _engine()
     try:
         with session_scope(engine) as session:
-            fit_id, curves = fit_and_store_growth(session, _settings().actor)
+            fit_id, curves = fit_and_store_growth(session, ctx.settings().actor)
             data = select_stands(session, "all") if plot else None
     except (MethodologyError, RegistryError) as exc:
         raise _fail(exc) from exc
@@ -141,20 +139,11 @@ def ex_ante_cmd(
         err.print(f"图 plot: {plot_stock_trajectory(result, plot, 'Ex-ante')}")
 
 
-def _read_table(path: Path, sheet: int = 0) -> pd.DataFrame:
-    if path.suffix.lower() in (".xlsx", ".xls"):
-        return pd.read_excel(path, sheet_name=sheet)
-    return pd.read_csv(path, encoding="utf-8-sig")
-
-
-def _canonical(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
-    reverse = {zh: canon for canon, zh in mapping.items()}
-    return frame.rename(columns=lambda c: reverse.get(str(c).strip(), str(c).strip()))
-
-
 @model_app.command("plot-template")
 def plot_template_cmd(out: Annotated[Path, typer.Option(help=".xlsx 或 .csv")]) -> None:
     """写出样地数据模板（中文表头） / write the plot data template (Chinese headers)."""
+    import pandas as pd
+
     from methodologies.expost import BAMBOO_COLUMNS_ZH, PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
 
     example = pd.DataFrame(
@@ -188,23 +177,11 @@ def ex_post_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
 ) -> None:
     """样地实测碳储量（分层抽样，90% 置信区间） / ex-post carbon stock from plots."""
-    from methodologies.expost import (
-        BAMBOO_COLUMNS_ZH,
-        PLOT_COLUMNS_ZH,
-        STRATUM_COLUMNS_ZH,
-        estimate,
-    )
+    from methodologies.expost import estimate
+    from registry.plot_workbook import read_plot_workbook
 
     try:
-        trees = _canonical(_read_table(plots, 0), {**PLOT_COLUMNS_ZH, **BAMBOO_COLUMNS_ZH})
-        if strata is not None:
-            areas = _canonical(_read_table(strata), STRATUM_COLUMNS_ZH)
-        elif plots.suffix.lower() == ".xlsx":
-            areas = _canonical(_read_table(plots, 1), STRATUM_COLUMNS_ZH)
-        else:
-            areas = _canonical(
-                _read_table(plots.with_name(plots.stem + "_strata.csv")), STRATUM_COLUMNS_ZH
-            )
+        trees, areas = read_plot_workbook(plots, strata)
         result = estimate(trees, areas)
     except MethodologyError as exc:
         raise _fail(exc) from exc
@@ -254,6 +231,8 @@ def carbon_stock_cmd(
     fmt: Annotated[str, typer.Option("--format", help="json | table")] = "json",
 ) -> None:
     """当前碳储量（林木地上+地下） / carbon stock of stands now, with the trace."""
+    import pandas as pd
+
     from methodologies.stock import carbon_stock
 
     try:

@@ -7,31 +7,27 @@ printed, so the command can still be retried safely.
 
 from __future__ import annotations
 
-import json
-import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from sqlalchemy.orm import Session
 
-from registry.cli_exits import exit_code
-from registry.db import session_scope
-from registry.errors import RegistryError
-from registry.ledger.results import Result
-from registry.models import Role
+from registry.cli.context import console, ctx, err_console
+from registry.cli.exits import EXIT_REFUSED
+from registry.cli.output import print_json, print_table
+from registry.vocabulary import Role
 
-__all__ = ["credits_app", "print_table"]
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+__all__ = ["credits_app"]
 
 credits_app = typer.Typer(help="碳汇积分账本 / the credit ledger.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
+err = err_console
 
 KeyOpt = Annotated[
     str | None, typer.Option("--key", help="幂等键：重试时用同一个 / idempotency key")
@@ -47,31 +43,31 @@ T = TypeVar("T")
 
 
 def _run(call: Callable[[tuple[Session, str]], T], key: str | None) -> T:
-    from registry.cli import _engine, _settings
-
-    engine = _engine(_settings())
+    """Run a ledger call in one transaction with an idempotency key (made and shown if the
+    command gave none, so that it can be retried safely)."""
     if key is None:  # a moving command without --key: make one and say it
         key = str(uuid.uuid4())
         err.print(f"幂等键 idempotency key: {key}（重试请用 --key {key}）")
+    return ctx.run(lambda session: call((session, key)))
+
+
+def _read(call: Callable[[Session], T]) -> T:
+    """Run a view in a read-only transaction; a refusal exits with its code."""
+    from registry.cli.context import refuse
+    from registry.errors import RegistryError
+
     try:
-        with session_scope(engine) as session:
-            return call((session, key))
+        with ctx.reading() as session:
+            return call(session)
     except RegistryError as exc:
-        err.print(
-            f"[bold red]拒绝[/] {escape(exc.message_zh)}\n[bold red]Refused[/] {escape(exc.message_en)}"
-        )
-        raise typer.Exit(exit_code(exc)) from exc
+        raise refuse(exc) from exc
 
 
-def _show(result: Result | dict[str, Any]) -> None:
-    data = result.to_dict() if isinstance(result, Result) else result
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+_show = print_json
 
 
 def _actor() -> str:
-    from registry.cli import _settings
-
-    return _settings().actor
+    return ctx.settings().actor
 
 
 @credits_app.command("open-account")
@@ -113,12 +109,10 @@ def issue_cmd(
     role: Annotated[Role, typer.Option("--role", help="角色 / role")] = Role.ADMIN,
 ) -> None:
     """签发已核证监测期的积分 / issue the verified period's credits (buffer share to the pool)."""
-    from registry.cli import _settings
     from registry.issuance import issue
-    from registry.projects import Actor
 
-    pct = _settings().buffer_pct if buffer_pct is None else buffer_pct
-    who = Actor(actor or _actor(), role)
+    pct = ctx.settings().buffer_pct if buffer_pct is None else buffer_pct
+    who = ctx.actor(actor, role)
     _show(_run(lambda sk: issue(sk[0], who, project, sk[1], pct), key))
 
 
@@ -202,7 +196,7 @@ def pledge_cmd(
         money = Decimal(amount)
     except InvalidOperation as exc:
         err.print(f"[bold red]金额 {amount!r} 不是数字[/] amount {amount!r} is not a number")
-        raise typer.Exit(1) from exc
+        raise typer.Exit(EXIT_REFUSED) from exc
     _show(
         _run(
             lambda sk: pledge(
@@ -234,7 +228,7 @@ def blocks_cmd(account: Annotated[str | None, typer.Option(help="账户")] = Non
     """积分块 / live serial blocks."""
     from registry.ledger import blocks
 
-    rows = _run(lambda sk: blocks(sk[0], account), "")
+    rows = _read(lambda s: blocks(s, account))
     print_table(
         "积分块 serial blocks",
         rows,
@@ -251,9 +245,9 @@ def show_cmd(
     from registry.ledger import show, statement
 
     result = (
-        _run(lambda sk: show(sk[0]), "").to_dict()
+        _read(show).to_dict()
         if account is None
-        else _run(lambda sk: statement(sk[0], account), "").to_dict()
+        else _read(lambda s: statement(s, account)).to_dict()
     )
     if as_json:
         _show(result)
@@ -309,34 +303,6 @@ def show_cmd(
         )
 
 
-def print_table(
-    title: str,
-    rows: Sequence[Result | dict[str, Any]],
-    columns: tuple[str, ...],
-    out: Console = console,
-) -> None:
-    """Rows as a table: tonnes with thousands separators, lists (eco-labels) joined."""
-    table = Table(title=title)
-    for name in columns:
-        table.add_column(name, justify="right" if name in _TONNES else "left")
-    for item in rows:
-        row = item.to_dict() if isinstance(item, Result) else item
-        cells = []
-        for name in columns:
-            value = row[name]
-            if name in _TONNES:
-                cells.append(f"{value:,}")
-            elif isinstance(value, list):
-                cells.append(escape(", ".join(value)))
-            else:
-                cells.append(escape("" if value is None else str(value)))
-        table.add_row(*cells)
-    out.print(table)
-
-
-_TONNES = {"issued", "active", "pledged", "retired", "cancelled", "in_buffer", "quantity"}
-
-
 @credits_app.command("certificate")
 def certificate_cmd(
     certificate_id: Annotated[str, typer.Option("--id", help="退役证书编号 RC-…")],
@@ -344,7 +310,7 @@ def certificate_cmd(
     """退役证书 / a retirement certificate, with the audit event that recorded it."""
     from registry.ledger import certificate
 
-    _show(_run(lambda sk: certificate(sk[0], certificate_id), ""))
+    _show(_read(lambda s: certificate(s, certificate_id)))
 
 
 @credits_app.command("balance")
@@ -352,7 +318,7 @@ def balance_cmd(account: Annotated[str, typer.Option(help="账户")]) -> None:
     """余额（按状态） / balance of an account by state."""
     from registry.ledger import balance
 
-    _show(_run(lambda sk: balance(sk[0], account), ""))
+    _show(_read(lambda s: balance(s, account)))
 
 
 @credits_app.command("history")
@@ -360,7 +326,7 @@ def history_cmd(serial: Annotated[str, typer.Option(help="序列号")]) -> None:
     """一个序列号的全部流转 / every move one serial ever made."""
     from registry.ledger import history
 
-    moves = _run(lambda sk: history(sk[0], serial), "")
+    moves = _read(lambda s: history(s, serial))
     _show({"serial": serial, "moves": [m.to_dict() for m in moves]})
 
 
@@ -369,9 +335,9 @@ def check_cmd() -> None:
     """校验账本不变量 / check the ledger's invariants."""
     from registry.ledger import check_invariants
 
-    problems = _run(lambda sk: check_invariants(sk[0]), "")
+    problems = _read(check_invariants)
     if problems:
         for p in problems:
             err.print(f"[bold red]✗[/] {p}")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_REFUSED)
     console.print("[green]账本一致[/] ledger invariants hold")

@@ -9,17 +9,27 @@ from __future__ import annotations
 
 from registry.errors import Category, RegistryError
 
-__all__ = ["EXIT_CODES", "EXIT_FAILED", "EXIT_REFUSED", "EXIT_USAGE", "exit_code"]
+__all__ = [
+    "EXIT_CODES",
+    "EXIT_FAILED",
+    "EXIT_FORBIDDEN",
+    "EXIT_NOT_FOUND",
+    "EXIT_REFUSED",
+    "EXIT_USAGE",
+    "exit_code",
+]
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_FAILED = 3
+EXIT_NOT_FOUND = 4
+EXIT_FORBIDDEN = 5
 EXIT_CODES: dict[Category, int] = {
     Category.INVALID: EXIT_REFUSED,
     Category.CONFLICT: EXIT_REFUSED,
     Category.FAILURE: EXIT_FAILED,
-    Category.NOT_FOUND: 4,
-    Category.FORBIDDEN: 5,
+    Category.NOT_FOUND: EXIT_NOT_FOUND,
+    Category.FORBIDDEN: EXIT_FORBIDDEN,
 }
 
 

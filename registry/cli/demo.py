@@ -56,7 +56,7 @@ PROJECTS = (
 def _ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
     from decimal import Decimal
 
-    from registry.cli_credits import print_table
+    from registry.cli.output import print_table
     from registry.issuance import issue
     from registry.ledger import check_invariants, ensure_account, pledge, retire, show, transfer
     from registry.models import Role
@@ -114,11 +114,10 @@ def _project_steps(engine: Engine, console: Console) -> None:
     from registry.models import Role
     from registry.projects import (
         Actor,
-        _lock_project,
-        _project_stands,
         add_stands,
         assess_risk,
         create_project,
+        project_stands,
         project_summary,
         submit_monitoring,
         transition,
@@ -149,7 +148,7 @@ def _project_steps(engine: Engine, console: Console) -> None:
                     "新造林火险与成活风险（示例） / new plantation: fire and survival risk (example)",
                 )
             transition(session, admin, code, "register")
-            stands = _project_stands(session, _lock_project(session, code))
+            stands = project_stands(session, code)
         period_text = verified_text = "-"
         if monitored:
             planted = "chinese_fir" if methodology == "CCER-14-001-V01" else None
@@ -219,7 +218,8 @@ def _model_steps(engine: Engine, settings: Settings, workdir: Path, console: Con
 
 
 def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Console) -> None:
-    from registry.cli import _print_frame, run_import
+    from registry.cli.inventory import run_import
+    from registry.cli.output import print_frame
 
     workdir.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{workdir / 'tanhui.sqlite'}"
@@ -257,10 +257,10 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
         summary = stands_summary(session)
         chain = verify_chain(session)
         stands = current_stands_frame(session)
-    _print_frame(
+    print_frame(
         summary.by_species_age, "树种组 × 龄组 / species group × age group (ha, m³)", "table"
     )
-    _print_frame(summary.by_township, "乡镇 / township (ha, m³)", "table")
+    print_frame(summary.by_township, "乡镇 / township (ha, m³)", "table")
     t = summary.totals
     console.print(
         f"合计 total: {t['stands']:,.0f} 小班 stands, {t['area_ha']:,.1f} ha, "

@@ -11,9 +11,8 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -21,9 +20,15 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from methodologies.errors import MethodologyError
+from registry.cli.context import ctx, refuse, refuse_input
 from registry.db import session_scope
 from registry.errors import RegistryError
-from registry.models import Role
+from registry.vocabulary import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from registry.projects import Actor
 
 __all__ = ["project_app"]
 
@@ -36,19 +41,12 @@ ActorOpt = Annotated[str | None, typer.Option("--actor", help="操作人 / who a
 RoleOpt = Annotated[Role, typer.Option("--role", help="角色 / role")]
 
 
-def _context(actor: str | None, role: Role) -> tuple[Any, Any]:
-    from registry.cli import _engine, _settings
-    from registry.projects import Actor
-
-    settings = _settings()
-    return _engine(settings), Actor(actor or settings.actor, role)
+def _context(actor: str | None, role: Role) -> tuple[Engine, Actor]:
+    return ctx.engine(), ctx.actor(actor, role)
 
 
 def _fail(exc: RegistryError | MethodologyError) -> typer.Exit:
-    err.print(
-        f"[bold red]拒绝[/] {escape(exc.message_zh)}\n[bold red]Refused[/] {escape(exc.message_en)}"
-    )
-    return typer.Exit(1)
+    return refuse(exc) if isinstance(exc, RegistryError) else refuse_input(exc)
 
 
 def _act(actor: str | None, role: Role, work: Callable[[Session, Any], T]) -> T:
@@ -90,14 +88,15 @@ def create_cmd(
 
 
 def _stands_cmd(add: bool, project: str, stands: str, actor: str | None, role: Role) -> None:
-    from registry.cli import _settings
     from registry.projects import DoubleCounting, add_stands, remove_stands
 
     engine, who = _context(actor, role)
     try:
         with session_scope(engine) as session:
             if add:
-                keys = add_stands(session, who, project, stands, _settings().overlap_tolerance_m2)
+                keys = add_stands(
+                    session, who, project, stands, ctx.settings().overlap_tolerance_m2
+                )
             else:
                 keys = remove_stands(session, who, project, stands)
     except DoubleCounting as exc:
@@ -145,7 +144,7 @@ def check_cmd(project: Annotated[str, typer.Option(help="项目编号")]) -> Non
     engine, _ = _context(None, Role.BUREAU_STAFF)
     try:
         with session_scope(engine) as session:
-            report = check_project(session, project)
+            report = check_project(session, project, ctx.settings().overlap_tolerance_m2)
     except (RegistryError, MethodologyError) as exc:
         raise _fail(exc) from exc
     failed = report[~report["passed"]]
@@ -218,8 +217,10 @@ def monitor_cmd(
     role: RoleOpt = Role.BUREAU_STAFF,
 ) -> None:
     """提交监测报告（样地数据，计算事后碳汇） / submit a monitoring period with plot data."""
+    import pandas as pd
+
     from methodologies.expost import BAMBOO_COLUMNS_ZH, PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
-    from registry.cli_model import _canonical
+    from registry.plot_workbook import canonical_columns as _canonical
     from registry.projects import submit_monitoring
 
     engine, who = _context(actor, role)

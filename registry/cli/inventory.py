@@ -1,95 +1,36 @@
-"""The ``tanhui`` command line: a thin shell over the registry services."""
+"""``tanhui import-inventory``, ``sample-data`` and ``tanhui stands …``: inventories in and out.
+
+The services import geopandas; this module imports them inside the commands, so that the
+command line starts without them.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import Engine
 
-from gis_data import GisDataError, IssueReport, Severity, load_profile
-from gis_data.write import EXPORT_FORMATS, write_stands
-from registry.audit import verify_chain
-from registry.db import make_engine, migrate, session_scope
+from registry.cli.context import console, ctx, err_console, refuse
+from registry.cli.exits import EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_USAGE
+from registry.cli.output import print_frame
 from registry.errors import ImportRejected, RegistryError
-from registry.settings import Settings
-from registry.stands import ImportOptions, ImportResult, import_inventory
 
-__all__ = ["app", "main"]
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
-app = typer.Typer(
-    help="碳汇 tanhui — 森林碳汇登记系统 / forest carbon-sink registry.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+    from gis_data import IssueReport
+    from registry.stands import ImportOptions, ImportResult
+
+__all__ = ["RichProgress", "app", "print_report", "run_import", "stands_app"]
+
+app = typer.Typer()  # its commands join the root app (registry.cli.app)
 stands_app = typer.Typer(help="小班查询与导出 / query and export stands.", no_args_is_help=True)
-audit_app = typer.Typer(help="审计日志 / audit log.", no_args_is_help=True)
-db_app = typer.Typer(help="数据库 / database.", no_args_is_help=True)
-app.add_typer(stands_app, name="stands")
-app.add_typer(audit_app, name="audit")
-app.add_typer(db_app, name="db")
-
-
-def _add_model_commands() -> None:
-    from registry.cli_credits import credits_app
-    from registry.cli_model import model_app
-    from registry.cli_project import project_app
-
-    app.add_typer(model_app, name="model")
-    app.add_typer(project_app, name="project")
-    app.add_typer(credits_app, name="credits")
-
-
-_add_model_commands()
-
-# piped output (logs, CI) gets 120 columns so tables stay readable; a terminal keeps its width
-console = Console() if sys.stdout.isatty() or "COLUMNS" in os.environ else Console(width=120)
-err_console = Console(stderr=True)
-EXIT_REJECTED = 1
-EXIT_FAILED = 3
-
-
-class _State:
-    database_url: str | None = None
-
-
-state = _State()
-
-
-@app.callback()
-def _main(
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            envvar="TANHUI_DATABASE_URL",
-            help="SQLAlchemy URL (default sqlite:///tanhui.sqlite, a SpatiaLite file).",
-        ),
-    ] = None,
-) -> None:
-    state.database_url = database_url
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    if state.database_url:
-        settings = settings.model_copy(update={"database_url": state.database_url})
-    return settings
-
-
-def _engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    return engine
 
 
 class RichProgress:
@@ -126,23 +67,17 @@ def _progress() -> Progress:
     )
 
 
-def _fail(exc: GisDataError | RegistryError, code: int = EXIT_FAILED) -> typer.Exit:
-    err_console.print(f"[bold red]错误[/] {exc.message_zh}")
-    err_console.print(f"[bold red]Error[/] {exc.message_en}")
-    return typer.Exit(code)
-
-
-SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.REPAIRED: "cyan"}
-
-
 def print_report(report: IssueReport, limit: int = 30) -> None:
     """Print a report as a table: errors first, then repairs, then warnings."""
+    from gis_data import Severity
+
+    style_of = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.REPAIRED: "cyan"}
     if not len(report):
         return
     ordered = report.errors + report.repairs + report.warnings
     if console.width < 120:  # narrow terminal: one issue per paragraph reads better
         for issue in ordered[:limit]:
-            style = SEVERITY_STYLE[issue.severity]
+            style = style_of[issue.severity]
             console.print(f"[{style}]•[/] {issue.describe()}", highlight=False)
         _print_tail(report, ordered, limit)
         return
@@ -158,7 +93,7 @@ def print_report(report: IssueReport, limit: int = 30) -> None:
         table.add_column(col, overflow="fold")
     for issue in ordered[:limit]:
         table.add_row(
-            f"[{SEVERITY_STYLE[issue.severity]}]{issue.severity.value}[/]",
+            f"[{style_of[issue.severity]}]{issue.severity.value}[/]",
             "" if issue.record is None else str(issue.record),
             issue.key or "",
             issue.source_field or issue.field or "",
@@ -185,6 +120,9 @@ def run_import(
     engine: Engine, path: Path, options: ImportOptions, report_dir: Path
 ) -> ImportResult:
     """Import with a progress display and a written report; raises typer.Exit on refusal."""
+    from gis_data import GisDataError, IssueReport
+    from registry.stands import import_inventory
+
     with _progress() as bar:
         reporter = RichProgress(bar)
         try:
@@ -198,9 +136,9 @@ def run_import(
             err_console.print(f"[bold red]未导入[/] {exc.message_zh}")
             err_console.print(f"[bold red]Not imported[/] {exc.message_en}")
             err_console.print(f"报告 report: {csv_path} , {json_path}")
-            raise typer.Exit(EXIT_REJECTED) from exc
+            raise typer.Exit(EXIT_REFUSED) from exc
         except (GisDataError, RegistryError) as exc:
-            raise _fail(exc) from exc
+            raise refuse(exc) from exc
         reporter.finish()
     print_report(result.report, limit=10)
     if len(result.report):
@@ -252,7 +190,9 @@ def import_inventory_cmd(
     ),
 ) -> None:
     """导入小班调查数据 / import a 小班 inventory (all checks, all-or-nothing, re-run safe)."""
-    settings = _settings()
+    from registry.stands import ImportOptions
+
+    settings = ctx.settings()
     options = ImportOptions(
         crs=crs,
         encoding=encoding,
@@ -265,11 +205,7 @@ def import_inventory_cmd(
         area_tolerance_pct=settings.area_tolerance_pct,
         actor=settings.actor,
     )
-    try:
-        engine = _engine(settings)
-    except RegistryError as exc:
-        raise _fail(exc) from exc
-    run_import(engine, path, options, report_dir)
+    run_import(ctx.engine(), path, options, report_dir)
 
 
 @app.command("sample-data")
@@ -292,21 +228,6 @@ def sample_data_cmd(
         console.print(f"  {kind}: {p}")
 
 
-def _print_frame(frame: Any, title: str, fmt: str) -> None:
-    if fmt == "csv":
-        sys.stdout.write(frame.to_csv(index=False))
-        return
-    table = Table(title=title)
-    for col in frame.columns:
-        table.add_column(str(col), justify="right" if frame[col].dtype.kind in "fi" else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(
-            *[f"{v:,.1f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
-              for v in row]
-        )  # fmt: skip
-    console.print(table)
-
-
 @stands_app.command("summary")
 def stands_summary_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
@@ -314,8 +235,7 @@ def stands_summary_cmd(
     """面积与蓄积汇总（树种组×龄组、乡镇） / area and volume by species × age group and township."""
     from registry.queries import stands_summary
 
-    engine = _engine(_settings())
-    with session_scope(engine) as session:
+    with ctx.reading() as session:
         summary = stands_summary(session)
     if fmt == "json":
         payload = {
@@ -325,8 +245,8 @@ def stands_summary_cmd(
         }
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
-    _print_frame(summary.by_species_age, "树种组 × 龄组 / species group × age group (ha, m³)", fmt)
-    _print_frame(summary.by_township, "乡镇 / township (ha, m³)", fmt)
+    print_frame(summary.by_species_age, "树种组 × 龄组 / species group × age group (ha, m³)", fmt)
+    print_frame(summary.by_township, "乡镇 / township (ha, m³)", fmt)
     if fmt == "table":
         t = summary.totals
         console.print(
@@ -342,13 +262,14 @@ def stands_export_cmd(
     profile: Annotated[Path | None, typer.Option(help="字段配置 / field profile")] = None,
 ) -> None:
     """导出当前小班 / export the current stands (re-importable through the same profile)."""
+    from gis_data import load_profile
+    from gis_data.write import EXPORT_FORMATS, write_stands
     from registry.queries import current_stands_frame, export_frame
 
     if fmt not in EXPORT_FORMATS:
         err_console.print(f"格式须为 / format must be one of: {', '.join(EXPORT_FORMATS)}")
-        raise typer.Exit(2)
-    engine = _engine(_settings())
-    with session_scope(engine) as session:
+        raise typer.Exit(EXIT_USAGE)
+    with ctx.reading() as session:
         stands = current_stands_frame(session)
     frame = export_frame(stands, load_profile(profile))
     if fmt == "xlsx":
@@ -363,85 +284,9 @@ def stands_history_cmd(key: Annotated[str, typer.Argument(help="小班编号 县
     """小班历史版本 / every version of one stand."""
     from registry.queries import stand_history
 
-    engine = _engine(_settings())
-    with session_scope(engine) as session:
+    with ctx.reading() as session:
         history = stand_history(session, key)
     if not history:
         err_console.print(f"未找到小班 {key!r} / no stand {key!r}")
-        raise typer.Exit(EXIT_REJECTED)
+        raise typer.Exit(EXIT_NOT_FOUND)
     sys.stdout.write(json.dumps(history, ensure_ascii=False, indent=2) + "\n")
-
-
-@audit_app.command("verify")
-def audit_verify_cmd() -> None:
-    """校验审计日志哈希链 / verify the audit log's hash chain."""
-    engine = _engine(_settings())
-    with session_scope(engine) as session:
-        report = verify_chain(session)
-    if report.ok:
-        console.print(
-            f"[green]审计链完整[/]：{report.n_events} 个事件 / audit chain OK: "
-            f"{report.n_events} events, head {report.head_hash[:16]}…"
-        )
-        return
-    err_console.print(f"[bold red]审计链被破坏[/]：{report.problem_zh}")
-    err_console.print(f"[bold red]Audit chain BROKEN[/]: {report.problem_en}")
-    raise typer.Exit(EXIT_REJECTED)
-
-
-@audit_app.command("log")
-def audit_log_cmd(limit: Annotated[int, typer.Option(help="条数 / how many")] = 20) -> None:
-    """最近的审计事件 / the latest audit events."""
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from registry.models import AuditEvent
-
-    engine = _engine(_settings())
-    with session_scope(engine) as session:
-        events = (
-            session.execute(select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit))
-            .scalars()
-            .all()
-        )
-    table = Table(title="审计日志 / audit log")
-    for heading in ("seq", "time (UTC)", "actor", "action", "entity", "hash"):
-        table.add_column(heading)
-    for ev in events:
-        table.add_row(
-            str(ev.id), ev.occurred_at, ev.actor, ev.action,
-            f"{ev.entity_type}:{ev.entity_id}", ev.hash[:16] + "…",
-        )  # fmt: skip
-    console.print(table)
-
-
-@db_app.command("upgrade")
-def db_upgrade_cmd() -> None:
-    """建立或升级数据库结构 / create or upgrade the schema (Alembic)."""
-    settings = _settings()
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    console.print(f"[green]数据库已是最新[/] schema up to date: {engine.url.render_as_string()}")
-
-
-@app.command("demo")
-def demo_cmd(
-    workdir: Annotated[Path, typer.Option(help="工作目录 / working folder")] = Path("demo_output"),
-    stands: Annotated[int, typer.Option(help="小班数 / number of stands")] = 50_000,
-) -> None:
-    """演示：生成、导入、汇总 / the main job on the embedded SpatiaLite default."""
-    from registry.demo import run_demo
-
-    run_demo(workdir, stands, state.database_url, console)
-
-
-def main() -> None:
-    from methodologies.errors import MethodologyError
-
-    try:
-        app()
-    except (GisDataError, RegistryError, MethodologyError) as exc:
-        err_console.print(
-            f"[bold red]错误[/] {exc.message_zh}\n[bold red]Error[/] {exc.message_en}"
-        )
-        sys.exit(EXIT_FAILED)

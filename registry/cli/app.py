@@ -1,0 +1,71 @@
+"""The ``tanhui`` root command: the global options and every command group.
+
+Each group lives in its own module and imports its services inside its commands, so that
+``tanhui --help`` or ``tanhui credits check`` starts without geopandas.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from registry.cli import audit, credits, inventory, model, project
+from registry.cli.context import console, ctx, err_console
+from registry.cli.exits import EXIT_FAILED
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="碳汇 tanhui — 森林碳汇登记系统 / forest carbon-sink registry.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(inventory.app)
+app.add_typer(inventory.stands_app, name="stands")
+app.add_typer(audit.audit_app, name="audit")
+app.add_typer(audit.db_app, name="db")
+app.add_typer(model.model_app, name="model")
+app.add_typer(project.project_app, name="project")
+app.add_typer(credits.credits_app, name="credits")
+
+
+@app.callback()
+def _root(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="TANHUI_DATABASE_URL",
+            help="SQLAlchemy URL (default sqlite:///tanhui.sqlite, a SpatiaLite file).",
+        ),
+    ] = None,
+) -> None:
+    ctx.reset(database_url)
+
+
+@app.command("demo")
+def demo_cmd(
+    workdir: Annotated[Path, typer.Option(help="工作目录 / working folder")] = Path("demo_output"),
+    stands: Annotated[int, typer.Option(help="小班数 / number of stands")] = 50_000,
+) -> None:
+    """演示：生成、导入、汇总 / the main job on the embedded SpatiaLite default."""
+    from registry.cli.demo import run_demo
+
+    run_demo(workdir, stands, ctx.database_url, console)
+
+
+def main() -> None:
+    """Entry point: an error of ours that escaped a command (every package's errors carry
+    ``message_zh`` and ``message_en``) is reported in one bilingual line, never a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        zh, en = getattr(exc, "message_zh", None), getattr(exc, "message_en", None)
+        if zh is None or en is None:
+            raise
+        err_console.print(f"[bold red]错误[/] {zh}\n[bold red]Error[/] {en}")
+        sys.exit(EXIT_FAILED)

@@ -1,0 +1,125 @@
+"""What every command shares: settings built once, the engine opened lazily (its schema
+checked, never migrated behind the user's back), the acting user, the consoles, and one way to
+run a service call and report a refusal."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from registry.cli.exits import EXIT_FAILED, EXIT_REFUSED, exit_code
+from registry.errors import DatabaseSetupError, RegistryError
+from registry.settings import Settings
+from registry.vocabulary import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from registry.projects import Actor
+
+__all__ = ["CliContext", "console", "ctx", "err_console", "refuse", "refuse_input"]
+
+T = TypeVar("T")
+
+# piped output (logs, CI) gets 120 columns so tables stay readable; a terminal keeps its width
+console = Console() if sys.stdout.isatty() or "COLUMNS" in os.environ else Console(width=120)
+err_console = Console(stderr=True)
+
+
+class CliContext:
+    """One per process: the root callback sets ``database_url``; commands ask for the rest."""
+
+    def __init__(self) -> None:
+        self.database_url: str | None = None
+        self._settings: Settings | None = None
+        self._engine: Engine | None = None
+
+    def reset(self, database_url: str | None) -> None:
+        """Start an invocation: forget the settings and close the engine of the last one."""
+        if self._engine is not None:
+            self._engine.dispose()
+        self.database_url, self._settings, self._engine = database_url, None, None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            settings = Settings()
+            if self.database_url:
+                settings = settings.model_copy(update={"database_url": self.database_url})
+            self._settings = settings
+        return self._settings
+
+    def engine(self) -> Engine:
+        """The database, its schema checked: a brand-new, empty database is created; one
+        whose schema is behind the code is refused with the command that upgrades it."""
+        if self._engine is None:
+            from sqlalchemy.exc import OperationalError
+
+            from registry.db import ensure_schema, make_engine
+
+            url = self.settings().database_url
+            engine = make_engine(url)
+            try:
+                ensure_schema(engine)
+            except DatabaseSetupError as exc:
+                raise refuse(exc, hint="请先运行 / run first: tanhui db upgrade") from exc
+            except OperationalError as exc:
+                shown = engine.url.render_as_string(hide_password=True)
+                raise refuse(DatabaseSetupError(
+                    f"无法连接数据库 {shown}：{str(exc.orig).strip().splitlines()[0]}",
+                    f"cannot connect to the database {shown}: {str(exc.orig).strip().splitlines()[0]}",
+                )) from exc  # fmt: skip
+            self._engine = engine
+        return self._engine
+
+    def actor(self, name: str | None, role: Role) -> Actor:
+        """Who acts: ``--actor`` or the settings' actor, in ``--role`` (no login yet)."""
+        from registry.projects import Actor
+
+        return Actor(name or self.settings().actor, role)
+
+    def run(self, work: Callable[[Session], T]) -> T:
+        """Run one service call in its own transaction; a refusal exits with its code."""
+        from registry.db import session_scope
+
+        try:
+            with session_scope(self.engine()) as session:
+                return work(session)
+        except RegistryError as exc:
+            raise refuse(exc) from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction (no write lock on SQLite), for views."""
+        from registry.db import read_scope
+
+        with read_scope(self.engine()) as session:
+            yield session
+
+
+ctx = CliContext()
+
+
+def refuse(exc: RegistryError | Exception, hint: str = "") -> typer.Exit:
+    """Print a refusal (zh-CN first, then English) and the exit code its category maps to."""
+    zh = getattr(exc, "message_zh", str(exc))
+    en = getattr(exc, "message_en", str(exc))
+    err_console.print(f"[bold red]拒绝[/] {escape(zh)}\n[bold red]Refused[/] {escape(en)}")
+    if hint:
+        err_console.print(hint)
+    return typer.Exit(exit_code(exc) if isinstance(exc, RegistryError) else EXIT_FAILED)
+
+
+def refuse_input(exc: Exception) -> typer.Exit:
+    """A refusal of the science (bad plots, stands out of range): the input is refused (1)."""
+    zh = getattr(exc, "message_zh", str(exc))
+    en = getattr(exc, "message_en", str(exc))
+    err_console.print(f"[bold red]拒绝[/] {escape(zh)}\n[bold red]Refused[/] {escape(en)}")
+    return typer.Exit(EXIT_REFUSED)

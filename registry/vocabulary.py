@@ -1,0 +1,27 @@
+"""The registry's fixed vocabularies that several layers share (the CLI reads them without
+loading the database models)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["ProjectStatus", "Role"]
+
+
+class ProjectStatus(StrEnum):
+    DRAFT = "draft"  # 草稿
+    SUBMITTED = "submitted"  # 已提交审定
+    VALIDATED = "validated"  # 已审定
+    REGISTERED = "registered"  # 已登记
+    MONITORED = "monitored"  # 已提交监测报告
+    VERIFIED = "verified"  # 已核证
+    ISSUED = "issued"  # 已签发
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # 局管理员
+    BUREAU_STAFF = "bureau_staff"  # 林业局工作人员
+    VERIFIER = "verifier"  # 审定/核证机构
+    BUYER = "buyer"  # 买方
+    FOREST_OWNER = "forest_owner"  # 林权权利人
+    BANK = "bank"  # 银行
