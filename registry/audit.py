@@ -30,6 +30,8 @@ __all__ = [
     "ChainReport",
     "append_event",
     "canonical_json",
+    "event_hash",
+    "event_hash_at",
     "latest_events",
     "verify_chain",
 ]
@@ -136,11 +138,22 @@ class ChainReport:
 
 
 def verify_chain(session: Session) -> ChainReport:
-    """Recompute every hash in order; report the first event that does not verify."""
+    """Recompute every hash in order, up to the chain head read first; report the first event
+    that does not verify.
+
+    The head is read before the events, and only the events up to it are checked: events that
+    others append meanwhile (each moves the head in its own transaction) are not half-seen, so a
+    verification under load never reports a false break, whatever the isolation level.
+    """
+    head = session.execute(text("SELECT seq, hash FROM audit_head WHERE id = 1")).first()
+    head_seq = None if head is None else int(head[0])
     prev = GENESIS_HASH
     expected_seq = 1
     n = 0
-    rows = session.execute(select(AuditEvent).order_by(col(AuditEvent.id))).scalars()
+    query = select(AuditEvent).order_by(col(AuditEvent.id))
+    if head_seq is not None:
+        query = query.where(col(AuditEvent.id) <= head_seq)
+    rows = session.execute(query).scalars()
     for ev in rows:
         n += 1
         if ev.id != expected_seq:
@@ -169,7 +182,6 @@ def verify_chain(session: Session) -> ChainReport:
             )  # fmt: skip
         prev = ev.hash
         expected_seq += 1
-    head = session.execute(text("SELECT seq, hash FROM audit_head WHERE id = 1")).first()
     if head is None or int(head[0]) != n or str(head[1]) != prev:
         seq = None if head is None else int(head[0])
         return ChainReport(
@@ -179,6 +191,12 @@ def verify_chain(session: Session) -> ChainReport:
             "events were removed, or events were written around the head",
         )  # fmt: skip
     return ChainReport(n, True, head_hash=prev)
+
+
+def event_hash_at(session: Session, seq: int) -> str | None:
+    """The stored hash of event ``seq`` (None if there is none)."""
+    found = session.execute(select(col(AuditEvent.hash)).where(col(AuditEvent.id) == seq)).first()
+    return None if found is None else str(found[0])
 
 
 def latest_events(session: Session, limit: int = 20) -> list[AuditEvent]:

@@ -25,11 +25,13 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from registry.errors import DatabaseSetupError
+from registry.errors import DatabaseSetupError, RegistryError
 
 __all__ = [
     "DriverSQL",
+    "database_refusal",
     "ensure_schema",
+    "grant_application_role",
     "is_postgres",
     "make_engine",
     "migrate",
@@ -243,3 +245,84 @@ class DriverSQL:
     def first(self, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
         found = self.rows(sql, params)
         return found[0] if found else None
+
+
+# what the application may update on the ledger's and the audit log's tables (column grants);
+# these tables get no UPDATE beyond this, and no DELETE or TRUNCATE at all
+_GUARDED_UPDATES = {
+    "credit_block": ("closed_op_id",),
+    "ledger_operation": ("result_json",),
+    "pledge": ("status", "closed_op_id"),
+    "serial_counter": ("next_seq", "issued"),
+    "audit_head": ("seq", "hash"),
+    "audit_event": (),
+    "audit_checkpoint": (),
+    "organisation": (),
+    "ledger_account": (
+        "name",
+    ),  # a row lock (FOR NO KEY UPDATE) needs it; its guard refuses updates
+    "issuance": (),
+    "retirement": (),
+}
+
+
+def grant_application_role(engine: Engine, role: str) -> None:
+    """PostgreSQL: give the application's role (which must not own the tables) what it needs —
+    SELECT and INSERT everywhere, UPDATE on the registry's working tables, and on the ledger's
+    and audit tables only the columns their transitions write; never DELETE, TRUNCATE or
+    ownership, so it cannot drop or disable the guards. Run as the owner after each upgrade."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise DatabaseSetupError(
+            f"角色名 {role!r} 无效（小写字母、数字、下划线）。",
+            f"role name {role!r} is not valid (lower-case letters, digits, underscores).",
+        )
+    if engine.dialect.name != "postgresql":
+        raise DatabaseSetupError(
+            "只有 PostgreSQL 需要为应用单独授权；SpatiaLite 文件的保护靠签署的检查点。",
+            "only PostgreSQL has roles to grant; a SpatiaLite file is protected by signed "
+            "checkpoints.",
+        )
+    with engine.begin() as conn:
+        tables = [
+            str(r[0])
+            for r in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            )
+        ]
+        owners = {
+            str(r[0])
+            for r in conn.execute(
+                text("SELECT tableowner FROM pg_tables WHERE schemaname = 'public'")
+            )
+        }
+        if role in owners:
+            raise DatabaseSetupError(
+                f"角色 {role} 拥有数据表：应用须以不拥有表的角色连接。",
+                f"role {role} owns tables: the application must connect as a role that does not.",
+            )
+        conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {role}"))
+        conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
+        for table in tables:
+            conn.execute(text(f'GRANT SELECT, INSERT ON "{table}" TO {role}'))
+            columns = _GUARDED_UPDATES.get(table)
+            if columns is None:
+                conn.execute(text(f'GRANT UPDATE ON "{table}" TO {role}'))
+            elif columns:
+                conn.execute(text(f'GRANT UPDATE ({", ".join(columns)}) ON "{table}" TO {role}'))
+
+
+def database_refusal(exc: BaseException) -> RegistryError | None:
+    """A change the database itself refused (a constraint, a guard trigger) as a registry
+    error the shells can show; None for anything else. The services check first, so this is the
+    last line: a race the service could not see, or a guard doing its job."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    from registry.errors import Conflict
+
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    refused = (sqlite3.IntegrityError, psycopg.errors.IntegrityError, psycopg.errors.RaiseException)
+    if not isinstance(orig, refused):
+        return None
+    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    return Conflict(f"数据库拒绝了这次更改：{first}", f"the database refused the change: {first}")

@@ -24,8 +24,10 @@ __all__ = [
     "AccountMismatch",
     "AuditChainBroken",
     "BadAmount",
+    "BadInput",
     "BadQuantity",
     "BadSerial",
+    "BufferRule",
     "Category",
     "Conflict",
     "CreditCodeError",
@@ -40,6 +42,7 @@ __all__ = [
     "Invalid",
     "InvalidTransition",
     "LedgerError",
+    "LedgerTampered",
     "MissingField",
     "NotEligible",
     "NotFound",
@@ -51,6 +54,7 @@ __all__ = [
     "ProjectError",
     "ProjectNotFound",
     "RegistryError",
+    "ReservedAccount",
     "SameAccount",
     "SelectionError",
     "SerialsNotHeld",
@@ -252,3 +256,21 @@ class SameAccount(LedgerError, Invalid):
 
 class PledgeeNotBank(LedgerError, Invalid):
     """Credits are pledged to banks only."""
+
+
+class BadInput(LedgerError, Invalid):
+    """A value outside what the ledger accepts (a code's characters, a date, a key, text)."""
+
+
+class ReservedAccount(LedgerError, Forbidden):
+    """The registry's own account codes (and the issuance's ``HOLD-`` codes) are reserved."""
+
+
+class BufferRule(LedgerError, Forbidden):
+    """The buffer pool moves only by a reversal's cancellation; its share never goes below the
+    registry's minimum."""
+
+
+class LedgerTampered(LedgerError, Failure):
+    """The tables disagree with the audit log that recorded them (a row changed behind the
+    ledger's back)."""

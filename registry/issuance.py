@@ -21,17 +21,17 @@ __all__ = ["issue"]
 
 
 def issue(
-    session: Session, actor: Actor, project_code: str, idempotency_key: str, buffer_pct: float,
-    owner_account: str | None = None,
+    session: Session, actor: Actor, project_code: str, idempotency_key: str, minimum_pct: float,
+    requested_pct: float | None = None, owner_account: str | None = None,
 ) -> IssueResult:  # fmt: skip
     """Issue the project's verified, not yet issued monitoring period (see
-    :func:`registry.ledger.issue` for the buffer share and rounding); the project goes
-    ``verified`` → ``issued`` unless a later monitoring report has moved it on already. A
-    retried request (same key) returns the first result and changes nothing."""
+    :func:`registry.ledger.issue` for the buffer share — the registry's ``minimum_pct`` from its
+    settings, raised by ``requested_pct`` or the assessed risk, never lowered — and rounding);
+    the project goes ``verified`` → ``issued`` unless a later monitoring report has moved it on
+    already. A retried request (same key) returns the first result and changes nothing."""
     require_role(actor, TRANSITIONS["issue"].roles, "签发碳汇积分 / issue credits")
-    result = ledger.issue(
-        session, actor.name, project_code, idempotency_key, buffer_pct, owner_account
-    )
+    result = ledger.issue(session, actor.name, project_code, idempotency_key, minimum_pct,
+                          requested_pct, owner_account)  # fmt: skip
     if result.replayed:
         return result
     status = session.execute(

@@ -119,14 +119,21 @@ def ensure_organisation(
                     f"统一社会信用代码 {code} 已属于机构 {other[0]}。",
                     f"unified social credit code {code} already belongs to {other[0]}.",
                 )
-        # ON CONFLICT: two requests registering the same organisation at once — one inserts
+        # ON CONFLICT: two requests registering the same organisation (or the same credit code
+        # under two names) at once — one inserts, the other finds what it inserted
         inserted = db.rows(
             "INSERT INTO organisation (name, kind, credit_code, created_at) VALUES (:n, :k, :c, :t) "
-            "ON CONFLICT (name) DO NOTHING RETURNING id",
+            "ON CONFLICT DO NOTHING RETURNING id",
             {"n": name, "k": kind or default_kind, "c": code, "t": datetime.now(UTC)},
         )
         found = _find(db, name)
-        assert found is not None
+        if found is None:  # the credit code was registered at the same moment under another name
+            other = db.first("SELECT name FROM organisation WHERE credit_code = :c", {"c": code})
+            raise OrganisationError(
+                f"统一社会信用代码 {code} 已属于机构 {other[0] if other else '（另一机构）'}。",
+                f"unified social credit code {code} already belongs to "
+                f"{other[0] if other else 'another organisation'}.",
+            )
         if inserted:
             append_event(session, actor=actor, action="organisation.registered", entity_type="organisation",
                          entity_id=name, payload={"kind": found.kind, "credit_code": found.credit_code})  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -22,5 +24,13 @@ class Settings(BaseSettings):
     buffer_pct: float = 10.0
     """Minimum share of each issuance (%) set aside in the buffer pool against reversals; a
     project's assessed risk (``tanhui project assess-risk``) can raise it, never lower it."""
+    registry_name: str = "双牌县林业碳汇登记簿"
+    """The registry's name, as its signed checkpoints and certificates state it."""
+    checkpoint_key: Path | None = None
+    """Ed25519 private key (PEM) that signs audit checkpoints; keep it outside the database and
+    its backups (``tanhui audit keygen``)."""
+    migration_database_url: str | None = None
+    """PostgreSQL: the tables' owner, for ``tanhui db upgrade`` only; the application itself
+    connects (``database_url``) as a role that does not own them (README, PostgreSQL roles)."""
     actor: str = "bureau"
     """Who the CLI acts as in the audit log, until accounts exist."""

@@ -177,7 +177,7 @@ def prepare(url: str) -> None:
     # enough credits that refusals stay rare: 10 000 t per account, transfers of 1–20 t
     verified_project(engine, Path(tempfile.mkdtemp()), quantity=CREDITS)
     with session_scope(engine) as s:
-        issue(s, Actor("bench", Role.ADMIN), "L1", "bench-issue", buffer_pct=0)
+        issue(s, Actor("bench", Role.ADMIN), "L1", "bench-issue", minimum_pct=0)
         for i, a in enumerate(ACCOUNTS):
             ensure_account(s, a, a, "holding", a)
             transfer(s, "bench", f"seed-{i}", "HOLD-L1", a, quantity=CREDITS // len(ACCOUNTS))

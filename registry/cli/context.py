@@ -87,11 +87,23 @@ class CliContext:
 
     def run(self, work: Callable[[Session], T]) -> T:
         """Run one service call in its own transaction; a refusal exits with its code."""
-        from registry.db import session_scope
+        from registry.db import database_refusal, session_scope
 
         try:
             with session_scope(self.engine()) as session:
                 return work(session)
+        except RegistryError as exc:
+            raise refuse(exc) from exc
+        except Exception as exc:
+            refusal = database_refusal(exc)
+            if refusal is None:
+                raise
+            raise refuse(refusal) from exc
+
+    def run_plain(self, work: Callable[[], T]) -> T:
+        """Run a call that needs no transaction; a refusal exits with its code."""
+        try:
+            return work()
         except RegistryError as exc:
             raise refuse(exc) from exc
 

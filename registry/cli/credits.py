@@ -10,14 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.markup import escape
 
 from registry.cli.context import console, ctx, err_console
-from registry.cli.exits import EXIT_REFUSED
+from registry.cli.exits import EXIT_FAILED, EXIT_USAGE
 from registry.cli.output import print_json, print_table
 from registry.vocabulary import Role
 
@@ -70,6 +69,18 @@ def _actor() -> str:
     return ctx.settings().actor
 
 
+def _date(text_: str) -> date:
+    """A calendar date written YYYY-MM-DD; anything else is refused (exit 2, bad usage)."""
+    try:
+        return date.fromisoformat(text_.strip())
+    except ValueError as exc:
+        err.print(
+            f"[bold red]拒绝[/] 日期 {escape(repr(text_))} 无效，应为 YYYY-MM-DD 格式的真实日期。\n"
+            f"[bold red]Refused[/] {escape(repr(text_))} is not a date written YYYY-MM-DD."
+        )
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
 @credits_app.command("open-account")
 def open_account_cmd(
     code: Annotated[str, typer.Option(help="账户代码")],
@@ -101,7 +112,8 @@ def issue_cmd(
     buffer_pct: Annotated[
         float | None,
         typer.Option(
-            help="最低缓冲比例 %（默认取设置；项目评估的风险更高时取后者） / minimum buffer share"
+            help="缓冲比例 %：只能高于登记簿的最低比例（设置 TANHUI_BUFFER_PCT）；项目评估的风险更高时取后者"
+            " / buffer share: at least the registry's minimum (settings), raised by the assessed risk"
         ),
     ] = None,
     key: KeyOpt = None,
@@ -111,9 +123,9 @@ def issue_cmd(
     """签发已核证监测期的积分 / issue the verified period's credits (buffer share to the pool)."""
     from registry.issuance import issue
 
-    pct = ctx.settings().buffer_pct if buffer_pct is None else buffer_pct
+    minimum = ctx.settings().buffer_pct
     who = ctx.actor(actor, role)
-    _show(_run(lambda sk: issue(sk[0], who, project, sk[1], pct), key))
+    _show(_run(lambda sk: issue(sk[0], who, project, sk[1], minimum, buffer_pct), key))
 
 
 @credits_app.command("transfer")
@@ -144,8 +156,8 @@ def retire_cmd(
     beneficiary: Annotated[str, typer.Option(help="受益方")],
     purpose: Annotated[str, typer.Option(help="用途")],
     on: Annotated[
-        str, typer.Option("--date", help="退役日期 YYYY-MM-DD")
-    ] = date.today().isoformat(),
+        str | None, typer.Option("--date", help="退役日期 YYYY-MM-DD（默认今天） / default today")
+    ] = None,
     quantity: QtyOpt = None,
     serials: SerialsOpt = None,
     project: ProjectOpt = None,
@@ -154,8 +166,9 @@ def retire_cmd(
     """退役（抵消）积分，生成证书编号 / retire credits; returns the certificate id."""
     from registry.ledger import retire
 
+    day = None if on is None else _date(on)
     _show(_run(lambda sk: retire(sk[0], _actor(), sk[1], account, beneficiary, purpose,
-                                 date.fromisoformat(on), quantity, serials, project), key))  # fmt: skip
+                                 day, quantity, serials, project), key))  # fmt: skip
 
 
 @credits_app.command("cancel")
@@ -192,15 +205,10 @@ def pledge_cmd(
     """碳汇质押 / pledge credits to a bank as loan collateral."""
     from registry.ledger import pledge
 
-    try:
-        money = Decimal(amount)
-    except InvalidOperation as exc:
-        err.print(f"[bold red]金额 {amount!r} 不是数字[/] amount {amount!r} is not a number")
-        raise typer.Exit(EXIT_REFUSED) from exc
     _show(
         _run(
             lambda sk: pledge(
-                sk[0], _actor(), sk[1], account, bank, loan_ref, money, quantity, serials, project
+                sk[0], _actor(), sk[1], account, bank, loan_ref, amount, quantity, serials, project
             ),
             key,
         )
@@ -334,10 +342,17 @@ def history_cmd(serial: Annotated[str, typer.Option(help="序列号")]) -> None:
 def check_cmd() -> None:
     """校验账本不变量 / check the ledger's invariants."""
     from registry.ledger import check_invariants
+    from registry.ledger.replay import replay
 
     problems = _read(check_invariants)
-    if problems:
-        for p in problems:
-            err.print(f"[bold red]✗[/] {p}")
-        raise typer.Exit(EXIT_REFUSED)
-    console.print("[green]账本一致[/] ledger invariants hold")
+    report = _read(replay)
+    for p in problems:
+        err.print(f"[bold red]✗[/] {escape(p)}")
+    for d in report.differences:
+        err.print(f"[bold red]✗[/] {escape(d.describe())}")
+    if problems or not report.ok:
+        raise typer.Exit(EXIT_FAILED)
+    console.print(
+        f"[green]账本一致[/] ledger invariants hold; the tables equal the audit log's replay "
+        f"({report.n_events} events)"
+    )

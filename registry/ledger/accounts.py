@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from registry.audit import append_event
 from registry.db import DriverSQL
-from registry.errors import AccountMismatch, UnknownAccount, WrongAccountKind
+from registry.errors import AccountMismatch, ReservedAccount, UnknownAccount, WrongAccountKind
+from registry.ledger.validation import check_account_code, check_text
 from registry.ledger.vocabulary import AccountKind
 from registry.organisations import ensure_organisation
 
@@ -19,6 +20,7 @@ __all__ = [
     "account_and_holder",
     "accounts",
     "ensure_account",
+    "is_reserved",
     "lock_account",
     "system_account",
 ]
@@ -49,14 +51,25 @@ def ensure_account(
     credit_code: str | None = None,
     *,
     new_holder_kind: str = "other",
+    system: bool = False,
 ) -> int:
     """The account's id, opening it (idempotently) if needed, for the organisation ``holder``.
 
     The holder is registered if it is new (:func:`registry.organisations.ensure_organisation`:
     kind ``holder_kind``, else ``new_holder_kind``; ``credit_code`` checked); ``holder_kind`` and
     ``credit_code``, when given, must match a registered holder. An existing account must have
-    the same kind and holder.
+    the same name, kind and holder. The registry's own codes (:data:`SYSTEM_ACCOUNTS`) and the
+    ``HOLD-`` codes issuance opens for developers are reserved: only the registry (``system``)
+    opens them.
     """  # fmt: skip
+    check_account_code(code)
+    if not system and is_reserved(code):
+        raise ReservedAccount(
+            f"账户代码 {code} 为登记簿保留（系统账户或签发时为项目业主开立的 HOLD- 账户）。",
+            f"account code {code} is reserved for the registry (its system accounts, and the "
+            "HOLD- accounts issuance opens for developers).",
+        )
+    check_text(name, "账户名称", "account name")
     db = DriverSQL(session)
     found = account_and_holder(db, code)
     if found is None:
@@ -83,6 +96,11 @@ def ensure_account(
             f"账户 {code} 属于 {found[2]}，不是 {holder.strip()}。",
             f"account {code} belongs to {found[2]}, not {holder.strip()}.",
         )
+    if found[4] != name:
+        raise AccountMismatch(
+            f"账户 {code} 已存在，名称为 {found[4]!r}，不是 {name!r}。",
+            f"account {code} exists with the name {found[4]!r}, not {name!r}.",
+        )
     if holder_kind is not None or credit_code is not None:  # what was asked of the holder
         ensure_organisation(session, "ledger", found[2], holder_kind, credit_code)
     return int(found[0])
@@ -91,13 +109,20 @@ def ensure_account(
 def system_account(session: Session, kind: AccountKind) -> int:
     """One of the registry's own accounts (issuance, buffer, retirement, cancellation)."""
     code, name = SYSTEM_ACCOUNTS[kind]
-    return ensure_account(session, code, name, kind.value, "registry", new_holder_kind="registry")
+    return ensure_account(session, code, name, kind.value, "registry", new_holder_kind="registry",
+                          system=True)  # fmt: skip
+
+
+def is_reserved(code: str) -> bool:
+    """The registry's own account codes, and ``HOLD-…`` (opened by issuance for developers)."""
+    upper = code.upper()
+    return upper in {c for c, _ in SYSTEM_ACCOUNTS.values()} or upper.startswith("HOLD-")
 
 
 def account_and_holder(db: DriverSQL, code: str) -> tuple[Any, ...] | None:
-    """(id, kind, holder organisation's name, its kind) of an account."""
+    """(id, kind, holder organisation's name, its kind, account name) of an account."""
     return db.first(
-        "SELECT a.id, a.kind, o.name, o.kind FROM ledger_account a JOIN organisation o ON o.id = a.organisation_id "
+        "SELECT a.id, a.kind, o.name, o.kind, a.name FROM ledger_account a JOIN organisation o ON o.id = a.organisation_id "
         "WHERE a.code = :c",
         {"c": code},
     )  # fmt: skip

@@ -8,16 +8,15 @@ audit event, and returns a typed result; a retried request returns the first one
 from __future__ import annotations
 
 import math
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from methodologies.engine import to_credits
 from registry.errors import (
-    BadAmount,
     BadQuantity,
-    MissingField,
+    BufferRule,
     NothingToIssue,
     PledgeClosed,
     PledgeeNotBank,
@@ -45,6 +44,12 @@ from registry.ledger.results import (
     TransferResult,
 )
 from registry.ledger.serials import format_block, parse_serial
+from registry.ledger.validation import (
+    check_amount,
+    check_date,
+    check_quantity,
+    check_text,
+)
 from registry.ledger.vocabulary import AccountKind, BlockState, OperationKind, PledgeStatus
 from registry.organisations import KIND_NAMES
 
@@ -65,22 +70,35 @@ HOLDING_OR_BUFFER = (AccountKind.HOLDING.value, AccountKind.BUFFER.value)
 
 
 def issue(
-    session: Session, actor: str, project_code: str, idempotency_key: str, buffer_pct: float,
-    owner_account: str | None = None,
+    session: Session, actor: str, project_code: str, idempotency_key: str, minimum_pct: float,
+    requested_pct: float | None = None, owner_account: str | None = None,
 ) -> IssueResult:  # fmt: skip
     """The ledger's half of an issuance: serials for the verified, not yet issued monitoring
     period of a project. :func:`registry.issuance.issue` checks who may issue and moves the
     project's lifecycle; call that, not this.
 
-    ``buffer_pct`` is the registry's minimum buffer share; the share used is the larger of it
-    and the project's assessed non-permanence risk — never less than the validator assessed.
+    ``minimum_pct`` is the registry's minimum buffer share (its settings); an issuer may ask for
+    more (``requested_pct``), never less. The share used is the largest of these and the
+    project's assessed non-permanence risk — never less than the validator assessed.
     Rounding: credits = floor(verified t CO2e); buffer = ceil(credits × share / 100) to the
     buffer account (non-permanence pool), the rest to the developer's holding account.
     """
     op = Operation(session, OperationKind.ISSUE, idempotency_key,
-                   {"project": project_code, "buffer_pct": buffer_pct}, actor)  # fmt: skip
+                   {"project": project_code, "buffer_pct": minimum_pct, "requested_pct": requested_pct}, actor)  # fmt: skip
     if op.previous is not None:
         return IssueResult.from_dict(op.previous, replayed=True)
+    buffer_pct = minimum_pct if requested_pct is None else requested_pct
+    if not 0 <= buffer_pct < 100 or not 0 <= minimum_pct < 100:
+        raise BadQuantity(
+            f"缓冲比例 {buffer_pct}% 须在 0–100 之间。",
+            f"buffer share {buffer_pct}% must be within 0–100.",
+        )
+    if buffer_pct < minimum_pct:
+        raise BufferRule(
+            f"缓冲比例 {buffer_pct}% 低于登记簿的最低比例 {minimum_pct}%：只能提高，不能降低。",
+            f"buffer share {buffer_pct}% is below the registry's minimum {minimum_pct}%: an issuer "
+            "may raise it, never lower it.",
+        )
     db = op.db
     project = db.first(
         "SELECT id, developer, status, buffer_pct FROM project WHERE code = :c" + row_lock(db),
@@ -98,11 +116,6 @@ def issue(
         raise NothingToIssue(
             f"项目 {project_code} 没有待签发的已核证监测期。",
             f"project {project_code} has no verified period waiting for issuance.",
-        )
-    if not 0 <= buffer_pct < 100:
-        raise BadQuantity(
-            f"缓冲比例 {buffer_pct}% 须在 0–100 之间。",
-            f"buffer share {buffer_pct}% must be within 0–100.",
         )
     assessed = None if project[3] is None else float(project[3])
     share = buffer_pct if assessed is None else max(buffer_pct, assessed)
@@ -126,7 +139,7 @@ def issue(
     buffer_account = system_account(session, AccountKind.BUFFER)
     owner = owner_account or f"HOLD-{project_code}"
     owner_id = ensure_account(session, owner, f"{project[1]} 持有账户", AccountKind.HOLDING.value,
-                              str(project[1]), new_holder_kind="developer")  # fmt: skip
+                              str(project[1]), new_holder_kind="developer", system=owner_account is None)  # fmt: skip
     placed: list[Placement] = []
     rows: list[NewBlock] = []
     active = BlockState.ACTIVE.value
@@ -149,7 +162,7 @@ def issue(
         {"o": op.id, "p": project_code, "m": period[0], "v": vintage, "q": credits, "b": buffer},
     )  # fmt: skip
     result = IssueResult(project=project_code, vintage=vintage, quantity=credits, buffer=buffer,
-                         buffer_pct=share, registry_minimum_pct=buffer_pct, assessed_risk_pct=assessed,
+                         buffer_pct=share, registry_minimum_pct=minimum_pct, assessed_risk_pct=assessed,
                          placed=tuple(placed), rounding=ROUNDING_RULE)  # fmt: skip
     op.finish(result)
     return result
@@ -166,7 +179,14 @@ def transfer(
         return TransferResult.from_dict(op.previous, replayed=True)
     if from_account == to_account:
         raise SameAccount("转出和转入账户相同。", "source and destination are the same account.")
+    _check_amount_of_credits(quantity)
     found = accounts(op.db, {from_account: HOLDING_OR_BUFFER, to_account: HOLDING})
+    if found[from_account][1] == AccountKind.BUFFER:
+        raise BufferRule(
+            "缓冲池中的积分不能转让：只有在发生逆转（火灾、采伐等）时注销。",
+            "credits in the buffer pool are never transferred: they are only cancelled to cover "
+            "a reversal (fire, felling).",
+        )
     src, dst = found[from_account][0], found[to_account][0]
     lock_account(op.db, src)
     pieces = select(op.db, src, BlockState.ACTIVE.value, quantity,
@@ -181,16 +201,26 @@ def transfer(
 
 def retire(
     session: Session, actor: str, idempotency_key: str, account_code: str, beneficiary: str, purpose: str,
-    retired_on: date, quantity: int | None = None, serials: str | None = None, project: str | None = None,
+    retired_on: date | None = None, quantity: int | None = None, serials: str | None = None,
+    project: str | None = None,
 ) -> RetireResult:  # fmt: skip
-    """Retire active credits for a beneficiary; returns the certificate id. Retired never moves."""
+    """Retire active credits for a beneficiary; returns the certificate id. Retired never moves.
+
+    ``retired_on`` defaults to today (UTC) — and a retry of the same request (same key, no date)
+    on a later day returns the first certificate, since the default is not part of the request.
+    """
+    check_text(beneficiary, "受益方", "beneficiary")
+    check_text(purpose, "用途", "purpose", required=False)
+    if retired_on is not None:
+        check_date(retired_on, "退役日期", "retirement date")
     op = Operation(session, OperationKind.RETIRE, idempotency_key,
-                   {"account": account_code, "beneficiary": beneficiary, "purpose": purpose, "date": retired_on.isoformat(),
+                   {"account": account_code, "beneficiary": beneficiary, "purpose": purpose,
+                    "date": None if retired_on is None else retired_on.isoformat(),
                     "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
     if op.previous is not None:
         return RetireResult.from_dict(op.previous, replayed=True)
-    if not beneficiary.strip():
-        raise MissingField("退役须写明受益方。", "a retirement needs a beneficiary.")
+    retired_on = retired_on or datetime.now(UTC).date()
+    _check_amount_of_credits(quantity)
     src, _ = account(op.db, account_code, HOLDING, lock=True)
     pieces = select(op.db, src, BlockState.ACTIVE.value, quantity,
                     parse_serial(serials) if serials else None, project)  # fmt: skip
@@ -203,7 +233,9 @@ def retire(
         "INSERT INTO retirement (certificate_id, op_id, beneficiary, purpose, retired_on, quantity, serials) VALUES (:c, :o, :b, :p, :d, :q, :s)",
         {"c": certificate, "o": op.id, "b": beneficiary, "p": purpose, "d": retired_on, "q": total, "s": "\n".join(moved)},
     )  # fmt: skip
-    result = RetireResult(certificate, account_code, beneficiary, total, moved)
+    result = RetireResult(
+        certificate, account_code, beneficiary, total, moved, retired_on.isoformat()
+    )
     op.finish(result)
     return result
 
@@ -217,8 +249,8 @@ def cancel(
                    {"account": account_code, "reason": reason, "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
     if op.previous is not None:
         return CancelResult.from_dict(op.previous, replayed=True)
-    if not reason.strip():
-        raise MissingField("注销须写明原因。", "a cancellation needs a reason.")
+    check_text(reason, "注销原因", "reason for the cancellation")
+    _check_amount_of_credits(quantity)
     src, _ = account(op.db, account_code, HOLDING_OR_BUFFER, lock=True)
     pieces = select(op.db, src, BlockState.ACTIVE.value, quantity,
                     parse_serial(serials) if serials else None, project)  # fmt: skip
@@ -231,7 +263,7 @@ def cancel(
 
 def pledge(
     session: Session, actor: str, idempotency_key: str, account_code: str, bank_account: str, loan_ref: str,
-    amount_yuan: Decimal, quantity: int | None = None, serials: str | None = None, project: str | None = None,
+    amount_yuan: Decimal | str, quantity: int | None = None, serials: str | None = None, project: str | None = None,
 ) -> PledgeResult:  # fmt: skip
     """Pledge active credits to a bank: they stay in the holder's account, locked to the pledge."""
     op = Operation(session, OperationKind.PLEDGE, idempotency_key,
@@ -239,6 +271,9 @@ def pledge(
                     "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
     if op.previous is not None:
         return PledgeResult.from_dict(op.previous, replayed=True)
+    check_text(loan_ref, "贷款合同号", "loan reference")
+    amount = check_amount(amount_yuan)
+    _check_amount_of_credits(quantity)
     if account_code == bank_account:
         raise SameAccount(
             "不能把积分质押给持有人自己。", "credits cannot be pledged to their own holder."
@@ -255,10 +290,7 @@ def pledge(
             f"({pledgee[3]}); open a bank's account with holder kind 'bank'.",
         )
     lock_account(op.db, src)
-    # money: Decimal yuan, rounded half-up to the fen, stored as whole fen (exact on both engines)
-    amount = Decimal(amount_yuan).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    if amount <= 0:
-        raise BadAmount("贷款金额须为正数（元）。", "the loan amount must be positive (yuan).")
+    # money: Decimal yuan to the fen (checked above), stored as whole fen (exact on both engines)
     pieces = select(op.db, src, BlockState.ACTIVE.value, quantity,
                     parse_serial(serials) if serials else None, project)  # fmt: skip
     total = sum(hi - lo + 1 for _, lo, hi in pieces)
@@ -277,10 +309,18 @@ def pledge(
     return result
 
 
+def _check_amount_of_credits(quantity: int | None) -> None:
+    """A quantity, when one is given, within the ledger's bounds (before any SQL)."""
+    if quantity is not None:
+        check_quantity(quantity)
+
+
 def _close_pledge(
     session: Session, actor: str, idempotency_key: str, pledge_id: int, enforce_: bool
 ) -> PledgeCloseResult:
     kind = OperationKind.ENFORCE if enforce_ else OperationKind.RELEASE
+    if isinstance(pledge_id, bool) or not isinstance(pledge_id, int) or not 1 <= pledge_id < 2**31:
+        raise UnknownPledge(f"质押 {pledge_id!r} 不存在。", f"pledge {pledge_id!r} does not exist.")
     op = Operation(session, kind, idempotency_key, {"pledge": pledge_id}, actor)
     if op.previous is not None:
         return PledgeCloseResult.from_dict(op.previous, replayed=True)

@@ -15,6 +15,7 @@ from registry.audit import append_event, canonical_json
 from registry.db import DriverSQL
 from registry.errors import IdempotencyKeyReused
 from registry.ledger.results import Result
+from registry.ledger.validation import check_key
 from registry.ledger.vocabulary import OperationKind
 
 __all__ = ["FAULT_PAUSE_ENV", "Operation", "row_lock"]
@@ -42,7 +43,7 @@ class Operation:
         request: dict[str, Any],
         actor: str,
     ) -> None:
-        self.session, self.kind, self.key, self.actor = session, kind, key, actor
+        self.session, self.kind, self.key, self.actor = session, kind, check_key(key), actor
         self.db = DriverSQL(session)
         self.request = canonical_json({"kind": kind.value, **request})
         self.id = 0

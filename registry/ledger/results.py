@@ -120,6 +120,7 @@ class RetireResult(Result):
     beneficiary: str
     quantity: int
     serials: tuple[str, ...]
+    retired_on: str = ""  # ISO date (results recorded before it was stored read back as "")
     replayed: bool = _transient()
 
 

@@ -3,6 +3,7 @@ written ``<first serial>..<last sequence>``."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from registry.errors import BadSerial
@@ -35,25 +36,24 @@ def format_block(project: str, vintage: int, first: int, last: int) -> str:
     return f"{serial(project, vintage, first)}..{last:09d}"
 
 
+_SERIAL = re.compile(
+    rf"CN-{COUNTY_CODE}-(?P<project>[A-Za-z0-9][A-Za-z0-9._-]*?)-(?P<vintage>[0-9]{{4}})-"
+    r"(?P<first>[0-9]{9})(?:\.\.(?P<last>[0-9]{9}))?"
+)
+
+
 def parse_serial(text_: str) -> Range:
-    """A serial or a block written ``<first serial>..<last sequence>``."""
+    """A serial or a block written ``<first serial>..<last sequence>``: ASCII digits only (no
+    full-width digits, no underscores), a 4-digit vintage and 9-digit sequences, first ≤ last."""
     value = text_.strip()
-    head, _, tail = value.partition("..")
-    prefix = f"CN-{COUNTY_CODE}-"
-    try:
-        if not head.startswith(prefix):
-            raise ValueError
-        rest = head[len(prefix) :]
-        project_vintage, _, seq = rest.rpartition("-")
-        project, _, vintage = project_vintage.rpartition("-")
-        first = int(seq)
-        last = int(tail) if tail else first
-        if not project or len(seq) != 9 or last < first or first < 1:
-            raise ValueError
-        return Range(project, int(vintage), first, last)
-    except ValueError as exc:
-        raise BadSerial(
-            f"无法识别的序列号 {value!r}，格式应为 CN-{COUNTY_CODE}-项目-年份-九位序号[..九位序号]。",
-            f"not a serial {value!r}: expected CN-{COUNTY_CODE}-<project>-<vintage>-<9 digits>"
-            "[..<9 digits>].",
-        ) from exc
+    found = _SERIAL.fullmatch(value)
+    if found is not None:
+        first = int(found["first"])
+        last = int(found["last"]) if found["last"] else first
+        if 1 <= first <= last:
+            return Range(found["project"], int(found["vintage"]), first, last)
+    raise BadSerial(
+        f"无法识别的序列号 {value!r}，格式应为 CN-{COUNTY_CODE}-项目-年份-九位序号[..九位序号]。",
+        f"not a serial {value!r}: expected CN-{COUNTY_CODE}-<project>-<vintage>-<9 digits>"
+        "[..<9 digits>].",
+    )

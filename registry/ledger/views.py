@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from registry.db import DriverSQL
-from registry.errors import UnknownAccount, UnknownCertificate
+from registry.errors import LedgerTampered, UnknownAccount, UnknownCertificate
 from registry.ledger.accounts import account
 from registry.ledger.results import (
     AccountHoldings,
@@ -173,11 +173,12 @@ def certificate(session: Session, certificate_id: str) -> Certificate:
         f"SELECT code, name, methodology FROM project WHERE code IN ({', '.join(':' + k for k in codes)})",
         codes)}  # fmt: skip
     event = session.execute(
-        text("SELECT id, hash, occurred_at FROM audit_event WHERE entity_type = 'ledger_operation' "
+        text("SELECT id, hash, occurred_at, payload FROM audit_event WHERE entity_type = 'ledger_operation' "
              "AND entity_id = :op"),
         {"op": str(row[6])},
     ).first()  # fmt: skip
-    assert event is not None  # written in the retirement's own transaction
+    _check_against_the_log(row, None if event is None else json.loads(event[3]))
+    assert event is not None
     return Certificate(
         certificate=row[0], beneficiary=row[1], purpose=row[2], retired_on=str(row[3]),
         quantity=int(row[4]), account=json.loads(row[9])["account"], retired_by=row[7],
@@ -186,6 +187,24 @@ def certificate(session: Session, certificate_id: str) -> Certificate:
                        for (p, v), q in sorted(per_project.items())),
         audit_event={"seq": int(event[0]), "hash": event[1], "occurred_at": event[2]},
     )  # fmt: skip
+
+
+def _check_against_the_log(row: Any, payload: dict[str, Any] | None) -> None:
+    """A certificate is shown only as the audit log recorded it: its retirement row must equal
+    the event written with it (certificate, beneficiary, purpose, date, quantity, serials)."""
+    recorded = None
+    if payload is not None:
+        request, result = payload["request"], payload["result"]
+        day = result.get("retired_on") or request.get("date") or ""
+        recorded = (result["certificate"], request["beneficiary"], request["purpose"], str(day),
+                    int(result["quantity"]), "\n".join(result["serials"]))  # fmt: skip
+    stored = (row[0], row[1], row[2], str(row[3])[:10], int(row[4]), str(row[5]))
+    if recorded != stored:
+        raise LedgerTampered(
+            f"退役证书 {row[0]} 的记录与审计日志不符，不予出具：表中为 {stored!r}，日志记录为 {recorded!r}。",
+            f"retirement {row[0]} differs from what the audit log recorded, so no certificate is "
+            f"shown: the table holds {stored!r}, the log {recorded!r}.",
+        )
 
 
 def history(session: Session, serial_text: str) -> list[HistoryEntry]:

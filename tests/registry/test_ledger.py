@@ -78,13 +78,13 @@ def test_serials_parse_and_format() -> None:
 
 def test_a_ledger_statement(ledger: Engine) -> None:
     with session_scope(ledger) as s:
-        result = issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)
+        result = issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)
     # floor(1000.5) = 1000 credits; buffer ceil(1000 × 10 %) = 100 → serials 1–100; owner 101–1000
     assert (result.quantity, result.buffer, result.vintage) == (1000, 100, 2026)
     assert live(ledger, "BUFFER") == [("000000001..000000100", "active")]
     assert live(ledger, "HOLD-L1") == [("000000101..000001000", "active")]
     with session_scope(ledger) as s:  # a retried request moves nothing and returns the same
-        assert issue(s, ADMIN, "L1", "issue-1", buffer_pct=10) == result
+        assert issue(s, ADMIN, "L1", "issue-1", minimum_pct=10) == result
         assert s.execute(text("SELECT issued FROM serial_counter")).scalar() == 1000
         assert s.execute(text("SELECT status FROM project WHERE code = 'L1'")).scalar() == "issued"
 
@@ -168,7 +168,7 @@ def test_a_ledger_statement(ledger: Engine) -> None:
 
 def test_the_ledger_at_a_glance_and_an_account_statement(ledger: Engine) -> None:
     with session_scope(ledger) as s:
-        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
+        issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
         transfer(s, "x", "t-1", "HOLD-L1", "BUYER", quantity=300)  # 101–400
         r = retire(
             s, "x", "r-1", "BUYER", "某电力公司", "碳中和", date(2026, 6, 30), quantity=50
@@ -212,7 +212,7 @@ def test_a_retirement_certificate_names_what_was_retired_and_where_the_log_recor
     ledger: Engine,
 ) -> None:
     with session_scope(ledger) as s:
-        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)  # HOLD-L1 101–1000
+        issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)  # HOLD-L1 101–1000
         transfer(s, "x", "t-1", "HOLD-L1", "BUYER", serials=P + "000000201..000000300")
         transfer(s, "x", "t-2", "HOLD-L1", "BUYER", serials=P + "000000401..000000420")
         r = retire(s, "某电力公司", "r-1", "BUYER", "某电力公司", "2026 年度碳中和", date(2026, 6, 30), quantity=110)  # fmt: skip
@@ -235,7 +235,7 @@ def test_a_retirement_certificate_names_what_was_retired_and_where_the_log_recor
 
 def test_eco_labels_travel_with_the_credits_and_never_change_in_place(ledger: Engine) -> None:
     with session_scope(ledger) as s:
-        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
+        issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
         assert {b.labels for b in blocks(s)} == {()}  # empty for now
     # labelling by hand, the way a labelling operation will: close the block, write it again
     with ledger.begin() as conn:
@@ -267,10 +267,10 @@ def test_the_labels_and_organisations_migrations_go_down_and_up(ledger: Engine) 
     one organisation per holder — the registry's system accounts a registry one, others 'other'."""
     from alembic import command
 
-    from registry.db import alembic_config, current_revision, migrate
+    from registry.db import alembic_config, current_revision, migrate, schema_head
 
     with session_scope(ledger) as s:
-        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)  # opens ISSUANCE, BUFFER, HOLD-L1
+        issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)  # opens ISSUANCE, BUFFER, HOLD-L1
     cfg = alembic_config()
     with ledger.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -286,7 +286,7 @@ def test_the_labels_and_organisations_migrations_go_down_and_up(ledger: Engine) 
         and "organisation_id" not in columns["ledger_account"]
     )
     migrate(ledger)
-    assert current_revision(ledger) == "0008"
+    assert current_revision(ledger) == schema_head()
     with ledger.connect() as conn:
         holders = dict(conn.execute(text(
             "SELECT a.code, o.kind FROM ledger_account a JOIN organisation o ON o.id = a.organisation_id")).all())  # fmt: skip
@@ -320,7 +320,7 @@ def test_refusals_are_clear_and_change_nothing(
     ledger: Engine, name: str, call: object, words: str
 ) -> None:
     with session_scope(ledger) as s:
-        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)
+        issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)
         transfer(s, "李工", "t-1", "HOLD-L1", "BUYER", quantity=3)
         retire(s, "b", "r-0", "BUYER", "b", "p", date(2026, 1, 1), quantity=1)
     before = snapshot(ledger)
@@ -351,7 +351,7 @@ def test_only_the_registry_admin_issues_and_a_refused_issuance_changes_nothing(
     before = snapshot(ledger)
     for role in (Role.BUREAU_STAFF, Role.VERIFIER, Role.BUYER, Role.FOREST_OWNER, Role.BANK):
         with pytest.raises(PermissionDenied) as info, session_scope(ledger) as s:
-            issue(s, Actor("某人", role), "L1", f"issue-as-{role.value}", buffer_pct=10)
+            issue(s, Actor("某人", role), "L1", f"issue-as-{role.value}", minimum_pct=10)
         assert info.value.category == Category.FORBIDDEN and "admin" in info.value.message_en
     assert snapshot(ledger) == before
     with session_scope(ledger) as s:
@@ -362,7 +362,7 @@ def test_only_the_registry_admin_issues_and_a_refused_issuance_changes_nothing(
 
 def test_the_database_guards_blocks_itself(ledger: Engine) -> None:
     with session_scope(ledger) as s:
-        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)
+        issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)
         retire(s, "b", "r-1", "HOLD-L1", "b", "p", date(2026, 1, 1), quantity=10)
     statements = [
         "UPDATE credit_block SET account_id = account_id WHERE state = 'retired'",  # touching a retired block
@@ -386,8 +386,8 @@ def test_the_database_guards_blocks_itself(ledger: Engine) -> None:
         (350, 350, True),  # inside one live block
         (250, 450, True),  # across three live blocks
         (1, 1000, True),  # over everything
-        (1000, 1005, True),  # sharing the last serial
-        (1001, 1010, False),  # right after the last live block
+        (995, 1000, True),  # sharing the last serial
+        (401, 1000, False),  # the same serials once the live block holding them is closed
     ],
 )
 def test_the_database_refuses_overlapping_live_blocks(
@@ -396,7 +396,7 @@ def test_the_database_refuses_overlapping_live_blocks(
     """Whatever the number of blocks a new range meets, the guard sees the overlap (SQLite's
     trigger probes one neighbour, migration 0005; PostgreSQL's exclusion constraint)."""
     with session_scope(ledger) as s:
-        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
+        issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
         transfer(s, "x", "t-1", "HOLD-L1", "BUYER", serials=P + "000000301..000000400")
     # a block written behind the service's back, in a transaction that is never committed
     insert = text(
@@ -408,7 +408,9 @@ def test_the_database_refuses_overlapping_live_blocks(
         if overlaps:
             with pytest.raises(DBAPIError, match="overlap"):
                 conn.execute(insert, {"f": first, "l": last})
-        else:
+        else:  # close the live block first, as an operation does: then the range is free
+            conn.execute(text("UPDATE credit_block SET closed_op_id = created_op_id "
+                              "WHERE closed_op_id IS NULL AND first_seq = :f"), {"f": first})  # fmt: skip
             assert conn.execute(insert, {"f": first, "l": last}).rowcount == 1
         transaction.rollback()
     with session_scope(ledger) as s:
@@ -444,7 +446,7 @@ def test_the_buffer_share_is_the_assessed_risk_but_never_below_the_minimum(
             s, VERIFIER, "L1", assessed_pct, "火险等级二级、坡度大 / fire risk class II, steep"
         )
     with session_scope(ledger) as s:
-        result = issue(s, ADMIN, "L1", "issue-risk", buffer_pct=minimum_pct)
+        result = issue(s, ADMIN, "L1", "issue-risk", minimum_pct=minimum_pct)
         history = s.execute(text("SELECT action, comment FROM project_event ORDER BY id")).all()
     assert (result.buffer, result.buffer_pct) == (
         expected_buffer,
@@ -462,7 +464,7 @@ def test_a_request_sent_twice_at_once_moves_credits_once(ledger: Engine) -> None
     import threading
 
     with session_scope(ledger) as s:
-        issue(s, ADMIN, "L1", "issue-1", buffer_pct=10)
+        issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)
     first_done_moving, results = threading.Event(), {}
 
     def first() -> None:

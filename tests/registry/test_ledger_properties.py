@@ -52,7 +52,7 @@ _ids = itertools.count()
 def _issued_project(engine: Engine, folder: Path) -> None:
     verified_project(engine, folder)
     with session_scope(engine) as s:
-        issue(s, Actor("局长", Role.ADMIN), "L1", "issue-1", buffer_pct=10)
+        issue(s, Actor("局长", Role.ADMIN), "L1", "issue-1", minimum_pct=10)
 
 
 @pytest.fixture
