@@ -37,6 +37,7 @@ class Parameter:
     unit: str
     source: str
     status: str
+    text: str = ""  # a text setting (e.g. a rule name); value is then NaN
 
     @property
     def verified(self) -> bool:
@@ -44,7 +45,8 @@ class Parameter:
 
     def describe(self) -> str:
         flag = "" if self.verified else f" [UNVERIFIED: {self.status}]"
-        return f"{self.name} = {self.value:g} {self.unit} ({self.source}){flag}"
+        shown = self.text or f"{self.value:g}"
+        return f"{self.name} = {shown} {self.unit} ({self.source}){flag}"
 
 
 @dataclass(frozen=True)
@@ -134,12 +136,13 @@ def volume_equations() -> Mapping[str, VolumeEquation]:
 def _keyed(name: str) -> Mapping[str, Parameter]:
     out = {}
     for row in _rows(name):
+        text = ""
         try:
             value = float(row["value"])
         except ValueError:
-            value = float("nan")  # a text setting (e.g. a rule name); see ``text``
+            value, text = float("nan"), row["value"].strip()  # a text setting (a rule name)
         out[row["parameter"]] = Parameter(
-            row["parameter"], value, row["unit"], row["source"], row["status"]
+            row["parameter"], value, row["unit"], row["source"], row["status"], text
         )
     return MappingProxyType(out)
 
