@@ -208,6 +208,49 @@ def reject_cmd(
     _transition_cmd(project, "reject", reason, actor, role)
 
 
+def _read_plots(plots: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tree list (sheet 1) and strata areas (sheet 2) of a plot workbook, canonical columns."""
+    from methodologies.expost import (
+        BAMBOO_COLUMNS_ZH,
+        OPTIONAL_COLUMNS_ZH,
+        PLOT_COLUMNS_ZH,
+        STRATUM_COLUMNS_ZH,
+    )
+    from registry.cli_model import _canonical
+
+    try:
+        trees = _canonical(
+            pd.read_excel(plots, sheet_name=0),
+            {**PLOT_COLUMNS_ZH, **BAMBOO_COLUMNS_ZH, **OPTIONAL_COLUMNS_ZH},
+        )
+        strata = _canonical(pd.read_excel(plots, sheet_name=1), STRATUM_COLUMNS_ZH)
+    except (OSError, ValueError) as exc:
+        err.print(
+            f"[bold red]错误[/] 无法读取 {plots}：{escape(str(exc))}\n[bold red]Error[/] cannot read {plots}"
+        )
+        raise typer.Exit(1) from exc
+    return trees, strata
+
+
+@project_app.command("measure-start")
+def measure_start_cmd(
+    project: Annotated[str, typer.Option(help="项目编号")],
+    plots: Annotated[Path, typer.Option(help="固定样地起始测定 .xlsx（每木检尺 + 层面积）")],
+    measured_on: Annotated[str, typer.Option("--date", help="测定日期 YYYY-MM-DD")],
+    actor: ActorOpt = None,
+    role: RoleOpt = Role.BUREAU_STAFF,
+) -> None:
+    """记录计入期开始时的固定样地测定 / record the permanent plots measured at the start."""
+    from registry.projects import record_start_measurement
+
+    trees, strata = _read_plots(plots)
+    digest = _act(actor, role, lambda session, who: record_start_measurement(
+        session, who, project, date.fromisoformat(measured_on), trees, strata
+    ).start_plots_digest)  # fmt: skip
+    console.print(f"[green]{project}: 起始测定已记录 start measurement recorded[/] "
+                  f"({trees['plot_id'].nunique()} plots, sha256 {str(digest)[:16]}…)")  # fmt: skip
+
+
 @project_app.command("monitor")
 def monitor_cmd(
     project: Annotated[str, typer.Option(help="项目编号")],
@@ -217,30 +260,24 @@ def monitor_cmd(
     actor: ActorOpt = None,
     role: RoleOpt = Role.BUREAU_STAFF,
 ) -> None:
-    """提交监测报告（样地数据，计算事后碳汇） / submit a monitoring period with plot data."""
-    from methodologies.expost import BAMBOO_COLUMNS_ZH, PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
-    from registry.cli_model import _canonical
+    """提交监测报告（同一批固定样地复测，计算碳储量变化） / submit a monitoring period."""
     from registry.projects import submit_monitoring
 
-    engine, who = _context(actor, role)
-    try:
-        trees = _canonical(
-            pd.read_excel(plots, sheet_name=0), {**PLOT_COLUMNS_ZH, **BAMBOO_COLUMNS_ZH}
-        )
-        strata = _canonical(pd.read_excel(plots, sheet_name=1), STRATUM_COLUMNS_ZH)
-        with session_scope(engine) as session:
-            period = submit_monitoring(session, who, project, date.fromisoformat(start),
-                                       date.fromisoformat(end), trees, strata)  # fmt: skip
-            removals, unc = period.removals_tco2e, period.uncertainty
-    except (RegistryError, MethodologyError) as exc:
-        raise _fail(exc) from exc
-    except (OSError, ValueError) as exc:
-        err.print(
-            f"[bold red]错误[/] 无法读取 {plots}：{escape(str(exc))}\n[bold red]Error[/] cannot read {plots}"
-        )
-        raise typer.Exit(1) from exc
+    trees, strata = _read_plots(plots)
+
+    def run(session: Session, who: Any) -> tuple[float, float | None, str]:
+        period = submit_monitoring(session, who, project, date.fromisoformat(start),
+                                   date.fromisoformat(end), trees, strata)  # fmt: skip
+        return period.removals_tco2e, period.change_uncertainty, period.flags_json
+
+    removals, unc, flags_json = _act(actor, role, run)
+    u = "∞" if unc is None else f"{unc:.1%}"
     console.print(f"[green]{project}: 监测期已提交 monitoring period submitted[/] — net removals "
-                  f"{removals:,.1f} t CO2e (uncertainty {unc:.1%})")  # fmt: skip
+                  f"{removals:,.1f} t CO2e (uncertainty of the change {u})")  # fmt: skip
+    for flag in json.loads(flags_json):
+        err.print(
+            f"[yellow]合理性检查 flagged[/] {escape(flag['message_zh'])}\n  {escape(flag['message_en'])}"
+        )
 
 
 @project_app.command("verify")
@@ -248,13 +285,18 @@ def verify_cmd(
     project: Annotated[str, typer.Option(help="项目编号")],
     quantity: Annotated[float, typer.Option(help="核证量 t CO2e（≤ 计算值）")],
     comment: Annotated[str, typer.Option(help="核证意见")] = "",
+    override_reason: Annotated[
+        str,
+        typer.Option(help="核证未通过合理性检查的监测期的理由 / reason to verify a flagged period"),
+    ] = "",
     actor: ActorOpt = None,
     role: RoleOpt = Role.VERIFIER,
 ) -> None:
     """核证监测期 / verify the open monitoring period (quantity ≤ computed removals)."""
     from registry.projects import verify_period
 
-    _act(actor, role, lambda session, who: verify_period(session, who, project, quantity, comment))
+    _act(actor, role, lambda session, who: verify_period(session, who, project, quantity, comment,
+                                                         override_reason))  # fmt: skip
     console.print(f"[green]{project}: 核证 verified {quantity:,.3f} t CO2e[/]")
 
 
@@ -303,6 +345,14 @@ def show_cmd(
         console.print(
             f"非永久性风险 assessed risk: 缓冲 buffer {info['buffer_pct']:g}%（不低于登记处最低比例 / at least the registry minimum）"
         )
+    if info["start_measured_on"]:
+        console.print(
+            f"起始样地测定 start measurement: {info['start_measured_on']} (sha256 {info['start_plots_digest'][:16]}…)"
+        )
+    else:
+        console.print(
+            "[yellow]尚无起始样地测定 no start measurement yet (tanhui project measure-start)[/]"
+        )
     if info["unverified_parameters"]:
         console.print(
             f"[yellow]{len(info['unverified_parameters'])} 个参数来源未核实 unverified parameters[/]"
@@ -315,15 +365,16 @@ def show_cmd(
             "to",
             "status",
             "stock",
-            "U",
+            "U change",
             "removals",
             "verified",
             "verifier",
         ):
             table.add_column(name)
         for p in info["monitoring_periods"]:
-            table.add_row(str(p["period"]), p["start"], p["end"], p["status"], f"{p['stock_tco2e']:,.0f}",
-                          f"{p['uncertainty']:.1%}", f"{p['removals_tco2e']:,.1f}",
+            u = p["change_uncertainty"]
+            table.add_row(str(p["period"]), p["start"], p["end"], p["status"] + (" ⚑" if p["flags"] else ""),
+                          f"{p['stock_tco2e']:,.0f}", "∞" if u is None else f"{u:.1%}", f"{p['removals_tco2e']:,.1f}",
                           "" if p["verified_tco2e"] is None else f"{p['verified_tco2e']:,.1f}", p["verifier"] or "")  # fmt: skip
         console.print(table)
     table = Table(title="历史 history")
