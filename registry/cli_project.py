@@ -137,6 +137,31 @@ def remove_stands_cmd(
     _stands_cmd(False, project, stands, actor, role)
 
 
+@project_app.command("add-evidence")
+def add_evidence_cmd(
+    project: Annotated[str, typer.Option(help="项目编号")],
+    file: Annotated[
+        Path,
+        typer.Option(help="证据 .csv/.xlsx：stand_key, kind, item, value, observed_on, reference"),
+    ],
+    actor: ActorOpt = None,
+    role: RoleOpt = Role.BUREAU_STAFF,
+) -> None:
+    """加入适用条件证据（调查、影像、声明） / add dated observations and declarations (draft)."""
+    from registry.cli_model import _read_table
+    from registry.projects import add_evidence
+
+    try:
+        rows = _read_table(file)
+    except (OSError, ValueError) as exc:
+        err.print(
+            f"[bold red]错误[/] 无法读取 {file}：{escape(str(exc))}\n[bold red]Error[/] cannot read {file}"
+        )
+        raise typer.Exit(1) from exc
+    n = _act(actor, role, lambda session, who: add_evidence(session, who, project, rows))
+    console.print(f"[green]{project}: 已加入 {n} 条证据[/] {n} evidence rows added")
+
+
 @project_app.command("check")
 def check_cmd(project: Annotated[str, typer.Option(help="项目编号")]) -> None:
     """合格性与重复计量检查 / eligibility and double-counting report."""
@@ -153,10 +178,12 @@ def check_cmd(project: Annotated[str, typer.Option(help="项目编号")]) -> Non
                   f"{len(failed)} 项未通过 failed")  # fmt: skip
     if len(failed):
         table = Table(title="未通过 failed")
-        for name in ("stand", "rule", "reason"):
+        for name in ("stand", "rule", "source", "reason"):
             table.add_column(name)
         for r in failed.head(50).itertuples(index=False):
-            table.add_row(str(r.stand_id), str(r.rule), f"{r.reason_zh}\n{r.reason_en}")
+            table.add_row(
+                str(r.stand_id), str(r.rule), str(r.source), f"{r.reason_zh}\n{r.reason_en}"
+            )
         console.print(table)
         raise typer.Exit(1)
 

@@ -26,7 +26,7 @@ from sqlmodel import col
 
 from gis_data.checks import area_ha
 from methodologies import afforestation, bamboo, forest_management
-from methodologies.eligibility import check_eligibility
+from methodologies.eligibility import EVIDENCE_COLUMNS, check_eligibility
 from methodologies.exante import ExAnteResult
 from methodologies.expost import EMPTY_PLOT, estimate, estimate_change
 from methodologies.plausibility import check_period
@@ -40,6 +40,7 @@ from registry.models import (
     MonitoringPeriod,
     Project,
     ProjectEvent,
+    ProjectEvidence,
     ProjectStand,
     ProjectStatus,
     Role,
@@ -55,6 +56,7 @@ __all__ = [
     "NotEligible",
     "PermissionDenied",
     "ProjectError",
+    "add_evidence",
     "add_stands",
     "check_project",
     "create_project",
@@ -429,18 +431,104 @@ def _project_stands(session: Session, project: Project) -> pd.DataFrame:
     return select_stands(session, "all", project_id=project.id)
 
 
+EVIDENCE_KINDS = ("survey", "imagery", "declaration", "measurement")
+
+
+def project_evidence(session: Session, project: Project) -> pd.DataFrame:
+    """The project's evidence rows (``EVIDENCE_COLUMNS``), oldest record first."""
+    rows = session.execute(
+        select(ProjectEvidence)
+        .where(col(ProjectEvidence.project_id) == project.id)
+        .order_by(col(ProjectEvidence.id))
+    ).scalars()
+    return pd.DataFrame(
+        [(r.stand_key or "", r.kind, r.item, r.value, r.observed_on, r.reference) for r in rows],
+        columns=list(EVIDENCE_COLUMNS),
+    )
+
+
+def add_evidence(session: Session, actor: Actor, code: str, rows: pd.DataFrame) -> int:
+    """Add dated observations and declarations to a draft project (all rows or none).
+
+    ``rows``: ``stand_key`` (empty: the whole project), ``kind`` (survey | imagery |
+    declaration | measurement), ``item``, ``value``, ``observed_on`` (YYYY-MM-DD),
+    ``reference`` (the document, image or survey it comes from). Every problem of the file is
+    reported at once, naming the row; a stand key must be one of the project's stands.
+    Recorded with the file's digest in one audit event.
+    """
+    project = _draft_for_stand_changes(session, actor, code)
+    missing = [c for c in EVIDENCE_COLUMNS if c not in rows]
+    if missing:
+        raise ProjectError(
+            f"证据文件缺少列：{', '.join(missing)}",
+            f"the evidence file lacks the columns: {', '.join(missing)}",
+        )
+    members = set(_active_keys(session, project))
+    problems: list[tuple[str, str]] = []
+    parsed: list[tuple[str | None, str, str, str, date, str]] = []
+    text_rows = rows[list(EVIDENCE_COLUMNS)].astype(object).where(rows.notna(), "")
+    for i, r in enumerate(text_rows.itertuples(index=False), start=2):  # row 1 is the header
+        key = str(r.stand_key).strip()
+        kind, item = str(r.kind).strip(), str(r.item).strip()
+        value, reference = str(r.value).strip(), str(r.reference).strip()
+        try:
+            when = pd.Timestamp(str(r.observed_on)).date()
+        except ValueError:
+            when = None
+        if kind not in EVIDENCE_KINDS:
+            problems.append((f"第 {i} 行：类别 {kind!r} 无效（可用：{'、'.join(EVIDENCE_KINDS)}）",
+                             f"row {i}: kind {kind!r} is not one of {', '.join(EVIDENCE_KINDS)}"))  # fmt: skip
+        if key and key not in members:
+            problems.append(
+                (
+                    f"第 {i} 行：小班 {key!r} 不属于项目 {code}",
+                    f"row {i}: stand {key!r} is not in project {code}",
+                )
+            )
+        if when is None:
+            problems.append(
+                (
+                    f"第 {i} 行：日期 {r.observed_on!r} 无效（YYYY-MM-DD）",
+                    f"row {i}: date {r.observed_on!r} is not YYYY-MM-DD",
+                )
+            )
+        if not item or not value or not reference:
+            problems.append((f"第 {i} 行：项目、值和依据（文件/影像/调查编号）都须填写",
+                             f"row {i}: item, value and reference (document, image or survey id) are all required"))  # fmt: skip
+        if when is not None:
+            parsed.append((key or None, kind, item, value, when, reference))
+    if problems:
+        more = f"（共 {len(problems)} 处）" if len(problems) > 10 else ""
+        raise ProjectError("证据文件有误，未做任何更改：" + "；".join(p[0] for p in problems[:10]) + more,
+                           "the evidence file has problems; nothing was changed: "
+                           + "; ".join(p[1] for p in problems[:10]))  # fmt: skip
+    digest = hashlib.sha256(rows.to_csv(index=False).encode()).hexdigest()
+    assert project.id is not None
+    now = _now()
+    for stand_key, kind, item, value, when, reference in parsed:
+        session.add(ProjectEvidence(project_id=project.id, stand_key=stand_key, kind=kind, item=item,
+                                    value=value, observed_on=when, reference=reference,
+                                    file_digest=digest, recorded_by=actor.name, recorded_at=now))  # fmt: skip
+    _record(session, project, actor, "evidence_added", project.status, "",
+            {"rows": len(parsed), "file_digest": digest})  # fmt: skip
+    return len(parsed)
+
+
 def check_project(session: Session, code: str, tolerance_m2: float = 1.0) -> pd.DataFrame:
-    """Eligibility and double-counting report: one row per stand and rule."""
+    """Eligibility and double-counting report: one row per stand and rule, with its source."""
     project = _lock_project(session, code)
     stands = _project_stands(session, project)
     report = check_eligibility(
-        project.methodology, stands, project.start_date.year, project.planted_group or "chinese_fir"
-    )
+        project.methodology, stands, project.start_date.year,
+        project.planted_group or "chinese_fir", project_evidence(session, project),
+        project.start_date,
+    )  # fmt: skip
     conflicts = _conflicts(session, project, stands["stand_id"].tolist(), tolerance_m2)
     rows = [
         (c["stand"], "no_double_counting", False,
          f"与项目 {c['other_project']} 的小班 {c['other_stand']} 冲突",
-         f"conflicts with stand {c['other_stand']} of project {c['other_project']}")
+         f"conflicts with stand {c['other_stand']} of project {c['other_project']}",
+         "registry: one stand, one project")
         for c in conflicts
     ]  # fmt: skip
     if rows:
@@ -501,8 +589,8 @@ def transition(
         if len(failed):
             first = failed.iloc[0]
             raise NotEligible(
-                f"{failed['stand_id'].nunique()} 个小班不符合 {project.methodology} 的条件，例如小班 {first.stand_id}：{first.reason_zh}（规则 {first.rule}）。",
-                f"{failed['stand_id'].nunique()} stands fail {project.methodology}, e.g. stand {first.stand_id}: {first.reason_en} (rule {first.rule}).",
+                f"{failed['stand_id'].nunique()} 个小班不符合 {project.methodology} 的条件，例如小班 {first.stand_id}：{first.reason_zh}（规则 {first.rule}，{first.source}）。",
+                f"{failed['stand_id'].nunique()} stands fail {project.methodology}, e.g. stand {first.stand_id}: {first.reason_en} (rule {first.rule}, {first.source}).",
                 failed,
             )
     if action == "register":
