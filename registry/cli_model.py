@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,6 +35,24 @@ def _engine() -> Any:
 def _fail(exc: MethodologyError | RegistryError) -> typer.Exit:
     err.print(f"[bold red]错误[/] {exc.message_zh}\n[bold red]Error[/] {exc.message_en}")
     return typer.Exit(1)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, ±inf) replaced by None: strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _dump(payload: Any) -> None:
+    text = json.dumps(
+        json_safe(payload), ensure_ascii=False, indent=1, default=str, allow_nan=False
+    )
+    sys.stdout.write(text + "\n")
 
 
 def _warn_unverified(names: list[str]) -> None:
@@ -125,9 +144,10 @@ def ex_ante_cmd(
             "total_net_removals_tco2e": result.total,
             "by_year": totals.to_dict(orient="records"),
             "traces": {k: t.to_dict() for k, t in result.traces.items()},
+            "effects_tco2e": result.effects,
             "unverified_parameters": result.unverified(),
         }
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
+        _dump(payload)
     else:
         table = Table(title=f"{result.methodology}: {len(result.stand_ids)} stands, t CO2e")
         for name in ("year", "baseline stock", "project stock", "net removals", "cumulative"):
@@ -221,10 +241,11 @@ def ex_post_cmd(
             "uncertainty": result.uncertainty,
             "deduction_applied": result.deduction_applied,
             "conservative_tco2e": result.conservative_tco2e,
+            "df": result.df,
             "strata": result.strata.to_dict(orient="records"),
             "trace": result.trace.to_dict(),
         }
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=1, default=str) + "\n")
+        _dump(payload)
     else:
         table = Table(title="分层估计 stratified estimate (t CO2e/ha)")
         for name in ("stratum", "area ha", "plots", "mean", "sd", "±90%", "plots needed"):
@@ -238,7 +259,8 @@ def ex_post_cmd(
             f"总计 total {result.estimate_tco2e:,.1f} t CO2e ± {result.half_width_tco2e:,.1f} "
             f"(90 %), uncertainty {result.uncertainty:.1%}; "
             + (
-                f"[yellow]>10 %: conservative value {result.conservative_tco2e:,.1f} t CO2e[/]"
+                f"[yellow]AR-TOOL14 App. 2: conservative value {result.conservative_tco2e:,.1f} t CO2e "
+                "(credits come from the change between two measurements: tanhui project monitor)[/]"
                 if result.deduction_applied
                 else "≤10 %: no deduction"
             )
@@ -267,7 +289,7 @@ def carbon_stock_cmd(
         )
         raise typer.Exit(1) from exc
     if fmt == "json":
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1, default=str) + "\n")
+        _dump(rows)
     else:
         table = Table(title="碳储量 carbon stock (t CO2e)")
         for name in ("stand", "group", "area ha", "t CO2e"):

@@ -357,7 +357,10 @@ def show_cmd(
     except (RegistryError, MethodologyError) as exc:
         raise _fail(exc) from exc
     if fmt == "json":
-        sys.stdout.write(json.dumps(info, ensure_ascii=False, indent=1) + "\n")
+        from registry.cli_model import json_safe
+
+        text = json.dumps(json_safe(info), ensure_ascii=False, indent=1, allow_nan=False)
+        sys.stdout.write(text + "\n")
         return
     console.print(
         f"[bold]{info['code']}[/] {info['name']} — {info['methodology']} — [bold]{info['status']}[/]"

@@ -100,8 +100,13 @@ def test_model_command_line(registry: Engine, db_url: str, tmp_path: Path) -> No
     )
     trace = next(iter(data["traces"].values()))
     assert [s["equation"] for s in trace["steps"]] == [
-        "chapman_richards", "carbon_stock_trees", "stock_difference", "net_removals"
-    ]  # fmt: skip
+        "chapman_richards",
+        "carbon_stock_trees",
+        "stock_difference",
+        "stock_difference",
+        "net_removals",
+    ]  # baseline (current management), project (improved practices, with each effect's share)
+    assert "longer_rotation" in trace["steps"][3]["note"]
     assert "bef[chinese_fir]" in data["unverified_parameters"]
     assert "UNVERIFIED" not in out.stdout and "unverified source" in out.stderr
     csv = tanhui(db_url, "model", "ex-ante", "--stands", "species_group=chinese_fir", "--methodology",
@@ -147,6 +152,10 @@ def test_carbon_stock_and_plot_commands(tmp_path: Path) -> None:
     expost = subprocess.run([TANHUI, "model", "ex-post", "--plots", str(template), "--format", "json"],
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert expost.returncode == 0, expost.stderr
-    result = json.loads(expost.stdout)
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not valid JSON: {constant}")
+
+    result = json.loads(expost.stdout, parse_constant=refuse)  # no NaN / Infinity
     assert result["strata"][0]["n_plots"] == 2 and result["deduction_applied"] is True
     assert result["conservative_tco2e"] < result["estimate_tco2e"]
