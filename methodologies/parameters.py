@@ -104,7 +104,13 @@ def species_parameters() -> Mapping[SpeciesGroup, SpeciesParameters]:
             column: str, unit: str, _row: dict[str, str] = row, _group: SpeciesGroup = group,
             _src: str = src, _status: str = status,
         ) -> Parameter:  # fmt: skip
-            return Parameter(f"{column}[{_group.value}]", float(_row[column]), unit, _src, _status)
+            # a column may carry its own source and status (``<column>_source``, ``_status``)
+            own_src = (_row.get(f"{column}_source") or "").strip()
+            own_status = (_row.get(f"{column}_status") or "").strip()
+            return Parameter(
+                f"{column}[{_group.value}]", float(_row[column]), unit,
+                own_src or _src, own_status or _status,
+            )  # fmt: skip
 
         out[group] = SpeciesParameters(
             group,

@@ -16,7 +16,7 @@ from methodologies.errors import InputError
 from methodologies.expost import estimate, plots_needed, tree_volume_m3
 
 FIR = (0.000058777042, 1.9699831, 0.89646157)  # volume_equations.csv, chinese_fir
-FIR_FACTOR = 0.307 * 1.634 * 1.246 * 0.52 * 44 / 12  # t CO2e per m³
+FIR_FACTOR = 0.307 * 1.634 * 1.246 * 0.47 * 44 / 12  # t CO2e per m³ (CF default 0.47)
 
 
 def v_fir(d: float, h: float) -> float:

@@ -13,7 +13,7 @@ from methodologies.errors import InputError
 from methodologies.growth import POOLED, GrowthCurve
 
 CURVE = GrowthCurve("chinese_fir", POOLED, 300.0, 0.05, 2.0, 100, 10.0, 0.9, "test curve")
-FIR_FACTOR = 0.307 * 1.634 * 1.246 * 0.52 * 44 / 12  # t CO2e per m³ (= 1.19174474085)
+FIR_FACTOR = 0.307 * 1.634 * 1.246 * 0.47 * 44 / 12  # t CO2e per m³ (= 1.07715390039)
 
 
 def cr(t: float) -> float:

@@ -23,8 +23,10 @@ def test_carbon_stock_rows_by_hand() -> None:
         "culms_per_ha": [None, None, 3000.0], "mean_dbh_cm": [None, None, 10.0], "age_du": [None, None, 1.0],
     })  # fmt: skip
     out = {r["stand_id"]: r for r in carbon_stock(frame)}
-    # fir: 200 m³ × 0.307 × 1.634 × 1.246 × 0.52 × 44/12 = 2 × 119.174474 = 238.348948
-    assert out["fir"]["tco2e"] == pytest.approx(238.348948, rel=1e-8)
+    # fir (CF: the conservative default 0.47, the recalled 0.52 being unverified):
+    #   200 m³ × 0.307 × 1.634 × 1.246 = 125.0081896 t d.m.; × 0.47 = 58.75384911 t C;
+    #   × 44/12 = 215.4307801 t CO2e
+    assert out["fir"]["tco2e"] == pytest.approx(215.4307801, rel=1e-8)
     # pine: 50 m³ × 0.380 × 1.472 × 1.187 × 0.460 × 44/12:
     #   19 × 1.472 = 27.968; × 1.187 = 33.198016; × 0.46 = 15.27108736; × 44/12 = 55.99398699
     assert out["pine"]["tco2e"] == pytest.approx(55.99398699, rel=1e-8)
@@ -52,6 +54,9 @@ def test_carbon_stock_bad_rows_name_the_stand(column: str, value: object, words:
 def test_parameter_status_is_kept_honest() -> None:
     fir = species_parameters()[SpeciesGroup.CHINESE_FIR]
     assert not fir.svd.verified and "verify" in fir.svd.status
+    # an unverified carbon fraction above the AR-TOOL14 default is replaced by 0.47 (conservative)
+    assert fir.carbon_fraction.value == 0.47 and fir.carbon_fraction.verified
+    assert "AR-TOOL14" in fir.carbon_fraction.source and "0.520" in fir.carbon_fraction.source
     assert bamboo_parameters()["root_shoot_ratio"].verified
     assert not bamboo_parameters()["culm_a"].verified
 
@@ -128,7 +133,7 @@ def test_afforestation_ex_ante_by_hand() -> None:
     result = afforestation.project_ex_ante(
         pd.DataFrame({"stand_id": ["a"], "area_ha": [3.0]}), [curve], 2026, 20
     )
-    factor = 0.307 * 1.634 * 1.246 * 0.52 * 44 / 12
+    factor = 0.307 * 1.634 * 1.246 * 0.47 * 44 / 12
     v20 = 300 * (1 - math.exp(-0.05 * 20)) ** 2  # = 119.87292 m³/ha at age 20
     assert result.project_stock[0, -1] == pytest.approx(v20 * 3 * factor)
     assert result.total == pytest.approx(v20 * 3 * factor)  # baseline 0, LK 0

@@ -16,7 +16,7 @@ from methodologies.expost import estimate_change
 from methodologies.uncertainty import deduct, deduction_fraction, independent_change_half_width
 
 FIR = (0.000058777042, 1.9699831, 0.89646157)  # volume_equations.csv, chinese_fir
-FIR_FACTOR = 0.307 * 1.634 * 1.246 * 0.52 * 44 / 12  # SVD × BEF × (1 + R) × CF × 44/12
+FIR_FACTOR = 0.307 * 1.634 * 1.246 * 0.47 * 44 / 12  # SVD × BEF × (1 + R) × CF × 44/12
 
 
 def v_fir(d: float, h: float) -> float:

@@ -133,8 +133,8 @@ def test_carbon_stock_and_plot_commands(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
-    # 200 m³ × 0.307 × 1.634 × 1.246 × 0.52 × 44/12 = 238.348948 t CO2e (see test_engine)
-    assert rows[0]["stand_id"] == "a" and rows[0]["tco2e"] == pytest.approx(238.348948)
+    # 200 m³ × 0.307 × 1.634 × 1.246 × 0.47 (CF default) × 44/12 = 215.4307801 t CO2e
+    assert rows[0]["stand_id"] == "a" and rows[0]["tco2e"] == pytest.approx(215.4307801)
     assert rows[1]["trace"]["steps"][0]["equation"] == "bamboo_culm_biomass"
     bad = tmp_path / "bad.csv"
     bad.write_text(
