@@ -201,31 +201,79 @@ def plot_template_cmd(out: Annotated[Path, typer.Option(help=".xlsx 或 .csv")])
         console.print(f"模板 template: {out} + {strata_path}（示例行请替换）")
 
 
+def _plot_tables(plots: Path, strata: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tree list and strata areas from a workbook (two sheets) or a CSV pair."""
+    from methodologies.expost import (
+        BAMBOO_COLUMNS_ZH,
+        OPTIONAL_COLUMNS_ZH,
+        PLOT_COLUMNS_ZH,
+        STRATUM_COLUMNS_ZH,
+    )
+
+    trees = _canonical(
+        _read_table(plots, 0), {**PLOT_COLUMNS_ZH, **BAMBOO_COLUMNS_ZH, **OPTIONAL_COLUMNS_ZH}
+    )
+    if strata is not None:
+        areas = _canonical(_read_table(strata), STRATUM_COLUMNS_ZH)
+    elif plots.suffix.lower() == ".xlsx":
+        areas = _canonical(_read_table(plots, 1), STRATUM_COLUMNS_ZH)
+    else:
+        areas = _canonical(
+            _read_table(plots.with_name(plots.stem + "_strata.csv")), STRATUM_COLUMNS_ZH
+        )
+    return trees, areas
+
+
+def _print_change(change: Any, fmt: str) -> None:
+    d = change.deduction
+    if fmt == "json":
+        _dump({
+            "method": change.method, "start_tco2e": change.start.estimate_tco2e,
+            "end_tco2e": change.end.estimate_tco2e, "change_tco2e": change.change_tco2e,
+            "se_tco2e": change.se_tco2e, "df": change.df,
+            "half_width_90_tco2e": change.half_width_tco2e, "uncertainty": d.uncertainty,
+            "deduction_fraction": d.fraction, "conservative_change_tco2e": d.kept,
+            "deduction_rule": {"name": d.rule.text, "source": d.rule.source, "status": d.rule.status},
+            "trace": change.trace.to_dict(),
+        })  # fmt: skip
+        return
+    u = "∞" if not math.isfinite(d.uncertainty) else f"{d.uncertainty:.1%}"
+    console.print(
+        f"碳储量变化 stock change ({change.method}): {change.start.estimate_tco2e:,.1f} → "
+        f"{change.end.estimate_tco2e:,.1f} t CO2e, ΔC = {change.change_tco2e:,.1f} ± "
+        f"{change.half_width_tco2e:,.1f} (90 %, df = {change.df:.0f}), U = {u}; "
+        f"{d.fraction:.0%} of the half-width deducted ({d.rule.text}) → {d.kept:,.1f} t CO2e"
+    )
+
+
 @model_app.command("ex-post")
 def ex_post_cmd(
     plots: Annotated[Path, typer.Option(help="样地数据 .xlsx（两个工作表）或 .csv")],
     strata: Annotated[Path | None, typer.Option(help="层面积 .csv（用 .csv 样地数据时）")] = None,
+    start_plots: Annotated[
+        Path | None,
+        typer.Option(help="同一批样地的上次测定 / the previous measurement: the change"),
+    ] = None,
+    start_strata: Annotated[Path | None, typer.Option(help="上次测定的层面积 .csv")] = None,
+    methodology: Annotated[
+        str, typer.Option(help="扣减规则所属方法学 / whose deduction rule applies")
+    ] = "AR-CM-003-V01",
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
 ) -> None:
-    """样地实测碳储量（分层抽样，90% 置信区间） / ex-post carbon stock from plots."""
-    from methodologies.expost import (
-        BAMBOO_COLUMNS_ZH,
-        PLOT_COLUMNS_ZH,
-        STRATUM_COLUMNS_ZH,
-        estimate,
-    )
+    """样地实测碳储量（分层抽样，90% 置信区间，df = n − M）；给出上次测定时计算变化量 /
+    ex-post carbon stock from plots; with --start-plots the change between two measurements."""
+    from methodologies.expost import estimate, estimate_change
 
     try:
-        trees = _canonical(_read_table(plots, 0), {**PLOT_COLUMNS_ZH, **BAMBOO_COLUMNS_ZH})
-        if strata is not None:
-            areas = _canonical(_read_table(strata), STRATUM_COLUMNS_ZH)
-        elif plots.suffix.lower() == ".xlsx":
-            areas = _canonical(_read_table(plots, 1), STRATUM_COLUMNS_ZH)
+        trees, areas = _plot_tables(plots, strata)
+        if start_plots is not None:
+            first, first_areas = _plot_tables(start_plots, start_strata)
+            change = estimate_change(
+                first, first_areas, trees, areas, methodology,
+                exclude_pre_existing=methodology == "CCER-14-001-V01",
+            )  # fmt: skip
         else:
-            areas = _canonical(
-                _read_table(plots.with_name(plots.stem + "_strata.csv")), STRATUM_COLUMNS_ZH
-            )
-        result = estimate(trees, areas)
+            result = estimate(trees, areas)
     except MethodologyError as exc:
         raise _fail(exc) from exc
     except (OSError, ValueError) as exc:
@@ -233,6 +281,10 @@ def ex_post_cmd(
             f"[bold red]错误[/] 无法读取样地数据 {plots}：{exc}\n[bold red]Error[/] cannot read the plot data: {exc}"
         )
         raise typer.Exit(1) from exc
+    if start_plots is not None:
+        _print_change(change, fmt)
+        _warn_unverified([p.name for p in change.trace.unverified()])
+        return
     if fmt == "json":
         payload = {
             "estimate_tco2e": result.estimate_tco2e,

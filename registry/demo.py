@@ -2,8 +2,10 @@
 
 Today: generate the synthetic Shuangpai inventory, import it with every check, import it again
 (a no-op), print the summaries, verify the audit chain, fit growth curves, project the county's
-ex-ante potential under the three methodologies (with plots) and export the stands. Later
-issues add projects and credits here, step by step.
+ex-ante potential under the three methodologies (with plots), walk three SYNTHETIC projects
+through their lifecycle — applicable stands only, evidence, the permanent plots measured at the
+start and remeasured at the end, uncertainty on the change, the plausibility gate — and check
+that each verified quantity lies within its frozen ex-ante band; then credits and the export.
 """
 
 from __future__ import annotations

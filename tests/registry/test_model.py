@@ -159,3 +159,12 @@ def test_carbon_stock_and_plot_commands(tmp_path: Path) -> None:
     result = json.loads(expost.stdout, parse_constant=refuse)  # no NaN / Infinity
     assert result["strata"][0]["n_plots"] == 2 and result["deduction_applied"] is True
     assert result["conservative_tco2e"] < result["estimate_tco2e"]
+    # the same plots measured twice the same: the change is 0 and nothing is kept
+    change = subprocess.run([TANHUI, "model", "ex-post", "--plots", str(template), "--start-plots",
+                             str(template), "--format", "json"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert change.returncode == 0, change.stderr
+    data = json.loads(change.stdout, parse_constant=refuse)
+    assert (data["method"], data["change_tco2e"], data["uncertainty"]) == ("paired", 0.0, None)
+    assert data["deduction_fraction"] == 1.0 and data["conservative_change_tco2e"] == 0.0
+    assert data["deduction_rule"]["name"] == "ar_tool14_appendix2"

@@ -128,3 +128,26 @@ def test_the_demo_verified_quantities_lie_within_the_ex_ante_band(
     assert {code for code, *_ in outcomes} == {"SP-FM-2026-01", "SP-AF-2028-01", "SP-BM-2026-01"}
     for code, verified, low, high in outcomes:
         assert 0 < low <= verified <= high, (code, verified, low, high)
+
+
+def test_the_next_period_starts_from_the_undiscounted_estimate(registry: Engine) -> None:
+    draft(registry, "TWO", "AR-CM-005-V01", BAMBOO)
+    stands = register(registry, "TWO")
+    first, last, strata = remeasured(registry, stands, "AR-CM-005-V01", 5, plots=6)
+    with session_scope(registry) as session:
+        record_start_measurement(session, STAFF, "TWO", START, first, strata)
+        one = submit_monitoring(session, STAFF, "TWO", START, END, last, strata)
+        p1 = json.loads(one.provenance_json)
+        assert p1["deduction_fraction"] > 0  # few plots: part of the half-width is deducted
+        verify_period(session, VERIFIER, "TWO", 0.0, "ok", override_reason="few plots")
+        # the second period remeasures the same plots (unchanged here)
+        two = submit_monitoring(
+            session, STAFF, "TWO", date(2031, 1, 1), date(2035, 12, 31), last, strata
+        )
+        p2 = json.loads(two.provenance_json)
+    # it starts from period 1's estimate as measured, not from its discounted value: the
+    # deduction is never given back
+    assert p2["start"].startswith("period 1")
+    assert p2["start_stock_tco2e"] == pytest.approx(one.stock_tco2e)
+    assert p2["start_stock_tco2e"] == pytest.approx(p1["end_stock_tco2e"])
+    assert two.change_tco2e == 0.0 and two.removals_tco2e <= 0
