@@ -194,8 +194,10 @@ def _project_steps(engine: Engine, console: Console) -> list[tuple[str, float, f
             planted = "chinese_fir" if methodology == "CCER-14-001-V01" else None
             if methodology == "AR-CM-003-V01":
                 stands = stands.assign(growth_gain=fm_growth_gain(stands))
-            # bamboo stands differ a lot in culm density: more plots keep U down
-            n_plots = 40 if methodology == "AR-CM-005-V01" else 20
+            # plots per stratum. Forest management credits a small difference (the effects, about
+            # a tenth of the growth) of a sampled change and a modelled baseline: the change must
+            # be known to a few per cent, hence many plots; bamboo culm densities vary a lot
+            n_plots = {"AR-CM-003-V01": 150, "AR-CM-005-V01": 40}.get(methodology, 20)
             first, last, strata = remeasured_plots(
                 stands, curves, 5, plots_per_stratum=n_plots, planted=planted
             )
