@@ -288,13 +288,15 @@ def monitor_cmd(
     role: RoleOpt = Role.BUREAU_STAFF,
 ) -> None:
     """提交监测报告（同一批固定样地复测，计算碳储量变化） / submit a monitoring period."""
+    from registry.cli import _settings
     from registry.projects import submit_monitoring
 
     trees, strata = _read_plots(plots)
+    factor = _settings().plausibility_factor
 
     def run(session: Session, who: Any) -> tuple[float, float | None, str]:
         period = submit_monitoring(session, who, project, date.fromisoformat(start),
-                                   date.fromisoformat(end), trees, strata)  # fmt: skip
+                                   date.fromisoformat(end), trees, strata, factor)  # fmt: skip
         return period.removals_tco2e, period.change_uncertainty, period.flags_json
 
     removals, unc, flags_json = _act(actor, role, run)

@@ -753,7 +753,7 @@ def _area_by_group(trees: pd.DataFrame, strata: pd.DataFrame) -> dict[str, float
 
 def submit_monitoring(
     session: Session, actor: Actor, code: str, start: date, end: date, trees: pd.DataFrame,
-    strata: pd.DataFrame,
+    strata: pd.DataFrame, plausibility_factor: float | None = None,
 ) -> MonitoringPeriod:  # fmt: skip
     """Attach a monitoring period with its plot data; compute ex-post removals; → monitored.
 
@@ -764,7 +764,8 @@ def submit_monitoring(
     estimate is the starting stock. Removals = the change after the methodology's uncertainty
     deduction (on the change) − the baseline change over the period (from the ex-ante frozen at
     registration) − leakage (0). Afforestation does not count pre-existing trees. The
-    plausibility gate's flags are stored for the verifier.
+    plausibility gate's flags are stored for the verifier (``plausibility_factor``: the
+    registry's setting, default the parameter table's).
     """
     project = _lock_project(session, code)
     rule = TRANSITIONS["monitor"]
@@ -829,7 +830,7 @@ def submit_monitoring(
     flags = check_period(
         area_by_group=_area_by_group(trees, strata), years=years,
         project_change_tco2e=change.change_tco2e, net_removals_tco2e=removals,
-        exante_net_tco2e=exante_net,
+        exante_net_tco2e=exante_net, factor=plausibility_factor,
     )  # fmt: skip
     digest = _digest(trees, strata)
     u = change.uncertainty if np.isfinite(change.uncertainty) else None

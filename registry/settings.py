@@ -22,5 +22,9 @@ class Settings(BaseSettings):
     buffer_pct: float = 10.0
     """Minimum share of each issuance (%) set aside in the buffer pool against reversals; a
     project's assessed risk (``tanhui project assess-risk``) can raise it, never lower it."""
+    plausibility_factor: float | None = None
+    """Plausibility gate: a period whose net removals per ha-year differ from the frozen ex-ante
+    by more than this factor (either way) is flagged; None = the parameter table's
+    ``plausibility_exante_factor`` (2)."""
     actor: str = "bureau"
     """Who the CLI acts as in the audit log, until accounts exist."""
