@@ -294,15 +294,19 @@ def monitor_cmd(
     trees, strata = _read_plots(plots)
     factor = _settings().plausibility_factor
 
-    def run(session: Session, who: Any) -> tuple[float, float | None, str]:
+    def run(session: Session, who: Any) -> tuple[float, float | None, str, str]:
         period = submit_monitoring(session, who, project, date.fromisoformat(start),
                                    date.fromisoformat(end), trees, strata, factor)  # fmt: skip
-        return period.removals_tco2e, period.change_uncertainty, period.flags_json
+        return (period.removals_tco2e, period.change_uncertainty, period.flags_json,
+                period.provenance_json)  # fmt: skip
 
-    removals, unc, flags_json = _act(actor, role, run)
+    removals, unc, flags_json, provenance = _act(actor, role, run)
     u = "∞" if unc is None else f"{unc:.1%}"
     console.print(f"[green]{project}: 监测期已提交 monitoring period submitted[/] — net removals "
                   f"{removals:,.1f} t CO2e (uncertainty of the change {u})")  # fmt: skip
+    from registry.cli_model import _warn_unverified
+
+    _warn_unverified(json.loads(provenance).get("unverified_parameters", []))
     for flag in json.loads(flags_json):
         err.print(
             f"[yellow]合理性检查 flagged[/] {escape(flag['message_zh'])}\n  {escape(flag['message_en'])}"
@@ -409,6 +413,13 @@ def show_cmd(
                           f"{p['stock_tco2e']:,.0f}", "∞" if u is None else f"{u:.1%}", f"{p['removals_tco2e']:,.1f}",
                           "" if p["verified_tco2e"] is None else f"{p['verified_tco2e']:,.1f}", p["verifier"] or "")  # fmt: skip
         console.print(table)
+        for p in info["monitoring_periods"]:
+            for flag in p["flags"]:
+                console.print(
+                    f"[yellow]⚑ {p['period']}[/] {escape(flag['message_zh'])} / {escape(flag['message_en'])}"
+                )
+            if p["override_reason"]:
+                console.print(f"  核证人说明 verifier's override: {escape(p['override_reason'])}")
     table = Table(title="历史 history")
     for name in ("time (UTC)", "actor", "role", "action", "from → to", "comment"):
         table.add_column(name)

@@ -433,6 +433,28 @@ def test_project_command_line(registry: Engine, db_url: str, tmp_path: Path) -> 
         "created", "stands_added", "evidence_added", "submit", "validate", "register"
     ]  # fmt: skip
     assert "CLI-1" in run("list").stdout
+    # the permanent plots, measured at the start and remeasured at the end, as workbooks
+    first, last, strata = _plots(registry, "CLI-1")
+    books = {}
+    for name, trees in (("start", first), ("end", last)):
+        books[name] = tmp_path / f"{name}.xlsx"
+        with pd.ExcelWriter(books[name]) as writer:
+            trees.drop(columns="age_du").to_excel(writer, sheet_name="每木检尺", index=False)
+            strata.to_excel(writer, sheet_name="层面积", index=False)
+    early = run("monitor", "--project", "CLI-1", "--start", "2026-01-01", "--end", "2030-12-31",
+                "--plots", str(books["end"]))  # fmt: skip
+    assert early.returncode == 1 and "measure-start" in early.stderr
+    measured = run("measure-start", "--project", "CLI-1", "--plots", str(books["start"]),
+                   "--date", "2026-01-01")  # fmt: skip
+    assert measured.returncode == 0, measured.stderr
+    monitored = run("monitor", "--project", "CLI-1", "--start", "2026-01-01", "--end", "2030-12-31",
+                    "--plots", str(books["end"]))  # fmt: skip
+    assert monitored.returncode == 0, monitored.stderr
+    assert "uncertainty of the change" in monitored.stdout and "unverified" in monitored.stderr
+    shown = json.loads(run("show", "--project", "CLI-1", "--format", "json").stdout)
+    period = shown["monitoring_periods"][0]
+    assert shown["start_measured_on"] == "2026-01-01" and period["change_tco2e"] > 0
+    assert [h["action"] for h in shown["history"]][-2:] == ["start_measured", "monitor"]
 
 
 def test_stands_chosen_by_a_polygon_file(
