@@ -172,6 +172,15 @@ def _validate(trees: pd.DataFrame, strata: pd.DataFrame) -> None:
             raise InputError(
                 f"层 {s!r} 的面积 {areas[s]!r} 无效", f"stratum {s!r}: area {areas[s]!r} is invalid"
             )
+    strata_of_plot = trees.groupby(trees["plot_id"].astype(str))["stratum"].nunique()
+    split = strata_of_plot[strata_of_plot > 1]
+    if len(split):
+        p = split.index[0]
+        raise InputError(
+            f"样地 {p!r} 出现在多个层中；每个样地只能属于一个层（共 {len(split)} 个样地）。",
+            f"plot {p!r} appears in more than one stratum; a plot belongs to one stratum "
+            f"({len(split)} plots).",
+        )
     per_stratum = trees.groupby("stratum")["plot_id"].nunique()
     single = per_stratum[per_stratum < 2]
     if len(single):

@@ -175,15 +175,25 @@ def _canonical(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
 @model_app.command("plot-template")
 def plot_template_cmd(out: Annotated[Path, typer.Option(help=".xlsx 或 .csv")]) -> None:
     """写出样地数据模板（中文表头） / write the plot data template (Chinese headers)."""
-    from methodologies.expost import BAMBOO_COLUMNS_ZH, PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
+    from methodologies.expost import (
+        BAMBOO_COLUMNS_ZH,
+        OPTIONAL_COLUMNS_ZH,
+        PLOT_COLUMNS_ZH,
+        STRATUM_COLUMNS_ZH,
+    )
 
     example = pd.DataFrame(
         [
-            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 14.2, 11.5, None],
-            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 16.8, 12.9, None],
-            ["P002", "chinese_fir-中龄林", 0.0667, "chinese_fir", 12.5, 10.1, None],
-        ],  # moso bamboo rows: one per culm, 树高 empty, 竹度 filled
-        columns=[*PLOT_COLUMNS_ZH.values(), *BAMBOO_COLUMNS_ZH.values()],
+            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 14.2, 11.5, None, 0],
+            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 16.8, 12.9, None, 0],
+            ["P002", "chinese_fir-中龄林", 0.0667, "chinese_fir", 12.5, 10.1, None, 0],
+        ],  # moso bamboo rows: one per culm, 树高 empty, 竹度 filled; a plot with no tree: one
+        # row with 树种组 none and 胸径/树高 empty; 原有树木 1 = stood before an afforestation
+        columns=[
+            *PLOT_COLUMNS_ZH.values(),
+            *BAMBOO_COLUMNS_ZH.values(),
+            *OPTIONAL_COLUMNS_ZH.values(),
+        ],
     )
     strata = pd.DataFrame(
         [["chinese_fir-中龄林", 120.5]], columns=list(STRATUM_COLUMNS_ZH.values())
@@ -193,7 +203,10 @@ def plot_template_cmd(out: Annotated[Path, typer.Option(help=".xlsx 或 .csv")])
         with pd.ExcelWriter(out) as writer:
             example.to_excel(writer, sheet_name="每木检尺", index=False)
             strata.to_excel(writer, sheet_name="层面积", index=False)
-        console.print(f"模板 template: {out}（两个工作表：每木检尺、层面积；示例行请替换）")
+        console.print(
+            f"模板 template: {out}（两个工作表：每木检尺、层面积；示例行请替换；无林木样地写一行"
+            "树种组 none；造林前原有树木 原有树木=1）"
+        )
     else:
         example.to_csv(out, index=False, encoding="utf-8-sig")
         strata_path = out.with_name(out.stem + "_strata.csv")

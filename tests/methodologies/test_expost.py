@@ -114,6 +114,15 @@ def test_bad_tree_rows_name_the_row_and_plot(change: tuple[str, object], words: 
     assert "第 3 行" in info.value.message_zh
 
 
+def test_a_plot_in_two_strata_is_refused_naming_it() -> None:
+    trees = _plots(
+        [("A1", "A", 20, 15), ("A2", "A", 18, 14), ("A2", "B", 12, 10), ("B1", "B", 13, 11)]
+    )
+    with pytest.raises(InputError) as info:
+        estimate(trees, pd.DataFrame({"stratum": ["A", "B"], "area_ha": [1.0, 1.0]}))
+    assert "'A2'" in info.value.message_en and "样地 'A2'" in info.value.message_zh
+
+
 def test_a_stratum_with_one_plot_is_refused_naming_it() -> None:
     trees = _plots([("A1", "A", 20, 15), ("A2", "A", 18, 14), ("B1", "B", 12, 10)])
     with pytest.raises(InputError) as info:
