@@ -38,6 +38,7 @@ class ExAnteResult:
     net_removals: Array2
     stratum: NDArray[np.object_]
     traces: dict[str, Trace] = field(default_factory=dict)
+    effects: dict[str, float] = field(default_factory=dict)  # t CO2e of net removals per effect
 
     @classmethod
     def from_stocks(

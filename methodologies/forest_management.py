@@ -1,49 +1,58 @@
-"""Forest management carbon sink (森林经营碳汇), following AR-CM-003-V01 until a newer CCER
+"""Forest management carbon sink (森林经营碳汇), following AR-CM-003-V01 (2014) until a newer CCER
 version is published.
 
-Baseline: conventional management — each stand grows along its growth curve and is clear-cut
-when it reaches the rotation age of its species group (``methodology_defaults.csv``), then
-regrows from age 0; stands already past rotation are cut within the first 10 years (spread
-deterministically by stand id, as an annual harvest quota spreads them). Public-welfare forest
-(公益林) may not be clear-cut by law, so its baseline equals the project path and it earns
-nothing from an extended rotation. Project: improved
-management — extended rotation, no clear-cut within the crediting period. Removals = project
-stock change − baseline stock change − leakage (equation ``net_removals``).
+Applicability (AR-CM-003-V01 section 2, read from a public copy; see ``eligibility``): planted
+young and middle-aged tree stands on forest land (canopy ≥ 0.20, ≥ 0.0667 ha, height ≥ 2 m),
+mineral soil, no full clearing or burning, dead wood and litter kept, soil disturbance limited.
 
-Stock-difference accounting in both scenarios: over the period the cumulative net removals
-equal C_project(T) − C_baseline(T) (both start from the same stock), while single years can be
-negative when the baseline's young regrowth outgrows the project's older stands. Flagged in
-every trace: harvested wood products are not tracked (the baseline clear-cut counts as an
-emission in the year of the cut — not conservative if the wood would store carbon; AR-CM-003's
-own treatment is to be verified), thinning is not modelled, leakage and project emissions are
-zero (no activity is displaced, no burning).
+Baseline = continuation of current management: each commercial stand grows along the county's
+fitted growth curve (scaled to its own volume) and is clear-cut at the rotation age of the
+county's 森林经营方案 (``fm_baseline_rotation_<group>``), no faster than the county's annual
+allowable cut 采伐限额 allows (``fm_baseline_cut_quota_m3_per_ha_yr``: stands due beyond it wait,
+oldest first), then regrows. 公益林 is not clear-cut (only tending is allowed there), so its
+baseline simply grows. A share of the baseline harvest may stay as long-lived wood products
+(``fm_hwp_long_lived_fraction``, counted in the baseline stock; 0 until the methodology's rule
+is read).
+
+Project = the improved practices, each an effect with its own parameter, so the trace says how
+much comes from each (computed one after the other, each on top of the previous):
+
+1. longer rotation — harvest ``fm_project_rotation_extension_years`` after the plan's age
+   (commercial stands only);
+2. tending and thinning — the net volume increment rises by ``fm_project_tending_growth_gain``;
+3. enrichment planting in open stands (canopy closure < ``fm_enrichment_canopy_below``) — the
+   increment rises by a further ``fm_project_enrichment_growth_gain``.
+
+So 公益林 earns from tending and enrichment, not from a rotation it never had. Leakage and
+project emissions are 0 (no activity displaced, no burning — applicability conditions).
+Removals = project stock change − baseline stock change (equation ``net_removals``).
 """
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from methodologies.errors import InputError
 from methodologies.exante import ExAnteResult, check_stand_inputs, check_years
 from methodologies.growth import GrowthCurve, chapman_richards, curve_lookup
-from methodologies.parameters import Parameter, defaults
+from methodologies.parameters import Parameter, defaults, require
 from methodologies.provenance import EQUATIONS, Step, Trace
 from methodologies.trees import carbon_factor, carbon_step
 
-__all__ = ["CODE", "TREE_GROUP_VALUES", "project_ex_ante"]
+__all__ = ["CODE", "EFFECTS", "TREE_GROUP_VALUES", "project_ex_ante"]
 
 CODE = "AR-CM-003-V01"
 NAME = "森林经营碳汇 Forest management (AR-CM-003-V01)"
 SCALE_LIMITS = (0.5, 2.0)
-OVERDUE_SPREAD_YEARS = 10
 PUBLIC_WELFARE = "公益林"
 TREE_GROUP_VALUES = (
     "chinese_fir", "masson_pine", "other_pine", "other_conifer", "mixed_conifer", "broadleaf",
     "mixed_conifer_broadleaf",
 )  # fmt: skip
+EFFECTS = ("longer_rotation", "tending_thinning", "enrichment_planting")
+Array2 = NDArray[np.float64]
 
 
 def rotation_parameter(group: str) -> Parameter:
@@ -57,6 +66,41 @@ def rotation_parameter(group: str) -> Parameter:
     return table[key]
 
 
+def _simulate(
+    age0: NDArray[np.float64], v0: NDArray[np.float64], abc: NDArray[np.float64],
+    scale: NDArray[np.float64], area: NDArray[np.float64], rotation: NDArray[np.float64],
+    gain: NDArray[np.float64], quota_m3: float, years: int,
+) -> tuple[Array2, Array2]:  # fmt: skip
+    """Volume per ha at the start and the end of each year, and the harvested volume (m³/ha).
+
+    Growth: v(t) = v_s + (1 + gain) × scale × (V(age) − V(age_s)) from the last start (the
+    stand's state at the start, or 0 after a clear-cut). A stand whose age reaches
+    ``rotation`` (inf: never) is clear-cut if the year's quota (m³, whole selection) allows,
+    oldest first; otherwise it waits.
+    """
+    n = len(age0)
+    a, b, c = abc[:, 0], abc[:, 1], abc[:, 2]
+    volume = np.zeros((n, years + 1))
+    harvest = np.zeros((n, years + 1))
+    volume[:, 0] = v0
+    age, age_s, v_s = age0.copy(), age0.copy(), v0.copy()
+    for y in range(1, years + 1):
+        age = age + 1.0
+        grown = v_s + (1.0 + gain) * scale * (
+            chapman_richards(age, a, b, c) - chapman_richards(age_s, a, b, c)
+        )
+        due = np.flatnonzero(age >= rotation)
+        if len(due):
+            order = due[np.argsort(-age[due], kind="stable")]
+            cumulative = np.cumsum(grown[order] * area[order])
+            cut = order[cumulative <= quota_m3 + 1e-9]
+            harvest[cut, y] = grown[cut]
+            grown[cut] = 0.0
+            age[cut], age_s[cut], v_s[cut] = 0.0, 0.0, 0.0
+        volume[:, y] = grown
+    return volume, harvest
+
+
 def project_ex_ante(
     stands: pd.DataFrame, curves: list[GrowthCurve], start_year: int, years: int
 ) -> ExAnteResult:
@@ -64,9 +108,10 @@ def project_ex_ante(
 
     ``stands`` columns: ``stand_id``, ``species_group``, ``site_class``, ``area_ha`` (ha),
     ``age_years`` (years at the start), ``volume_m3_per_ha`` (m³/ha at the start), and
-    optionally ``forest_category`` (公益林 stands are never clear-cut in the baseline).
-    Each stand's curve is scaled to pass through its own current volume (scale limited to
-    0.5–2, so one odd record cannot run away). Returns stocks and changes in t CO2e.
+    optionally ``forest_category`` (公益林: no clear-cut) and ``canopy_closure`` (0–1; below
+    ``fm_enrichment_canopy_below`` the project plants to enrich). Each stand's curve is scaled
+    to pass through its own current volume (scale 0.5–2). Returns stocks and changes in
+    t CO2e; ``effects`` says how much of the net removals each practice brings.
     """
     check_years(years)
     ids = stands["stand_id"].to_numpy(dtype=object)
@@ -84,52 +129,76 @@ def project_ex_ante(
             f"小班 {ids[i]!r}（{groups[i]}）没有生长曲线，请先运行 tanhui model fit-growth。",
             f"stand {ids[i]!r} ({groups[i]}) has no growth curve; run `tanhui model fit-growth`.",
         )
-    a, b, c = abc[:, 0:1], abc[:, 1:2], abc[:, 2:3]
-    at_start = chapman_richards(age0[:, None], a, b, c)[:, 0]
+    at_start = chapman_richards(age0, abc[:, 0], abc[:, 1], abc[:, 2])
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(at_start > 1e-6, v0 / at_start, 1.0)
-    scale = np.clip(np.nan_to_num(scale, nan=1.0), *SCALE_LIMITS)[:, None]
+    scale = np.clip(np.nan_to_num(scale, nan=1.0), *SCALE_LIMITS)
+    table = defaults()
     rotation_of = {g: rotation_parameter(g).value for g in set(groups)}
-    rotation = pd.Series(groups, dtype=object).map(rotation_of).to_numpy(np.float64)[:, None]
-    # public-welfare forest (公益林) may not be clear-cut: its baseline is the project path
+    plan_rotation = pd.Series(groups, dtype=object).map(rotation_of).to_numpy(np.float64)
     protected = (
         stands["forest_category"].to_numpy(dtype=object) == PUBLIC_WELFARE
         if "forest_category" in stands
         else np.zeros(len(ids), dtype=bool)
     )
+    canopy = (
+        pd.to_numeric(stands["canopy_closure"], errors="coerce").to_numpy(np.float64)
+        if "canopy_closure" in stands
+        else np.full(len(ids), np.nan)
+    )
+    quota_p = require(table, "fm_baseline_cut_quota_m3_per_ha_yr")
+    hwp_p = require(table, "fm_hwp_long_lived_fraction")
+    extension_p = require(table, "fm_project_rotation_extension_years")
+    tending_p = require(table, "fm_project_tending_growth_gain")
+    enrich_p = require(table, "fm_project_enrichment_growth_gain")
+    open_p = require(table, "fm_enrichment_canopy_below")
+    quota = quota_p.value * float(area[~protected].sum())
+    base_rotation = np.where(protected, np.inf, plan_rotation)
+    long_rotation = np.where(protected, np.inf, plan_rotation + extension_p.value)
+    zero = np.zeros(len(ids))
+    enrich = np.where(canopy < open_p.value, enrich_p.value, 0.0)  # NaN canopy: no enrichment
 
-    steps = np.arange(0, years + 1, dtype=np.float64)[None, :]  # 0 = start, 1..years = ends
-    # project: keeps growing from its current age
-    project_volume = scale * chapman_richards(age0[:, None] + steps, a, b, c)
-    # baseline: clear-cut when the age reaches the rotation age, then regrowth from 0
-    age_at = age0[:, None] + steps
-    # years from the start to the first cut; stands already past rotation are cut over the
-    # first OVERDUE_SPREAD_YEARS years (deterministic by stand id), as a harvest quota would
-    spread = np.array([1 + zlib.crc32(str(s).encode()) % OVERDUE_SPREAD_YEARS for s in ids])
-    first_cut = np.where(
-        rotation[:, 0] - age0 >= 1.0, rotation[:, 0] - age0, spread.astype(np.float64)
-    )[:, None]
-    since_cut = np.where(steps >= first_cut, np.mod(steps - first_cut, rotation), age_at)
-    baseline_volume = scale * chapman_richards(since_cut, a, b, c)
-    baseline_volume[:, 0] = project_volume[:, 0]
-    baseline_volume[protected] = project_volume[protected]
+    def run(rotation: NDArray[np.float64], gain: NDArray[np.float64]) -> Array2:
+        volume, harvest = _simulate(age0, v0, abc, scale, area, rotation, gain, quota, years)
+        wood = hwp_p.value * np.cumsum(harvest, axis=1)  # long-lived products kept (m³/ha)
+        return np.asarray((volume + wood) * (factor * area)[:, None], dtype=np.float64)
 
-    to_stock = factor[:, None] * area[:, None]
-    project_stock = project_volume * to_stock
-    baseline_stock = baseline_volume * to_stock  # a clear-cut is a negative change
+    baseline_stock = run(base_rotation, zero)
+    steps = (
+        run(long_rotation, zero),
+        run(long_rotation, zero + tending_p.value),
+        run(long_rotation, tending_p.value + enrich),
+    )
+    project_stock = steps[-1]
+    previous = baseline_stock
+    effects: dict[str, float] = {}
+    per_effect: list[Array2] = []
+    for name, stock in zip(EFFECTS, steps, strict=True):
+        contribution = stock[:, -1] - stock[:, 0] - (previous[:, -1] - previous[:, 0])
+        per_effect.append(contribution)
+        effects[name] = float(contribution.sum())
+        previous = stock
 
     sites = stands["site_class"].fillna("*").astype(str).reset_index(drop=True)
     strata = (pd.Series(groups, dtype=object).astype(str) + "|" + sites).to_numpy(dtype=object)
+    params = (quota_p, hwp_p, extension_p, tending_p, enrich_p, open_p)
     traces = {}
     for label in np.unique(strata):
         group, site = label.split("|", 1)
-        traces[label] = _trace(group, site, curves)
-    return ExAnteResult.from_stocks(
+        mask = strata == label
+        shares = {name: float(e[mask].sum()) for name, e in zip(EFFECTS, per_effect, strict=True)}
+        traces[label] = _trace(group, site, curves, shares, params)
+    result = ExAnteResult.from_stocks(
         CODE, ids, start_year, baseline_stock, project_stock, strata, traces
     )
+    result.effects = effects
+    return result
 
 
-def _trace(group: str, site: str, curves: list[GrowthCurve]) -> Trace:
+def _trace(
+    group: str, site: str, curves: list[GrowthCurve], effects: dict[str, float],
+    params: tuple[Parameter, ...],
+) -> Trace:  # fmt: skip
     curve = next(
         (c for c in curves if c.species_group == group and c.site_class == site),
         next((c for c in curves if c.species_group == group and c.site_class == "*"), None),
@@ -141,6 +210,8 @@ def _trace(group: str, site: str, curves: list[GrowthCurve]) -> Trace:
         else "no curve"
     )
     rotation = rotation_parameter(group)
+    quota, hwp, extension, tending, enrich, open_ = params
+    shares = "; ".join(f"{name} {value:,.1f} t CO2e" for name, value in effects.items())
     return Trace(
         NAME,
         (
@@ -148,17 +219,18 @@ def _trace(group: str, site: str, curves: list[GrowthCurve]) -> Trace:
             carbon_step(group),
             Step(
                 EQUATIONS["stock_difference"],
-                (rotation,),
-                "baseline: clear-cut at the rotation age (overdue stands within the first "
-                f"{OVERDUE_SPREAD_YEARS} years), then regrowth, except 公益林 (no clear-cut); "
-                "project: no clear-cut",
+                (rotation, quota, hwp),
+                "baseline: continuation of current management — clear-cut at the 森林经营方案 "
+                "rotation age within the county's 采伐限额 (oldest first), then regrowth; 公益林 "
+                "not clear-cut; long-lived wood products of the baseline harvest kept at the "
+                "stated fraction",
             ),
             Step(
-                EQUATIONS["net_removals"],
-                (),
-                "LK = 0, GHG_E = 0; baseline clear-cut = emission in the year of the cut, "
-                "harvested wood products not tracked (NOT conservative; to verify against "
-                "AR-CM-003-V01); thinning not modelled",
+                EQUATIONS["stock_difference"],
+                (extension, tending, enrich, open_),
+                "project: improved practices, each on top of the previous — contributions over "
+                f"the period: {shares}",
             ),
+            Step(EQUATIONS["net_removals"], (), "LK = 0, GHG_E = 0 (applicability conditions)"),
         ),
     )

@@ -23,6 +23,7 @@ __all__ = [
     "bamboo_parameters",
     "defaults",
     "species_parameters",
+    "table_rows",
     "unverified",
     "volume_equations",
 ]
@@ -37,6 +38,7 @@ class Parameter:
     unit: str
     source: str
     status: str
+    text: str = ""  # a text setting (e.g. a rule name); value is then NaN
 
     @property
     def verified(self) -> bool:
@@ -44,7 +46,8 @@ class Parameter:
 
     def describe(self) -> str:
         flag = "" if self.verified else f" [UNVERIFIED: {self.status}]"
-        return f"{self.name} = {self.value:g} {self.unit} ({self.source}){flag}"
+        shown = self.text or f"{self.value:g}"
+        return f"{self.name} = {shown} {self.unit} ({self.source}){flag}"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ class VolumeEquation:
         )
 
 
-def _rows(name: str) -> list[dict[str, str]]:
+def table_rows(name: str) -> list[dict[str, str]]:
+    """The rows of one of the package's parameter tables (``data/<name>``), as text."""
     text = resources.files("methodologies").joinpath(f"data/{name}").read_text(encoding="utf-8")
     return list(csv.DictReader(text.splitlines()))
 
@@ -91,7 +95,7 @@ def _rows(name: str) -> list[dict[str, str]]:
 def species_parameters() -> Mapping[SpeciesGroup, SpeciesParameters]:
     """SVD, BEF, R, CF per tree species group from ``data/species_parameters.csv``."""
     out: dict[SpeciesGroup, SpeciesParameters] = {}
-    for row in _rows("species_parameters.csv"):
+    for row in table_rows("species_parameters.csv"):
         try:
             group = SpeciesGroup(row["species_group"])
         except ValueError:
@@ -102,7 +106,13 @@ def species_parameters() -> Mapping[SpeciesGroup, SpeciesParameters]:
             column: str, unit: str, _row: dict[str, str] = row, _group: SpeciesGroup = group,
             _src: str = src, _status: str = status,
         ) -> Parameter:  # fmt: skip
-            return Parameter(f"{column}[{_group.value}]", float(_row[column]), unit, _src, _status)
+            # a column may carry its own source and status (``<column>_source``, ``_status``)
+            own_src = (_row.get(f"{column}_source") or "").strip()
+            own_status = (_row.get(f"{column}_status") or "").strip()
+            return Parameter(
+                f"{column}[{_group.value}]", float(_row[column]), unit,
+                own_src or _src, own_status or _status,
+            )  # fmt: skip
 
         out[group] = SpeciesParameters(
             group,
@@ -126,20 +136,21 @@ def volume_equations() -> Mapping[str, VolumeEquation]:
                 row["source"],
                 row["status"],
             )
-            for row in _rows("volume_equations.csv")
+            for row in table_rows("volume_equations.csv")
         }
     )
 
 
 def _keyed(name: str) -> Mapping[str, Parameter]:
     out = {}
-    for row in _rows(name):
+    for row in table_rows(name):
+        text = ""
         try:
             value = float(row["value"])
         except ValueError:
-            value = float("nan")  # a text setting (e.g. a rule name); see ``text``
+            value, text = float("nan"), row["value"].strip()  # a text setting (a rule name)
         out[row["parameter"]] = Parameter(
-            row["parameter"], value, row["unit"], row["source"], row["status"]
+            row["parameter"], value, row["unit"], row["source"], row["status"], text
         )
     return MappingProxyType(out)
 

@@ -86,7 +86,7 @@ EQUATIONS: dict[str, Equation] = {
         Equation(
             "stratified_mean",
             "stratified random sampling (CDM A/R sample-plot tool)",
-            "Ĉ = Σ_h A_h × mean_h;  SE = sqrt(Σ_h A_h² × s_h² / n_h);  U = t(0.95, df) × SE / Ĉ",
+            "Ĉ = Σ_h A_h × mean_h;  SE = sqrt(Σ_h A_h² × s_h² / n_h);  U = t(0.95, n − M) × SE / Ĉ",
             "t CO2e",
         ),
         Equation(
@@ -97,9 +97,30 @@ EQUATIONS: dict[str, Equation] = {
         ),
         Equation(
             "conservative_deduction",
-            "conservative rule (see methodology_defaults.csv: uncertainty_deduction_rule)",
-            "if U > 10 %: C_used = Ĉ − t(0.95, df) × SE  else C_used = Ĉ",
+            "AR-TOOL14 Appendix 2 banded discount (rule per methodology: methodology_defaults.csv "
+            "uncertainty_deduction_rule[<code>])",
+            "U = hw / |Ĉ|;  kept = Ĉ − f(U) × hw,  f = 0 / 0.25 / 0.5 / 0.75 / 1 for "
+            "U ≤ 10 / 15 / 20 / 30 / > 30 %",
             "t CO2e",
+        ),
+        Equation(
+            "change_uncertainty_paired",
+            "AR-TOOL14 (stock change from permanent plots remeasured; paired differences)",
+            "d_i = y₂,i − y₁,i;  ΔĈ = Σ_h A_h d̄_h;  SE = sqrt(Σ_h A_h² s_d,h² / n_h);  "
+            "hw = t(0.95, n − M) × SE",
+            "t CO2e",
+        ),
+        Equation(
+            "change_uncertainty_independent",
+            "AR-TOOL14 (stock change from two independent estimates)",
+            "ΔĈ = Ĉ₂ − Ĉ₁;  U_Δ = sqrt((U₁Ĉ₁)² + (U₂Ĉ₂)²) / |Ĉ₂ − Ĉ₁|",
+            "t CO2e",
+        ),
+        Equation(
+            "plausibility_gate",
+            "registry verification gate (not a methodology equation)",
+            "r = ΔC_AR / (A × Δt);  flag if r > ceiling(group) or r ∉ [r_ex-ante / k, k × r_ex-ante]",
+            "t CO2e/ha/yr",
         ),
     )
 }

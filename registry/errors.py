@@ -34,6 +34,7 @@ __all__ = [
     "DatabaseSetupError",
     "DoubleCounting",
     "Failure",
+    "FlaggedPeriod",
     "Forbidden",
     "GrowthCurvesMissing",
     "IdempotencyKeyReused",
@@ -172,6 +173,10 @@ class DoubleCounting(ProjectError, Conflict):
     def __init__(self, message_zh: str, message_en: str, conflicts: list[dict[str, Any]]) -> None:
         super().__init__(message_zh, message_en)
         self.conflicts = conflicts
+
+
+class FlaggedPeriod(ProjectError, Conflict):
+    """A flagged monitoring period may only be verified with an explicit override and reason."""
 
 
 class NotEligible(ProjectError, Invalid):

@@ -28,6 +28,7 @@ __all__ = [
     "OwnerKind",
     "Project",
     "ProjectEvent",
+    "ProjectEvidence",
     "ProjectStand",
     "ProjectStatus",
     "Role",
@@ -197,6 +198,11 @@ class Project(SQLModel, table=True):
     start_stock_tco2e: float | None = None  # frozen at registration
     exante_json: str | None = None  # frozen ex-ante table + traces
     buffer_pct: float | None = None  # assessed non-permanence risk (%); None = registry minimum
+    # the permanent plots measured at the start of the crediting period (migration 0010)
+    start_measured_on: date | None = None
+    start_plots_csv: str | None = None
+    start_strata_csv: str | None = None
+    start_plots_digest: str | None = None
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     boundary: Any = Field(
         default=None,
@@ -252,3 +258,29 @@ class MonitoringPeriod(SQLModel, table=True):
     verifier: str | None = None
     verified_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     comments: str | None = None
+    change_tco2e: float | None = None  # measured stock change, undiscounted (migration 0010)
+    change_uncertainty: float | None = None  # U of the change (90 % half-width / |change|)
+    flags_json: str = "[]"  # plausibility flags for the verifier
+    override_reason: str | None = None  # the verifier's reason to verify a flagged period
+
+
+class ProjectEvidence(SQLModel, table=True):
+    """A dated observation or declaration supporting an applicability condition (migration 0010).
+
+    ``kind``: survey | imagery | declaration | measurement; ``item`` what it is about (e.g.
+    land_class, burning, soil_disturbance_pct); ``stand_key`` NULL for the whole project.
+    """
+
+    __tablename__ = "project_evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    stand_key: str | None = None
+    kind: str
+    item: str
+    value: str
+    observed_on: date
+    reference: str
+    file_digest: str
+    recorded_by: str
+    recorded_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -29,9 +29,16 @@ def read_plot_workbook(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(trees, stratum areas) with canonical columns: an .xlsx holds both sheets; a .csv of
     trees takes its strata from ``strata`` or from ``<name>_strata.csv`` beside it."""
-    from methodologies.expost import BAMBOO_COLUMNS_ZH, PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
+    from methodologies.expost import (
+        BAMBOO_COLUMNS_ZH,
+        OPTIONAL_COLUMNS_ZH,
+        PLOT_COLUMNS_ZH,
+        STRATUM_COLUMNS_ZH,
+    )
 
-    trees = canonical_columns(read_table(plots, 0), {**PLOT_COLUMNS_ZH, **BAMBOO_COLUMNS_ZH})
+    trees = canonical_columns(
+        read_table(plots, 0), {**PLOT_COLUMNS_ZH, **BAMBOO_COLUMNS_ZH, **OPTIONAL_COLUMNS_ZH}
+    )
     if strata is not None:
         areas = read_table(strata)
     elif plots.suffix.lower() in (".xlsx", ".xls"):

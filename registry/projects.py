@@ -26,14 +26,16 @@ from sqlmodel import col
 
 from gis_data.checks import area_ha
 from methodologies import afforestation, bamboo, forest_management
-from methodologies.eligibility import check_eligibility
+from methodologies.eligibility import EVIDENCE_COLUMNS, check_eligibility
 from methodologies.exante import ExAnteResult
-from methodologies.expost import estimate
+from methodologies.expost import EMPTY_PLOT, estimate, estimate_change
+from methodologies.plausibility import check_period
 from methodologies.trees import stand_tree_carbon
 from registry.audit import append_event
 from registry.db import is_postgres
 from registry.errors import (
     DoubleCounting,
+    FlaggedPeriod,
     InvalidTransition,
     NotEligible,
     PermissionDenied,
@@ -46,6 +48,7 @@ from registry.models import (
     MonitoringPeriod,
     Project,
     ProjectEvent,
+    ProjectEvidence,
     ProjectStand,
     ProjectStatus,
     Role,
@@ -56,15 +59,19 @@ __all__ = [
     "TRANSITIONS",
     "Actor",
     "DoubleCounting",
+    "FlaggedPeriod",
     "InvalidTransition",
     "NotEligible",
     "PermissionDenied",
     "ProjectError",
+    "add_evidence",
     "add_stands",
     "check_project",
     "create_project",
+    "frozen_exante",
     "project_stands",
     "project_summary",
+    "record_start_measurement",
     "remove_stands",
     "require_role",
     "submit_monitoring",
@@ -413,18 +420,109 @@ def project_stands(session: Session, code: str) -> pd.DataFrame:
     return _project_stands(session, _lock_project(session, code))
 
 
+def frozen_exante(session: Session, code: str) -> dict[str, Any]:
+    """The ex-ante frozen at registration (``{}`` before), as stored: by year, traces, flags."""
+    return dict(json.loads(_lock_project(session, code).exante_json or "{}"))
+
+
+EVIDENCE_KINDS = ("survey", "imagery", "declaration", "measurement")
+
+
+def project_evidence(session: Session, project: Project) -> pd.DataFrame:
+    """The project's evidence rows (``EVIDENCE_COLUMNS``), oldest record first."""
+    rows = session.execute(
+        select(ProjectEvidence)
+        .where(col(ProjectEvidence.project_id) == project.id)
+        .order_by(col(ProjectEvidence.id))
+    ).scalars()
+    return pd.DataFrame(
+        [(r.stand_key or "", r.kind, r.item, r.value, r.observed_on, r.reference) for r in rows],
+        columns=list(EVIDENCE_COLUMNS),
+    )
+
+
+def add_evidence(session: Session, actor: Actor, code: str, rows: pd.DataFrame) -> int:
+    """Add dated observations and declarations to a draft project (all rows or none).
+
+    ``rows``: ``stand_key`` (empty: the whole project), ``kind`` (survey | imagery |
+    declaration | measurement), ``item``, ``value``, ``observed_on`` (YYYY-MM-DD),
+    ``reference`` (the document, image or survey it comes from). Every problem of the file is
+    reported at once, naming the row; a stand key must be one of the project's stands.
+    Recorded with the file's digest in one audit event.
+    """
+    project = _draft_for_stand_changes(session, actor, code)
+    missing = [c for c in EVIDENCE_COLUMNS if c not in rows]
+    if missing:
+        raise ProjectError(
+            f"证据文件缺少列：{', '.join(missing)}",
+            f"the evidence file lacks the columns: {', '.join(missing)}",
+        )
+    members = set(_active_keys(session, project))
+    problems: list[tuple[str, str]] = []
+    parsed: list[tuple[str | None, str, str, str, date, str]] = []
+    text_rows = rows[list(EVIDENCE_COLUMNS)].astype(object).where(rows.notna(), "")
+    for i, r in enumerate(text_rows.itertuples(index=False), start=2):  # row 1 is the header
+        key = str(r.stand_key).strip()
+        kind, item = str(r.kind).strip(), str(r.item).strip()
+        value, reference = str(r.value).strip(), str(r.reference).strip()
+        try:
+            when = pd.Timestamp(str(r.observed_on)).date()
+        except ValueError:
+            when = None
+        if kind not in EVIDENCE_KINDS:
+            problems.append((f"第 {i} 行：类别 {kind!r} 无效（可用：{'、'.join(EVIDENCE_KINDS)}）",
+                             f"row {i}: kind {kind!r} is not one of {', '.join(EVIDENCE_KINDS)}"))  # fmt: skip
+        if key and key not in members:
+            problems.append(
+                (
+                    f"第 {i} 行：小班 {key!r} 不属于项目 {code}",
+                    f"row {i}: stand {key!r} is not in project {code}",
+                )
+            )
+        if when is None:
+            problems.append(
+                (
+                    f"第 {i} 行：日期 {r.observed_on!r} 无效（YYYY-MM-DD）",
+                    f"row {i}: date {r.observed_on!r} is not YYYY-MM-DD",
+                )
+            )
+        if not item or not value or not reference:
+            problems.append((f"第 {i} 行：项目、值和依据（文件/影像/调查编号）都须填写",
+                             f"row {i}: item, value and reference (document, image or survey id) are all required"))  # fmt: skip
+        if when is not None:
+            parsed.append((key or None, kind, item, value, when, reference))
+    if problems:
+        more = f"（共 {len(problems)} 处）" if len(problems) > 10 else ""
+        raise ProjectError("证据文件有误，未做任何更改：" + "；".join(p[0] for p in problems[:10]) + more,
+                           "the evidence file has problems; nothing was changed: "
+                           + "; ".join(p[1] for p in problems[:10]))  # fmt: skip
+    digest = hashlib.sha256(rows.to_csv(index=False).encode()).hexdigest()
+    assert project.id is not None
+    now = _now()
+    for stand_key, kind, item, value, when, reference in parsed:
+        session.add(ProjectEvidence(project_id=project.id, stand_key=stand_key, kind=kind, item=item,
+                                    value=value, observed_on=when, reference=reference,
+                                    file_digest=digest, recorded_by=actor.name, recorded_at=now))  # fmt: skip
+    _record(session, project, actor, "evidence_added", project.status, "",
+            {"rows": len(parsed), "file_digest": digest})  # fmt: skip
+    return len(parsed)
+
+
 def check_project(session: Session, code: str, tolerance_m2: float = 1.0) -> pd.DataFrame:
-    """Eligibility and double-counting report: one row per stand and rule."""
+    """Eligibility and double-counting report: one row per stand and rule, with its source."""
     project = _lock_project(session, code)
     stands = _project_stands(session, project)
     report = check_eligibility(
-        project.methodology, stands, project.start_date.year, project.planted_group or "chinese_fir"
-    )
+        project.methodology, stands, project.start_date.year,
+        project.planted_group or "chinese_fir", project_evidence(session, project),
+        project.start_date,
+    )  # fmt: skip
     conflicts = _conflicts(session, project, stands["stand_id"].tolist(), tolerance_m2)
     rows = [
         (c["stand"], "no_double_counting", False,
          f"与项目 {c['other_project']} 的小班 {c['other_stand']} 冲突",
-         f"conflicts with stand {c['other_stand']} of project {c['other_project']}")
+         f"conflicts with stand {c['other_stand']} of project {c['other_project']}",
+         "registry: one stand, one project")
         for c in conflicts
     ]  # fmt: skip
     if rows:
@@ -485,8 +583,8 @@ def transition(
         if len(failed):
             first = failed.iloc[0]
             raise NotEligible(
-                f"{failed['stand_id'].nunique()} 个小班不符合 {project.methodology} 的条件，例如小班 {first.stand_id}：{first.reason_zh}（规则 {first.rule}）。",
-                f"{failed['stand_id'].nunique()} stands fail {project.methodology}, e.g. stand {first.stand_id}: {first.reason_en} (rule {first.rule}).",
+                f"{failed['stand_id'].nunique()} 个小班不符合 {project.methodology} 的条件，例如小班 {first.stand_id}：{first.reason_zh}（规则 {first.rule}，{first.source}）。",
+                f"{failed['stand_id'].nunique()} stands fail {project.methodology}, e.g. stand {first.stand_id}: {first.reason_en} (rule {first.rule}, {first.source}).",
                 failed,
             )
     if action == "register":
@@ -569,16 +667,99 @@ def _periods(session: Session, project: Project) -> list[MonitoringPeriod]:
     )
 
 
+def _read_csv(text_: str) -> pd.DataFrame:
+    from io import StringIO
+
+    return pd.read_csv(StringIO(text_))
+
+
+def _digest(trees: pd.DataFrame, strata: pd.DataFrame) -> str:
+    return hashlib.sha256(
+        trees.to_csv(index=False).encode() + strata.to_csv(index=False).encode()
+    ).hexdigest()
+
+
+START_TOLERANCE_DAYS = 366
+
+
+def record_start_measurement(
+    session: Session, actor: Actor, code: str, measured_on: date, trees: pd.DataFrame,
+    strata: pd.DataFrame,
+) -> Project:  # fmt: skip
+    """Record the measurement of the permanent sample plots at the start of the crediting period.
+
+    Every later monitoring period is measured on the same plots, the same way; the first
+    period's removals are the change from this measurement (never from modelled inventory
+    stock). Staff only; within a year of the project's start date; replaceable (audited) until
+    a monitoring period has been submitted. The plots are checked like monitoring plots.
+    """
+    require_role(actor, STAFF, "记录样地起始测定 / record the start measurement")
+    project = _lock_project(session, code)
+    if project.status not in (S.DRAFT, S.SUBMITTED, S.VALIDATED, S.REGISTERED):
+        raise InvalidTransition(
+            f"项目 {code} 处于 {project.status} 状态，已开始监测，不能再更改起始测定。",
+            f"project {code} is {project.status}: monitoring has begun, the start measurement "
+            "can no longer change.",
+        )
+    if any(p.status != "rejected" for p in _periods(session, project)):
+        raise InvalidTransition(
+            f"项目 {code} 已有监测期，不能再更改起始测定。",
+            f"project {code} has a monitoring period: the start measurement can no longer change.",
+        )
+    gap = abs((measured_on - project.start_date).days)
+    if gap > START_TOLERANCE_DAYS:
+        raise ProjectError(
+            f"起始测定日期 {measured_on} 与项目开始日期 {project.start_date} 相差 {gap} 天，须在一年以内。",
+            f"the start measurement ({measured_on}) is {gap} days from the project's start "
+            f"({project.start_date}); it must be within a year.",
+        )
+    kind = METHODOLOGIES[project.methodology]
+    result = estimate(trees, strata, exclude_pre_existing=kind == "afforestation")
+    previous = project.start_plots_digest
+    digest = _digest(trees, strata)
+    project.start_measured_on = measured_on
+    project.start_plots_csv = trees.to_csv(index=False)
+    project.start_strata_csv = strata.to_csv(index=False)
+    project.start_plots_digest = digest
+    session.add(project)
+    _record(session, project, actor, "start_measured", project.status, "",
+            {"measured_on": measured_on.isoformat(), "plots_digest": digest,
+             "replaces_digest": previous, "plots": int(result.plots["plot_id"].nunique()),
+             "stock_tco2e": round(result.estimate_tco2e, 3),
+             "uncertainty": None if not np.isfinite(result.uncertainty) else round(result.uncertainty, 4)})  # fmt: skip
+    return project
+
+
+def _area_by_group(trees: pd.DataFrame, strata: pd.DataFrame) -> dict[str, float]:
+    """Species group of each stratum (its most frequent tree group) → summed stratum area."""
+    counted = trees[trees["species_group"] != EMPTY_PLOT]
+    if counted.empty:
+        return {}
+    group_of = counted.groupby("stratum")["species_group"].agg(lambda g: g.value_counts().index[0])
+    out: dict[str, float] = {}
+    areas = strata.set_index("stratum")["area_ha"].astype(float)
+    for stratum, area in areas.items():
+        group = group_of.get(stratum)
+        if group is not None:
+            out[str(group)] = out.get(str(group), 0.0) + float(area)
+    return out
+
+
 def submit_monitoring(
     session: Session, actor: Actor, code: str, start: date, end: date, trees: pd.DataFrame,
-    strata: pd.DataFrame,
+    strata: pd.DataFrame, plausibility_factor: float | None = None,
 ) -> MonitoringPeriod:  # fmt: skip
     """Attach a monitoring period with its plot data; compute ex-post removals; → monitored.
 
     Periods are consecutive (each starts the day after the last kept one ends; the first on the
-    project's start date), do not overlap and lie within the crediting period. Removals =
-    conservative ex-post stock at the end − the stock at the start − baseline change over the
-    period (from the ex-ante frozen at registration) − leakage (0).
+    project's start date), do not overlap and lie within the crediting period. The stock change
+    is measured between two measurements of the same permanent plots made the same way: the
+    start measurement (first period) or the previous kept period's plots, whose *undiscounted*
+    estimate is the starting stock. Removals = the change after the methodology's uncertainty
+    deduction (on the change) − the baseline change over the period (from the ex-ante frozen at
+    registration) − leakage (0). Afforestation does not count pre-existing trees. The
+    plausibility gate's flags are stored for the verifier (``plausibility_factor``: the
+    registry's setting, default the parameter table's).
     """
     project = _lock_project(session, code)
     rule = TRANSITIONS["monitor"]
@@ -603,15 +784,30 @@ def submit_monitoring(
             f"监测期 {start}–{end} 须在计入期内（截至 {last_day} 之前）。",
             f"the monitoring period {start}–{end} must end within the crediting period (before {last_day}).",
         )
-    result = estimate(trees, strata)
+    if kept:
+        start_trees, start_strata = _read_csv(kept[-1].plots_csv), _read_csv(kept[-1].strata_csv)
+        start_source = f"period {kept[-1].period_no} ({kept[-1].plots_digest[:12]})"
+    elif project.start_plots_csv and project.start_strata_csv:
+        start_trees = _read_csv(project.start_plots_csv)
+        start_strata = _read_csv(project.start_strata_csv)
+        start_source = f"start measurement {project.start_measured_on} ({(project.start_plots_digest or '')[:12]})"
+    else:
+        raise ProjectError(
+            f"项目 {code} 没有起始样地测定：请先用 tanhui project measure-start 记录计入期开始时的样地测定"
+            "（碳汇量只能来自同一方法的两次测定之差，不能用样地减去模型估算的蓄积）。",
+            f"project {code} has no start measurement: record the plots measured at the start of "
+            "the crediting period first (tanhui project measure-start) — removals come from two "
+            "measurements made the same way, never plots against modelled inventory.",
+        )
     if float(strata["area_ha"].sum()) > project.area_ha * 1.01:
         raise ProjectError(
             f"各层面积之和 {strata['area_ha'].sum():,.1f} 公顷超过项目面积 {project.area_ha:,.1f} 公顷。",
             f"the strata add up to {strata['area_ha'].sum():,.1f} ha, more than the project's {project.area_ha:,.1f} ha.",
         )
-    start_stock = (
-        kept[-1].conservative_stock_tco2e if kept else float(project.start_stock_tco2e or 0.0)
-    )
+    afforestation_ = METHODOLOGIES[project.methodology] == "afforestation"
+    change = estimate_change(start_trees, start_strata, trees, strata, project.methodology,
+                             exclude_pre_existing=afforestation_)  # fmt: skip
+    result = change.end
     by_year = pd.DataFrame(json.loads(project.exante_json or "{}").get("by_year", []))
     covered = (
         by_year[
@@ -622,22 +818,41 @@ def submit_monitoring(
         else by_year
     )
     baseline = float(covered["baseline_change"].sum()) if len(covered) else 0.0
-    removals = result.conservative_tco2e - start_stock - baseline
-    digest = hashlib.sha256(
-        trees.to_csv(index=False).encode() + strata.to_csv(index=False).encode()
-    ).hexdigest()
+    exante_net = float(covered["net_removals"].sum()) if len(covered) else 0.0
+    removals = change.conservative_change_tco2e - baseline
+    years = ((end - start).days + 1) / 365.25
+    flags = check_period(
+        area_by_group=_area_by_group(trees, strata), years=years,
+        project_change_tco2e=change.change_tco2e, net_removals_tco2e=removals,
+        exante_net_tco2e=exante_net, factor=plausibility_factor,
+    )  # fmt: skip
+    digest = _digest(trees, strata)
+    u = change.uncertainty if np.isfinite(change.uncertainty) else None
     assert project.id is not None
     period = MonitoringPeriod(
         project_id=project.id, period_no=len(_periods(session, project)) + 1, start_date=start,
         end_date=end, plots_digest=digest,
         plots_csv=trees.to_csv(index=False),
         strata_csv=strata.to_csv(index=False), stock_tco2e=result.estimate_tco2e,
-        uncertainty=result.uncertainty, conservative_stock_tco2e=result.conservative_tco2e,
+        uncertainty=result.uncertainty if np.isfinite(result.uncertainty) else -1.0,
+        conservative_stock_tco2e=result.conservative_tco2e,
         baseline_tco2e=baseline, leakage_tco2e=0.0, removals_tco2e=removals,
+        change_tco2e=change.change_tco2e, change_uncertainty=u,
+        flags_json=json.dumps([f.to_dict() for f in flags], ensure_ascii=False),
         provenance_json=json.dumps({
-            "expost": result.trace.to_dict(), "strata": result.strata.to_dict(orient="records"),
-            "start_stock_tco2e": start_stock, "baseline_years": covered["year"].tolist() if len(covered) else [],
-            "deduction_applied": result.deduction_applied,
+            "change": change.trace.to_dict(), "method": change.method,
+            "start": start_source, "start_stock_tco2e": change.start.estimate_tco2e,
+            "end_stock_tco2e": change.end.estimate_tco2e,
+            "change_tco2e": change.change_tco2e, "change_half_width_tco2e": change.half_width_tco2e,
+            "change_df": change.df, "change_uncertainty": u,
+            "deduction_fraction": change.deduction.fraction,
+            "conservative_change_tco2e": change.conservative_change_tco2e,
+            "pre_existing_tco2e": {"start": change.start.pre_existing_tco2e,
+                                   "end": change.end.pre_existing_tco2e},
+            "strata": result.strata.to_dict(orient="records"),
+            "baseline_years": covered["year"].tolist() if len(covered) else [],
+            "exante_net_tco2e": exante_net,
+            "unverified_parameters": [p.name for p in change.trace.unverified()],
         }, ensure_ascii=False, default=str),
         status="submitted",
     )  # fmt: skip
@@ -645,15 +860,21 @@ def submit_monitoring(
     project.status = S.MONITORED.value
     _record(session, project, actor, "monitor", before.value, "",
             {"period": period.period_no, "start": start.isoformat(), "end": end.isoformat(),
-             "removals_tco2e": round(removals, 3), "uncertainty": round(result.uncertainty, 4),
-             "plots_digest": digest})  # fmt: skip
+             "removals_tco2e": round(removals, 3), "change_tco2e": round(change.change_tco2e, 3),
+             "change_uncertainty": None if u is None else round(u, 4), "method": change.method,
+             "flags": [f.kind for f in flags], "plots_digest": digest})  # fmt: skip
     return period
 
 
 def verify_period(
-    session: Session, actor: Actor, code: str, quantity: float, comments: str = ""
-) -> MonitoringPeriod:
-    """The verifier approves a quantity (t CO2e) ≤ the computed removals of the open period."""
+    session: Session, actor: Actor, code: str, quantity: float, comments: str = "",
+    override_reason: str = "",
+) -> MonitoringPeriod:  # fmt: skip
+    """The verifier approves a quantity (t CO2e) ≤ the computed removals of the open period.
+
+    A period the plausibility gate flagged is refused unless ``override_reason`` says why the
+    verifier accepts it; the override, the flags and the reason go into the audit event.
+    """
     project = _lock_project(session, code)
     before = ProjectStatus(project.status)
     _check(project, actor, "verify", TRANSITIONS["verify"], before)
@@ -664,14 +885,26 @@ def verify_period(
             f"the verified quantity {quantity:,.3f} t CO2e must lie between 0 and the computed net "
             f"removals {period.removals_tco2e:,.3f} t CO2e (after the uncertainty deduction).",
         )
+    flags = json.loads(period.flags_json or "[]")
+    if flags and not override_reason.strip():
+        raise FlaggedPeriod(
+            f"监测期 {period.period_no} 未通过合理性检查，核证须写明理由（--override-reason）："
+            + "；".join(f["message_zh"] for f in flags),
+            f"monitoring period {period.period_no} is flagged; verifying it needs an explicit "
+            "override with a reason (--override-reason): "
+            + "; ".join(f["message_en"] for f in flags),
+        )
     period.status = "verified"
     period.verified_tco2e = quantity
     period.verifier = actor.name
     period.verified_at = _now()
     period.comments = comments
+    period.override_reason = override_reason.strip() or None
     project.status = S.VERIFIED.value
-    _record(session, project, actor, "verify", before.value, comments,
-            {"period": period.period_no, "verified_tco2e": quantity})  # fmt: skip
+    payload: dict[str, Any] = {"period": period.period_no, "verified_tco2e": quantity}
+    if flags:
+        payload |= {"override_reason": override_reason.strip(), "flags": flags}
+    _record(session, project, actor, "verify", before.value, comments, payload)
     return period
 
 
@@ -695,11 +928,15 @@ def project_summary(session: Session, code: str) -> dict[str, Any]:
         "exante_total_tco2e": project.exante_total_tco2e,
         "buffer_pct": project.buffer_pct,
         "start_stock_tco2e": project.start_stock_tco2e,
+        "start_measured_on": project.start_measured_on.isoformat() if project.start_measured_on else None,
+        "start_plots_digest": project.start_plots_digest,
         "unverified_parameters": json.loads(project.exante_json)["unverified_parameters"] if project.exante_json else [],
         "monitoring_periods": [
             {"period": p.period_no, "start": p.start_date.isoformat(), "end": p.end_date.isoformat(),
              "status": p.status, "stock_tco2e": p.stock_tco2e, "uncertainty": p.uncertainty,
              "removals_tco2e": p.removals_tco2e, "verified_tco2e": p.verified_tco2e,
+             "change_tco2e": p.change_tco2e, "change_uncertainty": p.change_uncertainty,
+             "flags": json.loads(p.flags_json or "[]"), "override_reason": p.override_reason,
              "verifier": p.verifier, "comments": p.comments}
             for p in _periods(session, project)
         ],

@@ -32,5 +32,9 @@ class Settings(BaseSettings):
     migration_database_url: str | None = None
     """PostgreSQL: the tables' owner, for ``tanhui db upgrade`` only; the application itself
     connects (``database_url``) as a role that does not own them (README, PostgreSQL roles)."""
+    plausibility_factor: float | None = None
+    """Plausibility gate: a period whose net removals per ha-year differ from the frozen ex-ante
+    by more than this factor (either way) is flagged; None = the parameter table's
+    ``plausibility_exante_factor`` (2)."""
     actor: str = "bureau"
     """Who the CLI acts as in the audit log, until accounts exist."""

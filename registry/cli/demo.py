@@ -2,8 +2,10 @@
 
 Today: generate the synthetic Shuangpai inventory, import it with every check, import it again
 (a no-op), print the summaries, verify the audit chain, fit growth curves, project the county's
-ex-ante potential under the three methodologies (with plots) and export the stands. Later
-issues add projects and credits here, step by step.
+ex-ante potential under the three methodologies (with plots), walk three SYNTHETIC projects
+through their lifecycle — applicable stands only, evidence, the permanent plots measured at the
+start and remeasured at the end, uncertainty on the change, the plausibility gate — and check
+that each verified quantity lies within its frozen ex-ante band; then credits and the export.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.rule import Rule
@@ -25,7 +28,7 @@ from registry.queries import current_stands_frame, export_frame, stands_summary
 from registry.settings import Settings
 from registry.stands import ImportOptions
 
-__all__ = ["run_demo"]
+__all__ = ["ledger_steps", "model_steps", "project_steps", "run_demo"]
 
 START_YEAR = 2026
 CREDITING_YEARS = 30
@@ -44,7 +47,8 @@ SCENARIOS = (
 # (code, name, methodology, selection, start, walk to verified?) — SYNTHETIC projects
 PROJECTS = (
     ("SP-FM-2026-01", "双牌县江村镇杉木松木森林经营碳汇项目（合成）", "AR-CM-003-V01",
-     "township=江村镇,land_class=乔木林地,forest_category=商品林,species_group=chinese_fir|masson_pine",
+     "township=江村镇,land_class=乔木林地,species_group=chinese_fir|masson_pine,origin=人工,"
+     "age_group=幼龄林|中龄林",
      date(2026, 1, 1), True),
     ("SP-AF-2028-01", "双牌县宜林地造林碳汇项目（合成）", "CCER-14-001-V01",
      "land_class=规划造林地|其他宜林地", date(2028, 1, 1), True),
@@ -53,7 +57,7 @@ PROJECTS = (
 )  # fmt: skip
 
 
-def _ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
+def ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
     from decimal import Decimal
 
     from registry.cli.output import print_table
@@ -76,13 +80,13 @@ def _ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
             session,
             "林业局 李工",
             "demo-transfer-1",
-            "HOLD-SP-FM-2026-01",
+            "HOLD-SP-BM-2026-01",
             "BUYER-HNPOWER",
             quantity=20_000,
         )
         r = retire(session, "某电力公司", "demo-retire-1", "BUYER-HNPOWER", "某电力公司（合成）",
                    "2026 年度碳中和 carbon neutrality 2026", date(2026, 12, 31), quantity=5_000)  # fmt: skip
-        p = pledge(session, "双牌县林业局", "demo-pledge-1", "HOLD-SP-FM-2026-01", "BANK-YZ",
+        p = pledge(session, "双牌县林业局", "demo-pledge-1", "HOLD-SP-BM-2026-01", "BANK-YZ",
                    "SP-DK-2026-001", Decimal("1000000.00"), quantity=50_000)  # fmt: skip
     console.print(f"转让 transfer {t.quantity:,} t → BUYER-HNPOWER {t.serials[0]}")
     console.print(f"退役 retired {r.quantity:,} t, certificate {r.certificate}: {r.serials[0]}")
@@ -108,35 +112,64 @@ def _ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
     )
 
 
-def _project_steps(engine: Engine, console: Console) -> None:
+def exante_band(info: dict[str, Any], start: date, end: date) -> tuple[float, float, float]:
+    """The frozen ex-ante net removals of a period's years and its plausibility band (t CO2e)."""
+    from methodologies.parameters import defaults
+
+    k = defaults()["plausibility_exante_factor"].value
+    years = range(start.year, end.year + 1)
+    expected = sum(r["net_removals"] for r in info["by_year"] if r["year"] in years)
+    return expected, expected / k, expected * k
+
+
+def project_steps(engine: Engine, console: Console) -> list[tuple[str, float, float, float]]:
+    """Walk the demo projects through their lifecycle; returns (code, verified, band low, high)."""
+    import json
+
     from rich.table import Table
 
+    from registry.model import latest_growth_curves
     from registry.models import Role
     from registry.projects import (
         Actor,
+        add_evidence,
         add_stands,
         assess_risk,
+        check_project,
         create_project,
+        frozen_exante,
         project_stands,
         project_summary,
+        record_start_measurement,
+        remove_stands,
         submit_monitoring,
         transition,
         verify_period,
     )
-    from registry.sample_plots import synthetic_plots
+    from registry.sample_plots import fm_growth_gain, remeasured_plots, synthetic_evidence
 
     staff, verifier, admin = (
         Actor("林业局 李工", Role.BUREAU_STAFF), Actor("审定核证机构 王工", Role.VERIFIER),
         Actor("林业局 局长", Role.ADMIN),
     )  # fmt: skip
     table = Table(title="项目 projects (t CO2e)")
-    for name in ("code", "methodology", "stands", "ha", "status", "ex-ante", "period", "verified"):
+    for name in ("code", "methodology", "stands", "ha", "status", "ex-ante", "period",
+                 "ex-ante band", "verified"):  # fmt: skip
         table.add_column(name)
+    outcomes: list[tuple[str, float, float, float]] = []
     for code, name, methodology, selection, start, monitored in PROJECTS:
         with session_scope(engine) as session:
             create_project(session, staff, code=code, name=name, methodology=methodology,
                            developer="双牌县林业局（合成）", start_date=start, crediting_years=30)  # fmt: skip
-            add_stands(session, staff, code, selection)
+            keys = add_stands(session, staff, code, selection)
+            add_evidence(session, staff, code, synthetic_evidence(methodology, keys, start))
+            report = check_project(session, code)
+            failing = sorted(set(report.loc[~report["passed"], "stand_id"]))
+            if failing:  # the bureau takes out the stands the methodology does not accept
+                remove_stands(session, staff, code, "key=" + "|".join(failing))
+                rules = report.loc[~report["passed"], "rule"].value_counts().head(4)
+                console.print(f"{code}: {len(failing)} 个小班不适用，已移出 stands not applicable, "
+                              f"removed ({', '.join(f'{r} {n}' for r, n in rules.items())})")  # fmt: skip
             transition(session, staff, code, "submit")
             transition(session, verifier, code, "validate", "材料齐全 documents complete")
             if methodology == "CCER-14-001-V01":  # young plantations: fire and survival risk
@@ -149,28 +182,49 @@ def _project_steps(engine: Engine, console: Console) -> None:
                 )
             transition(session, admin, code, "register")
             stands = project_stands(session, code)
-        period_text = verified_text = "-"
+            curves = latest_growth_curves(session)
+        period_text = band_text = verified_text = "-"
         if monitored:
             planted = "chinese_fir" if methodology == "CCER-14-001-V01" else None
-            # bamboo stands differ a lot in culm density: more plots keep U under 10 %
-            n_plots = 40 if methodology == "AR-CM-005-V01" else 8
-            trees, strata = synthetic_plots(stands, 5, plots_per_stratum=n_plots, planted=planted)
+            if methodology == "AR-CM-003-V01":
+                stands = stands.assign(growth_gain=fm_growth_gain(stands))
+            # plots per stratum. Forest management credits a small difference (the effects, about
+            # a tenth of the growth) of a sampled change and a modelled baseline: the change must
+            # be known to a few per cent, hence many plots; bamboo culm densities vary a lot
+            n_plots = {"AR-CM-003-V01": 150, "AR-CM-005-V01": 40}.get(methodology, 20)
+            first, last, strata = remeasured_plots(
+                stands, curves, 5, plots_per_stratum=n_plots, planted=planted
+            )
             end = date(start.year + 4, 12, 31)
             with session_scope(engine) as session:
-                period = submit_monitoring(session, staff, code, start, end, trees, strata)
+                record_start_measurement(session, staff, code, start, first, strata)
+                period = submit_monitoring(session, staff, code, start, end, last, strata)
                 quantity = float(int(period.removals_tco2e))  # whole tonnes, rounded down
-                verify_period(session, verifier, code, quantity, "样地复测一致 plots re-measured")
-            period_text = f"{start.year}–{end.year}: {period.removals_tco2e:,.0f} (U {period.uncertainty:.1%})"
+                flags = json.loads(period.flags_json)
+                for flag in flags:
+                    console.print(
+                        f"[yellow]合理性检查 flagged[/] {flag['message_zh']} / {flag['message_en']}"
+                    )
+                verify_period(session, verifier, code, quantity, "样地复测一致 plots re-measured",
+                              override_reason="演示：已核查 demo: checked" if flags else "")  # fmt: skip
+                u = period.change_uncertainty
+            period_text = f"{start.year}–{end.year}: {period.removals_tco2e:,.0f} (U {'∞' if u is None else f'{u:.1%}'})"
             verified_text = f"{quantity:,.0f}"
         with session_scope(engine) as session:
             info = project_summary(session, code)
+            exante = frozen_exante(session, code)
+        if monitored:
+            expected, low, high = exante_band(exante, start, date(start.year + 4, 12, 31))
+            band_text = f"{expected:,.0f} ({low:,.0f}–{high:,.0f})"
+            outcomes.append((code, quantity, low, high))
         table.add_row(code, methodology, f"{info['stands']:,}", f"{info['area_ha']:,.0f}", info["status"],
-                      f"{info['exante_total_tco2e']:,.0f}", period_text, verified_text)  # fmt: skip
+                      f"{info['exante_total_tco2e']:,.0f}", period_text, band_text, verified_text)  # fmt: skip
     console.print(table)
     console.print("试试 / try: tanhui project show --project SP-FM-2026-01")
+    return outcomes
 
 
-def _model_steps(engine: Engine, settings: Settings, workdir: Path, console: Console) -> None:
+def model_steps(engine: Engine, settings: Settings, workdir: Path, console: Console) -> None:
     from rich.table import Table
 
     from registry.model import fit_and_store_growth, run_ex_ante, select_stands
@@ -272,15 +326,22 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
     console.print(f"{chain.n_events} 个事件 events — {status}")
 
     console.print(Rule("6. 生长曲线与事前碳汇潜力 / growth curves and ex-ante potential"))
-    _model_steps(engine, settings, workdir, console)
+    model_steps(engine, settings, workdir, console)
 
     console.print(
         Rule("7. 碳汇项目：创建 → 审定 → 登记 → 监测 → 核证 / projects through their lifecycle")
     )
-    _project_steps(engine, console)
+    for code, verified, low, high in project_steps(engine, console):
+        inside = low <= verified <= high
+        console.print(
+            f"{code}: 核证 verified {verified:,.0f} t "
+            + ("[green]在事前估算区间内 within the ex-ante band[/]" if inside
+               else "[red]超出事前估算区间 OUTSIDE the ex-ante band[/]")
+            + f" ({low:,.0f}–{high:,.0f})"
+        )  # fmt: skip
 
     console.print(Rule("8. 签发、转让、退役、质押 / credits: issue, transfer, retire, pledge"))
-    _ledger_steps(engine, settings, console)
+    ledger_steps(engine, settings, console)
 
     console.print(Rule("9. 导出 / export"))
     out = write_stands(

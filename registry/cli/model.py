@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
+import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from methodologies.errors import MethodologyError
 from registry.cli.context import ctx, refuse, refuse_input
+from registry.cli.output import print_json, warn_unverified
 from registry.db import session_scope
 from registry.errors import RegistryError
 
@@ -35,12 +35,8 @@ def _fail(exc: MethodologyError | RegistryError) -> typer.Exit:
     return refuse(exc) if isinstance(exc, RegistryError) else refuse_input(exc)
 
 
-def _warn_unverified(names: list[str]) -> None:
-    if names:
-        err.print(
-            f"[yellow]注意：{len(names)} 个参数来源未核实，结果须标注 / NOTE: {len(names)} "
-            f"parameters have an unverified source:[/] {escape(', '.join(names))}"
-        )
+_dump = print_json
+_warn_unverified = warn_unverified
 
 
 @model_app.command("fit-growth")
@@ -123,9 +119,10 @@ def ex_ante_cmd(
             "total_net_removals_tco2e": result.total,
             "by_year": totals.to_dict(orient="records"),
             "traces": {k: t.to_dict() for k, t in result.traces.items()},
+            "effects_tco2e": result.effects,
             "unverified_parameters": result.unverified(),
         }
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
+        _dump(payload)
     else:
         table = Table(title=f"{result.methodology}: {len(result.stand_ids)} stands, t CO2e")
         for name in ("year", "baseline stock", "project stock", "net removals", "cumulative"):
@@ -144,15 +141,25 @@ def plot_template_cmd(out: Annotated[Path, typer.Option(help=".xlsx 或 .csv")])
     """写出样地数据模板（中文表头） / write the plot data template (Chinese headers)."""
     import pandas as pd
 
-    from methodologies.expost import BAMBOO_COLUMNS_ZH, PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
+    from methodologies.expost import (
+        BAMBOO_COLUMNS_ZH,
+        OPTIONAL_COLUMNS_ZH,
+        PLOT_COLUMNS_ZH,
+        STRATUM_COLUMNS_ZH,
+    )
 
     example = pd.DataFrame(
         [
-            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 14.2, 11.5, None],
-            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 16.8, 12.9, None],
-            ["P002", "chinese_fir-中龄林", 0.0667, "chinese_fir", 12.5, 10.1, None],
-        ],  # moso bamboo rows: one per culm, 树高 empty, 竹度 filled
-        columns=[*PLOT_COLUMNS_ZH.values(), *BAMBOO_COLUMNS_ZH.values()],
+            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 14.2, 11.5, None, 0],
+            ["P001", "chinese_fir-中龄林", 0.0667, "chinese_fir", 16.8, 12.9, None, 0],
+            ["P002", "chinese_fir-中龄林", 0.0667, "chinese_fir", 12.5, 10.1, None, 0],
+        ],  # moso bamboo rows: one per culm, 树高 empty, 竹度 filled; a plot with no tree: one
+        # row with 树种组 none and 胸径/树高 empty; 原有树木 1 = stood before an afforestation
+        columns=[
+            *PLOT_COLUMNS_ZH.values(),
+            *BAMBOO_COLUMNS_ZH.values(),
+            *OPTIONAL_COLUMNS_ZH.values(),
+        ],
     )
     strata = pd.DataFrame(
         [["chinese_fir-中龄林", 120.5]], columns=list(STRATUM_COLUMNS_ZH.values())
@@ -162,7 +169,10 @@ def plot_template_cmd(out: Annotated[Path, typer.Option(help=".xlsx 或 .csv")])
         with pd.ExcelWriter(out) as writer:
             example.to_excel(writer, sheet_name="每木检尺", index=False)
             strata.to_excel(writer, sheet_name="层面积", index=False)
-        console.print(f"模板 template: {out}（两个工作表：每木检尺、层面积；示例行请替换）")
+        console.print(
+            f"模板 template: {out}（两个工作表：每木检尺、层面积；示例行请替换；无林木样地写一行"
+            "树种组 none；造林前原有树木 原有树木=1）"
+        )
     else:
         example.to_csv(out, index=False, encoding="utf-8-sig")
         strata_path = out.with_name(out.stem + "_strata.csv")
@@ -170,19 +180,57 @@ def plot_template_cmd(out: Annotated[Path, typer.Option(help=".xlsx 或 .csv")])
         console.print(f"模板 template: {out} + {strata_path}（示例行请替换）")
 
 
+def _print_change(change: Any, fmt: str) -> None:
+    d = change.deduction
+    if fmt == "json":
+        _dump({
+            "method": change.method, "start_tco2e": change.start.estimate_tco2e,
+            "end_tco2e": change.end.estimate_tco2e, "change_tco2e": change.change_tco2e,
+            "se_tco2e": change.se_tco2e, "df": change.df,
+            "half_width_90_tco2e": change.half_width_tco2e, "uncertainty": d.uncertainty,
+            "deduction_fraction": d.fraction, "conservative_change_tco2e": d.kept,
+            "deduction_rule": {"name": d.rule.text, "source": d.rule.source, "status": d.rule.status},
+            "trace": change.trace.to_dict(),
+        })  # fmt: skip
+        return
+    u = "∞" if not math.isfinite(d.uncertainty) else f"{d.uncertainty:.1%}"
+    console.print(
+        f"碳储量变化 stock change ({change.method}): {change.start.estimate_tco2e:,.1f} → "
+        f"{change.end.estimate_tco2e:,.1f} t CO2e, ΔC = {change.change_tco2e:,.1f} ± "
+        f"{change.half_width_tco2e:,.1f} (90 %, df = {change.df:.0f}), U = {u}; "
+        f"{d.fraction:.0%} of the half-width deducted ({d.rule.text}) → {d.kept:,.1f} t CO2e"
+    )
+
+
 @model_app.command("ex-post")
 def ex_post_cmd(
     plots: Annotated[Path, typer.Option(help="样地数据 .xlsx（两个工作表）或 .csv")],
     strata: Annotated[Path | None, typer.Option(help="层面积 .csv（用 .csv 样地数据时）")] = None,
+    start_plots: Annotated[
+        Path | None,
+        typer.Option(help="同一批样地的上次测定 / the previous measurement: the change"),
+    ] = None,
+    start_strata: Annotated[Path | None, typer.Option(help="上次测定的层面积 .csv")] = None,
+    methodology: Annotated[
+        str, typer.Option(help="扣减规则所属方法学 / whose deduction rule applies")
+    ] = "AR-CM-003-V01",
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
 ) -> None:
-    """样地实测碳储量（分层抽样，90% 置信区间） / ex-post carbon stock from plots."""
-    from methodologies.expost import estimate
+    """样地实测碳储量（分层抽样，90% 置信区间，df = n − M）；给出上次测定时计算变化量 /
+    ex-post carbon stock from plots; with --start-plots the change between two measurements."""
+    from methodologies.expost import estimate, estimate_change
     from registry.plot_workbook import read_plot_workbook
 
     try:
         trees, areas = read_plot_workbook(plots, strata)
-        result = estimate(trees, areas)
+        if start_plots is not None:
+            first, first_areas = read_plot_workbook(start_plots, start_strata)
+            change = estimate_change(
+                first, first_areas, trees, areas, methodology,
+                exclude_pre_existing=methodology == "CCER-14-001-V01",
+            )  # fmt: skip
+        else:
+            result = estimate(trees, areas)
     except MethodologyError as exc:
         raise _fail(exc) from exc
     except (OSError, ValueError) as exc:
@@ -190,6 +238,10 @@ def ex_post_cmd(
             f"[bold red]错误[/] 无法读取样地数据 {plots}：{exc}\n[bold red]Error[/] cannot read the plot data: {exc}"
         )
         raise typer.Exit(1) from exc
+    if start_plots is not None:
+        _print_change(change, fmt)
+        _warn_unverified([p.name for p in change.trace.unverified()])
+        return
     if fmt == "json":
         payload = {
             "estimate_tco2e": result.estimate_tco2e,
@@ -198,10 +250,11 @@ def ex_post_cmd(
             "uncertainty": result.uncertainty,
             "deduction_applied": result.deduction_applied,
             "conservative_tco2e": result.conservative_tco2e,
+            "df": result.df,
             "strata": result.strata.to_dict(orient="records"),
             "trace": result.trace.to_dict(),
         }
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=1, default=str) + "\n")
+        _dump(payload)
     else:
         table = Table(title="分层估计 stratified estimate (t CO2e/ha)")
         for name in ("stratum", "area ha", "plots", "mean", "sd", "±90%", "plots needed"):
@@ -215,7 +268,8 @@ def ex_post_cmd(
             f"总计 total {result.estimate_tco2e:,.1f} t CO2e ± {result.half_width_tco2e:,.1f} "
             f"(90 %), uncertainty {result.uncertainty:.1%}; "
             + (
-                f"[yellow]>10 %: conservative value {result.conservative_tco2e:,.1f} t CO2e[/]"
+                f"[yellow]AR-TOOL14 App. 2: conservative value {result.conservative_tco2e:,.1f} t CO2e "
+                "(credits come from the change between two measurements: tanhui project monitor)[/]"
                 if result.deduction_applied
                 else "≤10 %: no deduction"
             )
@@ -246,7 +300,7 @@ def carbon_stock_cmd(
         )
         raise typer.Exit(1) from exc
     if fmt == "json":
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1, default=str) + "\n")
+        _dump(rows)
     else:
         table = Table(title="碳储量 carbon stock (t CO2e)")
         for name in ("stand", "group", "area ha", "t CO2e"):

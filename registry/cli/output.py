@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -11,20 +12,42 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from registry.cli.context import console
+from registry.cli.context import console, err_console
 
 if TYPE_CHECKING:
     from registry.ledger.results import Result
 
-__all__ = ["print_frame", "print_json", "print_table"]
+__all__ = ["json_safe", "print_frame", "print_json", "print_table", "warn_unverified"]
 
 _TONNES = {"issued", "active", "pledged", "retired", "cancelled", "in_buffer", "quantity"}
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, ±inf) replaced by None: strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def print_json(data: Result | dict[str, Any] | list[Any]) -> None:
-    """A typed result or plain data as indented JSON (UTF-8 kept) on standard output."""
+    """A typed result or plain data as indented, strict JSON (UTF-8 kept, no NaN or Infinity:
+    those become null) on standard output."""
     plain = data if isinstance(data, dict | list) else data.to_dict()
-    sys.stdout.write(json.dumps(plain, ensure_ascii=False, indent=1) + "\n")
+    text = json.dumps(json_safe(plain), ensure_ascii=False, indent=1, default=str, allow_nan=False)
+    sys.stdout.write(text + "\n")
+
+
+def warn_unverified(names: list[str], out: Console = err_console) -> None:
+    """Say which parameters behind a result have an unverified source (every output does)."""
+    if names:
+        out.print(
+            f"[yellow]注意：{len(names)} 个参数来源未核实，结果须标注 / NOTE: {len(names)} "
+            f"parameters have an unverified source:[/] {escape(', '.join(names))}"
+        )
 
 
 def print_table(

@@ -7,7 +7,6 @@ actor as bureau staff). Roles are enforced by the services; authentication comes
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -21,11 +20,13 @@ from sqlalchemy.orm import Session
 
 from methodologies.errors import MethodologyError
 from registry.cli.context import ctx, refuse, refuse_input
+from registry.cli.output import print_json, warn_unverified
 from registry.db import session_scope
 from registry.errors import RegistryError
 from registry.vocabulary import Role
 
 if TYPE_CHECKING:
+    import pandas as pd
     from sqlalchemy import Engine
 
     from registry.projects import Actor
@@ -136,6 +137,31 @@ def remove_stands_cmd(
     _stands_cmd(False, project, stands, actor, role)
 
 
+@project_app.command("add-evidence")
+def add_evidence_cmd(
+    project: Annotated[str, typer.Option(help="项目编号")],
+    file: Annotated[
+        Path,
+        typer.Option(help="证据 .csv/.xlsx：stand_key, kind, item, value, observed_on, reference"),
+    ],
+    actor: ActorOpt = None,
+    role: RoleOpt = Role.BUREAU_STAFF,
+) -> None:
+    """加入适用条件证据（调查、影像、声明） / add dated observations and declarations (draft)."""
+    from registry.plot_workbook import read_table
+    from registry.projects import add_evidence
+
+    try:
+        rows = read_table(file)
+    except (OSError, ValueError) as exc:
+        err.print(
+            f"[bold red]错误[/] 无法读取 {file}：{escape(str(exc))}\n[bold red]Error[/] cannot read {file}"
+        )
+        raise typer.Exit(1) from exc
+    n = _act(actor, role, lambda session, who: add_evidence(session, who, project, rows))
+    console.print(f"[green]{project}: 已加入 {n} 条证据[/] {n} evidence rows added")
+
+
 @project_app.command("check")
 def check_cmd(project: Annotated[str, typer.Option(help="项目编号")]) -> None:
     """合格性与重复计量检查 / eligibility and double-counting report."""
@@ -152,10 +178,12 @@ def check_cmd(project: Annotated[str, typer.Option(help="项目编号")]) -> Non
                   f"{len(failed)} 项未通过 failed")  # fmt: skip
     if len(failed):
         table = Table(title="未通过 failed")
-        for name in ("stand", "rule", "reason"):
+        for name in ("stand", "rule", "source", "reason"):
             table.add_column(name)
         for r in failed.head(50).itertuples(index=False):
-            table.add_row(str(r.stand_id), str(r.rule), f"{r.reason_zh}\n{r.reason_en}")
+            table.add_row(
+                str(r.stand_id), str(r.rule), str(r.source), f"{r.reason_zh}\n{r.reason_en}"
+            )
         console.print(table)
         raise typer.Exit(1)
 
@@ -207,6 +235,39 @@ def reject_cmd(
     _transition_cmd(project, "reject", reason, actor, role)
 
 
+def _read_plots(plots: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tree list (sheet 1) and strata areas (sheet 2) of a plot workbook, canonical columns."""
+    from registry.plot_workbook import read_plot_workbook
+
+    try:
+        trees, strata = read_plot_workbook(plots)
+    except (OSError, ValueError) as exc:
+        err.print(
+            f"[bold red]错误[/] 无法读取 {plots}：{escape(str(exc))}\n[bold red]Error[/] cannot read {plots}"
+        )
+        raise typer.Exit(1) from exc
+    return trees, strata
+
+
+@project_app.command("measure-start")
+def measure_start_cmd(
+    project: Annotated[str, typer.Option(help="项目编号")],
+    plots: Annotated[Path, typer.Option(help="固定样地起始测定 .xlsx（每木检尺 + 层面积）")],
+    measured_on: Annotated[str, typer.Option("--date", help="测定日期 YYYY-MM-DD")],
+    actor: ActorOpt = None,
+    role: RoleOpt = Role.BUREAU_STAFF,
+) -> None:
+    """记录计入期开始时的固定样地测定 / record the permanent plots measured at the start."""
+    from registry.projects import record_start_measurement
+
+    trees, strata = _read_plots(plots)
+    digest = _act(actor, role, lambda session, who: record_start_measurement(
+        session, who, project, date.fromisoformat(measured_on), trees, strata
+    ).start_plots_digest)  # fmt: skip
+    console.print(f"[green]{project}: 起始测定已记录 start measurement recorded[/] "
+                  f"({trees['plot_id'].nunique()} plots, sha256 {str(digest)[:16]}…)")  # fmt: skip
+
+
 @project_app.command("monitor")
 def monitor_cmd(
     project: Annotated[str, typer.Option(help="项目编号")],
@@ -216,32 +277,27 @@ def monitor_cmd(
     actor: ActorOpt = None,
     role: RoleOpt = Role.BUREAU_STAFF,
 ) -> None:
-    """提交监测报告（样地数据，计算事后碳汇） / submit a monitoring period with plot data."""
-    import pandas as pd
-
-    from methodologies.expost import BAMBOO_COLUMNS_ZH, PLOT_COLUMNS_ZH, STRATUM_COLUMNS_ZH
-    from registry.plot_workbook import canonical_columns as _canonical
+    """提交监测报告（同一批固定样地复测，计算碳储量变化） / submit a monitoring period."""
     from registry.projects import submit_monitoring
 
-    engine, who = _context(actor, role)
-    try:
-        trees = _canonical(
-            pd.read_excel(plots, sheet_name=0), {**PLOT_COLUMNS_ZH, **BAMBOO_COLUMNS_ZH}
-        )
-        strata = _canonical(pd.read_excel(plots, sheet_name=1), STRATUM_COLUMNS_ZH)
-        with session_scope(engine) as session:
-            period = submit_monitoring(session, who, project, date.fromisoformat(start),
-                                       date.fromisoformat(end), trees, strata)  # fmt: skip
-            removals, unc = period.removals_tco2e, period.uncertainty
-    except (RegistryError, MethodologyError) as exc:
-        raise _fail(exc) from exc
-    except (OSError, ValueError) as exc:
-        err.print(
-            f"[bold red]错误[/] 无法读取 {plots}：{escape(str(exc))}\n[bold red]Error[/] cannot read {plots}"
-        )
-        raise typer.Exit(1) from exc
+    trees, strata = _read_plots(plots)
+    factor = ctx.settings().plausibility_factor
+
+    def run(session: Session, who: Any) -> tuple[float, float | None, str, str]:
+        period = submit_monitoring(session, who, project, date.fromisoformat(start),
+                                   date.fromisoformat(end), trees, strata, factor)  # fmt: skip
+        return (period.removals_tco2e, period.change_uncertainty, period.flags_json,
+                period.provenance_json)  # fmt: skip
+
+    removals, unc, flags_json, provenance = _act(actor, role, run)
+    u = "∞" if unc is None else f"{unc:.1%}"
     console.print(f"[green]{project}: 监测期已提交 monitoring period submitted[/] — net removals "
-                  f"{removals:,.1f} t CO2e (uncertainty {unc:.1%})")  # fmt: skip
+                  f"{removals:,.1f} t CO2e (uncertainty of the change {u})")  # fmt: skip
+    warn_unverified(json.loads(provenance).get("unverified_parameters", []))
+    for flag in json.loads(flags_json):
+        err.print(
+            f"[yellow]合理性检查 flagged[/] {escape(flag['message_zh'])}\n  {escape(flag['message_en'])}"
+        )
 
 
 @project_app.command("verify")
@@ -249,13 +305,18 @@ def verify_cmd(
     project: Annotated[str, typer.Option(help="项目编号")],
     quantity: Annotated[float, typer.Option(help="核证量 t CO2e（≤ 计算值）")],
     comment: Annotated[str, typer.Option(help="核证意见")] = "",
+    override_reason: Annotated[
+        str,
+        typer.Option(help="核证未通过合理性检查的监测期的理由 / reason to verify a flagged period"),
+    ] = "",
     actor: ActorOpt = None,
     role: RoleOpt = Role.VERIFIER,
 ) -> None:
     """核证监测期 / verify the open monitoring period (quantity ≤ computed removals)."""
     from registry.projects import verify_period
 
-    _act(actor, role, lambda session, who: verify_period(session, who, project, quantity, comment))
+    _act(actor, role, lambda session, who: verify_period(session, who, project, quantity, comment,
+                                                         override_reason))  # fmt: skip
     console.print(f"[green]{project}: 核证 verified {quantity:,.3f} t CO2e[/]")
 
 
@@ -289,7 +350,7 @@ def show_cmd(
     except (RegistryError, MethodologyError) as exc:
         raise _fail(exc) from exc
     if fmt == "json":
-        sys.stdout.write(json.dumps(info, ensure_ascii=False, indent=1) + "\n")
+        print_json(info)
         return
     console.print(
         f"[bold]{info['code']}[/] {info['name']} — {info['methodology']} — [bold]{info['status']}[/]"
@@ -304,6 +365,14 @@ def show_cmd(
         console.print(
             f"非永久性风险 assessed risk: 缓冲 buffer {info['buffer_pct']:g}%（不低于登记处最低比例 / at least the registry minimum）"
         )
+    if info["start_measured_on"]:
+        console.print(
+            f"起始样地测定 start measurement: {info['start_measured_on']} (sha256 {info['start_plots_digest'][:16]}…)"
+        )
+    else:
+        console.print(
+            "[yellow]尚无起始样地测定 no start measurement yet (tanhui project measure-start)[/]"
+        )
     if info["unverified_parameters"]:
         console.print(
             f"[yellow]{len(info['unverified_parameters'])} 个参数来源未核实 unverified parameters[/]"
@@ -316,17 +385,25 @@ def show_cmd(
             "to",
             "status",
             "stock",
-            "U",
+            "U change",
             "removals",
             "verified",
             "verifier",
         ):
             table.add_column(name)
         for p in info["monitoring_periods"]:
-            table.add_row(str(p["period"]), p["start"], p["end"], p["status"], f"{p['stock_tco2e']:,.0f}",
-                          f"{p['uncertainty']:.1%}", f"{p['removals_tco2e']:,.1f}",
+            u = p["change_uncertainty"]
+            table.add_row(str(p["period"]), p["start"], p["end"], p["status"] + (" ⚑" if p["flags"] else ""),
+                          f"{p['stock_tco2e']:,.0f}", "∞" if u is None else f"{u:.1%}", f"{p['removals_tco2e']:,.1f}",
                           "" if p["verified_tco2e"] is None else f"{p['verified_tco2e']:,.1f}", p["verifier"] or "")  # fmt: skip
         console.print(table)
+        for p in info["monitoring_periods"]:
+            for flag in p["flags"]:
+                console.print(
+                    f"[yellow]⚑ {p['period']}[/] {escape(flag['message_zh'])} / {escape(flag['message_en'])}"
+                )
+            if p["override_reason"]:
+                console.print(f"  核证人说明 verifier's override: {escape(p['override_reason'])}")
     table = Table(title="历史 history")
     for name in ("time (UTC)", "actor", "role", "action", "from → to", "comment"):
         table.add_column(name)

@@ -1,7 +1,8 @@
 """Ex-post from plots: tree volume, plot carbon, stratified mean, 90 % CI, deduction, plots needed.
 
 Student t quantiles used below are the two-sided 90 % values of any t table:
-t(0.95, 1) = 6.314, t(0.95, 2) = 2.920, t(0.95, 24) = 1.711, t(0.95, 26) = 1.706.
+t(0.95, 1) = 6.314, t(0.95, 2) = 2.920, t(0.95, 3) = 2.353, t(0.95, 24) = 1.711,
+t(0.95, 26) = 1.706.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from methodologies.errors import InputError
 from methodologies.expost import estimate, plots_needed, tree_volume_m3
 
 FIR = (0.000058777042, 1.9699831, 0.89646157)  # volume_equations.csv, chinese_fir
-FIR_FACTOR = 0.307 * 1.634 * 1.246 * 0.52 * 44 / 12  # t CO2e per m³
+FIR_FACTOR = 0.307 * 1.634 * 1.246 * 0.47 * 44 / 12  # t CO2e per m³ (CF default 0.47)
 
 
 def v_fir(d: float, h: float) -> float:
@@ -58,15 +59,15 @@ def test_stratified_estimate_by_hand() -> None:
     total = 100 * mean_a + 50 * mean_b
     term_a, term_b = 100**2 * var_a / 2, 50**2 * var_b / 3
     se = math.sqrt(term_a + term_b)
-    df = (term_a + term_b) ** 2 / (term_a**2 / 1 + term_b**2 / 2)  # Welch–Satterthwaite
+    # AR-TOOL14: df = n − M = 5 plots − 2 strata = 3 (not Welch–Satterthwaite) → t = 2.353
     assert result.estimate_tco2e == pytest.approx(total)
     assert result.se_tco2e == pytest.approx(se)
-    assert result.df == pytest.approx(df)
-    # df lies between 1 and 3 here; the half-width uses t(0.95, df) from scipy, bounded by the table
-    assert 2.353 * se <= result.half_width_tco2e <= 6.314 * se
-    assert result.uncertainty == pytest.approx(result.half_width_tco2e / total)
-    assert result.deduction_applied  # a handful of plots: far above 10 %
-    assert result.conservative_tco2e == pytest.approx(total - result.half_width_tco2e)
+    assert result.df == 3
+    assert result.half_width_tco2e == pytest.approx(2.353 * se, rel=1e-3)
+    assert result.uncertainty == pytest.approx(2.353 * se / total, rel=1e-3)
+    assert result.uncertainty > 0.30  # a handful of plots: the whole half-width is deducted
+    assert result.deduction_applied
+    assert result.conservative_tco2e == pytest.approx(total - 2.353 * se, rel=1e-3)
     a = result.strata.set_index("stratum")
     assert a.loc["A", "half_width_tco2e_per_ha"] == pytest.approx(
         6.314 * math.sqrt(var_a / 2), rel=1e-3
@@ -111,6 +112,15 @@ def test_bad_tree_rows_name_the_row_and_plot(change: tuple[str, object], words: 
         and words in info.value.message_en
     )
     assert "第 3 行" in info.value.message_zh
+
+
+def test_a_plot_in_two_strata_is_refused_naming_it() -> None:
+    trees = _plots(
+        [("A1", "A", 20, 15), ("A2", "A", 18, 14), ("A2", "B", 12, 10), ("B1", "B", 13, 11)]
+    )
+    with pytest.raises(InputError) as info:
+        estimate(trees, pd.DataFrame({"stratum": ["A", "B"], "area_ha": [1.0, 1.0]}))
+    assert "'A2'" in info.value.message_en and "样地 'A2'" in info.value.message_zh
 
 
 def test_a_stratum_with_one_plot_is_refused_naming_it() -> None:

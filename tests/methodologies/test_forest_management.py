@@ -13,7 +13,7 @@ from methodologies.errors import InputError
 from methodologies.growth import POOLED, GrowthCurve
 
 CURVE = GrowthCurve("chinese_fir", POOLED, 300.0, 0.05, 2.0, 100, 10.0, 0.9, "test curve")
-FIR_FACTOR = 0.307 * 1.634 * 1.246 * 0.52 * 44 / 12  # t CO2e per m³ (= 1.19174474085)
+FIR_FACTOR = 0.307 * 1.634 * 1.246 * 0.47 * 44 / 12  # t CO2e per m³ (= 1.07715390039)
 
 
 def cr(t: float) -> float:
@@ -21,26 +21,60 @@ def cr(t: float) -> float:
 
 
 def stand(
-    age: float, area: float = 1.0, sid: str = "s1", group: str = "chinese_fir"
-) -> dict[str, object]:
+    age: float, area: float = 1.0, sid: str = "s1", group: str = "chinese_fir",
+    canopy: float = 0.7, category: str = "商品林",
+) -> dict[str, object]:  # fmt: skip
     return {"stand_id": sid, "species_group": group, "site_class": "Ⅱ", "area_ha": area,
-            "age_years": age, "volume_m3_per_ha": cr(age)}  # fmt: skip
+            "age_years": age, "volume_m3_per_ha": cr(age), "canopy_closure": canopy,
+            "forest_category": category}  # fmt: skip
 
 
+# methodology_defaults.csv: plan rotation of Chinese fir 26 years, quota 6 m³/ha/yr of
+# commercial forest, wood products 0, project rotation +10 years, tending +10 % of the increment,
+# enrichment +15 % for canopy < 0.5
 def test_one_stand_by_hand() -> None:
-    # Age 10 at the start, on its curve (scale 1); rotation of Chinese fir 26 → cut after 16 years.
-    result = forest_management.project_ex_ante(pd.DataFrame([stand(10.0)]), [CURVE], 2026, 20)
-    # end of year 1: age 11: V = 300 (1 − e^(−0.55))² = 300 × 0.42305^2 = 53.691 m³/ha
-    assert result.project_stock[0, 0] == pytest.approx(cr(11) * FIR_FACTOR)
+    # s1 age 10 (1 ha) and a young filler s2 age 1 (30 ha): the quota is 6 × 31 = 186 m³/yr
+    frame = pd.DataFrame([stand(10.0), stand(1.0, area=30.0, sid="s2")])
+    result = forest_management.project_ex_ante(frame, [CURVE], 2026, 20)
+    # end of year 1, project: V = cr(10) + 1.1 × (cr(11) − cr(10)) (tending), no cut
+    assert result.project_stock[0, 0] == pytest.approx(
+        (cr(10) + 1.1 * (cr(11) - cr(10))) * FIR_FACTOR
+    )
     assert cr(11) == pytest.approx(53.691, abs=1e-3)
-    # baseline: same until the cut at year 16 (stock 0), then regrowth: year 20 → age 4
+    # baseline: the plan's clear-cut at age 26 (year 16): cr(26) = 158.8 m³ ≤ 186 m³ quota
     assert result.baseline_stock[0, 14] == pytest.approx(cr(25) * FIR_FACTOR)
     assert result.baseline_stock[0, 15] == 0.0
-    assert result.baseline_stock[0, 19] == pytest.approx(cr(4) * FIR_FACTOR)
-    # over the period: Σ net = C_P(end) − C_B(end) = (V(30) − V(4)) × factor
-    assert result.total == pytest.approx((cr(30) - cr(4)) * FIR_FACTOR)
-    assert result.net_removals[0, :15] == pytest.approx([0.0] * 15)  # same path until the cut
-    assert result.years.tolist() == list(range(2026, 2046))
+    assert result.baseline_stock[0, 19] == pytest.approx(cr(4) * FIR_FACTOR)  # regrowth, age 4
+    # the project's rotation is 36: no cut within 20 years
+    assert result.project_stock[0, 19] == pytest.approx(
+        (cr(10) + 1.1 * (cr(30) - cr(10))) * FIR_FACTOR
+    )
+    # effects, each on top of the previous (t CO2e over 20 years):
+    rotation = (cr(30) - cr(4)) * FIR_FACTOR  # s1 kept instead of cut and regrown; s2 never due
+    tending = 0.1 * ((cr(30) - cr(10)) + 30 * (cr(21) - cr(1))) * FIR_FACTOR
+    assert result.effects["longer_rotation"] == pytest.approx(rotation)
+    assert result.effects["tending_thinning"] == pytest.approx(tending)
+    assert result.effects["enrichment_planting"] == 0.0  # canopy 0.7 ≥ 0.5
+    assert result.total == pytest.approx(rotation + tending)
+    assert "longer_rotation" in result.traces["chinese_fir|Ⅱ"].explain()
+
+
+def test_the_quota_makes_a_due_stand_wait() -> None:
+    # alone on 1 ha the quota is 6 m³/yr: a 158.8 m³/ha stand due at 26 can never be cut
+    result = forest_management.project_ex_ante(pd.DataFrame([stand(25.0)]), [CURVE], 2026, 5)
+    assert result.baseline_stock[0, -1] == pytest.approx(cr(30) * FIR_FACTOR)
+
+
+def test_enrichment_planting_in_an_open_stand() -> None:
+    frame = pd.DataFrame([stand(10.0, canopy=0.3)])
+    result = forest_management.project_ex_ante(frame, [CURVE], 2026, 5)
+    # increment × (1 + 0.10 + 0.15); the baseline grows along the curve (not due before 26)
+    assert result.project_stock[0, -1] == pytest.approx(
+        (cr(10) + 1.25 * (cr(15) - cr(10))) * FIR_FACTOR
+    )
+    assert result.effects["enrichment_planting"] == pytest.approx(
+        0.15 * (cr(15) - cr(10)) * FIR_FACTOR
+    )
 
 
 def test_properties_over_many_stands() -> None:
@@ -55,8 +89,11 @@ def test_properties_over_many_stands() -> None:
     assert totals["net_removals"].sum() == pytest.approx(result.net_removals.sum())
     by_stratum = sum(result.net_removals[result.stratum == s].sum() for s in set(result.stratum))
     assert by_stratum == pytest.approx(result.total)
-    # the project never cuts: its stock never falls
-    assert (np.diff(result.project_stock, axis=1) >= -1e-9).all()
+    # the project's stock falls only by a clear-cut (at the extended rotation): to 0
+    falls = np.diff(result.project_stock, axis=1) < -1e-9
+    assert (result.project_stock[:, 1:][falls] == 0).all()
+    # the effects add up to the net removals
+    assert sum(result.effects.values()) == pytest.approx(result.total)
     assert result.unverified()  # the recalled SVD/BEF/R/CF are flagged
 
 
@@ -76,14 +113,11 @@ def test_unknown_species_group_is_refused_naming_the_stand() -> None:
         forest_management.project_ex_ante(frame, [CURVE], 2026, 20)
 
 
-def test_public_welfare_forest_earns_nothing_from_an_extended_rotation() -> None:
-    # 公益林 may not be clear-cut: baseline = project, so net removals are 0 every year
-    frame = pd.DataFrame([{**stand(40.0, sid="gy"), "forest_category": "公益林"},
-                          {**stand(40.0, sid="sp"), "forest_category": "商品林"}])  # fmt: skip
+def test_public_welfare_forest_earns_from_improved_practices() -> None:
+    # 公益林 is never clear-cut, in the baseline or the project: no rotation effect, but tending
+    # raises its increment, so it earns 0.1 × (cr(60) − cr(40)) × factor over 20 years
+    frame = pd.DataFrame([stand(40.0, sid="gy", category="公益林")])
     result = forest_management.project_ex_ante(frame, [CURVE], 2026, 20)
-    assert (result.net_removals[0] == 0).all()
-    # the commercial stand (past its rotation of 26 years) is cut in the baseline: it earns
-    assert result.net_removals[1].sum() == pytest.approx(
-        result.project_stock[1, -1] - result.baseline_stock[1, -1]
-    )
-    assert result.net_removals[1].sum() > 0
+    assert result.baseline_stock[0, -1] == pytest.approx(cr(60) * FIR_FACTOR)
+    assert result.total == pytest.approx(0.1 * (cr(60) - cr(40)) * FIR_FACTOR)
+    assert result.effects["longer_rotation"] == 0.0

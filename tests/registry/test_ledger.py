@@ -227,7 +227,7 @@ def test_a_retirement_certificate_names_what_was_retired_and_where_the_log_recor
     assert cert["serials"] == [P + "000000201..000000300", P + "000000401..000000410"]
     assert (cert["quantity"], cert["account"], cert["beneficiary"], cert["retired_on"]) == (
         110, "BUYER", "某电力公司", "2026-06-30")  # fmt: skip
-    assert cert["projects"] == [{"project": "L1", "name": "账本测试项目", "methodology": "AR-CM-003-V01",
+    assert cert["projects"] == [{"project": "L1", "name": "账本测试项目", "methodology": "AR-CM-005-V01",
                                  "vintage": 2026, "quantity": 110}]  # fmt: skip
     assert action == "ledger.retire" and r.certificate in payload
     assert (cert["audit_event"]["seq"], cert["audit_event"]["hash"]) == (seq, hash_)

@@ -100,8 +100,13 @@ def test_model_command_line(registry: Engine, db_url: str, tmp_path: Path) -> No
     )
     trace = next(iter(data["traces"].values()))
     assert [s["equation"] for s in trace["steps"]] == [
-        "chapman_richards", "carbon_stock_trees", "stock_difference", "net_removals"
-    ]  # fmt: skip
+        "chapman_richards",
+        "carbon_stock_trees",
+        "stock_difference",
+        "stock_difference",
+        "net_removals",
+    ]  # baseline (current management), project (improved practices, with each effect's share)
+    assert "longer_rotation" in trace["steps"][3]["note"]
     assert "bef[chinese_fir]" in data["unverified_parameters"]
     assert "UNVERIFIED" not in out.stdout and "unverified source" in out.stderr
     csv = tanhui(db_url, "model", "ex-ante", "--stands", "species_group=chinese_fir", "--methodology",
@@ -127,8 +132,8 @@ def test_carbon_stock_and_plot_commands(tmp_path: Path) -> None:
     done = run_cli("model", "carbon-stock", "--input", str(stands), "--format", "json")
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
-    # 200 m³ × 0.307 × 1.634 × 1.246 × 0.52 × 44/12 = 238.348948 t CO2e (see test_engine)
-    assert rows[0]["stand_id"] == "a" and rows[0]["tco2e"] == pytest.approx(238.348948)
+    # 200 m³ × 0.307 × 1.634 × 1.246 × 0.47 (CF default) × 44/12 = 215.4307801 t CO2e
+    assert rows[0]["stand_id"] == "a" and rows[0]["tco2e"] == pytest.approx(215.4307801)
     assert rows[1]["trace"]["steps"][0]["equation"] == "bamboo_culm_biomass"
     bad = tmp_path / "bad.csv"
     bad.write_text(
@@ -143,6 +148,18 @@ def test_carbon_stock_and_plot_commands(tmp_path: Path) -> None:
     assert headers[:3] == ["样地号", "层（树种组-龄组）", "样地面积（公顷）"]
     expost = run_cli("model", "ex-post", "--plots", str(template), "--format", "json")
     assert expost.returncode == 0, expost.stderr
-    result = json.loads(expost.stdout)
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not valid JSON: {constant}")
+
+    result = json.loads(expost.stdout, parse_constant=refuse)  # no NaN / Infinity
     assert result["strata"][0]["n_plots"] == 2 and result["deduction_applied"] is True
     assert result["conservative_tco2e"] < result["estimate_tco2e"]
+    # the same plots measured twice the same: the change is 0 and nothing is kept
+    change = run_cli("model", "ex-post", "--plots", str(template), "--start-plots", str(template),
+                     "--format", "json")  # fmt: skip
+    assert change.returncode == 0, change.stderr
+    data = json.loads(change.stdout, parse_constant=refuse)
+    assert (data["method"], data["change_tco2e"], data["uncertainty"]) == ("paired", 0.0, None)
+    assert data["deduction_fraction"] == 1.0 and data["conservative_change_tco2e"] == 0.0
+    assert data["deduction_rule"]["name"] == "ar_tool14_appendix2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
@@ -31,13 +33,14 @@ from registry.projects import (
     check_project,
     create_project,
     project_stands,
+    record_start_measurement,
     submit_monitoring,
     transition,
     verify_period,
 )
-from registry.sample_plots import synthetic_plots
 from registry.stands import ImportOptions, import_inventory
 from tests.inventory_files import sample_frame, write_gpkg
+from tests.registry.project_fixtures import draft, register, remeasured
 
 STAFF = Actor("李工", Role.BUREAU_STAFF)
 VERIFIER = Actor("审定机构", Role.VERIFIER)
@@ -72,24 +75,42 @@ def _keys(session: Session, selection: str, n: int) -> list[str]:
     return select_stands(session, selection)["stand_id"].tolist()[:n]
 
 
+def _applicable(session: Session, n: int) -> list[str]:
+    """Planted young or middle-aged fir stands that meet AR-CM-003-V01 §2 (a)'s thresholds."""
+    probe = select_stands(session, FM_SELECTION)
+    ok = probe[(probe["mean_height_m"] >= 2) & (probe["canopy_closure"] >= 0.2)
+               & (probe["area_ha"] >= 0.0667) & probe["age_years"].notna()]  # fmt: skip
+    return ok["stand_id"].tolist()[:n]
+
+
 def test_eligibility_rejects_the_right_stands_with_their_rule(registry: Engine) -> None:
+    from registry.projects import add_evidence
+    from registry.sample_plots import synthetic_evidence
+
     with session_scope(registry) as session:
-        good = _keys(session, "land_class=乔木林地,species_group=chinese_fir", 3)
+        good = _applicable(session, 3)
+        natural = _keys(session, "land_class=乔木林地,origin=天然,age_group=成熟林|过熟林", 1)
         afforestable = _keys(session, "land_class=规划造林地|其他宜林地", 1)
         oil = _keys(session, "species=油茶", 1)
         bamboo = _keys(session, "species_group=moso_bamboo", 1)
         _new(session, "FM-1")
-        add_stands(session, STAFF, "FM-1", "key=" + "|".join(good + afforestable + oil + bamboo))
+        keys = good + natural + afforestable + oil + bamboo
+        add_stands(session, STAFF, "FM-1", "key=" + "|".join(keys))
+        add_evidence(
+            session, STAFF, "FM-1", synthetic_evidence("AR-CM-003-V01", keys, date(2026, 1, 1))
+        )
     with session_scope(registry) as session:
         report = check_project(session, "FM-1")
     failed = report[~report["passed"]].groupby("stand_id")["rule"].apply(set).to_dict()
     assert not set(good) & set(failed)
+    assert failed[natural[0]] >= {"planted", "young_or_middle_aged"}
     assert failed[afforestable[0]] >= {"forest_land", "tree_species"}
     assert "tree_species" in failed[oil[0]]
     assert failed[bamboo[0]] >= {"forest_land", "tree_species"}
     with pytest.raises(NotEligible) as info, session_scope(registry) as session:
         transition(session, STAFF, "FM-1", "submit")
-    assert info.value.report["stand_id"].nunique() == 3 and "rule" in info.value.message_en
+    assert info.value.report["stand_id"].nunique() == 4 and "rule" in info.value.message_en
+    assert "AR-CM-003-V01 §2" in info.value.message_en
     with session_scope(registry) as session:
         assert (
             session.execute(select(Project.status).where(col(Project.code) == "FM-1")).scalar()
@@ -202,20 +223,29 @@ def _state(engine: Engine, code: str) -> tuple[object, ...]:
         )
 
 
-def _plots(engine: Engine, code: str) -> tuple[object, object]:
+FM_SELECTION = "land_class=乔木林地,species_group=chinese_fir,origin=人工,age_group=幼龄林|中龄林"
+
+
+def _plots(
+    engine: Engine, code: str, years: int = 5
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     with session_scope(engine) as session:
+        methodology = session.execute(
+            select(Project.methodology).where(col(Project.code) == code)
+        ).scalar_one()
         stands = project_stands(session, code)
-    return synthetic_plots(stands, 5)
+    return remeasured(engine, stands, methodology, years, plots=40)
 
 
 def _attempt(
-    engine: Engine, action: str, actor: Actor, code: str, plots: tuple[object, object], start: date
-) -> bool:
+    engine: Engine, action: str, actor: Actor, code: str,
+    plots: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], start: date,
+) -> bool:  # fmt: skip
     """Try an action in a transaction that is always rolled back; True if it was allowed."""
     end = date(start.year + 4, 12, 31)
     calls: dict[str, Callable[[Session], object]] = {
-        "monitor": lambda s: submit_monitoring(s, actor, code, start, end, *plots),  # type: ignore[arg-type]
-        "verify": lambda s: verify_period(s, actor, code, 1.0, "ok"),
+        "monitor": lambda s: submit_monitoring(s, actor, code, start, end, plots[1], plots[2]),
+        "verify": lambda s: verify_period(s, actor, code, 1.0, "ok", override_reason="checked"),
         "reject": lambda s: transition(s, actor, code, "reject", "理由 reason"),
     }
     call = calls.get(action, lambda s: transition(s, actor, code, action))
@@ -231,15 +261,10 @@ def _attempt(
 
 
 def test_every_transition_is_allowed_only_for_its_role_and_state(registry: Engine) -> None:
-    with session_scope(registry) as session:
-        _new(session, "LC")
-        add_stands(
-            session,
-            STAFF,
-            "LC",
-            "land_class=乔木林地,species_group=chinese_fir,forest_category=商品林",
-        )
+    draft(registry, "LC", "AR-CM-003-V01", FM_SELECTION)
     plots = _plots(registry, "LC")
+    with session_scope(registry) as session:  # the permanent plots measured at the start
+        record_start_measurement(session, STAFF, "LC", date(2026, 1, 1), plots[0], plots[2])
     path = [("submit", STAFF), ("validate", VERIFIER), ("register", ADMIN), ("monitor", STAFF),
             ("verify", VERIFIER), ("issue", ADMIN)]  # fmt: skip
     next_start = date(2026, 1, 1)
@@ -261,10 +286,10 @@ def test_every_transition_is_allowed_only_for_its_role_and_state(registry: Engin
         with session_scope(registry) as session:
             if action == "monitor":
                 submit_monitoring(
-                    session, actor, "LC", date(2026, 1, 1), date(2030, 12, 31), *plots
-                )  # type: ignore[arg-type]
+                    session, actor, "LC", date(2026, 1, 1), date(2030, 12, 31), plots[1], plots[2]
+                )
             elif action == "verify":
-                verify_period(session, actor, "LC", 10.0, "checked")
+                verify_period(session, actor, "LC", 10.0, "checked", override_reason="checked")
                 next_start = date(2031, 1, 1)
             else:
                 transition(session, actor, "LC", action)
@@ -274,14 +299,8 @@ def test_every_transition_is_allowed_only_for_its_role_and_state(registry: Engin
 
 
 def test_full_lifecycle_with_rejections_and_a_frozen_ex_ante(registry: Engine) -> None:
+    draft(registry, "FULL", "AR-CM-003-V01", FM_SELECTION)
     with session_scope(registry) as session:
-        _new(session, "FULL")
-        add_stands(
-            session,
-            STAFF,
-            "FULL",
-            "land_class=乔木林地,species_group=chinese_fir,forest_category=商品林",
-        )
         transition(session, STAFF, "FULL", "submit")
         transition(session, VERIFIER, "FULL", "reject", "缺少林权证复印件 missing tenure copies")
         assert (
@@ -301,7 +320,16 @@ def test_full_lifecycle_with_rejections_and_a_frozen_ex_ante(registry: Engine) -
             and project.exante_json
             and "unverified_parameters" in project.exante_json
         )
-    trees, strata = _plots(registry, "FULL")
+    first, trees, strata = _plots(registry, "FULL")
+    with (
+        session_scope(registry) as session,
+        pytest.raises(ProjectError, match="no start measurement"),
+    ):  # plots are never subtracted from modelled inventory
+        submit_monitoring(
+            session, STAFF, "FULL", date(2026, 1, 1), date(2030, 12, 31), trees, strata
+        )
+    with session_scope(registry) as session:
+        record_start_measurement(session, STAFF, "FULL", date(2026, 1, 1), first, strata)
     with (
         session_scope(registry) as session,
         pytest.raises(ProjectError, match="must start on 2026-01-01"),
@@ -316,7 +344,7 @@ def test_full_lifecycle_with_rejections_and_a_frozen_ex_ante(registry: Engine) -
         removals = period.removals_tco2e
         assert removals > 0
         with pytest.raises(ProjectError, match="must lie between"):
-            verify_period(session, VERIFIER, "FULL", removals + 1, "too much")
+            verify_period(session, VERIFIER, "FULL", removals + 1, "too much", override_reason="x")
     with session_scope(registry) as session:
         transition(session, VERIFIER, "FULL", "reject", "样地位置不符 plots misplaced")
         assert (
@@ -327,7 +355,8 @@ def test_full_lifecycle_with_rejections_and_a_frozen_ex_ante(registry: Engine) -
             session, STAFF, "FULL", date(2026, 1, 1), date(2030, 12, 31), trees, strata
         )  # type: ignore[arg-type]
         assert period.period_no == 2  # the rejected report stays on record
-        verify_period(session, VERIFIER, "FULL", float(int(period.removals_tco2e)), "ok")
+        verify_period(session, VERIFIER, "FULL", float(int(period.removals_tco2e)), "ok",
+                      override_reason="复核 rechecked")  # fmt: skip
         # a second period continues where the kept one ended
         with pytest.raises(ProjectError, match="2031-01-01"):
             submit_monitoring(
@@ -363,16 +392,36 @@ def test_the_database_itself_refuses_a_second_active_membership(registry: Engine
 def test_project_command_line(registry: Engine, db_url: str, tmp_path: Path) -> None:
     import json
 
+    from registry.sample_plots import synthetic_evidence
     from tests.cli_runner import run_cli
+
+    with session_scope(registry) as session:  # stands the methodology accepts
+        probe = select_stands(session, FM_SELECTION)
+        ok = probe[
+            (probe["mean_height_m"] >= 2)
+            & (probe["canopy_closure"] >= 0.2)
+            & (probe["area_ha"] >= 0.0667)
+        ]
+        keys = ok["stand_id"].tolist()[:20]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return run_cli("project", *args, env={"TANHUI_DATABASE_URL": db_url}, cwd=tmp_path)
 
     assert run("create", "--code", "CLI-1", "--name", "命令行项目", "--methodology", "AR-CM-003-V01",
                "--developer", "双牌县林业局", "--start-date", "2026-01-01").returncode == 0  # fmt: skip
-    added = run("add-stands", "--project", "CLI-1", "--stands",
-                "land_class=乔木林地,species_group=chinese_fir,forest_category=商品林")  # fmt: skip
-    assert added.returncode == 0 and "added" in added.stdout, added.stderr
+    added = run(
+        "add-stands", "--project", "CLI-1", "--stands", FM_SELECTION + ",key=" + "|".join(keys)
+    )
+    assert added.returncode == 0 and "added" in added.stdout
+    unchecked = run("check", "--project", "CLI-1")
+    assert unchecked.returncode == 1 and "AR-CM-003-V01 §2 (c)" in unchecked.stdout  # not declared
+    evidence = tmp_path / "evidence.csv"
+    synthetic_evidence("AR-CM-003-V01", keys, date(2026, 1, 1)).to_csv(evidence, index=False)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("stand_key,kind,item,value,observed_on,reference\nnope,rumour,x,1,2026-13-01,\n")
+    refused = run("add-evidence", "--project", "CLI-1", "--file", str(bad))
+    assert refused.returncode == 1 and "row 2" in refused.stderr and "rumour" in refused.stderr
+    assert run("add-evidence", "--project", "CLI-1", "--file", str(evidence)).returncode == 0
     assert run("check", "--project", "CLI-1").returncode == 0
     assert run("submit", "--project", "CLI-1").returncode == 0
     refused = run("validate", "--project", "CLI-1", "--role", "bank", "--actor", "某银行")
@@ -384,9 +433,31 @@ def test_project_command_line(registry: Engine, db_url: str, tmp_path: Path) -> 
     shown = json.loads(run("show", "--project", "CLI-1", "--format", "json").stdout)
     assert shown["status"] == "registered" and shown["exante_total_tco2e"] > 0
     assert [h["action"] for h in shown["history"]] == [
-        "created", "stands_added", "submit", "validate", "register"
+        "created", "stands_added", "evidence_added", "submit", "validate", "register"
     ]  # fmt: skip
     assert "CLI-1" in run("list").stdout
+    # the permanent plots, measured at the start and remeasured at the end, as workbooks
+    first, last, strata = _plots(registry, "CLI-1")
+    books = {}
+    for name, trees in (("start", first), ("end", last)):
+        books[name] = tmp_path / f"{name}.xlsx"
+        with pd.ExcelWriter(books[name]) as writer:
+            trees.drop(columns="age_du").to_excel(writer, sheet_name="每木检尺", index=False)
+            strata.to_excel(writer, sheet_name="层面积", index=False)
+    early = run("monitor", "--project", "CLI-1", "--start", "2026-01-01", "--end", "2030-12-31",
+                "--plots", str(books["end"]))  # fmt: skip
+    assert early.returncode == 1 and "measure-start" in early.stderr
+    measured = run("measure-start", "--project", "CLI-1", "--plots", str(books["start"]),
+                   "--date", "2026-01-01")  # fmt: skip
+    assert measured.returncode == 0, measured.stderr
+    monitored = run("monitor", "--project", "CLI-1", "--start", "2026-01-01", "--end", "2030-12-31",
+                    "--plots", str(books["end"]))  # fmt: skip
+    assert monitored.returncode == 0, monitored.stderr
+    assert "uncertainty of the change" in monitored.stdout and "unverified" in monitored.stderr
+    shown = json.loads(run("show", "--project", "CLI-1", "--format", "json").stdout)
+    period = shown["monitoring_periods"][0]
+    assert shown["start_measured_on"] == "2026-01-01" and period["change_tco2e"] > 0
+    assert [h["action"] for h in shown["history"]][-2:] == ["start_measured", "monitor"]
 
 
 def test_stands_chosen_by_a_polygon_file(
@@ -405,21 +476,22 @@ def test_stands_chosen_by_a_polygon_file(
 
 
 def test_a_bamboo_project_is_monitored_from_culm_plots(registry: Engine) -> None:
-    with session_scope(registry) as session:
-        _new(session, "BM", methodology="AR-CM-005-V01")
-        add_stands(session, STAFF, "BM", "species_group=moso_bamboo,land_class=竹林地")
-        transition(session, STAFF, "BM", "submit")
-        transition(session, VERIFIER, "BM", "validate")
-        project = transition(session, ADMIN, "BM", "register")
-        assert project.start_stock_tco2e and project.start_stock_tco2e > 0
-        stands = project_stands(session, "BM")
-    trees, strata = synthetic_plots(stands, 5, plots_per_stratum=40)
+    draft(registry, "BM", "AR-CM-005-V01", "species_group=moso_bamboo,land_class=竹林地")
+    stands = register(registry, "BM")
+    first, trees, strata = remeasured(registry, stands, "AR-CM-005-V01", 5, plots=40)
     assert set(trees["species_group"]) == {"moso_bamboo"} and trees["age_du"].between(1, 3).all()
     with session_scope(registry) as session:
+        record_start_measurement(session, STAFF, "BM", date(2026, 1, 1), first, strata)
         period = submit_monitoring(
             session, STAFF, "BM", date(2026, 1, 1), date(2030, 12, 31), trees, strata
-        )  # type: ignore[arg-type]
+        )
         assert '"bamboo_culm_biomass"' in period.provenance_json
+        provenance = json.loads(period.provenance_json)
+        # removals = the change of the same plots after the deduction on the change − baseline
+        assert provenance["method"] == "paired"
+        assert period.change_tco2e == pytest.approx(
+            provenance["end_stock_tco2e"] - provenance["start_stock_tco2e"]
+        )
         assert period.removals_tco2e == pytest.approx(
-            period.conservative_stock_tco2e - project.start_stock_tco2e - period.baseline_tco2e
+            provenance["conservative_change_tco2e"] - period.baseline_tco2e
         )
