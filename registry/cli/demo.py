@@ -28,7 +28,7 @@ from registry.queries import current_stands_frame, export_frame, stands_summary
 from registry.settings import Settings
 from registry.stands import ImportOptions
 
-__all__ = ["ledger_steps", "model_steps", "project_steps", "run_demo"]
+__all__ = ["evidence_steps", "ledger_steps", "model_steps", "project_steps", "run_demo"]
 
 START_YEAR = 2026
 CREDITING_YEARS = 30
@@ -85,7 +85,7 @@ def ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
             quantity=20_000,
         )
         r = retire(session, "某电力公司", "demo-retire-1", "BUYER-HNPOWER", "某电力公司（合成）",
-                   "2026 年度碳中和 carbon neutrality 2026", date(2026, 12, 31), quantity=5_000)  # fmt: skip
+                   "2026 年度碳中和 carbon neutrality 2026", None, quantity=5_000)  # fmt: skip
         p = pledge(session, "双牌县林业局", "demo-pledge-1", "HOLD-SP-BM-2026-01", "BANK-YZ",
                    "SP-DK-2026-001", Decimal("1000000.00"), quantity=50_000)  # fmt: skip
     console.print(f"转让 transfer {t.quantity:,} t → BUYER-HNPOWER {t.serials[0]}")
@@ -107,8 +107,36 @@ def ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
     console.print(
         "[green]账本不变量成立 ledger invariants hold[/]" if not problems else f"[red]{problems}[/]"
     )
+    evidence_steps(engine, settings, console)
     console.print(
         f"试试 / try: tanhui credits show --account BUYER-HNPOWER ; tanhui credits certificate --id {r.certificate}"
+    )
+
+
+def evidence_steps(engine: Engine, settings: Settings, console: Console) -> None:
+    """The ledger's evidence: the tables replayed from the audit log, and a signed checkpoint of
+    the chain's head (in real use the key lives outside the database and its backups)."""
+    from registry.checkpoints import check_checkpoint, generate_key, make_checkpoint
+    from registry.db import read_scope
+    from registry.ledger.replay import replay
+
+    with read_scope(engine) as session:
+        report = replay(session)
+    console.print(
+        f"[green]审计日志重放与数据表一致 the tables equal the replay of {report.n_events} ledger events[/]"
+        if report.ok
+        else f"[red]{len(report.differences)} differences: {report.differences[:3]}[/]"
+    )
+    key = Path(str(engine.url.database)).parent / "keys" / "checkpoint.key"
+    public = key.with_name(key.name + ".pub") if key.exists() else generate_key(key)
+    with session_scope(engine) as session:
+        checkpoint = make_checkpoint(session, key, settings.registry_name, "林业局 局长")
+    with read_scope(engine) as session:
+        held = check_checkpoint(session, checkpoint, public).ok
+    console.print(
+        f"检查点 checkpoint: event {checkpoint.seq}, hash {checkpoint.hash[:16]}…, key "
+        f"{checkpoint.key_id} — {'[green]verified[/]' if held else '[red]does not verify[/]'} "
+        f"(demo key {key}; keep a real one outside the database)"
     )
 
 
