@@ -24,6 +24,7 @@ from methodologies.provenance import EQUATIONS, Step, Trace
 __all__ = [
     "CODE",
     "culm_biomass_kg",
+    "culm_carbon_tco2e",
     "default_age_shares",
     "project_ex_ante",
     "stand_carbon_tco2e",
@@ -55,29 +56,39 @@ def default_age_shares() -> dict[int, Parameter]:
     return {du: require(table, f"bamboo_culm_age_share_du{du}") for du in (1, 2, 3)}
 
 
+def culm_carbon_tco2e(dbh_cm: ArrayLike, age_du: ArrayLike) -> NDArray[np.float64]:
+    """Carbon of one culm, above- plus below-ground (t CO2e), ``bamboo_stand_carbon`` per culm:
+    44/12 × CF × (1 + R) × M / 1000, M from :func:`culm_biomass_kg` (kg). The one place the
+    bamboo carbon chain is written: stands (below) and monitoring plots (``expost``) use it."""
+    table = bamboo_parameters()
+    cf = require(table, "carbon_fraction").value
+    r = require(table, "root_shoot_ratio").value
+    m = culm_biomass_kg(dbh_cm, age_du)
+    return np.asarray(CO2_PER_C * cf * (1.0 + r) * m / 1000.0, dtype=np.float64)
+
+
 def stand_carbon_tco2e(
     culms_per_ha: ArrayLike,
     dbh_cm: ArrayLike,
     area_ha: ArrayLike,
     age_du: ArrayLike | None = None,
 ) -> NDArray[np.float64]:
-    """Whole-stand bamboo carbon, above- plus below-ground (t CO2e), ``bamboo_stand_carbon``.
+    """Whole-stand bamboo carbon, above- plus below-ground (t CO2e), ``bamboo_stand_carbon``:
+    culms per ha × carbon per culm × area.
 
     With ``age_du`` each stand's culms are taken at that age; without it the default age
     structure (shares of 1, 2, 3 du) is used.
     """
-    table = bamboo_parameters()
-    cf = require(table, "carbon_fraction").value
-    r = require(table, "root_shoot_ratio").value
     if age_du is None:
-        mean_m = sum(
-            share.value * culm_biomass_kg(dbh_cm, du) for du, share in default_age_shares().items()
+        per_culm = sum(
+            share.value * culm_carbon_tco2e(dbh_cm, du)
+            for du, share in default_age_shares().items()
         )
     else:
-        mean_m = culm_biomass_kg(dbh_cm, age_du)
+        per_culm = culm_carbon_tco2e(dbh_cm, age_du)
     n = np.asarray(culms_per_ha, dtype=np.float64)
     area = np.asarray(area_ha, dtype=np.float64)
-    return np.asarray(CO2_PER_C * cf * (1.0 + r) * n * mean_m / 1000.0 * area, dtype=np.float64)
+    return np.asarray(n * per_culm * area, dtype=np.float64)
 
 
 def trace(with_age_structure: bool) -> Trace:

@@ -12,6 +12,8 @@ Sources (texts read from public copies, 2026-11-29; see data/SOURCES.md):
 - AR-CM-003-V01 §2 (a)–(g), forest management;
 - AR-CM-005-V01 applicability (1)–(6), bamboo forest management (as summarised by 李金良 2021);
 - CCER-14-001-V01 §2 a)–f), afforestation (in :mod:`methodologies.afforestation`).
+
+Which rules apply to a project is the catalogue's business (:func:`methodologies.catalogue.check_eligibility`).
 """
 
 from __future__ import annotations
@@ -23,21 +25,19 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from methodologies.species import TREE_GROUP_VALUES, SpeciesGroup
+
 __all__ = [
     "EVIDENCE_COLUMNS",
     "RULE_COLUMNS",
     "Evidence",
-    "check_eligibility",
+    "bamboo_rules",
+    "forest_management_rules",
+    "rule_frame",
 ]
 
 RULE_COLUMNS = ["stand_id", "rule", "passed", "reason_zh", "reason_en", "source"]
 EVIDENCE_COLUMNS = ("stand_key", "kind", "item", "value", "observed_on", "reference")
-TREE_GROUPS = (
-    "chinese_fir", "masson_pine", "other_pine", "other_conifer", "mixed_conifer", "broadleaf",
-    "mixed_conifer_broadleaf",
-)  # fmt: skip
-FM = "AR-CM-003-V01"
-BM = "AR-CM-005-V01"
 YES = {"yes", "y", "true", "1", "是", "有", "符合"}
 Row = tuple[object, str, bool, str, str, str]
 
@@ -180,7 +180,8 @@ BM_DECLARATIONS = (
 )  # fmt: skip
 
 
-def _forest_management(stands: pd.DataFrame, evidence: Evidence) -> list[Row]:
+def forest_management_rules(stands: pd.DataFrame, evidence: Evidence) -> list[Row]:
+    """AR-CM-003-V01 §2 (a)–(g), stand by stand."""
     rows: list[Row] = []
     ids, lands, groups = (_column(stands, c) for c in ("stand_id", "land_class", "species_group"))
     origins, age_groups = _column(stands, "origin"), _column(stands, "age_group")
@@ -194,7 +195,7 @@ def _forest_management(stands: pd.DataFrame, evidence: Evidence) -> list[Row]:
         ok = lands[i] in ("乔木林地", "乔木林")
         rows.append((sid, "forest_land", ok, f"地类为 {lands[i]}" + ("" if ok else "，不是乔木林地"),
                      f"land class {lands[i]}" + ("" if ok else " is not tree forest land"), a))  # fmt: skip
-        ok = groups[i] in TREE_GROUPS
+        ok = groups[i] in TREE_GROUP_VALUES
         rows.append((sid, "tree_species", ok, f"树种组 {groups[i]}" + ("" if ok else "，不是乔木树种（竹林、经济林不适用）"),
                      f"species group {groups[i]}" + ("" if ok else " is not a tree group (bamboo and economic forest excluded)"), a))  # fmt: skip
         rows.append(
@@ -219,7 +220,8 @@ def _forest_management(stands: pd.DataFrame, evidence: Evidence) -> list[Row]:
     return rows
 
 
-def _bamboo(stands: pd.DataFrame, evidence: Evidence) -> list[Row]:
+def bamboo_rules(stands: pd.DataFrame, evidence: Evidence) -> list[Row]:
+    """AR-CM-005-V01 applicability (1)–(6), stand by stand."""
     rows: list[Row] = []
     ids, lands, groups = (_column(stands, c) for c in ("stand_id", "land_class", "species_group"))
     culms = _number(stands, "stems_per_ha")
@@ -231,7 +233,7 @@ def _bamboo(stands: pd.DataFrame, evidence: Evidence) -> list[Row]:
         ok = lands[i] in ("竹林地", "竹林")
         rows.append((sid, "bamboo_land", ok, f"地类为 {lands[i]}" + ("" if ok else "，不是竹林地"),
                      f"land class {lands[i]}" + ("" if ok else " is not bamboo forest land"), one))  # fmt: skip
-        ok = groups[i] == "moso_bamboo"
+        ok = groups[i] == SpeciesGroup.MOSO_BAMBOO.value
         rows.append((sid, "moso_bamboo", ok, f"树种组 {groups[i]}" + ("" if ok else "，本方法学只计毛竹"),
                      f"species group {groups[i]}" + ("" if ok else ": only moso bamboo is modelled"),
                      "tanhui scope (the per-culm model is for moso bamboo)"))  # fmt: skip
@@ -255,24 +257,6 @@ def _bamboo(stands: pd.DataFrame, evidence: Evidence) -> list[Row]:
     return rows
 
 
-def check_eligibility(
-    methodology: str, stands: pd.DataFrame, start_year: int, planted_group: str = "chinese_fir",
-    evidence: pd.DataFrame | None = None, start: date | None = None,
-) -> pd.DataFrame:  # fmt: skip
-    """Eligibility of each stand under ``methodology`` (code); see the module docstring.
-
-    ``evidence``: the project's evidence rows (``EVIDENCE_COLUMNS``); ``start`` the project's
-    start date (default 1 January of ``start_year``).
-    """
-    from methodologies import afforestation
-
-    found = Evidence(evidence)
-    if methodology == afforestation.CODE:
-        return afforestation.check_eligibility(
-            stands, start_year, planted_group, found, start or date(start_year, 1, 1)
-        )
-    if methodology == FM:
-        return pd.DataFrame(_forest_management(stands, found), columns=RULE_COLUMNS)
-    if methodology == BM:
-        return pd.DataFrame(_bamboo(stands, found), columns=RULE_COLUMNS)
-    raise ValueError(f"unknown methodology {methodology!r}")
+def rule_frame(rows: list[Row]) -> pd.DataFrame:
+    """Rule rows as the report every methodology's check returns (``RULE_COLUMNS``)."""
+    return pd.DataFrame(rows, columns=RULE_COLUMNS)

@@ -16,13 +16,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from methodologies.bamboo import culm_biomass_kg
+from methodologies.bamboo import culm_carbon_tco2e
 from methodologies.bamboo import trace as bamboo_trace
 from methodologies.engine import tree_carbon_tco2e
 from methodologies.errors import InputError
 from methodologies.parameters import (
     Parameter,
-    bamboo_parameters,
     defaults,
     require,
     species_parameters,
@@ -202,11 +201,10 @@ def _tree_carbon(trees: pd.DataFrame) -> tuple[NDArray[np.float64], list[Paramet
         rows = trees.loc[idx]
         if group == EMPTY_PLOT:
             continue
-        if group == BAMBOO:  # culms: per-culm biomass model, then the bamboo carbon chain
-            bp = bamboo_parameters()
-            m = culm_biomass_kg(rows["dbh_cm"].to_numpy(float), rows["age_du"].to_numpy(float))
-            cf, r = bp["carbon_fraction"].value, bp["root_shoot_ratio"].value
-            carbon[trees.index.get_indexer(idx)] = 44.0 / 12.0 * cf * (1.0 + r) * m / 1000.0
+        if group == BAMBOO:  # culms: the bamboo carbon chain, per culm
+            carbon[trees.index.get_indexer(idx)] = culm_carbon_tco2e(
+                rows["dbh_cm"].to_numpy(float), rows["age_du"].to_numpy(float)
+            )
             bamboo_rows = True
             continue
         v = tree_volume_m3(

@@ -41,16 +41,12 @@ from methodologies.parameters import Parameter, defaults, require
 from methodologies.provenance import EQUATIONS, Step, Trace
 from methodologies.trees import carbon_factor, carbon_step
 
-__all__ = ["CODE", "EFFECTS", "TREE_GROUP_VALUES", "project_ex_ante"]
+__all__ = ["CODE", "EFFECTS", "project_ex_ante"]
 
 CODE = "AR-CM-003-V01"
 NAME = "森林经营碳汇 Forest management (AR-CM-003-V01)"
 SCALE_LIMITS = (0.5, 2.0)
 PUBLIC_WELFARE = "公益林"
-TREE_GROUP_VALUES = (
-    "chinese_fir", "masson_pine", "other_pine", "other_conifer", "mixed_conifer", "broadleaf",
-    "mixed_conifer_broadleaf",
-)  # fmt: skip
 EFFECTS = ("longer_rotation", "tending_thinning", "enrichment_planting")
 Array2 = NDArray[np.float64]
 

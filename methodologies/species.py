@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 from types import MappingProxyType
 
-__all__ = ["SpeciesGroup", "load_species_vocabulary"]
+__all__ = ["TREE_GROUPS", "TREE_GROUP_VALUES", "SpeciesGroup", "load_species_vocabulary"]
 
 
 class SpeciesGroup(StrEnum):
@@ -34,6 +34,20 @@ class SpeciesGroup(StrEnum):
     @property
     def is_bamboo(self) -> bool:
         return self in (SpeciesGroup.MOSO_BAMBOO, SpeciesGroup.OTHER_BAMBOO)
+
+    @property
+    def is_tree(self) -> bool:
+        """A tree group (乔木): not bamboo, not economic forest."""
+        return self in TREE_GROUPS
+
+
+# the tree groups (乔木) every tree methodology and table uses; bamboo and economic forest are not
+TREE_GROUPS: tuple[SpeciesGroup, ...] = (
+    SpeciesGroup.CHINESE_FIR, SpeciesGroup.MASSON_PINE, SpeciesGroup.OTHER_PINE,
+    SpeciesGroup.OTHER_CONIFER, SpeciesGroup.MIXED_CONIFER, SpeciesGroup.BROADLEAF,
+    SpeciesGroup.MIXED_CONIFER_BROADLEAF,
+)  # fmt: skip
+TREE_GROUP_VALUES = frozenset(g.value for g in TREE_GROUPS)  # as stored in stands and tables
 
 
 @cache

@@ -11,8 +11,8 @@ from numpy.typing import NDArray
 from methodologies import bamboo
 from methodologies.errors import InputError
 from methodologies.provenance import Trace
-from methodologies.species import SpeciesGroup
-from methodologies.trees import TREE_GROUPS, carbon_step, stand_tree_carbon
+from methodologies.species import TREE_GROUPS, SpeciesGroup
+from methodologies.trees import carbon_step, stand_tree_carbon
 
 __all__ = ["carbon_stock"]
 

@@ -12,9 +12,7 @@ from methodologies.parameters import Parameter, species_parameters
 from methodologies.provenance import EQUATIONS, Step
 from methodologies.species import SpeciesGroup
 
-__all__ = ["TREE_GROUPS", "carbon_factor", "carbon_step", "stand_tree_carbon"]
-
-TREE_GROUPS = tuple(species_parameters())
+__all__ = ["carbon_factor", "carbon_step", "stand_tree_carbon"]
 
 
 def carbon_factor(

@@ -16,15 +16,14 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gis_data.read import read_area_of_interest
-from methodologies import afforestation, bamboo, forest_management
+from methodologies import catalogue
 from methodologies.exante import ExAnteResult
 from methodologies.growth import GrowthCurve, fit_growth_curves
 from registry.audit import append_event
-from registry.errors import GrowthCurvesMissing, RegistryError, SelectionError
+from registry.errors import GrowthCurvesMissing, SelectionError
 from registry.models import GrowthCurveRow, GrowthFit, InventoryBatch, Owner, ProjectStand, Stand
 
 __all__ = [
-    "METHODOLOGIES",
     "SelectionError",
     "fit_and_store_growth",
     "latest_growth_curves",
@@ -32,11 +31,6 @@ __all__ = [
     "select_stands",
 ]
 
-METHODOLOGIES = {
-    "CCER-14-001-V01": "afforestation",
-    "AR-CM-003-V01": "forest_management",
-    "AR-CM-005-V01": "bamboo",
-}
 SELECTABLE = {
     "township": Stand.township,
     "village": Stand.village,
@@ -204,30 +198,9 @@ def run_ex_ante(
     session: Session, selection: str, methodology: str, start_year: int, years: int,
     planted_group: str = "chinese_fir",
 ) -> ExAnteResult:  # fmt: skip
-    """Ex-ante projection of the selected stands under one methodology."""
-    if methodology not in METHODOLOGIES:
-        raise RegistryError(
-            f"未知方法学 {methodology!r}，可用：{', '.join(METHODOLOGIES)}",
-            f"unknown methodology {methodology!r}; use one of {', '.join(METHODOLOGIES)}",
-        )
-    stands = select_stands(session, selection)
-    kind = METHODOLOGIES[methodology]
-    if kind == "bamboo":
-        stands = stands[stands["species_group"] == "moso_bamboo"]
-        if stands.empty:
-            raise SelectionError(
-                "选择中没有毛竹林小班。", "the selection holds no moso bamboo stand."
-            )
-        stands = stands.assign(culms_per_ha=stands["stems_per_ha"])
-        return bamboo.project_ex_ante(stands, start_year, years)
-    curves = latest_growth_curves(session)
-    if kind == "afforestation":
-        return afforestation.project_ex_ante(stands, curves, start_year, years, planted_group)
-    trees = stands[stands["species_group"].isin(forest_management.TREE_GROUP_VALUES)]
-    trees = trees[trees["age_years"].notna() & trees["volume_m3_per_ha"].notna()]
-    if trees.empty:
-        raise SelectionError(
-            "选择中没有可计量的乔木林小班。",
-            "the selection holds no tree stand with age and volume.",
-        )
-    return forest_management.project_ex_ante(trees, curves, start_year, years)
+    """Ex-ante projection of the selected stands under one methodology (the catalogue's record
+    says which of them it computes and whether it needs the fitted growth curves)."""
+    record = catalogue.methodology(methodology)
+    stands = record.computed(select_stands(session, selection))
+    curves = latest_growth_curves(session) if record.needs_curves else []
+    return record.ex_ante(stands, curves, start_year, years, planted_group)

@@ -25,12 +25,11 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gis_data.checks import area_ha
-from methodologies import afforestation, bamboo, forest_management
-from methodologies.eligibility import EVIDENCE_COLUMNS, check_eligibility
+from methodologies import catalogue
+from methodologies.eligibility import EVIDENCE_COLUMNS
 from methodologies.exante import ExAnteResult
 from methodologies.expost import EMPTY_PLOT, estimate, estimate_change
 from methodologies.plausibility import check_period
-from methodologies.trees import stand_tree_carbon
 from registry.audit import append_event
 from registry.db import is_postgres
 from registry.errors import (
@@ -42,7 +41,7 @@ from registry.errors import (
     ProjectError,
     ProjectNotFound,
 )
-from registry.model import METHODOLOGIES, latest_growth_curves, select_stands
+from registry.model import latest_growth_curves, select_stands
 from registry.models import (
     STORAGE_SRID,
     MonitoringPeriod,
@@ -200,10 +199,10 @@ def create_project(
 ) -> Project:  # fmt: skip
     """A new project in draft. Crediting period 20–40 years; methodology by code."""
     require_role(actor, STAFF, "创建项目 / create a project")
-    if methodology not in METHODOLOGIES:
+    if methodology not in catalogue.CATALOGUE:
         raise ProjectError(
-            f"未知方法学 {methodology!r}，可用：{', '.join(METHODOLOGIES)}",
-            f"unknown methodology {methodology!r}; use one of {', '.join(METHODOLOGIES)}",
+            f"未知方法学 {methodology!r}，可用：{', '.join(catalogue.codes())}",
+            f"unknown methodology {methodology!r}; use one of {', '.join(catalogue.codes())}",
         )
     if not 20 <= crediting_years <= 40:
         raise ProjectError(
@@ -512,7 +511,7 @@ def check_project(session: Session, code: str, tolerance_m2: float = 1.0) -> pd.
     """Eligibility and double-counting report: one row per stand and rule, with its source."""
     project = _lock_project(session, code)
     stands = _project_stands(session, project)
-    report = check_eligibility(
+    report = catalogue.check_eligibility(
         project.methodology, stands, project.start_date.year,
         project.planted_group or "chinese_fir", project_evidence(session, project),
         project.start_date,
@@ -531,30 +530,14 @@ def check_project(session: Session, code: str, tolerance_m2: float = 1.0) -> pd.
 
 
 def _ex_ante(session: Session, project: Project) -> tuple[ExAnteResult, float]:
-    stands = _project_stands(session, project)
-    start, years = project.start_date.year, project.crediting_years
-    kind = METHODOLOGIES[project.methodology]
-    if kind == "bamboo":
-        stands = stands.assign(culms_per_ha=stands["stems_per_ha"])
-        result = bamboo.project_ex_ante(stands, start, years)
-        start_stock = float(
-            bamboo.stand_carbon_tco2e(
-                stands["culms_per_ha"], stands["mean_dbh_cm"], stands["area_ha"]
-            ).sum()
-        )
-        return result, start_stock
-    curves = latest_growth_curves(session)
-    if kind == "afforestation":
-        return afforestation.project_ex_ante(
-            stands, curves, start, years, project.planted_group or "chinese_fir"
-        ), 0.0
-    result = forest_management.project_ex_ante(stands, curves, start, years)
-    start_stock = float(
-        stand_tree_carbon(
-            stands["volume_m3_per_ha"], stands["area_ha"], stands["species_group"]
-        ).sum()
-    )
-    return result, start_stock
+    """The project's ex-ante and the stock its stands hold at the start (t CO2e), as its
+    methodology's catalogue record computes them."""
+    record = catalogue.methodology(project.methodology)
+    stands = record.computed(_project_stands(session, project))
+    curves = latest_growth_curves(session) if record.needs_curves else []
+    result = record.ex_ante(stands, curves, project.start_date.year, project.crediting_years,
+                            project.planted_group or "chinese_fir")  # fmt: skip
+    return result, record.start_stock(stands)
 
 
 def transition(
@@ -713,8 +696,8 @@ def record_start_measurement(
             f"the start measurement ({measured_on}) is {gap} days from the project's start "
             f"({project.start_date}); it must be within a year.",
         )
-    kind = METHODOLOGIES[project.methodology]
-    result = estimate(trees, strata, exclude_pre_existing=kind == "afforestation")
+    record = catalogue.methodology(project.methodology)
+    result = estimate(trees, strata, exclude_pre_existing=record.excludes_pre_existing_trees)
     previous = project.start_plots_digest
     digest = _digest(trees, strata)
     project.start_measured_on = measured_on
@@ -804,9 +787,9 @@ def submit_monitoring(
             f"各层面积之和 {strata['area_ha'].sum():,.1f} 公顷超过项目面积 {project.area_ha:,.1f} 公顷。",
             f"the strata add up to {strata['area_ha'].sum():,.1f} ha, more than the project's {project.area_ha:,.1f} ha.",
         )
-    afforestation_ = METHODOLOGIES[project.methodology] == "afforestation"
+    record = catalogue.methodology(project.methodology)
     change = estimate_change(start_trees, start_strata, trees, strata, project.methodology,
-                             exclude_pre_existing=afforestation_)  # fmt: skip
+                             exclude_pre_existing=record.excludes_pre_existing_trees)  # fmt: skip
     result = change.end
     by_year = pd.DataFrame(json.loads(project.exante_json or "{}").get("by_year", []))
     covered = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from methodologies.eligibility import check_eligibility
+from methodologies.catalogue import check_eligibility
 
 
 def _failed(report: pd.DataFrame) -> dict[str, set[str]]:
