@@ -150,8 +150,11 @@ def exante_band(info: dict[str, Any], start: date, end: date) -> tuple[float, fl
     return expected, expected / k, expected * k
 
 
-def project_steps(engine: Engine, console: Console) -> list[tuple[str, float, float, float]]:
-    """Walk the demo projects through their lifecycle; returns (code, verified, band low, high)."""
+def project_steps(
+    engine: Engine, console: Console, tolerance: float
+) -> list[tuple[str, float, float, float]]:
+    """Walk the demo projects through their lifecycle; returns (code, verified, band low, high).
+    ``tolerance``: the overlap tolerance (m²) the demo's settings give."""
     import json
 
     from rich.table import Table
@@ -189,16 +192,16 @@ def project_steps(engine: Engine, console: Console) -> list[tuple[str, float, fl
         with session_scope(engine) as session:
             create_project(session, staff, code=code, name=name, methodology=methodology,
                            developer="双牌县林业局（合成）", start_date=start, crediting_years=30)  # fmt: skip
-            keys = add_stands(session, staff, code, selection)
+            keys = add_stands(session, staff, code, selection, tolerance)
             add_evidence(session, staff, code, synthetic_evidence(methodology, keys, start))
-            report = check_project(session, code)
+            report = check_project(session, code, tolerance)
             failing = sorted(set(report.loc[~report["passed"], "stand_id"]))
             if failing:  # the bureau takes out the stands the methodology does not accept
                 remove_stands(session, staff, code, "key=" + "|".join(failing))
                 rules = report.loc[~report["passed"], "rule"].value_counts().head(4)
                 console.print(f"{code}: {len(failing)} 个小班不适用，已移出 stands not applicable, "
                               f"removed ({', '.join(f'{r} {n}' for r, n in rules.items())})")  # fmt: skip
-            transition(session, staff, code, "submit")
+            transition(session, staff, code, "submit", tolerance_m2=tolerance)
             transition(session, verifier, code, "validate", "材料齐全 documents complete")
             if methodology == "CCER-14-001-V01":  # young plantations: fire and survival risk
                 assess_risk(
@@ -239,7 +242,7 @@ def project_steps(engine: Engine, console: Console) -> list[tuple[str, float, fl
             period_text = f"{start.year}–{end.year}: {period.removals_tco2e:,.0f} (U {'∞' if u is None else f'{u:.1%}'})"
             verified_text = f"{quantity:,.0f}"
         with session_scope(engine) as session:
-            info = project_summary(session, code)
+            info = project_summary(session, code).to_dict()
             exante = frozen_exante(session, code)
         if monitored:
             expected, low, high = exante_band(exante, start, date(start.year + 4, 12, 31))
@@ -359,7 +362,7 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
     console.print(
         Rule("7. 碳汇项目：创建 → 审定 → 登记 → 监测 → 核证 / projects through their lifecycle")
     )
-    for code, verified, low, high in project_steps(engine, console):
+    for code, verified, low, high in project_steps(engine, console, settings.overlap_tolerance_m2):
         inside = low <= verified <= high
         console.print(
             f"{code}: 核证 verified {verified:,.0f} t "

@@ -15,7 +15,7 @@ from rich.table import Table
 from registry.cli.context import console, err_console
 
 if TYPE_CHECKING:
-    from registry.ledger.results import Result
+    from registry.results import Result
 
 __all__ = ["json_safe", "print_frame", "print_json", "print_table", "warn_unverified"]
 

@@ -192,7 +192,8 @@ def _transition_cmd(project: str, action: str, comment: str, actor: str | None, 
     from registry.projects import transition
 
     def run(session: Session, who: Any) -> tuple[str, float | None]:
-        p = transition(session, who, project, action, comment)
+        p = transition(session, who, project, action, comment,
+                       tolerance_m2=ctx.settings().overlap_tolerance_m2)  # fmt: skip
         return p.status, p.exante_total_tco2e
 
     status, total = _act(actor, role, run)
@@ -346,7 +347,7 @@ def show_cmd(
     engine, _ = _context(None, Role.BUREAU_STAFF)
     try:
         with session_scope(engine) as session:
-            info = project_summary(session, project)
+            info = project_summary(session, project).to_dict()
     except (RegistryError, MethodologyError) as exc:
         raise _fail(exc) from exc
     if fmt == "json":

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from registry.audit import append_event, canonical_json
 from registry.db import DriverSQL
 from registry.errors import IdempotencyKeyReused
-from registry.ledger.results import Result
 from registry.ledger.validation import check_key
 from registry.ledger.vocabulary import OperationKind
+from registry.results import Result
 
 __all__ = ["FAULT_PAUSE_ENV", "Operation", "row_lock"]
 

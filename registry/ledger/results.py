@@ -9,9 +9,10 @@ back — it is not stored and not compared.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
+
+from registry.results import Result, transient
 
 __all__ = [
     "AccountHoldings",
@@ -28,55 +29,10 @@ __all__ = [
     "PledgeResult",
     "PledgeView",
     "ProjectHoldings",
-    "Result",
     "RetireResult",
     "RetirementLine",
     "TransferResult",
 ]
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.metadata.get("key", f.name): _plain(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if not f.metadata.get("transient")
-        }
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-@dataclass(frozen=True)
-class Result:
-    """Base of the typed results: ``to_dict`` for JSON, ``from_dict`` to read one back."""
-
-    def to_dict(self) -> dict[str, Any]:
-        out = _plain(self)
-        assert isinstance(out, dict)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], **extra: Any) -> Self:
-        values = {}
-        for f in dataclasses.fields(cls):
-            key = f.metadata.get("key", f.name)
-            if f.metadata.get("transient") or key not in data:
-                continue
-            value = data[key]
-            nested = f.metadata.get("of")
-            if nested is not None:
-                value = tuple(nested.from_dict(v) for v in value)
-            elif isinstance(value, list):
-                value = tuple(value)
-            values[f.name] = value
-        return cls(**values, **extra)
-
-
-def _transient() -> Any:
-    return field(default=False, compare=False, metadata={"transient": True})
 
 
 @dataclass(frozen=True)
@@ -101,7 +57,7 @@ class IssueResult(Result):
     assessed_risk_pct: float | None
     placed: tuple[Placement, ...] = field(metadata={"of": Placement})
     rounding: str
-    replayed: bool = _transient()
+    replayed: bool = transient()
 
 
 @dataclass(frozen=True)
@@ -110,7 +66,7 @@ class TransferResult(Result):
     to_account: str = field(metadata={"key": "to"})
     quantity: int
     serials: tuple[str, ...]
-    replayed: bool = _transient()
+    replayed: bool = transient()
 
 
 @dataclass(frozen=True)
@@ -121,7 +77,7 @@ class RetireResult(Result):
     quantity: int
     serials: tuple[str, ...]
     retired_on: str = ""  # ISO date (results recorded before it was stored read back as "")
-    replayed: bool = _transient()
+    replayed: bool = transient()
 
 
 @dataclass(frozen=True)
@@ -130,7 +86,7 @@ class CancelResult(Result):
     reason: str
     quantity: int
     serials: tuple[str, ...]
-    replayed: bool = _transient()
+    replayed: bool = transient()
 
 
 @dataclass(frozen=True)
@@ -142,7 +98,7 @@ class PledgeResult(Result):
     amount_yuan: str  # Decimal yuan to the fen, as text
     quantity: int
     serials: tuple[str, ...]
-    replayed: bool = _transient()
+    replayed: bool = transient()
 
 
 @dataclass(frozen=True)
@@ -153,7 +109,7 @@ class PledgeCloseResult(Result):
     action: str
     quantity: int
     serials: tuple[str, ...]
-    replayed: bool = _transient()
+    replayed: bool = transient()
 
 
 # -- views ----------------------------------------------------------------------------------------

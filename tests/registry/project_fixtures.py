@@ -27,6 +27,7 @@ from registry.projects import (
 from registry.sample_plots import fm_growth_gain, remeasured_plots, synthetic_evidence
 
 STAFF = Actor("李工", Role.BUREAU_STAFF)
+TOLERANCE_M2 = 1.0  # the registry's default overlap tolerance (Settings.overlap_tolerance_m2)
 VERIFIER = Actor("审定机构", Role.VERIFIER)
 ADMIN = Actor("局长", Role.ADMIN)
 
@@ -39,9 +40,9 @@ def draft(
     with session_scope(engine) as session:
         create_project(session, STAFF, code=code, name=name or f"项目 {code}", methodology=methodology,
                        developer="双牌县林业局", start_date=start, crediting_years=30)  # fmt: skip
-        keys = add_stands(session, STAFF, code, selection)
+        keys = add_stands(session, STAFF, code, selection, TOLERANCE_M2)
         add_evidence(session, STAFF, code, synthetic_evidence(methodology, keys, start))
-        report = check_project(session, code)
+        report = check_project(session, code, TOLERANCE_M2)
         failing = sorted(set(report.loc[~report["passed"], "stand_id"]))
         if failing:
             remove_stands(session, STAFF, code, "key=" + "|".join(failing))
@@ -50,7 +51,7 @@ def draft(
 def register(engine: Engine, code: str) -> pd.DataFrame:
     """Submit, validate and register a draft; returns its stands."""
     with session_scope(engine) as session:
-        transition(session, STAFF, code, "submit")
+        transition(session, STAFF, code, "submit", tolerance_m2=TOLERANCE_M2)
         transition(session, VERIFIER, code, "validate")
         transition(session, ADMIN, code, "register")
         return project_stands(session, code)

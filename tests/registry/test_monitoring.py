@@ -124,7 +124,7 @@ def test_the_demo_verified_quantities_lie_within_the_ex_ante_band(
     )
     with session_scope(engine) as session:
         fit_and_store_growth(session, "test")
-    outcomes = project_steps(engine, Console(file=io.StringIO(), width=200))
+    outcomes = project_steps(engine, Console(file=io.StringIO(), width=200), 1.0)
     assert {code for code, *_ in outcomes} == {"SP-FM-2026-01", "SP-AF-2028-01", "SP-BM-2026-01"}
     for code, verified, low, high in outcomes:
         assert 0 < low <= verified <= high, (code, verified, low, high)

@@ -40,7 +40,7 @@ from registry.projects import (
 )
 from registry.stands import ImportOptions, import_inventory
 from tests.inventory_files import sample_frame, write_gpkg
-from tests.registry.project_fixtures import draft, register, remeasured
+from tests.registry.project_fixtures import TOLERANCE_M2, draft, register, remeasured
 
 STAFF = Actor("李工", Role.BUREAU_STAFF)
 VERIFIER = Actor("审定机构", Role.VERIFIER)
@@ -95,12 +95,12 @@ def test_eligibility_rejects_the_right_stands_with_their_rule(registry: Engine) 
         bamboo = _keys(session, "species_group=moso_bamboo", 1)
         _new(session, "FM-1")
         keys = good + natural + afforestable + oil + bamboo
-        add_stands(session, STAFF, "FM-1", "key=" + "|".join(keys))
+        add_stands(session, STAFF, "FM-1", "key=" + "|".join(keys), TOLERANCE_M2)
         add_evidence(
             session, STAFF, "FM-1", synthetic_evidence("AR-CM-003-V01", keys, date(2026, 1, 1))
         )
     with session_scope(registry) as session:
-        report = check_project(session, "FM-1")
+        report = check_project(session, "FM-1", TOLERANCE_M2)
     failed = report[~report["passed"]].groupby("stand_id")["rule"].apply(set).to_dict()
     assert not set(good) & set(failed)
     assert failed[natural[0]] >= {"planted", "young_or_middle_aged"}
@@ -108,7 +108,7 @@ def test_eligibility_rejects_the_right_stands_with_their_rule(registry: Engine) 
     assert "tree_species" in failed[oil[0]]
     assert failed[bamboo[0]] >= {"forest_land", "tree_species"}
     with pytest.raises(NotEligible) as info, session_scope(registry) as session:
-        transition(session, STAFF, "FM-1", "submit")
+        transition(session, STAFF, "FM-1", "submit", tolerance_m2=TOLERANCE_M2)
     assert info.value.report["stand_id"].nunique() == 4 and "rule" in info.value.message_en
     assert "AR-CM-003-V01 §2" in info.value.message_en
     with session_scope(registry) as session:
@@ -123,10 +123,10 @@ def test_the_same_stand_cannot_be_in_two_projects(registry: Engine) -> None:
         keys = _keys(session, "species_group=chinese_fir", 5)
         _new(session, "A")
         _new(session, "B")
-        add_stands(session, STAFF, "A", "key=" + "|".join(keys[:3]))
+        add_stands(session, STAFF, "A", "key=" + "|".join(keys[:3]), TOLERANCE_M2)
     before = _memberships(registry)
     with pytest.raises(DoubleCounting) as info, session_scope(registry) as session:
-        add_stands(session, STAFF, "B", "key=" + "|".join(keys[2:]))
+        add_stands(session, STAFF, "B", "key=" + "|".join(keys[2:]), TOLERANCE_M2)
     assert (
         info.value.conflicts[0]["stand"] == keys[2]
         and info.value.conflicts[0]["other_project"] == "A"
@@ -147,9 +147,9 @@ def test_an_overlapping_stand_of_another_project_is_refused(
     with session_scope(registry) as session:
         _new(session, "A")
         _new(session, "B")
-        add_stands(session, STAFF, "A", f"key={old_key}")
+        add_stands(session, STAFF, "A", f"key={old_key}", TOLERANCE_M2)
     with pytest.raises(DoubleCounting) as info, session_scope(registry) as session:
-        add_stands(session, STAFF, "B", "key=431123-9999-001")
+        add_stands(session, STAFF, "B", "key=431123-9999-001", TOLERANCE_M2)
     conflict = info.value.conflicts[0]
     assert (conflict["stand"], conflict["other_project"], conflict["other_stand"]) == (
         "431123-9999-001", "A", old_key
@@ -169,7 +169,7 @@ while not go.exists():
     time.sleep(0.005)
 try:
     with session_scope(engine) as session:
-        add_stands(session, Actor("worker", Role.BUREAU_STAFF), sys.argv[2], "key=" + sys.argv[3])
+        add_stands(session, Actor("worker", Role.BUREAU_STAFF), sys.argv[2], "key=" + sys.argv[3], 1.0)
     print("WON")
 except DoubleCounting:
     print("LOST")
@@ -248,7 +248,9 @@ def _attempt(
         "verify": lambda s: verify_period(s, actor, code, 1.0, "ok", override_reason="checked"),
         "reject": lambda s: transition(s, actor, code, "reject", "理由 reason"),
     }
-    call = calls.get(action, lambda s: transition(s, actor, code, action))
+    call = calls.get(
+        action, lambda s: transition(s, actor, code, action, tolerance_m2=TOLERANCE_M2)
+    )
     with Session(engine) as session:
         session.begin()
         try:
@@ -303,7 +305,7 @@ def test_every_transition_is_allowed_only_for_its_role_and_state(registry: Engin
                 verify_period(session, actor, "LC", 10.0, "checked", override_reason="checked")
                 next_start = date(2031, 1, 1)
             else:
-                transition(session, actor, "LC", action)
+                transition(session, actor, "LC", action, tolerance_m2=TOLERANCE_M2)
     assert _state(registry, "LC")[0] == "issued"
     with session_scope(registry) as session:
         assert verify_chain(session).ok
@@ -312,13 +314,13 @@ def test_every_transition_is_allowed_only_for_its_role_and_state(registry: Engin
 def test_full_lifecycle_with_rejections_and_a_frozen_ex_ante(registry: Engine) -> None:
     draft(registry, "FULL", "AR-CM-003-V01", FM_SELECTION)
     with session_scope(registry) as session:
-        transition(session, STAFF, "FULL", "submit")
+        transition(session, STAFF, "FULL", "submit", tolerance_m2=TOLERANCE_M2)
         transition(session, VERIFIER, "FULL", "reject", "缺少林权证复印件 missing tenure copies")
         assert (
             session.execute(select(Project.status).where(col(Project.code) == "FULL")).scalar()
             == "draft"
         )
-        transition(session, STAFF, "FULL", "submit")
+        transition(session, STAFF, "FULL", "submit", tolerance_m2=TOLERANCE_M2)
         with pytest.raises(ProjectError, match="reason"):
             transition(session, VERIFIER, "FULL", "reject", "  ")  # a rejection needs a reason
     with session_scope(registry) as session:
@@ -390,7 +392,7 @@ def test_the_database_itself_refuses_a_second_active_membership(registry: Engine
     with session_scope(registry) as session:
         key = _keys(session, "species_group=chinese_fir", 1)[0]
         a, b = _new(session, "DA"), _new(session, "DB")
-        add_stands(session, STAFF, "DA", f"key={key}")
+        add_stands(session, STAFF, "DA", f"key={key}", TOLERANCE_M2)
         ids = (a.id, b.id)
     with pytest.raises(IntegrityError), registry.begin() as conn:  # bypassing the service
         conn.execute(
@@ -481,7 +483,7 @@ def test_stands_chosen_by_a_polygon_file(
     area.to_file(path, driver="GeoJSON")
     with session_scope(registry) as session:
         _new(session, "POLY")
-        added = add_stands(session, STAFF, "POLY", f"polygon={path}")
+        added = add_stands(session, STAFF, "POLY", f"polygon={path}", TOLERANCE_M2)
     expected = {f"431123-{frame.LIN_BAN[i]}-{frame.XIAO_BAN[i]}" for i in range(3)}
     assert set(added) == expected
 
