@@ -259,7 +259,8 @@ class _Checker:
             return
         names = self.codes.names("slope_class")
         codes = {str(i) for i in range(1, 7)}
-        if column.dtype == object and text.isin(names | codes).all():
+        is_text = not pd.api.types.is_numeric_dtype(column.dtype)
+        if is_text and text.isin(names | codes).all():
             self.slope_is_class = True  # text codes or class names: 一张图 坡度级
             return
         numbers = pd.to_numeric(text, errors="coerce")
@@ -517,8 +518,7 @@ class _Checker:
     def geometry(self) -> tuple[NDArray[np.object_], CRS | None]:
         geoms = np.asarray(self.frame.geometry.values, dtype=object)
         geoms = np.array([g if g is not None else None for g in geoms], dtype=object)
-        has_z = shapely.has_z(geoms)
-        if has_z.any() or self.raw.measured:
+        if (shapely.has_z(geoms) | shapely.has_m(geoms)).any():
             geoms = shapely.force_2d(geoms)  # Z and M are dropped: stands are stored 2D
         ok = np.ones(self.n, dtype=bool)
         missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)

@@ -73,19 +73,42 @@ class FieldProfile:
         by_folded = {c.strip().rstrip("\ufffd").casefold(): c for c in columns}
         mapping: dict[str, str] = {}
         taken: set[str] = set()
+        # a truncated form two fields share (每公顷株数, 每公顷蓄积 → 每公顷 in UTF-8) is ambiguous
+        owners: dict[str, set[str]] = {}
         for spec in self.fields:
             for candidate in (*spec.aliases, spec.canonical):
-                hit = None
                 for form in _name_forms(candidate):
-                    hit = by_folded.get(form)
-                    if hit is not None and hit not in taken:
-                        break
-                    hit = None
+                    owners.setdefault(form, set()).add(spec.canonical)
+        # first pass: exact and unambiguous forms; second pass: an ambiguous truncated form is
+        # taken by the one field of its owners that is still unmatched
+        for strict in (True, False):
+            for spec in self.fields:
+                if spec.canonical in mapping:
+                    continue
+                hit = self._find(spec, by_folded, owners, taken, mapping, strict)
                 if hit is not None:
                     mapping[spec.canonical] = hit
                     taken.add(hit)
-                    break
         return mapping
+
+    @staticmethod
+    def _find(
+        spec: FieldSpec,
+        by_folded: dict[str, str],
+        owners: dict[str, set[str]],
+        taken: set[str],
+        mapping: dict[str, str],
+        strict: bool,
+    ) -> str | None:
+        for candidate in (*spec.aliases, spec.canonical):
+            for form in _name_forms(candidate):
+                others = owners[form] - {spec.canonical}
+                if others and (strict or not others <= set(mapping)):
+                    continue
+                hit = by_folded.get(form)
+                if hit is not None and hit not in taken:
+                    return hit
+        return None
 
 
 DBF_NAME_BYTES = 10

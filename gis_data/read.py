@@ -56,7 +56,6 @@ class RawInventory:
     fingerprint: str  # sha256 of the file(s) as bytes
     profile: FieldProfile
     layer_warnings: list[tuple[str, str]] = field(default_factory=list)
-    measured: bool = False  # the file's geometries carried M (or Z) values, dropped on import
 
 
 def _shapefile_parts(path: Path) -> dict[str, Path]:

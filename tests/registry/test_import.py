@@ -314,8 +314,10 @@ def test_reimport_is_a_noop_and_an_edited_file_creates_versions(
     assert db_snapshot(imported) == before
     key2 = f"431123-{frame.LIN_BAN[2]}-{frame.XIAO_BAN[2]}"
     listed = [i for i in info.value.report.errors if i.code == "missing_stands"]
-    assert len(listed) == 1 and key2 in listed[0].problem_en and "--retire-missing" in (
-        listed[0].action_en
+    assert (
+        len(listed) == 1
+        and key2 in listed[0].problem_en
+        and "--retire-missing" in (listed[0].action_en)
     )
     # … until the user says to retire it
     result = import_inventory(imported, v2, ImportOptions(retire_missing=True))
