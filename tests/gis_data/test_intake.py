@@ -210,7 +210,7 @@ def test_a_lying_cpg_is_reported_with_the_real_encoding_and_the_record(
     frame: gpd.GeoDataFrame, tmp_path: Path, written: str, cpg: str, declared: str, actual: str
 ) -> None:
     path = write_shapefile(frame, tmp_path / "lying.shp", written, cpg)
-    raw, prepared = check(path)
+    _raw, prepared = check(path)
     issues = [i for i in prepared.report.errors if i.code == "cpg_conflict"]
     assert len(issues) == 1
     issue = issues[0]
