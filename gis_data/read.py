@@ -154,6 +154,19 @@ def _gdb_blobs(path: Path) -> dict[str, bytes]:
     }
 
 
+def _check_shp_length(shp: bytes, source: str) -> None:
+    """A .shp states its own length (bytes 24–27, big-endian, in 16-bit words): a file cut
+    short in transfer is refused whole, not read as stands without geometry."""
+    stated = struct.unpack(">i", shp[24:28])[0] * 2 if len(shp) >= 100 else -1
+    if stated != len(shp):
+        raise InventoryReadError(
+            f"{source!r} 的 .shp 已损坏或不完整：文件头记载 {stated} 字节，实际 {len(shp)} 字节。"
+            "请重新拷贝或导出。",
+            f"The .shp of {source!r} is damaged or incomplete: its header says {stated} bytes, "
+            f"the file has {len(shp)}. Copy or export it again.",
+        )
+
+
 def choose_layer(dataset: str, source: str, layer: str | None) -> tuple[str, list[str]]:
     """The layer to read: ``layer`` if the file has it; else the only polygon layer.
 
@@ -252,6 +265,7 @@ def read_inventory(
                     f"Shapefile {source!r} has no {needed} file; a Shapefile needs .shp, .shx "
                     "and .dbf together.",
                 )
+        _check_shp_length(blobs[".shp"], source)
         if encoding is None:
             cpg = blobs[".cpg"].decode("latin-1") if ".cpg" in blobs else None
             try:

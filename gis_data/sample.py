@@ -518,14 +518,8 @@ def second_inventory(
             break
         if i in used:
             continue
-        g = geoms[i]
-        minx, miny, maxx, maxy = g.bounds
-        cx = g.centroid.x
-        halves = [
-            shapely.intersection(g, shapely.box(minx - 1, miny - 1, cx, maxy + 1)),
-            shapely.intersection(g, shapely.box(cx, miny - 1, maxx + 1, maxy + 1)),
-        ]
-        if any(h.geom_type != "Polygon" or h.area < 2_000 for h in halves):
+        halves = _split_convex(geoms[i])
+        if halves is None:
             continue
         used.add(i)
         drop.add(i)
@@ -551,6 +545,21 @@ def second_inventory(
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=first.crs)
     order = np.lexsort((out["XIAO_BAN"].to_numpy(), out["LIN_BAN"].to_numpy()))
     return out.iloc[order].reset_index(drop=True), done
+
+
+def _split_convex(g: shapely.Geometry) -> list[shapely.Geometry] | None:
+    """Two halves of a convex cell cut along a chord between two of its own vertices, so the
+    halves add no vertex to the boundary their neighbours share (no sliver, no overlap)."""
+    if g.geom_type != "Polygon" or abs(g.convex_hull.area - g.area) > 1e-6 * g.area:
+        return None
+    ring = list(g.exterior.coords)[:-1]
+    if len(ring) < 4:
+        return None
+    k = len(ring) // 2
+    halves = [shapely.Polygon(ring[: k + 1]), shapely.Polygon([*ring[k:], ring[0]])]
+    if any(not h.is_valid or h.area < 0.2 * g.area for h in halves):
+        return None
+    return halves
 
 
 def write_filegdb(frame: gpd.GeoDataFrame, path: Path, layer: str = "XIAOBAN") -> Path:

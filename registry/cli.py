@@ -363,13 +363,20 @@ def sample_data_cmd(
     out: Annotated[Path, typer.Option(help="输出目录 / output folder")],
     stands: Annotated[int, typer.Option(help="小班数 / number of stands")] = 50_000,
     seed: Annotated[int, typer.Option(help="随机种子 / random seed")] = 431123,
+    yizhangtu: Annotated[
+        bool,
+        typer.Option(
+            help="另写林地一张图风格（代码值）的 FileGDB 及一份后续调查 / also write the coded "
+            "一张图 style as FileGDB, plus a later inventory with splits, merges and removals"
+        ),
+    ] = False,
 ) -> None:
     """生成双牌县合成小班数据 / write the synthetic Shuangpai inventory (Shapefile GBK + GPKG)."""
     from gis_data.sample import write_sample_inventory
 
     with console.status(f"生成 {stands} 个合成小班 generating {stands} synthetic stands"):
         t0 = time.perf_counter()
-        paths = write_sample_inventory(out, stands, seed)
+        paths = write_sample_inventory(out, stands, seed, yizhangtu=yizhangtu)
     console.print(
         f"[green]已生成合成样例数据（非真实调查）[/] SYNTHETIC sample written in "
         f"{time.perf_counter() - t0:.1f} s:"
