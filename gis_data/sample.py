@@ -526,7 +526,7 @@ def second_inventory(
         for n, half in enumerate(halves, start=1):
             row = frame.loc[i].to_dict()
             row["XIAO_BAN"] = f"{frame.at[i, 'XIAO_BAN']}-{n}"
-            row["MIAN_JI"] = round(half.area / 10_000, 2)
+            row["MIAN_JI"] = round(float(shapely.area(half)) / 10_000, 2)
             row["geometry"] = half
             added.append(row)
         done["split"].append((key(i), f"{key(i)}-1", f"{key(i)}-2"))
@@ -547,17 +547,20 @@ def second_inventory(
     return out.iloc[order].reset_index(drop=True), done
 
 
-def _split_convex(g: shapely.Geometry) -> list[shapely.Geometry] | None:
+def _split_convex(g: shapely.Geometry) -> list[shapely.Polygon] | None:
     """Two halves of a convex cell cut along a chord between two of its own vertices, so the
     halves add no vertex to the boundary their neighbours share (no sliver, no overlap)."""
-    if g.geom_type != "Polygon" or abs(g.convex_hull.area - g.area) > 1e-6 * g.area:
+    if not isinstance(g, shapely.Polygon):
+        return None
+    area = float(shapely.area(g))
+    if abs(float(shapely.area(shapely.convex_hull(g))) - area) > 1e-6 * area:
         return None
     ring = list(g.exterior.coords)[:-1]
     if len(ring) < 4:
         return None
     k = len(ring) // 2
     halves = [shapely.Polygon(ring[: k + 1]), shapely.Polygon([*ring[k:], ring[0]])]
-    if any(not h.is_valid or h.area < 0.2 * g.area for h in halves):
+    if any(not h.is_valid or float(shapely.area(h)) < 0.2 * area for h in halves):
         return None
     return halves
 

@@ -28,9 +28,9 @@ __all__ = [
     "ProjectEvent",
     "ProjectStand",
     "ProjectStatus",
-    "StandLineage",
     "Role",
     "Stand",
+    "StandLineage",
 ]
 
 STORAGE_SRID = 4490
