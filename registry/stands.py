@@ -85,6 +85,7 @@ SCOPES = ("township", "village", "county", "stands")
 LINK_MIN_SHARE = 0.05  # an overlap links two stands when it is ≥ 5 % of the smaller one …
 LINK_MIN_HA = 0.001  # … and at least 10 m²
 SHRINK_PCT = 1.0  # a project stand whose new version is > 1 % smaller is reported
+RESHAPE_PCT = 0.1  # a same-key new version whose area moved more than this may be a merge
 CHUNK = 5000  # rows per progress step
 FAULT_PAUSE_ENV = "TANHUI_FAULT_PAUSE_BEFORE_COMMIT"  # seconds; for crash tests only
 
@@ -294,7 +295,16 @@ def store_inventory(
     _bulk_insert_stands(
         session, prepared, new_rows, versions, hashes, owner_ids, batch.id, progress
     )
-    links = _link_by_overlap(session, prepared, new_rows, changed_old, missing, batch.id)
+    # stands whose key stayed and whose area barely moved are new versions, not reshapes:
+    # only the others are matched by overlap (keeps a full re-survey cheap)
+    reshaped = [
+        i for i in new_rows
+        if keys[i] not in current
+        or abs(float(prepared.area_ha[i]) - current[keys[i]].area_ha)
+        > RESHAPE_PCT / 100 * current[keys[i]].area_ha
+    ]  # fmt: skip
+    reshaped_old = {current[keys[i]].id: current[keys[i]] for i in reshaped if keys[i] in current}
+    links = _link_by_overlap(session, prepared, reshaped, reshaped_old, missing, batch.id)
     append_event(
         session,
         actor=options.actor,
