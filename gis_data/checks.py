@@ -119,7 +119,12 @@ def _text(series: pd.Series) -> pd.Series:
         out[~np.isfinite(values)] = None
         return out
     else:
-        out = series.astype("string").str.strip().astype(object)
+        # strip the distinct values only (a column has far fewer of them than records)
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        stripped = np.array(
+            [None if (t := str(u).strip()) == "" else t for u in uniques] + [None], dtype=object
+        )
+        return pd.Series(stripped[codes], index=series.index, dtype=object)
     missing = series.isna().to_numpy() | (out == "").to_numpy()
     out = out.where(~missing, None)
     return out.astype(object)
@@ -311,6 +316,9 @@ class _Checker:
                 attrs[name] = self._decode(spec.code_table, _text(column), name)
                 continue
             if spec.type == "number":
+                if pd.api.types.is_numeric_dtype(column.dtype):  # nothing to misread
+                    attrs[name] = column.astype("float64")
+                    continue
                 numbers = pd.to_numeric(column, errors="coerce").astype("float64")
                 text = _text(column)
                 bad = numbers.isna() & text.notna()

@@ -105,7 +105,10 @@ class CodeBook:
                 used[hit.code] = used.get(hit.code, 0) + int(distinct[value])
             elif value.isdigit() and looks_coded:
                 unknown[value] = int(distinct[value])
-        decoded = values.map(lambda v: mapping.get(v, v) if v is not None else None)
+        if not mapping:
+            return Decoded(values, unknown, used, looks_coded)
+        mapped = values.map(mapping)  # a dict: vectorised lookup, NaN where not a code
+        decoded = mapped.astype(object).where(mapped.notna(), values)
         return Decoded(decoded.astype(object), unknown, used, looks_coded)
 
 

@@ -423,13 +423,15 @@ def _project_impacts(
             "is not in the new inventory (retired)",
         )
     old_by_key = {row.stand_key: row for row in changed_old.values()}
+    keys = attrs["stand_key"].tolist()
+    lands = attrs["land_class"].tolist()
     for i in new_rows:
-        key = attrs["stand_key"].iloc[i]
+        key = keys[i]
         old = old_by_key.get(key)
         if old is None:
             continue
         area = float(prepared.area_ha[i])
-        land = attrs["land_class"].iloc[i]
+        land = lands[i]
         notes_zh, notes_en = [], []
         if area < old.area_ha * (1 - SHRINK_PCT / 100):
             notes_zh.append(f"面积由 {old.area_ha:.4f} 减为 {area:.4f} 公顷")
@@ -489,7 +491,8 @@ def _link_by_overlap(
             select(col(Stand.id), func.ST_AsBinary(Stand.geom)).where(col(Stand.id).in_(chunk))
         ):
             old_geoms[int(sid)] = shapely.from_wkb(bytes(wkb))
-    new_keys = [prepared.attributes["stand_key"].iloc[i] for i in new_rows]
+    all_keys = prepared.attributes["stand_key"].tolist()
+    new_keys = [all_keys[i] for i in new_rows]
     new_ids: dict[str, int] = {}
     for start in range(0, len(new_keys), 5000):
         for key, sid in session.execute(
