@@ -167,7 +167,7 @@ def _check_shp_length(shp: bytes, source: str) -> None:
         )
 
 
-def choose_layer(dataset: str, source: str, layer: str | None) -> tuple[str, list[str]]:
+def choose_layer(dataset: str, source: str, layer: str | None) -> tuple[str, list[tuple[str, str]]]:
     """The layer to read: ``layer`` if the file has it; else the only polygon layer.
 
     Several polygon layers and no ``--layer`` is refused (bad usage) with the list, never a
@@ -208,7 +208,7 @@ def choose_layer(dataset: str, source: str, layer: str | None) -> tuple[str, lis
                 f"{chosen!r}, is read.",
             )
         )
-    return chosen, [w[0] + "\n" + w[1] for w in warnings]
+    return chosen, warnings
 
 
 def _geojson_declares_crs(blob: bytes) -> bool:
@@ -281,8 +281,7 @@ def read_inventory(
             "--layer 只用于 GeoPackage 和 FileGDB。",
             "--layer applies to GeoPackage and FileGDB only.",
         )
-    layer, layer_notes = choose_layer(dataset, source, layer)
-    warnings = [tuple(n.split("\n", 1)) for n in layer_notes]
+    layer, warnings = choose_layer(dataset, source, layer)
     try:
         # GBK via GDAL's iconv is slow; Latin-1 maps every byte to one character, so we
         # read as Latin-1 and decode the distinct values of each text column ourselves.
@@ -338,7 +337,7 @@ def read_inventory(
         encoding=detected,
         fingerprint=file_fingerprint([blobs[k] for k in sorted(blobs)]),
         profile=profile,
-        layer_warnings=[(w[0], w[1]) for w in warnings],
+        layer_warnings=warnings,
     )
 
 
