@@ -50,10 +50,8 @@ def downgrade() -> None:
     op.drop_index("ix_stand_lineage_new_key", "stand_lineage")
     op.drop_index("ix_stand_lineage_old_key", "stand_lineage")
     op.drop_table("stand_lineage")
-    with op.batch_alter_table("inventory_batch") as batch:
-        batch.drop_column("n_retired")
-        batch.drop_column("scope")
-        batch.drop_column("key_fields")
-    with op.batch_alter_table("stand") as batch:
-        batch.drop_column("fine_stand")
-        batch.drop_column("slope_class")
+    for table, column in (
+        ("inventory_batch", "n_retired"), ("inventory_batch", "scope"),
+        ("inventory_batch", "key_fields"), ("stand", "fine_stand"), ("stand", "slope_class"),
+    ):  # fmt: skip
+        op.drop_column(table, column)  # SQLite ≥ 3.35 drops a column in place
