@@ -257,6 +257,7 @@ def test_the_labels_and_organisations_migrations_go_down_and_up(ledger: Engine) 
     """Down to 0006 (no labels, no organisations) and up again: accounts opened before 0008 get
     one organisation per holder — the registry's system accounts a registry one, others 'other'."""
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     from registry.db import alembic_config, current_revision, migrate
 
@@ -277,9 +278,8 @@ def test_the_labels_and_organisations_migrations_go_down_and_up(ledger: Engine) 
         and "organisation_id" not in columns["ledger_account"]
     )
     migrate(ledger)
-    from alembic.script import ScriptDirectory
-
-    assert current_revision(ledger) == ScriptDirectory.from_config(cfg).get_current_head()
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None and head >= "0008" and current_revision(ledger) == head
     with ledger.connect() as conn:
         holders = dict(conn.execute(text(
             "SELECT a.code, o.kind FROM ledger_account a JOIN organisation o ON o.id = a.organisation_id")).all())  # fmt: skip
