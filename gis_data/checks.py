@@ -21,6 +21,7 @@ import shapely
 from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 
+from gis_data.codes import CodeBook, national_codebook
 from gis_data.crs import STORAGE_CRS, check_in_china, equal_area_crs, resolve_crs
 from gis_data.errors import CrsError
 from gis_data.issues import InventoryIssue, IssueReport, Severity
@@ -38,7 +39,12 @@ __all__ = [
 
 SEVERITY_ORDER = {Severity.ERROR: 0, Severity.REPAIRED: 1, Severity.WARNING: 2}
 COORDINATE_DECIMALS = 9  # 1e-9 degree ≈ 0.1 mm: stored coordinates are rounded to this grid
-KEY_FIELDS = ("county_code", "compartment", "subcompartment")
+KEY_FIELDS = ("county_code", "compartment", "subcompartment")  # when the profile names none
+OPTIONAL_KEY_FIELDS = ("fine_stand",)  # 细斑: joins the key only where the record has one
+KEY_CHOICES = ("county_code", "township", "village", "compartment", "subcompartment", "fine_stand")
+MU_PER_HA = 15.0  # 1 公顷 = 15 亩 exactly (1 亩 = 10 000 / 15 m²)
+AREA_UNITS = {"ha": 1.0, "公顷": 1.0, "mu": MU_PER_HA, "亩": MU_PER_HA}
+SLOPE_UNITS = ("deg", "class")
 # (field, lowest, highest, unit) — beyond these a value is absurd, not merely unusual
 NUMBER_RANGES: dict[str, tuple[float, float, str]] = {
     "age_years": (0, 300, "年/years"),
@@ -62,6 +68,10 @@ class CheckOptions:
     fix_geometry: bool = False
     overlap_tolerance_m2: float = 1.0
     area_tolerance_pct: float = 1.0
+    codes: CodeBook | None = None  # national code tables (+ a county's --codes); None: national
+    area_unit: str | None = None  # --area-unit ha|mu; None: the profile's unit
+    slope_unit: str | None = None  # --slope-unit deg|class; None: recognised from the column
+    key_fields: tuple[str, ...] | None = None  # --key; None: the profile's key
 
 
 @dataclass
@@ -74,6 +84,7 @@ class PreparedInventory:
     area_ha: NDArray[np.float64]
     source_crs: CRS | None
     report: IssueReport
+    key_fields: tuple[str, ...] = KEY_FIELDS
 
 
 def _read_vocabulary(name: str) -> list[dict[str, str]]:
@@ -108,7 +119,12 @@ def _text(series: pd.Series) -> pd.Series:
         out[~np.isfinite(values)] = None
         return out
     else:
-        out = series.astype("string").str.strip().astype(object)
+        # strip the distinct values only (a column has far fewer of them than records)
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        stripped = np.array(
+            [None if (t := str(u).strip()) == "" else t for u in uniques] + [None], dtype=object
+        )
+        return pd.Series(stripped[codes], index=series.index, dtype=object)
     missing = series.isna().to_numpy() | (out == "").to_numpy()
     out = out.where(~missing, None)
     return out.astype(object)
@@ -149,6 +165,11 @@ class _Checker:
         self.keys: list[str | None] = [None] * self.n
         self.ok = np.zeros(self.n, dtype=bool)  # geometry usable, set by geometry()
         self.key_series = pd.Series([""] * self.n, dtype=object)  # set by compute_keys()
+        self.codes = opts.codes or national_codebook()
+        self.key_fields = opts.key_fields or raw.profile.key_fields or KEY_FIELDS
+        self.decoded: dict[str, object] = {}  # field -> gis_data.codes.Decoded
+        self.slope_is_class = False
+        self.area_factor = 1.0  # reported area unit per hectare (15 for 亩)
 
     # -- helpers ---------------------------------------------------------------------------
     def issue(
@@ -181,15 +202,89 @@ class _Checker:
 
     # -- attributes ------------------------------------------------------------------------
     def compute_keys(self) -> None:
-        """小班 key (county + 林班 + 小班) first, so that every finding can name its stand."""
-        parts = [_text(self.frame[f]) for f in KEY_FIELDS if f in self.raw.columns]
+        """小班 key first (county + 林班 + 小班 by default, or --key), so that every finding
+        can name its stand. 细斑 joins the key only on the records that have one, so a file
+        without 细斑 keeps the keys it always had."""
+        fields = self.key_fields
+        if self.opts.key_fields:
+            for f in fields:
+                if f not in self.raw.columns:
+                    self.issue(
+                        Severity.ERROR, "missing_field",
+                        (f"--key 含字段 {f}，但文件中没有对应的列",
+                         f"--key names {f}, but the file has no column for it"),
+                        ("从 --key 中去掉该字段，或用 --profile 映射该列",
+                         "drop it from --key, or map the column with --profile"),
+                        field=f,
+                    )  # fmt: skip
+        parts: list[pd.Series] = []
+        optional: list[pd.Series] = []
+        for f in fields:
+            if f not in self.raw.columns:
+                continue
+            (optional if f in OPTIONAL_KEY_FIELDS else parts).append(_text(self.frame[f]))
         key = parts[0].fillna("") if parts else pd.Series([""] * self.n, dtype=object)
         for p in parts[1:]:
             key = key + "-" + p.fillna("")
-        self.key_series = key
-        self.keys = [k if k.strip("-") else None for k in key.tolist()]
+        present = [p.notna().to_numpy() for p in parts]
+        base_ok = list(np.logical_and.reduce(present)) if present else [False] * self.n
+        for p in optional:
+            tail = ("-" + p).where(p.notna(), "")
+            key = key + tail.astype(object)
+        self.key_series = key.astype(object)
+        self.keys = [k if ok else None for k, ok in zip(key.tolist(), base_ok, strict=True)]
+
+    def key_columns_text(self) -> str:
+        used = [f for f in self.key_fields if f in self.raw.columns]
+        return ",".join(f"{f}({self.raw.columns[f]})" for f in used)
+
+    def _decode(self, table: str, values: pd.Series, field: str | None = None) -> pd.Series:
+        decoded = self.codes.decode(table, values)
+        self.decoded[field or table] = decoded
+        return decoded.values
+
+    def units(self) -> None:
+        """Decide the unit of 面积 and whether 坡度 holds degrees or classes (once per file)."""
+        specs = {s.canonical: s for s in _profile_specs(self.raw)}
+        unit = self.opts.area_unit or (
+            specs["area_ha_reported"].unit if "area_ha_reported" in specs else "ha"
+        )
+        self.area_factor = AREA_UNITS.get(unit or "ha", 1.0)
+        if "slope_deg" not in self.raw.columns:
+            return
+        if self.opts.slope_unit is not None:
+            self.slope_is_class = self.opts.slope_unit == "class"
+            return
+        if specs["slope_deg"].unit == "class":
+            self.slope_is_class = True
+            return
+        column = self.frame["slope_deg"]
+        text = _text(column).dropna()
+        if text.empty:
+            return
+        names = self.codes.names("slope_class")
+        codes = {str(i) for i in range(1, 7)}
+        is_text = not pd.api.types.is_numeric_dtype(column.dtype)
+        if is_text and text.isin(names | codes).all():
+            self.slope_is_class = True  # text codes or class names: 一张图 坡度级
+            return
+        numbers = pd.to_numeric(text, errors="coerce")
+        if len(text) >= 10 and numbers.notna().all() and numbers.isin(range(1, 7)).all():
+            self.issue(
+                Severity.ERROR, "slope_unit",
+                (f"坡度列 {self.raw.columns['slope_deg']} 的值全为 1–6 的整数，像坡度级（平…险）而非度数，"
+                 "不能猜测",
+                 f"the slope column {self.raw.columns['slope_deg']} holds only whole numbers 1-6: "
+                 "these look like slope classes (flat ... hazardous), not degrees; tanhui "
+                 "does not guess"),
+                ("若是坡度级，请加 --slope-unit class；若确为度数，请加 --slope-unit deg",
+                 "if these are classes pass --slope-unit class; if they are degrees pass "
+                 "--slope-unit deg"),
+                field="slope_deg",
+            )  # fmt: skip
 
     def attributes(self) -> pd.DataFrame:
+        self.units()
         profile_fields = {c: c in self.raw.columns for c in _profile_canonicals(self.raw)}
         attrs = pd.DataFrame(index=range(self.n))
         specs = {s.canonical: s for s in _profile_specs(self.raw)}
@@ -209,10 +304,21 @@ class _Checker:
                          "add the column, or map it with --profile"),
                         field=name,
                     )  # fmt: skip
-                attrs[name] = pd.Series([None] * self.n, dtype=object)
+                if name not in attrs:
+                    attrs[name] = pd.Series([None] * self.n, dtype=object)
                 continue
             column = self.frame[name]
+            if name == "slope_deg" and self.slope_is_class:
+                attrs["slope_deg"] = np.full(self.n, np.nan)
+                attrs["slope_class"] = self._decode("slope_class", _text(column))
+                continue
+            if spec.code_table and spec.type != "number":
+                attrs[name] = self._decode(spec.code_table, _text(column), name)
+                continue
             if spec.type == "number":
+                if pd.api.types.is_numeric_dtype(column.dtype):  # nothing to misread
+                    attrs[name] = column.astype("float64")
+                    continue
                 numbers = pd.to_numeric(column, errors="coerce").astype("float64")
                 text = _text(column)
                 bad = numbers.isna() & text.notna()
@@ -229,6 +335,10 @@ class _Checker:
                 attrs[name] = numbers
             else:
                 attrs[name] = _text(column)
+        if self.area_factor != 1.0 and "area_ha_reported" in attrs:
+            attrs["area_ha_reported"] = attrs["area_ha_reported"] / self.area_factor
+        if "slope_class" not in attrs:
+            attrs["slope_class"] = pd.Series([None] * self.n, dtype=object)
         extra_cols = sorted(c for c in self.frame.columns if str(c).startswith("extra:"))
         if extra_cols:
             # one JSON object per record, keys sorted, null for missing values
@@ -299,6 +409,7 @@ class _Checker:
                     ("按小班实测面积更正", "correct the stand's area"),
                     row=int(row), field="area_ha_reported", value=f"{reported[row]:g}",
                 )  # fmt: skip
+        self.code_findings()
         self._vocabulary(
             attrs, "dominant_species", set(self.known_species), "species",
             ("未知树种", "unknown species"),
@@ -323,10 +434,14 @@ class _Checker:
             rows_1 = [int(r) + 1 for r in rows]
             self.issue(
                 Severity.ERROR, "duplicate_key",
-                (f"小班编号 {key} 重复出现在第 {rows_1} 条记录",
-                 f"stand key {key} appears in records {rows_1}"),
-                ("每个 县-林班-小班 编号只能出现一次：更正编号或合并小班",
-                 "each county-compartment-subcompartment key must be unique: renumber or merge"),
+                (f"小班编号 {key} 重复出现在第 {rows_1} 条记录（编号由 {self.key_columns_text()} 组成）",
+                 f"stand key {key} appears in records {rows_1} (the key is made of "
+                 f"{self.key_columns_text()})"),
+                ("编号须唯一：更正编号或合并小班；若林班按乡镇或村编号、或有细斑，用 --key 加入这些字段，"
+                 "如 --key county_code,township,compartment,subcompartment,fine_stand",
+                 "keys must be unique: renumber or merge; if 林班 are numbered per township or "
+                 "village, or stands are split into 细斑, add those fields with --key, e.g. "
+                 "--key county_code,township,compartment,subcompartment,fine_stand"),
                 row=int(rows[0]), field="subcompartment", value=key,
             )  # fmt: skip
         for missing_row in [i for i, k in enumerate(self.keys) if k is None]:
@@ -349,7 +464,9 @@ class _Checker:
         if field not in self.raw.columns:
             return
         values = attrs[field]
-        unknown = values.notna() & ~values.isin(known)
+        decoded = self.decoded.get(field)
+        coded_unknown = set(getattr(decoded, "unknown", {}))  # reported once by code_findings
+        unknown = values.notna() & ~values.isin(known) & ~values.isin(coded_unknown)
         if not unknown.any():
             return
         for value, rows in values[unknown].groupby(values[unknown]).groups.items():
@@ -362,10 +479,55 @@ class _Checker:
                 action, row=rows_list[0], field=field, value=value,
             )  # fmt: skip
 
+    def code_findings(self) -> None:
+        """Per coded column: one error listing the unknown codes, one warning for codes whose
+        table entry is not verified against its standard."""
+        from gis_data.codes import Decoded
+
+        for field, decoded in self.decoded.items():
+            assert isinstance(decoded, Decoded)
+            table = "slope_class" if field == "slope_class" else field
+            source = self.raw.columns.get(field) or self.raw.columns.get("slope_deg")
+            if decoded.unknown:
+                listed = "、".join(f"{c}（{n} 条）" for c, n in sorted(decoded.unknown.items()))
+                listed_en = ", ".join(
+                    f"{c} ({n} records)" for c, n in sorted(decoded.unknown.items())
+                )
+                self.issue(
+                    Severity.ERROR, "unknown_codes",
+                    (f"列 {source} 存的是代码，其中 {len(decoded.unknown)} 个代码不在代码表中：{listed}",
+                     f"column {source} holds codes; {len(decoded.unknown)} of them are not in the "
+                     f"code tables: {listed_en}"),
+                    (f"用 --codes 文件.csv（列 field,code,meaning，如 {field},{min(decoded.unknown)},名称）"
+                     "提供本县代码表",
+                     f"supply the county's code table with --codes FILE.csv (columns "
+                     f"field,code,meaning, e.g. {field},{min(decoded.unknown)},name)"),
+                    field=field, source_field=source,
+                    value=";".join(sorted(decoded.unknown)),
+                )  # fmt: skip
+            unverified = sorted(
+                c for c in decoded.used
+                if (e := self.codes.entry(table, c)) is not None and e.unverified
+            )  # fmt: skip
+            if unverified:
+                self.issue(
+                    Severity.WARNING, "unverified_codes",
+                    (f"列 {source} 的代码 {', '.join(unverified)} 按代码表解读，但这些代码条目尚未与标准核对"
+                     "（状态 recalled - verify）",
+                     f"column {source}: the codes {', '.join(unverified)} were decoded with "
+                     "code-table entries not yet checked against their standard (status "
+                     "'recalled - verify')"),
+                    ("核对 gis_data/data/code_tables.csv，或用 --codes 提供本县代码表",
+                     "check gis_data/data/code_tables.csv, or supply the county's table with --codes"),
+                    field=field, source_field=source, value=";".join(unverified),
+                )  # fmt: skip
+
     # -- geometry --------------------------------------------------------------------------
     def geometry(self) -> tuple[NDArray[np.object_], CRS | None]:
         geoms = np.asarray(self.frame.geometry.values, dtype=object)
         geoms = np.array([g if g is not None else None for g in geoms], dtype=object)
+        if (shapely.has_z(geoms) | shapely.has_m(geoms)).any():
+            geoms = shapely.force_2d(geoms)  # Z and M are dropped: stands are stored 2D
         ok = np.ones(self.n, dtype=bool)
         missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
         for row in np.flatnonzero(missing):
@@ -445,7 +607,7 @@ class _Checker:
         if ok.any():
             lonlat = tuple(float(v) for v in shapely.total_bounds(stored[ok]))
             try:
-                check_in_china(lonlat, src, self.raw.source)  # type: ignore[arg-type]
+                check_in_china(lonlat, src, self.raw.source, bounds)  # type: ignore[arg-type]
             except CrsError as exc:
                 self.issue(
                     Severity.ERROR, "crs", (exc.message_zh, exc.message_en),
@@ -454,11 +616,35 @@ class _Checker:
                 return stored, src
         # round to a 1e-9 degree grid and normalise ring order and orientation, so that a
         # stand exported and imported again is byte-for-byte the same geometry
+        unrounded = stored.copy()
         stored[ok] = shapely.normalize(
             shapely.transform(stored[ok], lambda c: np.round(c, COORDINATE_DECIMALS))
         )
         rounded_ok = shapely.is_valid(stored[ok])
+        # rounding can pinch a valid stand (a vertex within 1e-9° of another edge); snap those
+        # to the grid with GEOS, which keeps them valid, instead of refusing our own damage
+        pinched = np.flatnonzero(ok)[~rounded_ok]
+        if len(pinched):
+            snapped = shapely.normalize(
+                shapely.set_precision(unrounded[pinched], 10.0**-COORDINATE_DECIMALS)
+            )
+            good = shapely.is_valid(snapped) & ~shapely.is_empty(snapped)
+            stored[pinched[good]] = _to_multipolygons(snapped[good])
+            rounded_ok[np.searchsorted(np.flatnonzero(ok), pinched[good])] = True
         for row in np.flatnonzero(ok)[~rounded_ok]:
+            repaired = (
+                _polygonal_part(shapely.make_valid(stored[row])) if self.opts.fix_geometry else None
+            )
+            if repaired is not None and shapely.is_valid(repaired):
+                stored[row] = shapely.normalize(repaired)
+                self.issue(
+                    Severity.REPAIRED, "geometry_repaired",
+                    ("换算到 CGCS2000 并取整后无效的图形已用 make_valid 修复",
+                     "geometry invalid once in CGCS2000 and rounded was repaired with make_valid"),
+                    ("请核对修复后的边界", "check the repaired boundary"),
+                    row=int(row), field="geometry",
+                )  # fmt: skip
+                continue
             ok[row] = False
             self.issue(
                 Severity.ERROR, "invalid_geometry",
@@ -471,16 +657,28 @@ class _Checker:
         return stored, src
 
     def _datum_warning(self, src: CRS, transformer: Transformer) -> None:
+        """Say plainly whether a datum shift was applied, and how accurate the result is."""
         accuracy = transformer.accuracy
-        acc_text = f"{accuracy:g} m" if accuracy and accuracy > 0 else "未知/unknown"
+        ballpark = "ballpark" in transformer.description.lower() or not (accuracy and accuracy > 0)
+        if ballpark:
+            problem = (
+                f"数据为 {src.name}：未应用基准转换（PROJ 没有 {src.name} 到 CGCS2000 的转换参数，只做了"
+                f"椭球间的近似换算：{transformer.description}），精度未知，平面误差可能达数十米",
+                f"data in {src.name}: NO datum shift was applied (PROJ has no parameters from "
+                f"{src.name} to CGCS2000; only an approximate ellipsoid change was made: "
+                f"{transformer.description}); accuracy unknown, errors may reach tens of metres",
+            )
+        else:
+            problem = (
+                f"数据为 {src.name}：已应用基准转换 {transformer.description}，精度约 {accuracy:g} 米",
+                f"data in {src.name}: a datum shift was applied ({transformer.description}), "
+                f"accurate to about {accuracy:g} m",
+            )
         self.issue(
-            Severity.WARNING, "datum_shift",
-            (f"数据为 {src.name}，已转换到 CGCS2000（{transformer.description}；精度 {acc_text}）。"
-             "如有省级官方转换参数，精度会更高",
-             f"data in {src.name} were transformed to CGCS2000 ({transformer.description}; "
-             f"accuracy {acc_text}); the province's official parameters would be more accurate"),
-            ("如需厘米级精度，请先用官方参数转换到 CGCS2000 再导入",
-             "for centimetre accuracy, convert to CGCS2000 with the official parameters first"),
+            Severity.WARNING, "datum_shift", problem,
+            ("如需更高精度，请先用省级官方参数转换到 CGCS2000 再导入",
+             "for better accuracy, convert to CGCS2000 with the province's official parameters "
+             "first"),
         )  # fmt: skip
 
     def overlaps_and_area(self, stored: NDArray[np.object_]) -> NDArray[np.float64]:
@@ -524,10 +722,42 @@ class _Checker:
                 )  # fmt: skip
         return area
 
+    def area_unit_check(self, reported: NDArray[np.float64], area: NDArray[np.float64]) -> bool:
+        """Whole-file check: reported ÷ mapped ≈ 15 means 面积 is in 亩 (1 ha = 15 亩), ≈ 1/15
+        that 亩 was declared for hectares. One error for the file; True when it was raised."""
+        usable = self.ok & np.isfinite(reported) & (reported > 0) & (area > 0)
+        if usable.sum() < 3:
+            return False
+        ratio = float(np.median(reported[usable] / area[usable]))
+        column = self.raw.columns.get("area_ha_reported", "面积")
+        declared = "亩" if self.area_factor != 1.0 else "公顷 ha"
+        if 0.9 * MU_PER_HA <= ratio <= 1.1 * MU_PER_HA:
+            zh_hint, en_hint = "面积单位像是亩", "the areas look like 亩 (mu)"
+            action = ("若面积单位为亩，请加 --area-unit mu（或在字段配置中把 unit 写为 亩）",
+                      "if 面积 is in 亩 pass --area-unit mu (or set its unit to 亩 in the profile)")  # fmt: skip
+        elif 0.9 / MU_PER_HA <= ratio <= 1.1 / MU_PER_HA:
+            zh_hint, en_hint = "面积单位像是公顷", "the areas look like hectares"
+            action = (
+                "面积若为公顷，请去掉 --area-unit mu 或加 --area-unit ha",
+                "if 面积 is in hectares drop --area-unit mu or pass --area-unit ha",
+            )
+        else:
+            return False
+        self.issue(
+            Severity.ERROR, "area_unit",
+            (f"全文件 {column}（按 {declared} 读）与图形面积之比的中位数为 {ratio:.2f}：{zh_hint}",
+             f"across the file, {column} (read as {declared}) is {ratio:.2f} times the mapped "
+             f"area (median): {en_hint}"),
+            action, field="area_ha_reported", source_field=column, value=f"{ratio:.3f}",
+        )  # fmt: skip
+        return True
+
     def area_warnings(self, attrs: pd.DataFrame, area: NDArray[np.float64]) -> None:
         ok = self.ok
         if "area_ha_reported" in self.raw.columns:
             reported = attrs["area_ha_reported"].to_numpy(dtype=float)
+            if self.area_unit_check(reported, area):
+                return
             with np.errstate(invalid="ignore", divide="ignore"):
                 diff_pct = np.abs(area - reported) / reported * 100
             pct = self.opts.area_tolerance_pct
@@ -597,6 +827,7 @@ def prepare_inventory(
         area_ha=area,
         source_crs=src,
         report=checker.report,
+        key_fields=tuple(f for f in checker.key_fields if f in raw.columns),
     )
 
 
@@ -624,8 +855,47 @@ def _attribute_checks(
                 row=bad.record, field=canonical_of.get(bad.field), source_field=bad.field,
                 value=bad.raw_hex,
             )  # fmt: skip
+    conflict = raw.encoding.cpg_conflict if raw.encoding is not None else None
+    if conflict is not None:
+        checker.issue(
+            Severity.ERROR, "cpg_conflict",
+            (f".cpg 声明编码为 {conflict.declared}，但属性表文字实为 {conflict.actual}："
+             f"该记录字段 {conflict.field} 按 .cpg 读作 {conflict.as_declared!r}，"
+             f"按 {conflict.actual} 读作 {conflict.as_actual!r}",
+             f"the .cpg declares {conflict.declared} but the text is {conflict.actual}: field "
+             f"{conflict.field} of this record reads {conflict.as_declared!r} as the .cpg says "
+             f"and {conflict.as_actual!r} as {conflict.actual}"),
+            (f"改正或删除 .cpg 文件，或加 --encoding {conflict.actual}",
+             f"correct or delete the .cpg file, or pass --encoding {conflict.actual}"),
+            row=conflict.record, source_field=conflict.field, value=conflict.declared,
+        )  # fmt: skip
+    elif not (raw.encoding is not None and raw.encoding.undecodable):
+        _replacement_characters(checker, attrs)
     checker.check_values(attrs)
     attrs["species_group"] = attrs["dominant_species"].map(
         lambda v: known_species.get(v) if v else None
     )
     return attrs
+
+
+def _replacement_characters(checker: _Checker, attrs: pd.DataFrame) -> None:
+    """U+FFFD (�) is never stored: a value holding it was decoded with the wrong encoding."""
+    for name in attrs.columns:
+        column = attrs[name]
+        if column.dtype != object or name in ("stand_key",):
+            continue
+        text = column.astype("string")
+        hit = text.str.contains("\ufffd", regex=False).fillna(False).to_numpy(dtype=bool)
+        rows = np.flatnonzero(hit)
+        if not len(rows):
+            continue
+        checker.issue(
+            Severity.ERROR, "replacement_character",
+            (f"字段 {name} 有 {len(rows)} 条记录含替换字符 U+FFFD（文字已在别处解码失败）",
+             f"field {name} holds the replacement character U+FFFD in {len(rows)} records (the "
+             "text was mis-decoded before it reached us)"),
+            ("用 --encoding 指定正确编码，或在原软件中更正后重新导出",
+             "pass the right --encoding, or correct the text in the source software and export "
+             "again"),
+            row=int(rows[0]), field=None if name == "extra" else name, value=str(column.iloc[rows[0]]),
+        )  # fmt: skip

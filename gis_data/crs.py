@@ -23,6 +23,7 @@ __all__ = [
     "gauss_kruger_epsg",
     "recognise_coordinates",
     "resolve_crs",
+    "suggest_crs",
 ]
 
 STORAGE_CRS = CRS.from_epsg(4490)  # CGCS2000 geographic (longitude, latitude)
@@ -56,6 +57,9 @@ class CrsDecision:
 def recognise_coordinates(bounds: tuple[float, float, float, float]) -> tuple[str, str]:
     """Say in words (zh, en) what coordinates with these bounds most likely are."""
     minx, miny, maxx, maxy = bounds
+    swapped = _swapped_hint((miny, minx, maxy, maxx))
+    if swapped is not None:
+        return swapped
     if CHINA_LON[0] <= minx and maxx <= CHINA_LON[1] and CHINA_LAT[0] <= miny <= CHINA_LAT[1]:
         return (
             "坐标像经纬度（度）。若为 CGCS2000 请使用 --crs EPSG:4490。",
@@ -91,6 +95,43 @@ def recognise_coordinates(bounds: tuple[float, float, float, float]) -> tuple[st
         f"Cannot recognise the coordinate system from the bounds {bounds!r}. Ask the data "
         "provider and pass it with --crs.",
     )
+
+
+def _swapped_hint(flipped: tuple[float, float, float, float]) -> tuple[str, str] | None:
+    """If the coordinates make sense only with x and y exchanged, say so (zh, en)."""
+    minx, miny, maxx, maxy = flipped
+    lonlat = (
+        CHINA_LON[0] <= minx <= maxx <= CHINA_LON[1]
+        and CHINA_LAT[0] <= miny <= maxy <= CHINA_LAT[1]
+    )
+    if lonlat and not (CHINA_LON[0] <= miny <= CHINA_LON[1]):
+        return (
+            "坐标的 x、y 颠倒了：x 像纬度、y 像经度。CGCS2000 经纬度为 EPSG:4490（x=经度，y=纬度）；"
+            "请在 GIS 中交换坐标轴后再导入。",
+            "The axes are swapped: x looks like latitude and y like longitude. CGCS2000 "
+            "longitude/latitude is EPSG:4490 (x = longitude, y = latitude); swap the axes in "
+            "your GIS and import again.",
+        )
+    zone = int(minx // 1_000_000)
+    if (
+        200_000 <= miny <= maxy <= 6_000_000
+        and 13_000_000 <= minx <= maxx < 46_000_000
+        and int(maxx // 1_000_000) == zone
+        and 25 <= zone <= 45
+    ):
+        c = gauss_kruger_epsg("CGCS2000", zone, True)
+        return (
+            f"坐标的 x、y 颠倒了：x 像北坐标、y 像含带号的东坐标（3 度带第 {zone} 带）。交换坐标轴后，"
+            f"CGCS2000 应为 EPSG:{c}。",
+            f"The axes are swapped: x looks like a northing and y like an easting with the zone "
+            f"number (3-degree zone {zone}). Once the axes are exchanged, CGCS2000 is EPSG:{c}.",
+        )
+    return None
+
+
+def suggest_crs(bounds: tuple[float, float, float, float]) -> tuple[str, str]:
+    """What the coordinates (in the file's own units) suggest, for a contradicted .prj."""
+    return recognise_coordinates(bounds)
 
 
 def _parse_crs(text: str) -> CRS:
@@ -136,7 +177,10 @@ def resolve_crs(
 
 
 def check_in_china(
-    lon_lat_bounds: tuple[float, float, float, float], crs: CRS, source: str
+    lon_lat_bounds: tuple[float, float, float, float],
+    crs: CRS,
+    source: str,
+    source_bounds: tuple[float, float, float, float] | None = None,
 ) -> None:
     """Refuse data that, once in CGCS2000, do not fall inside China: the CRS must be wrong."""
     minx, miny, maxx, maxy = lon_lat_bounds
@@ -147,12 +191,20 @@ def check_in_china(
         and CHINA_LAT[0] <= miny <= maxy <= CHINA_LAT[1]
     )
     if not inside:
+        hint_zh, hint_en = ("", "")
+        if source_bounds is not None:
+            hint_zh, hint_en = recognise_coordinates(source_bounds)
+            hint_zh, hint_en = (
+                f"文件坐标本身提示：{hint_zh}",
+                f" The coordinates suggest: {hint_en}",
+            )
         raise CrsError(
             f"{source}：按坐标系 {crs.name!r} 换算后，数据范围 {lon_lat_bounds!r} 不在中国境内，"
-            "坐标系多半不对（例如带号或中央经线不符）。请核对后用 --crs 指定正确的 EPSG 代码。",
+            "坐标系多半不对（例如带号或中央经线不符）。请核对后用 --crs 指定正确的 EPSG 代码。"
+            + hint_zh,
             f"{source}: with the CRS {crs.name!r} the data fall at {lon_lat_bounds!r} "
             "(lon/lat), outside China, so the CRS is most likely wrong (zone prefix or "
-            "central meridian). Check it and pass the right EPSG code with --crs.",
+            "central meridian). Check it and pass the right EPSG code with --crs." + hint_en,
         )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DbfEncoding", "UndecodableValue", "detect_dbf_encoding"]
+__all__ = ["CpgConflict", "DbfEncoding", "UndecodableValue", "cpg_encoding", "detect_dbf_encoding"]
 
 # dBASE language-driver ids (byte 29 of the header) that name a Chinese code page.
 _LDID_ENCODINGS = {0x4D: "GBK", 0x7A: "GBK"}
@@ -28,6 +28,18 @@ class UndecodableValue:
     raw_hex: str
 
 
+@dataclass(frozen=True, slots=True)
+class CpgConflict:
+    """A .cpg that contradicts the bytes: what it says, what the bytes are, where it shows."""
+
+    declared: str
+    actual: str
+    record: int  # 0-based feature index
+    field: str
+    as_declared: str  # the value decoded as the .cpg says
+    as_actual: str  # the value decoded as the bytes are
+
+
 @dataclass(frozen=True)
 class DbfEncoding:
     """What we learnt about a .dbf: the encoding to read it with and why."""
@@ -35,6 +47,25 @@ class DbfEncoding:
     encoding: str | None  # None: plain ASCII, any reader is right
     reason: str
     undecodable: list[UndecodableValue] = field(default_factory=list)
+    cpg_conflict: CpgConflict | None = None
+
+
+# .cpg contents seen in the wild → our encoding names. "936" is Windows code page 936 (GBK).
+_CPG_NAMES = {
+    "936": "GBK", "cp936": "GBK", "gbk": "GBK", "gb2312": "GBK", "ansi 936": "GBK",
+    "54936": "GB18030", "gb18030": "GB18030",
+    "utf-8": "UTF-8", "utf8": "UTF-8", "65001": "UTF-8",
+    "1252": "CP1252", "ansi 1252": "CP1252", "cp1252": "CP1252", "windows-1252": "CP1252",
+    "88591": "ISO-8859-1", "8859_1": "ISO-8859-1", "iso-8859-1": "ISO-8859-1",
+    "latin1": "ISO-8859-1",
+}  # fmt: skip
+_SINGLE_BYTE = ("CP1252", "ISO-8859-1")
+
+
+def cpg_encoding(text: str) -> str:
+    """The encoding a .cpg names, in our spelling (unknown names are returned as written)."""
+    cleaned = text.strip().strip("\x00").strip()
+    return _CPG_NAMES.get(cleaned.casefold(), cleaned)
 
 
 def _char_fields(header: bytes) -> tuple[int, int, int, list[tuple[str, int, int]]]:
@@ -56,19 +87,70 @@ def _char_fields(header: bytes) -> tuple[int, int, int, list[tuple[str, int, int
 
 
 def _codec(name: str) -> str:
-    return {"UTF-8": "utf-8", "GBK": "gbk", "GB18030": "gb18030"}[name]
+    return {"UTF-8": "utf-8", "GBK": "gbk", "GB18030": "gb18030"}.get(name, name)
 
 
 def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> DbfEncoding:
     """Decide how to decode a .dbf given its bytes and the text of its .cpg (if any).
 
-    A .cpg wins when present. Otherwise the character fields' bytes are tried, in order,
-    as ASCII, UTF-8, GBK and GB18030; the first that decodes every value is chosen. When none
-    decodes everything, GBK/GB18030 is still chosen if it decodes most values, and the values
-    it cannot decode are returned in ``undecodable`` with their record and field.
+    The character fields' bytes are tried, in order, as ASCII, UTF-8, GBK and GB18030; the
+    first that decodes every value is chosen. When none decodes everything, GBK/GB18030 is
+    still chosen if it decodes most values, and the values it cannot decode are returned in
+    ``undecodable`` with their record and field. A .cpg is checked against that verdict: when
+    it names another encoding than the bytes are in (UTF-8 bytes under "936", GBK bytes under
+    "UTF-8", Chinese bytes under a Western code page), ``cpg_conflict`` says so, with the first
+    record that shows it; otherwise the .cpg's encoding is used.
     """
-    if cpg and cpg.strip():
-        return DbfEncoding(cpg.strip(), f".cpg says {cpg.strip()}")
+    found = _detect(dbf)
+    if not (cpg and cpg.strip()):
+        return found
+    declared = cpg_encoding(cpg)
+    actual = found.encoding
+    conflict = actual is not None and (
+        (declared in ("GBK", "GB18030") and actual == "UTF-8")
+        or (declared == "UTF-8" and actual in ("GBK", "GB18030"))
+        or (declared in _SINGLE_BYTE and actual in ("UTF-8", "GBK", "GB18030"))
+    )
+    if not conflict or actual is None:
+        if found.undecodable and declared in ("GBK", "GB18030", "UTF-8"):
+            return DbfEncoding(declared, f".cpg says {cpg.strip()}", found.undecodable)
+        return DbfEncoding(declared, f".cpg says {cpg.strip()}; the bytes agree")
+    record, name, raw = _first_non_ascii(dbf)
+    shown = DbfEncoding(
+        actual,
+        f".cpg says {cpg.strip()} but the text is {actual}",
+        found.undecodable,
+        CpgConflict(
+            declared, actual, record, name,
+            raw.decode(_python_codec(declared), errors="replace"),
+            raw.decode(_python_codec(actual), errors="replace"),
+        ),
+    )  # fmt: skip
+    return shown
+
+
+def _python_codec(name: str) -> str:
+    return {"CP1252": "cp1252", "ISO-8859-1": "latin-1"}.get(name) or _codec(name)
+
+
+def _first_non_ascii(dbf: bytes) -> tuple[int, str, bytes]:
+    header_len = struct.unpack("<H", dbf[8:10])[0]
+    n_records, header_len, record_len, fields = _char_fields(dbf[:header_len])
+    feature = 0
+    for r in range(n_records):
+        start = header_len + r * record_len
+        record = dbf[start : start + record_len]
+        if record[:1] == b"*":
+            continue
+        for name, offset, length in fields:
+            raw = record[offset : offset + length].rstrip(b" \x00")
+            if any(b >= 0x80 for b in raw):
+                return feature, name, raw
+        feature += 1
+    return 0, "", b""
+
+
+def _detect(dbf: bytes) -> DbfEncoding:
     if len(dbf) < 32:
         return DbfEncoding(None, "empty .dbf")
     header_len = struct.unpack("<H", dbf[8:10])[0]

@@ -6,7 +6,7 @@ value that is wrong, and what to do about it.
 
 from __future__ import annotations
 
-__all__ = ["CrsError", "EncodingError", "GisDataError", "InventoryReadError"]
+__all__ = ["CrsError", "EncodingError", "GisDataError", "InventoryReadError", "UsageError"]
 
 
 class GisDataError(Exception):
@@ -28,3 +28,7 @@ class CrsError(GisDataError):
 
 class EncodingError(GisDataError):
     """The attribute table's text cannot be decoded."""
+
+
+class UsageError(GisDataError):
+    """The command was used wrongly (an option is missing or unusable): bad usage, exit 2."""

@@ -1,4 +1,5 @@
-"""Read inventory files (Shapefile, also inside a .zip; GeoPackage; GeoJSON) with pyogrio.
+"""Read inventory files (Shapefile, also inside a .zip; GeoPackage; GeoJSON; FileGDB, a .gdb
+folder or zipped) with pyogrio.
 
 Reading does not judge the data (that is :mod:`gis_data.checks`); it only finds the layer,
 the text encoding and the declared CRS, and renames columns to canonical names through a field
@@ -8,6 +9,7 @@ profile.
 from __future__ import annotations
 
 import hashlib
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +22,21 @@ import pyogrio
 from pyproj import CRS
 
 from gis_data.encoding import DbfEncoding, detect_dbf_encoding
-from gis_data.errors import InventoryReadError
+from gis_data.errors import InventoryReadError, UsageError
 from gis_data.profile import FieldProfile
 
-__all__ = ["RawInventory", "file_fingerprint", "read_inventory"]
+__all__ = ["RawInventory", "choose_layer", "file_fingerprint", "read_inventory"]
 
-SUPPORTED = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON"}
+SUPPORTED = {
+    ".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON",
+    ".gdb": "OpenFileGDB",
+}  # fmt: skip
+POLYGON_TYPES = ("Polygon", "MultiPolygon", "CurvePolygon", "MultiSurface", "Unknown")
+READ_ERRORS = (
+    pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FeatureError,
+    pyogrio.errors.FieldError, pyogrio.errors.GeometryError, pyogrio.errors.CRSError,
+    UnicodeDecodeError, ValueError, OSError, RuntimeError, KeyError, IndexError,
+)  # fmt: skip
 SHAPEFILE_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
 
@@ -74,27 +85,34 @@ def _open_zip(path: Path) -> tuple[str, str, dict[str, bytes]]:
             f"Cannot open the zip file {str(path)!r}: {exc}. Check that the file is complete.",
         ) from exc
     with archive:
-        names = [n for n in archive.namelist() if not n.endswith("/") and "__MACOSX" not in n]
-        datasets = [n for n in names if Path(n).suffix.lower() in SUPPORTED]
+        names = [n for n in archive.namelist() if "__MACOSX" not in n]
+        gdbs = sorted({n[: n.lower().index(".gdb/") + 4] for n in names if ".gdb/" in n.lower()})
+        files = [n for n in names if not n.endswith("/") and ".gdb/" not in n.lower()]
+        datasets = [n for n in files if Path(n).suffix.lower() in SUPPORTED] + gdbs
         if len(datasets) != 1:
             raise InventoryReadError(
-                f"压缩包 {str(path)!r} 中应恰好有一个 .shp/.gpkg/.geojson，实际找到 {datasets!r}。",
-                f"The zip {str(path)!r} must hold exactly one .shp/.gpkg/.geojson; found "
+                f"压缩包 {str(path)!r} 中应恰好有一个 .shp/.gpkg/.geojson/.gdb，实际找到 {datasets!r}。",
+                f"The zip {str(path)!r} must hold exactly one .shp/.gpkg/.geojson/.gdb; found "
                 f"{datasets!r}.",
             )
         member = datasets[0]
         suffix = Path(member).suffix.lower()
-        stem = member[: -len(Path(member).suffix)]
         parts = {}
-        for name in names:
-            if name[: -len(Path(name).suffix) or None] == stem:
-                parts[Path(name).suffix.lower()] = archive.read(name)
+        if suffix == ".gdb":
+            for name in sorted(n for n in names if n.startswith(member + "/")):
+                if not name.endswith("/"):
+                    parts[name] = archive.read(name)
+        else:
+            stem = member[: -len(Path(member).suffix)]
+            for name in files:
+                if name[: -len(Path(name).suffix) or None] == stem:
+                    parts[Path(name).suffix.lower()] = archive.read(name)
     return f"/vsizip/{path.resolve()}/{member}", suffix, parts
 
 
-def _redecode_latin1(frame: pd.DataFrame, encoding: str) -> None:
+def _redecode_latin1(frame: gpd.GeoDataFrame, encoding: str) -> gpd.GeoDataFrame:
     """Turn text read as Latin-1 back into bytes and decode them as ``encoding``, in place."""
-    codec = {"GBK": "gbk", "GB18030": "gb18030"}[encoding]
+    codec = {"GBK": "gbk", "GB18030": "gb18030", "UTF-8": "utf-8"}[encoding]
     for name in frame.columns:
         column = frame[name]
         if name == getattr(frame, "_geometry_column_name", None):
@@ -104,6 +122,8 @@ def _redecode_latin1(frame: pd.DataFrame, encoding: str) -> None:
         codes, uniques = pd.factorize(column, use_na_sentinel=True)
         if not len(uniques):
             continue
+        # undecodable bytes were found and reported per record by detect_dbf_encoding; they
+        # are replaced here only so the report can show the rest, and are never stored
         decoded = np.array(
             [
                 u.encode("latin-1").decode(codec, "replace") if isinstance(u, str) else u
@@ -114,6 +134,85 @@ def _redecode_latin1(frame: pd.DataFrame, encoding: str) -> None:
         values = decoded[np.maximum(codes, 0)]
         values[codes < 0] = None
         frame[name] = pd.Series(values, index=frame.index, dtype=object)
+    geometry_name = getattr(frame, "_geometry_column_name", None)
+    renamed = {}
+    for name in frame.columns:
+        if name == geometry_name or not isinstance(name, str):
+            continue
+        try:
+            raw = name.encode("latin-1")
+        except UnicodeEncodeError:
+            continue
+        # a .dbf keeps 10 bytes of a name: a cut double-byte character is dropped
+        renamed[name] = raw.decode(codec, errors="ignore")
+    return frame.rename(columns=renamed)
+
+
+def _gdb_blobs(path: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
+
+
+def _check_shp_length(shp: bytes, source: str) -> None:
+    """A .shp states its own length (bytes 24–27, big-endian, in 16-bit words): a file cut
+    short in transfer is refused whole, not read as stands without geometry."""
+    stated = struct.unpack(">i", shp[24:28])[0] * 2 if len(shp) >= 100 else -1
+    if stated != len(shp):
+        raise InventoryReadError(
+            f"{source!r} 的 .shp 已损坏或不完整：文件头记载 {stated} 字节，实际 {len(shp)} 字节。"
+            "请重新拷贝或导出。",
+            f"The .shp of {source!r} is damaged or incomplete: its header says {stated} bytes, "
+            f"the file has {len(shp)}. Copy or export it again.",
+        )
+
+
+def choose_layer(dataset: str, source: str, layer: str | None) -> tuple[str, list[tuple[str, str]]]:
+    """The layer to read: ``layer`` if the file has it; else the only polygon layer.
+
+    Several polygon layers and no ``--layer`` is refused (bad usage) with the list, never a
+    silent pick of the first.
+    """
+    try:
+        layers = [(str(name), str(gtype)) for name, gtype in pyogrio.list_layers(dataset)]
+    except READ_ERRORS as exc:
+        raise InventoryReadError(
+            f"无法读取 {source!r}：{exc}。文件可能损坏或不是有效的矢量数据。",
+            f"Cannot read {source!r}: {exc}. The file may be damaged or not vector data.",
+        ) from exc
+    if not layers:
+        raise InventoryReadError(f"{source!r} 中没有图层。", f"{source!r} holds no layer.")
+    listing = "、".join(f"{n}（{t}）" for n, t in layers)
+    listing_en = ", ".join(f"{n} ({t})" for n, t in layers)
+    if layer is not None:
+        if layer not in [n for n, _ in layers]:
+            raise UsageError(
+                f"{source!r} 中没有图层 {layer!r}。可用图层：{listing}。",
+                f"{source!r} has no layer {layer!r}. Layers: {listing_en}.",
+            )
+        return layer, []
+    polygons = [n for n, t in layers if t.split(" ")[0] in POLYGON_TYPES]
+    if len(polygons) > 1:
+        raise UsageError(
+            f"{source!r} 有 {len(polygons)} 个面图层，不会替您选择：{listing}。请用 --layer 图层名 指定小班图层。",
+            f"{source!r} has {len(polygons)} polygon layers and tanhui will not pick one: "
+            f"{listing_en}. Name the stand layer with --layer NAME.",
+        )
+    chosen = polygons[0] if polygons else layers[0][0]
+    warnings = []
+    if len(layers) > 1:
+        warnings.append(
+            (
+                f"文件含 {len(layers)} 个图层（{listing}），读取唯一的面图层 {chosen!r}。",
+                f"The file has {len(layers)} layers ({listing_en}); the only polygon layer, "
+                f"{chosen!r}, is read.",
+            )
+        )
+    return chosen, warnings
+
+
+def _geojson_declares_crs(blob: bytes) -> bool:
+    return b'"crs"' in blob
 
 
 def read_inventory(
@@ -125,8 +224,9 @@ def read_inventory(
     """Read an inventory file into canonical columns.
 
     ``encoding`` forces the attribute encoding (e.g. ``"GBK"``); otherwise a Shapefile's .dbf
-    is examined by :func:`gis_data.encoding.detect_dbf_encoding`. GeoPackage and GeoJSON are
-    UTF-8 by their specifications.
+    is examined by :func:`gis_data.encoding.detect_dbf_encoding` (a .cpg is checked against
+    the bytes). GeoPackage, GeoJSON and FileGDB are UTF-8 by their specifications. ``layer``
+    chooses the layer of a GeoPackage or FileGDB (required when it has several polygon layers).
     """
     path = Path(path)
     source = str(path)
@@ -138,7 +238,10 @@ def read_inventory(
     suffix = path.suffix.lower()
     if suffix == ".zip":
         dataset, suffix, blobs = _open_zip(path)
-    elif suffix in SUPPORTED:
+    elif suffix == ".gdb" and path.is_dir():
+        dataset = str(path)
+        blobs = _gdb_blobs(path)
+    elif suffix in SUPPORTED and path.is_file():
         dataset = str(path)
         if suffix == ".shp":
             blobs = {s: p.read_bytes() for s, p in _shapefile_parts(path).items()}
@@ -146,10 +249,10 @@ def read_inventory(
             blobs = {suffix: path.read_bytes()}
     else:
         raise InventoryReadError(
-            f"不支持的文件类型 {path.suffix!r}（{source!r}）。支持 .shp、.zip（内含 .shp）、.gpkg、"
-            ".geojson。",
+            f"不支持的文件类型 {path.suffix!r}（{source!r}）。支持 .shp、.zip（内含 .shp 或 .gdb）、"
+            ".gpkg、.geojson、.gdb 文件夹。",
             f"Unsupported file type {path.suffix!r} ({source!r}). Supported: .shp, .zip "
-            "(holding a .shp), .gpkg, .geojson.",
+            "(holding a .shp or a .gdb), .gpkg, .geojson, a .gdb folder.",
         )
     driver = SUPPORTED[suffix]
     detected: DbfEncoding | None = None
@@ -162,25 +265,31 @@ def read_inventory(
                     f"Shapefile {source!r} has no {needed} file; a Shapefile needs .shp, .shx "
                     "and .dbf together.",
                 )
+        _check_shp_length(blobs[".shp"], source)
         if encoding is None:
-            cpg = blobs[".cpg"].decode("ascii", errors="replace") if ".cpg" in blobs else None
-            detected = detect_dbf_encoding(blobs[".dbf"], cpg)
+            cpg = blobs[".cpg"].decode("latin-1") if ".cpg" in blobs else None
+            try:
+                detected = detect_dbf_encoding(blobs[".dbf"], cpg)
+            except (struct.error, ValueError, IndexError) as exc:
+                raise InventoryReadError(
+                    f"{source!r} 的 .dbf 属性表已损坏：{exc}。",
+                    f"The .dbf attribute table of {source!r} is damaged: {exc}.",
+                ) from exc
             read_encoding = detected.encoding
-    warnings: list[tuple[str, str]] = []
+    if driver not in ("GPKG", "OpenFileGDB") and layer is not None:
+        raise UsageError(
+            "--layer 只用于 GeoPackage 和 FileGDB。",
+            "--layer applies to GeoPackage and FileGDB only.",
+        )
+    layer, warnings = choose_layer(dataset, source, layer)
     try:
-        layers = pyogrio.list_layers(dataset)
-        if layer is None:
-            if len(layers) > 1:
-                warnings.append(
-                    (
-                        f"文件含 {len(layers)} 个图层，读取第一个 {layers[0][0]!r}。",
-                        f"The file has {len(layers)} layers; the first, {layers[0][0]!r}, is read.",
-                    )
-                )
-            layer = str(layers[0][0])
         # GBK via GDAL's iconv is slow; Latin-1 maps every byte to one character, so we
         # read as Latin-1 and decode the distinct values of each text column ourselves.
-        latin1_then = read_encoding if read_encoding in ("GBK", "GB18030") else None
+        latin1_then = (
+            read_encoding
+            if driver == "ESRI Shapefile" and read_encoding in ("GBK", "GB18030", "UTF-8")
+            else None
+        )
         frame = pyogrio.read_dataframe(
             dataset,
             layer=layer,
@@ -189,16 +298,12 @@ def read_inventory(
             fid_as_index=False,
         )
         if latin1_then:
-            _redecode_latin1(frame, latin1_then)
-    except pyogrio.errors.DataSourceError as exc:
+            frame = _redecode_latin1(frame, latin1_then)
+    except READ_ERRORS as exc:
         raise InventoryReadError(
-            f"无法读取 {source!r}：{exc}。文件可能损坏或不是有效的矢量数据。",
-            f"Cannot read {source!r}: {exc}. The file may be damaged or not vector data.",
-        ) from exc
-    except (pyogrio.errors.DataLayerError, UnicodeDecodeError, ValueError) as exc:
-        raise InventoryReadError(
-            f"读取 {source!r} 的图层 {layer!r} 失败：{exc}。",
-            f"Reading layer {layer!r} of {source!r} failed: {exc}.",
+            f"无法读取 {source!r}（图层 {layer!r}）：{exc}。文件可能损坏或不是有效的矢量数据。",
+            f"Cannot read {source!r} (layer {layer!r}): {exc}. The file may be damaged or not "
+            "vector data.",
         ) from exc
     if not isinstance(frame, gpd.GeoDataFrame):
         raise InventoryReadError(
@@ -206,6 +311,12 @@ def read_inventory(
             f"{source!r} has no geometry column; it is not spatial data.",
         )
     file_crs = frame.crs
+    if driver == "GeoJSON" and not _geojson_declares_crs(next(iter(blobs.values()))):
+        # RFC 7946 GeoJSON is longitude/latitude; metres without a "crs" member are a file
+        # whose CRS was lost, not WGS 84: treat it like a Shapefile without .prj
+        minx, miny, maxx, maxy = frame.total_bounds if len(frame) else (0, 0, 0, 0)
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            file_crs = None
     attribute_columns = [c for c in frame.columns if c != frame.geometry.name]
     columns = profile.match_columns(attribute_columns)
     used = set(columns.values())

@@ -23,11 +23,16 @@ import shapely
 from numpy.typing import NDArray
 
 __all__ = [
+    "CODED_COLUMNS",
     "COUNTY_CODE",
     "SAMPLE_CRS",
     "SYNTHETIC_NOTE",
+    "coded_frame",
     "county_boundary",
     "generate_sample_inventory",
+    "second_inventory",
+    "slope_class_codes",
+    "write_filegdb",
     "write_sample_inventory",
 ]
 
@@ -92,6 +97,13 @@ AGE_GROUP_BOUNDS = {
 AGE_GROUPS = ("幼龄林", "中龄林", "近熟林", "成熟林", "过熟林")
 SITE_CLASSES = ("Ⅰ", "Ⅱ", "Ⅲ", "Ⅳ", "Ⅴ")
 SITE_FACTOR = np.array([1.18, 1.08, 1.0, 0.9, 0.78])
+# 一张图 columns holding codes, and the code table of each (gis_data/data/code_tables.csv)
+CODED_COLUMNS = {
+    "DI_LEI": "land_class", "YOU_SHI_SZ": "dominant_species", "QI_YUAN": "origin",
+    "LING_ZU": "age_group", "SEN_LIN_LB": "forest_category", "LD_QS": "land_tenure",
+    "LM_QS": "tree_tenure", "LD_ZL_DJ": "site_class",
+}  # fmt: skip
+SLOPE_CLASS_LIMITS = (5, 15, 25, 35, 45)  # 平 < 5° ≤ 缓 < 15° ≤ 斜 < 25° ≤ 陡 < 35° ≤ 急 < 45° ≤ 险
 
 
 def county_boundary() -> shapely.Geometry:
@@ -369,11 +381,15 @@ def _household_names(n_villages: int, rng: np.random.Generator) -> list[list[str
 
 
 def write_sample_inventory(
-    out_dir: Path, n_stands: int = 50_000, seed: int = 431123
+    out_dir: Path, n_stands: int = 50_000, seed: int = 431123, yizhangtu: bool = False
 ) -> dict[str, Path]:
-    """Write the sample as a GBK Shapefile without .cpg (as bureau data arrive) and a GeoPackage.
+    """Write the sample as a GBK Shapefile without .cpg (as bureau data arrive) and a GeoPackage;
+    with ``yizhangtu`` also as a coded 林地一张图-style FileGDB (``…_yizhangtu.gdb``) and a
+    second, later inventory in that style with a few splits, merges and removals
+    (``…_yizhangtu_2031.gdb``).
 
-    Returns the paths written: ``shapefile``, ``geopackage`` and ``readme``.
+    Returns the paths written: ``shapefile``, ``geopackage``, ``readme`` (and ``filegdb``,
+    ``filegdb_update``).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -399,6 +415,13 @@ def write_sample_inventory(
         layer="xiaoban",
         layer_options={"DESCRIPTION": f"双牌县小班 {SYNTHETIC_NOTE}; seed={seed}"},
     )
+    written: dict[str, Path] = {}
+    if yizhangtu:
+        written["filegdb"] = write_filegdb(coded_frame(gdf), out_dir / f"{stem}_yizhangtu.gdb")
+        later, _ = second_inventory(gdf)
+        written["filegdb_update"] = write_filegdb(
+            coded_frame(later), out_dir / f"{stem}_yizhangtu_2031.gdb"
+        )
     readme = out_dir / "README_SYNTHETIC.txt"
     meta = {"county": "双牌县 Shuangpai", "county_code": COUNTY_CODE, "stands": len(gdf),
             "seed": seed, "crs": SAMPLE_CRS, "encoding_of_dbf": "GBK, no .cpg"}  # fmt: skip
@@ -411,4 +434,144 @@ def write_sample_inventory(
         + "\n",
         encoding="utf-8",
     )
-    return {"shapefile": shp, "geopackage": gpkg, "readme": readme}
+    return {"shapefile": shp, "geopackage": gpkg, "readme": readme, **written}
+
+
+def slope_class_codes(degrees: NDArray[np.float64]) -> NDArray[np.object_]:
+    """坡度级 codes "1" (平) … "6" (险) of slopes in degrees (limits: SLOPE_CLASS_LIMITS)."""
+    classes = np.searchsorted(np.array(SLOPE_CLASS_LIMITS), degrees, side="right") + 1
+    out = classes.astype(str).astype(object)
+    out[~np.isfinite(degrees)] = None
+    return out
+
+
+def coded_frame(named: gpd.GeoDataFrame, system: str = "yizhangtu") -> gpd.GeoDataFrame:
+    """The same inventory as a 林地一张图 delivery stores it: codes instead of names (from the
+    national code tables), and 坡度 as a slope-class code instead of degrees."""
+    from gis_data.codes import national_codebook
+
+    book = national_codebook()
+    out = named.copy()
+    for column, table in CODED_COLUMNS.items():
+        if column not in out:
+            continue
+        names = out[column]
+        mapping = {n: book.code_for(table, n, system) for n in names.dropna().unique()}
+        missing = sorted(str(n) for n, c in mapping.items() if c is None)
+        if missing:
+            raise ValueError(f"no {system} code for {table} values {missing}")
+        out[column] = names.map(lambda v, m=mapping: m.get(v) if isinstance(v, str) else None)
+    if "PO_DU" in out:
+        out["PO_DU"] = slope_class_codes(out["PO_DU"].to_numpy(dtype=float))
+    return out
+
+
+def second_inventory(
+    first: gpd.GeoDataFrame,
+    seed: int = 2031,
+    n_splits: int = 3,
+    n_merges: int = 2,
+    n_removed: int = 3,
+) -> tuple[gpd.GeoDataFrame, dict[str, list[tuple[str, ...]]]]:
+    """A later inventory of the same county: a few 小班 split in two (``005`` → ``005-1``,
+    ``005-2``), a few pairs of neighbours merged (``006 + 007`` → ``007``) and a few dropped.
+
+    Returns the new frame and what was done (keys ``LIN_BAN-XIAO_BAN``) per kind.
+    """
+    rng = np.random.default_rng(seed)
+    frame = first.reset_index(drop=True).copy()
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    tree = shapely.STRtree(geoms)
+    forest = np.flatnonzero(frame["DI_LEI"].isin(["乔木林地", "竹林地"]).to_numpy())
+    chosen = list(rng.permutation(forest))
+    used: set[int] = set()
+    done: dict[str, list[tuple[str, ...]]] = {"split": [], "merge": [], "removed": []}
+
+    def key(i: int) -> str:
+        return f"{frame.at[i, 'LIN_BAN']}-{frame.at[i, 'XIAO_BAN']}"
+
+    drop: set[int] = set()
+    added: list[dict[str, object]] = []
+    for i in chosen:
+        if len(done["merge"]) >= n_merges:
+            break
+        if i in used:
+            continue
+        near = [
+            int(j) for j in tree.query(geoms[i], predicate="intersects")
+            if j != i and j not in used and frame.at[j, "LIN_BAN"] == frame.at[i, "LIN_BAN"]
+            and shapely.length(shapely.intersection(geoms[i], geoms[j])) > 1.0
+        ]  # fmt: skip
+        if not near:
+            continue
+        j = near[0]
+        merged = shapely.union(geoms[i], geoms[j])
+        if merged.geom_type != "Polygon":
+            continue
+        used |= {i, j}
+        geoms[j] = merged
+        frame.at[j, "MIAN_JI"] = round(merged.area / 10_000, 2)
+        drop.add(i)
+        done["merge"].append((key(i), key(j), key(j)))
+    for i in chosen:
+        if len(done["split"]) >= n_splits:
+            break
+        if i in used:
+            continue
+        halves = _split_convex(geoms[i])
+        if halves is None:
+            continue
+        used.add(i)
+        drop.add(i)
+        for n, half in enumerate(halves, start=1):
+            row = frame.loc[i].to_dict()
+            row["XIAO_BAN"] = f"{frame.at[i, 'XIAO_BAN']}-{n}"
+            row["MIAN_JI"] = round(float(shapely.area(half)) / 10_000, 2)
+            row["geometry"] = half
+            added.append(row)
+        done["split"].append((key(i), f"{key(i)}-1", f"{key(i)}-2"))
+    for i in chosen:
+        if len(done["removed"]) >= n_removed:
+            break
+        if i in used:
+            continue
+        used.add(i)
+        drop.add(i)
+        done["removed"].append((key(i),))
+    frame = frame.set_geometry(gpd.GeoSeries(geoms, crs=first.crs))
+    kept = frame.drop(index=sorted(drop))
+    extra = gpd.GeoDataFrame(added, geometry="geometry", crs=first.crs)
+    out = pd.concat([kept, extra], ignore_index=True)
+    out = gpd.GeoDataFrame(out, geometry="geometry", crs=first.crs)
+    order = np.lexsort((out["XIAO_BAN"].to_numpy(), out["LIN_BAN"].to_numpy()))
+    return out.iloc[order].reset_index(drop=True), done
+
+
+def _split_convex(g: shapely.Geometry) -> list[shapely.Polygon] | None:
+    """Two halves of a convex cell cut along a chord between two of its own vertices, so the
+    halves add no vertex to the boundary their neighbours share (no sliver, no overlap)."""
+    if not isinstance(g, shapely.Polygon):
+        return None
+    area = float(shapely.area(g))
+    if abs(float(shapely.area(shapely.convex_hull(g))) - area) > 1e-6 * area:
+        return None
+    ring = list(g.exterior.coords)[:-1]
+    if len(ring) < 4:
+        return None
+    k = len(ring) // 2
+    halves = [shapely.Polygon(ring[: k + 1]), shapely.Polygon([*ring[k:], ring[0]])]
+    if any(not h.is_valid or float(shapely.area(h)) < 0.2 * area for h in halves):
+        return None
+    return halves
+
+
+def write_filegdb(frame: gpd.GeoDataFrame, path: Path, layer: str = "XIAOBAN") -> Path:
+    """Write a FileGDB folder (GDAL's OpenFileGDB driver), replacing any earlier one."""
+    import shutil
+
+    path = Path(path)
+    if path.exists():
+        shutil.rmtree(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pyogrio.write_dataframe(frame, path, driver="OpenFileGDB", layer=layer, promote_to_multi=True)
+    return path

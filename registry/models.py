@@ -33,6 +33,7 @@ __all__ = [
     "ProjectStatus",
     "Role",
     "Stand",
+    "StandLineage",
 ]
 
 STORAGE_SRID = 4490
@@ -65,6 +66,9 @@ class InventoryBatch(SQLModel, table=True):
     n_unchanged: int
     n_warnings: int
     report_json: str  # warnings and repairs kept with the batch
+    key_fields: str | None = None  # the stand key's fields, comma-separated (migration 0009)
+    scope: str | None = None  # what the file covers, e.g. "township=泷泊镇|江村镇"
+    n_retired: int = 0  # registered stands of the scope that the file no longer holds
 
 
 class Owner(SQLModel, table=True):
@@ -126,12 +130,29 @@ class Stand(SQLModel, table=True):
     owner_id: int | None = Field(default=None, foreign_key="owner.id")
     forest_right_cert: str | None = None
     slope_deg: float | None = None
+    slope_class: str | None = None  # 坡度级 平坡 … 险坡 when the file gives classes, not degrees
+    fine_stand: str | None = None  # 细斑号
     extra: str = "{}"  # JSON of the file's columns the profile does not know
     geom: Any = Field(
         sa_column=Column(
             Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True), nullable=False
         )
     )
+
+
+class StandLineage(SQLModel, table=True):
+    """How a stand of one inventory became stands of the next (linked by overlap)."""
+
+    __tablename__ = "stand_lineage"
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="inventory_batch.id")
+    old_stand_id: int = Field(foreign_key="stand.id")
+    new_stand_id: int | None = Field(default=None, foreign_key="stand.id")
+    old_key: str
+    new_key: str | None = None
+    kind: str  # split | merge | renumbered | reshaped | retired
+    overlap_ha: float | None = None
 
 
 class AuditEvent(SQLModel, table=True):

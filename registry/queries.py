@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gis_data.profile import FieldProfile
-from registry.models import STORAGE_SRID, InventoryBatch, Owner, Stand
+from registry.models import STORAGE_SRID, InventoryBatch, Owner, Stand, StandLineage
 from registry.stands import STAND_ATTRIBUTES
 
 __all__ = [
     "StandSummary",
     "current_stands_frame",
     "export_frame",
+    "lineage_lines",
     "stand_history",
     "stands_summary",
 ]
@@ -128,7 +129,18 @@ def stand_history(session: Session, stand_key: str) -> list[dict[str, Any]]:
         .where(col(Stand.stand_key) == stand_key)
         .order_by(col(Stand.version))
     ).all()
-    history = []
+    links = (
+        session.execute(
+            select(StandLineage)
+            .where(
+                (col(StandLineage.old_key) == stand_key) | (col(StandLineage.new_key) == stand_key)
+            )
+            .order_by(col(StandLineage.batch_id), col(StandLineage.id))
+        )
+        .scalars()
+        .all()
+    )
+    history: list[dict[str, Any]] = []
     for stand, source, imported_at in rows:
         history.append(
             {
@@ -142,6 +154,36 @@ def stand_history(session: Session, stand_key: str) -> list[dict[str, Any]]:
                 "species": stand.dominant_species,
                 "age_years": stand.age_years,
                 "volume_m3_per_ha": stand.volume_m3_per_ha,
+                "land_class": stand.land_class,
+                "became": [
+                    {"kind": link.kind, "to": link.new_key, "overlap_ha": link.overlap_ha,
+                     "batch_id": link.batch_id}
+                    for link in links if link.old_stand_id == stand.id
+                ],
+                "came_from": [
+                    {"kind": link.kind, "from": link.old_key, "overlap_ha": link.overlap_ha,
+                     "batch_id": link.batch_id}
+                    for link in links if link.new_stand_id == stand.id
+                ],
             }
-        )
+        )  # fmt: skip
+    if not rows:  # a key that only ever appeared as a successor or predecessor
+        return []
     return history
+
+
+def lineage_lines(history: list[dict[str, Any]], stand_key: str) -> list[str]:
+    """The history's links in words: "005 → 005-1, 005-2 (split)"; "006 + 007 → 007 (merge)"."""
+    lines = []
+    for version in history:
+        went = [link for link in version["became"]]
+        if went:
+            kinds = sorted({link["kind"] for link in went})
+            targets = ", ".join(str(link["to"] or "—") for link in went)
+            lines.append(f"v{version['version']} {stand_key} → {targets} ({'/'.join(kinds)})")
+        came = version["came_from"]
+        if came:
+            kinds = sorted({link["kind"] for link in came})
+            sources = " + ".join(str(link["from"]) for link in came)
+            lines.append(f"v{version['version']} {sources} → {stand_key} ({'/'.join(kinds)})")
+    return lines

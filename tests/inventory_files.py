@@ -46,3 +46,32 @@ def copy_shapefile(src: Path, dst_dir: Path) -> Path:
     for part in src.parent.glob(src.stem + ".*"):
         shutil.copy(part, dst_dir / part.name)
     return dst_dir / src.name
+
+
+SLOPE_NAMES = {"1": "平坡", "2": "缓坡", "3": "斜坡", "4": "陡坡", "5": "急坡", "6": "险坡"}
+
+
+def with_slope_class_names(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The sample with 坡度 written as class names (平坡 … 险坡) instead of degrees."""
+    from gis_data.sample import slope_class_codes
+
+    out = frame.copy()
+    codes = slope_class_codes(out["PO_DU"].to_numpy(dtype=float))
+    out["PO_DU"] = [SLOPE_NAMES[c] for c in codes]
+    return out
+
+
+def write_shapefile(frame: gpd.GeoDataFrame, path: Path, encoding: str, cpg: str | None) -> Path:
+    """A Shapefile whose .dbf is in ``encoding`` and whose .cpg says ``cpg`` (None: no .cpg)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pyogrio.write_dataframe(
+        frame, path, driver="ESRI Shapefile", encoding=encoding, layer_options={"RESIZE": "YES"}
+    )
+    dbf = path.with_suffix(".dbf")
+    raw = bytearray(dbf.read_bytes())
+    raw[29] = 0  # no language driver byte: only the .cpg and the bytes speak
+    dbf.write_bytes(bytes(raw))
+    path.with_suffix(".cpg").unlink(missing_ok=True)
+    if cpg is not None:
+        path.with_suffix(".cpg").write_text(cpg, encoding="ascii")
+    return path

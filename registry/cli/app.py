@@ -14,7 +14,7 @@ import typer
 
 from registry.cli import audit, credits, inventory, model, project
 from registry.cli.context import console, ctx, err_console
-from registry.cli.exits import EXIT_FAILED
+from registry.cli.exits import EXIT_FAILED, EXIT_USAGE
 
 __all__ = ["app", "main"]
 
@@ -67,5 +67,10 @@ def main() -> None:
         zh, en = getattr(exc, "message_zh", None), getattr(exc, "message_en", None)
         if zh is None or en is None:
             raise
+        from gis_data.errors import UsageError
+
+        if isinstance(exc, UsageError):
+            err_console.print(f"[bold red]用法错误[/] {zh}\n[bold red]Bad usage[/] {en}")
+            sys.exit(EXIT_USAGE)
         err_console.print(f"[bold red]错误[/] {zh}\n[bold red]Error[/] {en}")
         sys.exit(EXIT_FAILED)

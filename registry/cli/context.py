@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from registry.cli.exits import EXIT_FAILED, EXIT_REFUSED, exit_code
+from registry.cli.exits import EXIT_FAILED, EXIT_REFUSED, EXIT_USAGE, exit_code
 from registry.errors import DatabaseSetupError, RegistryError
 from registry.settings import Settings
 from registry.vocabulary import Role
@@ -120,13 +120,23 @@ ctx = CliContext()
 
 
 def refuse(exc: RegistryError | Exception, hint: str = "") -> typer.Exit:
-    """Print a refusal (zh-CN first, then English) and the exit code its category maps to."""
+    """Print a refusal (zh-CN first, then English) and the exit code its category maps to; an
+    input file's problems: bad usage (2) or unreadable (3)."""
     zh = getattr(exc, "message_zh", str(exc))
     en = getattr(exc, "message_en", str(exc))
-    err_console.print(f"[bold red]拒绝[/] {escape(zh)}\n[bold red]Refused[/] {escape(en)}")
+    if isinstance(exc, RegistryError):
+        code, label = exit_code(exc), ("拒绝", "Refused")
+    else:
+        from gis_data.errors import UsageError  # only on the way out: gis_data loads geopandas
+
+        usage = isinstance(exc, UsageError)
+        code, label = (
+            (EXIT_USAGE, ("用法错误", "Bad usage")) if usage else (EXIT_FAILED, ("错误", "Error"))
+        )
+    err_console.print(f"[bold red]{label[0]}[/] {escape(zh)}\n[bold red]{label[1]}[/] {escape(en)}")
     if hint:
         err_console.print(hint)
-    return typer.Exit(exit_code(exc) if isinstance(exc, RegistryError) else EXIT_FAILED)
+    return typer.Exit(code)
 
 
 def refuse_input(exc: Exception) -> typer.Exit:

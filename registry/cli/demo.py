@@ -15,12 +15,21 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import typer
 from rich.console import Console
 from rich.rule import Rule
 from sqlalchemy import Engine
 
-from gis_data import load_profile
-from gis_data.sample import write_sample_inventory
+from gis_data import area_ha, load_profile
+from gis_data.sample import (
+    COUNTY_CODE,
+    coded_frame,
+    generate_sample_inventory,
+    second_inventory,
+    write_filegdb,
+    write_sample_inventory,
+)
 from gis_data.write import write_stands
 from registry.audit import verify_chain
 from registry.db import make_engine, migrate, session_scope
@@ -302,6 +311,46 @@ def model_steps(engine: Engine, settings: Settings, workdir: Path, console: Cons
     console.print(f"图 plots: {plots}")
 
 
+def _second_inventory(
+    engine: Engine, workdir: Path, n_stands: int, options: ImportOptions, console: Console
+) -> None:
+    """Import a later (2031) inventory delivered as a coded 林地一张图 FileGDB, with a few 小班
+    split, merged and dropped: refused with the list first, then retired and linked by overlap;
+    project stands it touches are reported against their projects. It comes after the project
+    steps because in the story the projects started (2026/2028) before this inventory."""
+    from dataclasses import replace
+
+    from registry.cli.inventory import run_import
+    from registry.queries import lineage_lines, stand_history
+
+    console.print(
+        Rule("8b. 2031 年新一期调查：林地一张图 FileGDB（代码值），有拆分、合并、消失的小班 / the "
+             "2031 inventory: coded 一张图 FileGDB with splits, merges and removals")
+    )  # fmt: skip
+    later, done = second_inventory(generate_sample_inventory(n_stands))
+    gdb = write_filegdb(coded_frame(later), workdir / "sample" / "shuangpai_yizhangtu_2031.gdb")
+    console.print(f"{gdb}: " + "; ".join(f"{kind} {len(items)}" for kind, items in done.items()))
+    update = replace(options, inventory_year=2031)
+    reports = workdir / "import_reports"
+    try:
+        run_import(engine, gdb, update, reports)
+    except typer.Exit:
+        console.print("[yellow]↑ 未加 --retire-missing：列出消失的小班后拒绝导入 / refused "
+                      "without --retire-missing, listing the missing stands[/]")  # fmt: skip
+    run_import(engine, gdb, replace(update, retire_missing=True), reports)
+    split_key = f"{COUNTY_CODE}-{done['split'][0][0]}"
+    with session_scope(engine) as session:
+        history = stand_history(session, split_key)
+        area = stands_summary(session).totals["area_ha"]
+    console.print(f"tanhui stands history {split_key}:")
+    for line in lineage_lines(history, split_key):
+        console.print(f"  {line}")
+    file_area = float(area_ha(np.asarray(later.to_crs(4490).geometry.values)).sum())
+    console.print(
+        f"现行面积 current area {area:,.1f} ha；新调查文件面积 the new file's area {file_area:,.1f} ha"
+    )
+
+
 def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Console) -> None:
     from registry.cli.inventory import run_import
     from registry.cli.output import print_frame
@@ -373,6 +422,9 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
 
     console.print(Rule("8. 签发、转让、退役、质押 / credits: issue, transfer, retire, pledge"))
     ledger_steps(engine, settings, console)
+
+    # 2031: a new inventory arrives after the projects started (see _second_inventory)
+    _second_inventory(engine, workdir, n_stands, options, console)
 
     console.print(Rule("9. 导出 / export"))
     out = write_stands(

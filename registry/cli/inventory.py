@@ -67,6 +67,12 @@ def _progress() -> Progress:
     )
 
 
+def _usage(zh: str, en: str) -> typer.Exit:
+    err_console.print(f"[bold red]用法错误[/] {zh}")
+    err_console.print(f"[bold red]Bad usage[/] {en}")
+    return typer.Exit(EXIT_USAGE)
+
+
 def print_report(report: IssueReport, limit: int = 30) -> None:
     """Print a report as a table: errors first, then repairs, then warnings."""
     from gis_data import Severity
@@ -120,7 +126,8 @@ def run_import(
     engine: Engine, path: Path, options: ImportOptions, report_dir: Path
 ) -> ImportResult:
     """Import with a progress display and a written report; raises typer.Exit on refusal."""
-    from gis_data import GisDataError, IssueReport
+    from gis_data import GisDataError, InventoryIssue, IssueReport, Severity
+    from gis_data.errors import UsageError
     from registry.stands import import_inventory
 
     with _progress() as bar:
@@ -138,6 +145,18 @@ def run_import(
             err_console.print(f"报告 report: {csv_path} , {json_path}")
             raise typer.Exit(EXIT_REFUSED) from exc
         except (GisDataError, RegistryError) as exc:
+            bar.stop()
+            report = IssueReport(str(path))
+            report.add(
+                InventoryIssue(
+                    severity=Severity.ERROR, source=str(path),
+                    code="usage" if isinstance(exc, UsageError) else "unreadable",
+                    problem_zh=exc.message_zh, problem_en=exc.message_en,
+                    action_zh="见上", action_en="see above",
+                )
+            )  # fmt: skip
+            csv_path, json_path = report.write(report_dir, Path(path).stem)
+            err_console.print(f"报告 report: {csv_path} , {json_path}")
             raise refuse(exc) from exc
         reporter.finish()
     print_report(result.report, limit=10)
@@ -162,6 +181,14 @@ def run_import(
     }
     zh, en = messages[result.status]
     console.print(f"[green]{zh}[/]\n[green]{en}[/]")
+    if result.n_retired or result.links:
+        console.print(
+            f"注销 {result.n_retired} 个不在新调查中的小班（保留历史）；小班关联 {len(result.links)} 条 / "
+            f"retired {result.n_retired} stands missing from the new inventory (history kept); "
+            f"{len(result.links)} lineage links"
+        )
+        for old, new, kind in result.links[:10]:
+            console.print(f"  {old} → {new or '—'} ({kind})")
     return result
 
 
@@ -188,11 +215,59 @@ def import_inventory_cmd(
     report_dir: Annotated[Path, typer.Option(help="报告目录 / where reports go")] = Path(
         "import_reports"
     ),
+    layer: Annotated[
+        str | None, typer.Option(help="GeoPackage/FileGDB 图层名 / layer of a GPKG or FileGDB")
+    ] = None,
+    codes: Annotated[
+        Path | None,
+        typer.Option(help="本县代码表 CSV（field,code,meaning） / county code table"),
+    ] = None,
+    area_unit: Annotated[
+        str | None, typer.Option(help="面积单位 ha|mu（亩） / unit of 面积: ha or mu")
+    ] = None,
+    slope_unit: Annotated[
+        str | None, typer.Option(help="坡度为 deg（度）或 class（坡度级） / slope in deg or class")
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="小班编号字段，逗号分隔 / stand key fields, e.g. "
+            "county_code,township,compartment,subcompartment,fine_stand"
+        ),
+    ] = None,
+    scope: Annotated[
+        str | None,
+        typer.Option(
+            help="更新范围 township|village|county|stands（默认：文件中的乡镇） / what the file "
+            "covers (default: its townships)"
+        ),
+    ] = None,
+    retire_missing: Annotated[
+        bool,
+        typer.Option(
+            help="注销范围内不在文件中的已登记小班（保留历史） / retire registered stands of the "
+            "scope that the file no longer holds (history kept)"
+        ),
+    ] = False,
 ) -> None:
     """导入小班调查数据 / import a 小班 inventory (all checks, all-or-nothing, re-run safe)."""
+    from gis_data.checks import KEY_CHOICES
     from registry.stands import ImportOptions
 
     settings = ctx.settings()
+    key_fields = tuple(k.strip() for k in key.split(",") if k.strip()) if key else None
+    for value, allowed, name in (
+        (area_unit, ("ha", "mu"), "--area-unit"),
+        (slope_unit, ("deg", "class"), "--slope-unit"),
+        (scope, ("township", "village", "county", "stands"), "--scope"),
+    ):
+        if value is not None and value not in allowed:
+            raise _usage(f"{name} 须为 {' | '.join(allowed)}，而不是 {value!r}",
+                         f"{name} must be one of {' | '.join(allowed)}, not {value!r}")  # fmt: skip
+    for field in key_fields or ():
+        if field not in KEY_CHOICES:
+            raise _usage(f"--key 中的 {field!r} 不是可用字段：{', '.join(KEY_CHOICES)}",
+                         f"--key: {field!r} is not one of {', '.join(KEY_CHOICES)}")  # fmt: skip
     options = ImportOptions(
         crs=crs,
         encoding=encoding,
@@ -204,6 +279,13 @@ def import_inventory_cmd(
         ),
         area_tolerance_pct=settings.area_tolerance_pct,
         actor=settings.actor,
+        layer=layer,
+        codes=codes,
+        area_unit=area_unit,
+        slope_unit=slope_unit,
+        key=key_fields,
+        scope=scope,
+        retire_missing=retire_missing,
     )
     run_import(ctx.engine(), path, options, report_dir)
 
@@ -213,13 +295,20 @@ def sample_data_cmd(
     out: Annotated[Path, typer.Option(help="输出目录 / output folder")],
     stands: Annotated[int, typer.Option(help="小班数 / number of stands")] = 50_000,
     seed: Annotated[int, typer.Option(help="随机种子 / random seed")] = 431123,
+    yizhangtu: Annotated[
+        bool,
+        typer.Option(
+            help="另写林地一张图风格（代码值）的 FileGDB 及一份后续调查 / also write the coded "
+            "一张图 style as FileGDB, plus a later inventory with splits, merges and removals"
+        ),
+    ] = False,
 ) -> None:
     """生成双牌县合成小班数据 / write the synthetic Shuangpai inventory (Shapefile GBK + GPKG)."""
     from gis_data.sample import write_sample_inventory
 
     with console.status(f"生成 {stands} 个合成小班 generating {stands} synthetic stands"):
         t0 = time.perf_counter()
-        paths = write_sample_inventory(out, stands, seed)
+        paths = write_sample_inventory(out, stands, seed, yizhangtu=yizhangtu)
     console.print(
         f"[green]已生成合成样例数据（非真实调查）[/] SYNTHETIC sample written in "
         f"{time.perf_counter() - t0:.1f} s:"
@@ -280,13 +369,30 @@ def stands_export_cmd(
 
 
 @stands_app.command("history")
-def stands_history_cmd(key: Annotated[str, typer.Argument(help="小班编号 县-林班-小班")]) -> None:
-    """小班历史版本 / every version of one stand."""
-    from registry.queries import stand_history
+def stands_history_cmd(
+    key: Annotated[str, typer.Argument(help="小班编号 县-林班-小班")],
+    fmt: Annotated[str, typer.Option("--format", help="json | text")] = "json",
+) -> None:
+    """小班历史版本与拆分/合并关联 / every version of one stand, with its splits and merges."""
+    from registry.queries import lineage_lines, stand_history
 
     with ctx.reading() as session:
         history = stand_history(session, key)
     if not history:
         err_console.print(f"未找到小班 {key!r} / no stand {key!r}")
         raise typer.Exit(EXIT_NOT_FOUND)
+    if fmt == "text":
+        for v in history:
+            state = (
+                "现行 current"
+                if v["is_current"]
+                else f"已被批次 {v['superseded_by_batch_id']} 取代 superseded"
+            )
+            console.print(
+                f"v{v['version']} 批次 batch {v['batch_id']} ({v['source']}): "
+                f"{v['area_ha']:.4f} ha, {v['land_class']}, {v['species']} — {state}"
+            )
+        for line in lineage_lines(history, key):
+            console.print(line)
+        return
     sys.stdout.write(json.dumps(history, ensure_ascii=False, indent=2) + "\n")

@@ -145,3 +145,29 @@ def test_missing_file_and_missing_prj_are_explained(
     noprj = tanhui(db_url, "import-inventory", str(tmp_path / "shuangpai_xiaoban_synthetic.shp"),
                    cwd=tmp_path)  # fmt: skip
     assert noprj.returncode == 1 and "EPSG:4525" in noprj.stdout
+
+
+def test_coded_filegdb_and_its_update_through_the_cli(db_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "sample"
+    made = run_cli(
+        "sample-data", "--out", str(out), "--stands", "200", "--seed", "8", "--yizhangtu"
+    )
+    assert made.returncode == 0, made.stderr
+    gdb = out / "shuangpai_xiaoban_synthetic_yizhangtu.gdb"
+    update = out / "shuangpai_xiaoban_synthetic_yizhangtu_2031.gdb"
+    assert gdb.is_dir() and update.is_dir()
+    first = tanhui(db_url, "import-inventory", str(gdb), cwd=tmp_path)
+    assert first.returncode == 0 and "200 new" in first.stdout, first.stderr + first.stdout
+    refused = tanhui(db_url, "import-inventory", str(update), cwd=tmp_path)
+    assert refused.returncode == 1 and "--retire-missing" in refused.stdout + refused.stderr
+    done = tanhui(db_url, "import-inventory", str(update), "--retire-missing", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "retired 8 stands" in done.stdout  # 3 split + 2 merged away + 3 dropped
+    split = next(
+        line.split(" → ")[0].strip()
+        for line in done.stdout.splitlines()
+        if line.strip().endswith("(split)")
+    )
+    history = tanhui(db_url, "stands", "history", split, "--format", "text", cwd=tmp_path)
+    assert history.returncode == 0 and f"{split} → {split}-" in history.stdout
+    assert "(split)" in history.stdout

@@ -307,12 +307,28 @@ def test_reimport_is_a_noop_and_an_edited_file_creates_versions(
     edited.loc[0, "MEI_GQ_XJ"] = 321.5
     edited.loc[1, "LQ_QLR"] = "蒋新户主"
     edited = edited.drop(index=2)
-    result = import_inventory(imported, write_gpkg(edited, tmp_path / "v2.gpkg"), ImportOptions())
-    assert (result.status, result.n_changed, result.n_new) == ("imported", 2, 0)
+    v2 = write_gpkg(edited, tmp_path / "v2.gpkg")
+    # a stand of the file's townships is missing: refused with the list, nothing written …
+    with pytest.raises(ImportRejected) as info:
+        import_inventory(imported, v2, ImportOptions())
+    assert db_snapshot(imported) == before
+    key2 = f"431123-{frame.LIN_BAN[2]}-{frame.XIAO_BAN[2]}"
+    listed = [i for i in info.value.report.errors if i.code == "missing_stands"]
+    assert (
+        len(listed) == 1
+        and key2 in listed[0].problem_en
+        and "--retire-missing" in (listed[0].action_en)
+    )
+    # … until the user says to retire it
+    result = import_inventory(imported, v2, ImportOptions(retire_missing=True))
+    assert (result.status, result.n_changed, result.n_new, result.n_retired) == (
+        "imported", 2, 0, 1
+    )  # fmt: skip
     assert result.n_unchanged == len(frame) - 3
     key0 = f"431123-{frame.LIN_BAN[0]}-{frame.XIAO_BAN[0]}"
     with session_scope(imported) as session:
         history = stand_history(session, key0)
+        retired = stand_history(session, key2)
         owner = session.execute(select(Owner).where(Owner.name == "蒋新户主")).scalar_one()
         current = session.execute(
             select(text("count(*)")).select_from(Stand).where(col(Stand.is_current).is_(True))
@@ -322,7 +338,10 @@ def test_reimport_is_a_noop_and_an_edited_file_creates_versions(
     assert history[0]["superseded_by_batch_id"] == result.batch_id
     assert history[1]["volume_m3_per_ha"] == 321.5
     assert owner.kind == "household"
-    assert current == len(frame)  # the stand missing from the update stays registered
+    assert current == len(frame) - 1  # the missing stand is retired, not deleted
+    assert [h["is_current"] for h in retired] == [False]
+    assert retired[0]["superseded_by_batch_id"] == result.batch_id
+    assert retired[0]["became"][0]["kind"] == "retired"
 
 
 def test_zip_with_shapefile_and_geojson_import(

@@ -142,7 +142,10 @@ def test_an_overlapping_stand_of_another_project_is_refused(
     # a re-survey renumbered stand 0 as 9999-001 (same ground); the old key is still current
     resurveyed = frame.iloc[[0]].copy()
     resurveyed["LIN_BAN"], resurveyed["XIAO_BAN"] = "9999", "001"
-    import_inventory(registry, write_gpkg(resurveyed, tmp_path / "r.gpkg"), ImportOptions())
+    # a partial delivery (one stand): --scope stands, so nothing else is retired
+    import_inventory(
+        registry, write_gpkg(resurveyed, tmp_path / "r.gpkg"), ImportOptions(scope="stands")
+    )
     old_key = f"431123-{frame.LIN_BAN[0]}-{frame.XIAO_BAN[0]}"
     with session_scope(registry) as session:
         _new(session, "A")
