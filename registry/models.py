@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint, text
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from registry.vocabulary import ProjectStatus, Role
@@ -65,7 +65,7 @@ class InventoryBatch(SQLModel, table=True):
     n_changed: int
     n_unchanged: int
     n_warnings: int
-    report_json: str  # warnings and repairs kept with the batch
+    report_json: str = Field(sa_type=Text)  # warnings and repairs kept with the batch
     key_fields: str | None = None  # the stand key's fields, comma-separated (migration 0009)
     scope: str | None = None  # what the file covers, e.g. "township=泷泊镇|江村镇"
     n_retired: int = 0  # registered stands of the scope that the file no longer holds
@@ -132,7 +132,7 @@ class Stand(SQLModel, table=True):
     slope_deg: float | None = None
     slope_class: str | None = None  # 坡度级 平坡 … 险坡 when the file gives classes, not degrees
     fine_stand: str | None = None  # 细斑号
-    extra: str = "{}"  # JSON of the file's columns the profile does not know
+    extra: str = Field(default="{}", sa_type=Text)  # JSON of the columns the profile does not know
     geom: Any = Field(
         sa_column=Column(
             Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True), nullable=False
@@ -154,6 +154,11 @@ class StandLineage(SQLModel, table=True):
     kind: str  # split | merge | renumbered | reshaped | retired
     overlap_ha: float | None = None
 
+    __table_args__ = (
+        Index("ix_stand_lineage_old_key", "old_key"),
+        Index("ix_stand_lineage_new_key", "new_key"),
+    )
+
 
 class AuditEvent(SQLModel, table=True):
     """Append-only, hash-chained record of every state change (triggers forbid edits)."""
@@ -166,7 +171,7 @@ class AuditEvent(SQLModel, table=True):
     action: str
     entity_type: str
     entity_id: str
-    payload: str  # canonical JSON
+    payload: str = Field(sa_type=Text)  # canonical JSON
     prev_hash: str
     hash: str = Field(unique=True)
 
@@ -200,6 +205,10 @@ class GrowthCurveRow(SQLModel, table=True):
     r2: float
     basis: str
 
+    __table_args__ = (
+        UniqueConstraint("fit_id", "species_group", "site_class", name="uq_growth_curve"),
+    )
+
 
 class Project(SQLModel, table=True):
     __tablename__ = "project"
@@ -217,12 +226,12 @@ class Project(SQLModel, table=True):
     n_stands: int = 0
     exante_total_tco2e: float | None = None  # frozen at registration
     start_stock_tco2e: float | None = None  # frozen at registration
-    exante_json: str | None = None  # frozen ex-ante table + traces
+    exante_json: str | None = Field(default=None, sa_type=Text)  # frozen ex-ante table + traces
     buffer_pct: float | None = None  # assessed non-permanence risk (%); None = registry minimum
     # the permanent plots measured at the start of the crediting period (migration 0010)
     start_measured_on: date | None = None
-    start_plots_csv: str | None = None
-    start_strata_csv: str | None = None
+    start_plots_csv: str | None = Field(default=None, sa_type=Text)
+    start_strata_csv: str | None = Field(default=None, sa_type=Text)
     start_plots_digest: str | None = None
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     boundary: Any = Field(
@@ -241,6 +250,13 @@ class ProjectStand(SQLModel, table=True):
     added_at: datetime = Field(sa_type=DateTime(timezone=True))
     removed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
+    __table_args__ = (
+        Index("ix_project_stand_project", "project_id"),
+        # a stand key belongs to at most one active membership (migration 0003)
+        Index("uq_project_stand_active", "stand_key", unique=True,
+              sqlite_where=text("active"), postgresql_where=text("active")),
+    )  # fmt: skip
+
 
 class ProjectEvent(SQLModel, table=True):
     __tablename__ = "project_event"
@@ -253,7 +269,7 @@ class ProjectEvent(SQLModel, table=True):
     action: str
     from_status: str
     to_status: str
-    comment: str = ""
+    comment: str = Field(default="", sa_type=Text)
 
 
 class MonitoringPeriod(SQLModel, table=True):
@@ -265,24 +281,28 @@ class MonitoringPeriod(SQLModel, table=True):
     start_date: date
     end_date: date
     plots_digest: str
-    plots_csv: str  # the tree list as submitted (canonical columns)
-    strata_csv: str  # the strata areas as submitted
+    plots_csv: str = Field(sa_type=Text)  # the tree list as submitted (canonical columns)
+    strata_csv: str = Field(sa_type=Text)  # the strata areas as submitted
     stock_tco2e: float  # ex-post stock at the end of the period (stratified estimate)
     uncertainty: float
     conservative_stock_tco2e: float  # after the uncertainty deduction
     baseline_tco2e: float
     leakage_tco2e: float
     removals_tco2e: float  # conservative stock change − baseline − leakage
-    provenance_json: str
+    provenance_json: str = Field(sa_type=Text)
     status: str  # submitted | verified | rejected
     verified_tco2e: float | None = None
     verifier: str | None = None
     verified_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    comments: str | None = None
+    comments: str | None = Field(default=None, sa_type=Text)
     change_tco2e: float | None = None  # measured stock change, undiscounted (migration 0010)
     change_uncertainty: float | None = None  # U of the change (90 % half-width / |change|)
-    flags_json: str = "[]"  # plausibility flags for the verifier
-    override_reason: str | None = None  # the verifier's reason to verify a flagged period
+    flags_json: str | None = Field(
+        default="[]", sa_type=Text, sa_column_kwargs={"server_default": "[]"}
+    )
+    override_reason: str | None = Field(default=None, sa_type=Text)  # why a flagged period passed
+
+    __table_args__ = (UniqueConstraint("project_id", "period_no", name="uq_monitoring_period"),)
 
 
 class ProjectEvidence(SQLModel, table=True):
@@ -305,3 +325,5 @@ class ProjectEvidence(SQLModel, table=True):
     file_digest: str
     recorded_by: str
     recorded_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_project_evidence_project", "project_id", "stand_key"),)

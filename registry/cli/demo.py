@@ -240,7 +240,7 @@ def project_steps(
                 record_start_measurement(session, staff, code, start, first, strata)
                 period = submit_monitoring(session, staff, code, start, end, last, strata)
                 quantity = float(int(period.removals_tco2e))  # whole tonnes, rounded down
-                flags = json.loads(period.flags_json)
+                flags = json.loads(period.flags_json or "[]")
                 for flag in flags:
                     console.print(
                         f"[yellow]合理性检查 flagged[/] {flag['message_zh']} / {flag['message_en']}"

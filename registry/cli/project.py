@@ -287,7 +287,7 @@ def monitor_cmd(
     def run(session: Session, who: Any) -> tuple[float, float | None, str, str]:
         period = submit_monitoring(session, who, project, date.fromisoformat(start),
                                    date.fromisoformat(end), trees, strata, factor)  # fmt: skip
-        return (period.removals_tco2e, period.change_uncertainty, period.flags_json,
+        return (period.removals_tco2e, period.change_uncertainty, period.flags_json or "[]",
                 period.provenance_json)  # fmt: skip
 
     removals, unc, flags_json, provenance = _act(actor, role, run)
