@@ -28,11 +28,20 @@ from methodologies.trees import stand_tree_carbon
 __all__ = [
     "CATALOGUE",
     "Methodology",
+    "MethodologyCode",
     "MethodologyKind",
     "check_eligibility",
     "codes",
     "methodology",
 ]
+
+
+class MethodologyCode(StrEnum):
+    """The methodologies the registry computes."""
+
+    AFFORESTATION = afforestation.CODE  # CCER-14-001-V01 造林碳汇
+    FOREST_MANAGEMENT = forest_management.CODE  # AR-CM-003-V01 森林经营碳汇
+    BAMBOO = bamboo.CODE  # AR-CM-005-V01 竹林经营碳汇
 
 
 class MethodologyKind(StrEnum):
@@ -47,7 +56,7 @@ ExAnte = Callable[[pd.DataFrame, list[GrowthCurve], int, int, str], ExAnteResult
 
 @dataclass(frozen=True)
 class Methodology:
-    code: str
+    code: MethodologyCode
     name: str
     kind: MethodologyKind
     needs_curves: bool  # the ex-ante grows stands along curves fitted to the inventory
@@ -76,11 +85,11 @@ def _tree_stands(stands: pd.DataFrame) -> pd.DataFrame:
     return trees
 
 
-CATALOGUE: dict[str, Methodology] = {
+CATALOGUE: dict[MethodologyCode, Methodology] = {
     m.code: m
     for m in (
         Methodology(
-            afforestation.CODE, afforestation.NAME, MethodologyKind.AFFORESTATION,
+            MethodologyCode.AFFORESTATION, afforestation.NAME, MethodologyKind.AFFORESTATION,
             needs_curves=True, excludes_pre_existing_trees=True,
             computed=lambda stands: stands,
             eligibility=lambda stands, year, planted, evidence, start: afforestation.check_eligibility(
@@ -89,7 +98,7 @@ CATALOGUE: dict[str, Methodology] = {
             start_stock=lambda stands: 0.0,  # planted on non-forest land: nothing to start from
         ),
         Methodology(
-            forest_management.CODE, forest_management.NAME, MethodologyKind.FOREST_MANAGEMENT,
+            MethodologyCode.FOREST_MANAGEMENT, forest_management.NAME, MethodologyKind.FOREST_MANAGEMENT,
             needs_curves=True, excludes_pre_existing_trees=False,
             computed=_tree_stands,
             eligibility=lambda stands, year, planted, evidence, start: rule_frame(
@@ -100,7 +109,7 @@ CATALOGUE: dict[str, Methodology] = {
                 stands["volume_m3_per_ha"], stands["area_ha"], stands["species_group"]).sum()),
         ),
         Methodology(
-            bamboo.CODE, bamboo.NAME, MethodologyKind.BAMBOO,
+            MethodologyCode.BAMBOO, bamboo.NAME, MethodologyKind.BAMBOO,
             needs_curves=False, excludes_pre_existing_trees=False,
             computed=_bamboo_stands,
             eligibility=lambda stands, year, planted, evidence, start: rule_frame(
@@ -120,13 +129,13 @@ def codes() -> tuple[str, ...]:
 
 def methodology(code: str) -> Methodology:
     """The catalogue's record for ``code``; an unknown code is refused, naming the known ones."""
-    found = CATALOGUE.get(code)
-    if found is None:
+    try:
+        return CATALOGUE[MethodologyCode(code)]
+    except ValueError:
         raise InputError(
             f"未知方法学 {code!r}，可用：{', '.join(CATALOGUE)}",
             f"unknown methodology {code!r}; use one of {', '.join(CATALOGUE)}",
-        )
-    return found
+        ) from None
 
 
 def check_eligibility(

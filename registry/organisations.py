@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from registry.audit import append_event
 from registry.db import DriverSQL
 from registry.errors import CreditCodeError, OrganisationError
+from registry.vocabulary import OrganisationKind
 
 __all__ = [
     "KINDS",
@@ -29,9 +30,11 @@ __all__ = [
     "ensure_organisation",
 ]
 
-KIND_NAMES = {"registry": "登记簿", "bureau": "林业局", "developer": "项目业主", "buyer": "买方",
-              "bank": "银行", "forest_owner": "林权权利人", "other": "其他"}  # fmt: skip
-KINDS = tuple(KIND_NAMES)
+K = OrganisationKind
+KIND_NAMES: dict[str, str] = {K.REGISTRY: "登记簿", K.BUREAU: "林业局", K.DEVELOPER: "项目业主",
+                              K.BUYER: "买方", K.BANK: "银行", K.FOREST_OWNER: "林权权利人",
+                              K.OTHER: "其他"}  # fmt: skip
+KINDS = tuple(k.value for k in OrganisationKind)
 
 # GB 32100-2015, table 1: the code's characters and their values 0–30
 CREDIT_CODE_CHARACTERS = "0123456789ABCDEFGHJKLMNPQRTUWXY"

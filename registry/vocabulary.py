@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ProjectStatus", "Role"]
+__all__ = ["OrganisationKind", "PeriodStatus", "ProjectStatus", "Role"]
 
 
 class ProjectStatus(StrEnum):
@@ -25,3 +25,23 @@ class Role(StrEnum):
     BUYER = "buyer"  # 买方
     FOREST_OWNER = "forest_owner"  # 林权权利人
     BANK = "bank"  # 银行
+
+
+class PeriodStatus(StrEnum):
+    """A monitoring period: submitted with its plots, then verified or rejected by the verifier."""
+
+    SUBMITTED = "submitted"  # 已提交
+    VERIFIED = "verified"  # 已核证
+    REJECTED = "rejected"  # 已退回
+
+
+class OrganisationKind(StrEnum):
+    """What an organisation that holds ledger accounts is."""
+
+    REGISTRY = "registry"  # 登记簿
+    BUREAU = "bureau"  # 林业局
+    DEVELOPER = "developer"  # 项目业主
+    BUYER = "buyer"  # 买方
+    BANK = "bank"  # 银行
+    FOREST_OWNER = "forest_owner"  # 林权权利人
+    OTHER = "other"  # 其他

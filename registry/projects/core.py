@@ -30,6 +30,7 @@ from registry.models import (
     ProjectStatus,
     Role,
 )
+from registry.vocabulary import PeriodStatus
 
 __all__ = [
     "EDITABLE",
@@ -194,7 +195,7 @@ def open_period(session: Session, project: Project) -> MonitoringPeriod:
     period = session.execute(
         select(MonitoringPeriod)
         .where(col(MonitoringPeriod.project_id) == project.id)
-        .where(col(MonitoringPeriod.status) == "submitted")
+        .where(col(MonitoringPeriod.status) == PeriodStatus.SUBMITTED.value)
     ).scalar_one_or_none()
     if period is None:
         raise ProjectError(

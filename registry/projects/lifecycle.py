@@ -41,6 +41,7 @@ from registry.projects.core import (
     stands_of,
     status_before_monitoring,
 )
+from registry.vocabulary import PeriodStatus
 
 __all__ = ["assess_risk", "create_project", "ex_ante", "transition"]
 
@@ -174,7 +175,7 @@ def transition(
             raise ProjectError("退回必须写明理由。", "a rejection needs a reason.")
         if before is S.MONITORED:
             period = open_period(session, project)
-            period.status = "rejected"
+            period.status = PeriodStatus.REJECTED.value
             period.comments = comment
             project.status = status_before_monitoring(session, project)
         else:

@@ -40,6 +40,7 @@ from registry.projects.core import (
     record_event,
     require_role,
 )
+from registry.vocabulary import PeriodStatus
 
 __all__ = [
     "START_TOLERANCE_DAYS",
@@ -85,7 +86,7 @@ def record_start_measurement(
             f"project {code} is {project.status}: monitoring has begun, the start measurement "
             "can no longer change.",
         )
-    if any(p.status != "rejected" for p in periods(session, project)):
+    if any(p.status != PeriodStatus.REJECTED for p in periods(session, project)):
         raise InvalidTransition(
             f"项目 {code} 已有监测期，不能再更改起始测定。",
             f"project {code} has a monitoring period: the start measurement can no longer change.",
@@ -149,7 +150,7 @@ def submit_monitoring(
     rule = TRANSITIONS["monitor"]
     before = ProjectStatus(project.status)
     check_action(project, actor, "monitor", rule, before)
-    kept = [p for p in periods(session, project) if p.status != "rejected"]
+    kept = [p for p in periods(session, project) if p.status != PeriodStatus.REJECTED]
     expected_start = (
         project.start_date if not kept else date.fromordinal(kept[-1].end_date.toordinal() + 1)
     )
@@ -238,7 +239,7 @@ def submit_monitoring(
             "exante_net_tco2e": exante_net,
             "unverified_parameters": [p.name for p in change.trace.unverified()],
         }, ensure_ascii=False, default=str),
-        status="submitted",
+        status=PeriodStatus.SUBMITTED.value,
     )  # fmt: skip
     session.add(period)
     project.status = S.MONITORED.value
@@ -278,7 +279,7 @@ def verify_period(
             "override with a reason (--override-reason): "
             + "; ".join(f["message_en"] for f in flags),
         )
-    period.status = "verified"
+    period.status = PeriodStatus.VERIFIED.value
     period.verified_tco2e = quantity
     period.verifier = actor.name
     period.verified_at = now()
