@@ -122,8 +122,8 @@ def project_ex_ante(
     if no_curve.any():
         i = int(np.flatnonzero(no_curve)[0])
         raise InputError(
-            f"小班 {ids[i]!r}（{groups[i]}）没有生长曲线，请先运行 tanhui model fit-growth。",
-            f"stand {ids[i]!r} ({groups[i]}) has no growth curve; run `tanhui model fit-growth`.",
+            f"小班 {ids[i]!r}（{groups[i]}）没有生长曲线：请先用登记的小班拟合生长曲线。",
+            f"stand {ids[i]!r} ({groups[i]}) has no growth curve: fit the curves to the registered stands first.",
         )
     at_start = chapman_richards(age0, abc[:, 0], abc[:, 1], abc[:, 2])
     with np.errstate(divide="ignore", invalid="ignore"):

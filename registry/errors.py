@@ -59,6 +59,7 @@ __all__ = [
     "SameAccount",
     "SelectionError",
     "SerialsNotHeld",
+    "StartMeasurementMissing",
     "UnknownAccount",
     "UnknownCertificate",
     "UnknownPledge",
@@ -173,6 +174,10 @@ class DoubleCounting(ProjectError, Conflict):
     def __init__(self, message_zh: str, message_en: str, conflicts: list[dict[str, Any]]) -> None:
         super().__init__(message_zh, message_en)
         self.conflicts = conflicts
+
+
+class StartMeasurementMissing(ProjectError, Conflict):
+    """Monitoring needs the permanent plots measured at the start of the crediting period."""
 
 
 class FlaggedPeriod(ProjectError, Conflict):

@@ -111,3 +111,20 @@ def test_the_command_line_starts_without_geopandas() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_no_command_module_imports_another() -> None:
+    """The CLI's command groups share only the context, output, exits and importing modules;
+    the root app alone puts them together."""
+    commands = {
+        f"registry.cli.{m}" for m in ("inventory", "credits", "project", "model", "audit", "demo")
+    }
+    wrong = [
+        f"{module}:{line} imports {target}"
+        for module, entries in _imports().items()
+        if module.startswith("registry.") and module != "registry.cli.app"
+        for target, names, line in entries
+        for candidate in (target, *(f"{target}.{n}" for n in names))
+        if candidate in commands and candidate != module
+    ]
+    assert wrong == []

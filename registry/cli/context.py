@@ -119,6 +119,19 @@ class CliContext:
 ctx = CliContext()
 
 
+def _hint(exc: Exception) -> str:
+    """What to run next, for the refusals whose remedy is another command (the services' own
+    messages never name commands)."""
+    from registry.errors import GrowthCurvesMissing, StartMeasurementMissing
+
+    hints: dict[type[Exception], str] = {
+        GrowthCurvesMissing: "先运行 / run first: tanhui model fit-growth",
+        StartMeasurementMissing: "先运行 / run first: tanhui project measure-start --project … "
+        "--plots start.xlsx --date YYYY-MM-DD",
+    }
+    return next((h for kind, h in hints.items() if isinstance(exc, kind)), "")
+
+
 def refuse(exc: RegistryError | Exception, hint: str = "") -> typer.Exit:
     """Print a refusal (zh-CN first, then English) and the exit code its category maps to; an
     input file's problems: bad usage (2) or unreadable (3)."""
@@ -134,6 +147,7 @@ def refuse(exc: RegistryError | Exception, hint: str = "") -> typer.Exit:
             (EXIT_USAGE, ("用法错误", "Bad usage")) if usage else (EXIT_FAILED, ("错误", "Error"))
         )
     err_console.print(f"[bold red]{label[0]}[/] {escape(zh)}\n[bold red]{label[1]}[/] {escape(en)}")
+    hint = hint or _hint(exc)
     if hint:
         err_console.print(hint)
     return typer.Exit(code)

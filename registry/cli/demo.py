@@ -320,7 +320,7 @@ def _second_inventory(
     steps because in the story the projects started (2026/2028) before this inventory."""
     from dataclasses import replace
 
-    from registry.cli.inventory import run_import
+    from registry.cli.importing import run_import
     from registry.queries import lineage_lines, stand_history
 
     console.print(
@@ -352,7 +352,7 @@ def _second_inventory(
 
 
 def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Console) -> None:
-    from registry.cli.inventory import run_import
+    from registry.cli.importing import run_import
     from registry.cli.output import print_frame
 
     workdir.mkdir(parents=True, exist_ok=True)

@@ -423,22 +423,15 @@ def show_cmd(
 @project_app.command("list")
 def list_cmd() -> None:
     """项目列表 / all projects."""
-    from sqlalchemy import select
+    from registry.projects.views import list_projects
 
-    from registry.models import Project
-
-    engine, _ = _context(None, Role.BUREAU_STAFF)
-    with session_scope(engine) as session:
-        projects = session.execute(select(Project).order_by(Project.code)).scalars().all()
-        rows = [
-            (p.code, p.name, p.methodology, p.status, p.n_stands, p.area_ha, p.exante_total_tco2e)
-            for p in projects
-        ]
+    with ctx.reading() as session:
+        rows = list_projects(session)
     table = Table(title="项目 projects")
     for name in ("code", "name", "methodology", "status", "stands", "ha", "ex-ante t CO2e"):
         table.add_column(name)
-    for code, name, m, status, n, ha, total in rows:
-        table.add_row(
-            code, name, m, status, str(n), f"{ha:,.1f}", "" if total is None else f"{total:,.0f}"
-        )
+    for p in rows:
+        total = p.exante_total_tco2e
+        table.add_row(p.code, p.name, p.methodology, p.status, str(p.stands), f"{p.area_ha:,.1f}",
+                      "" if total is None else f"{total:,.0f}")  # fmt: skip
     console.print(table)

@@ -21,6 +21,7 @@ from registry.errors import (
     FlaggedPeriod,
     InvalidTransition,
     ProjectError,
+    StartMeasurementMissing,
 )
 from registry.models import (
     MonitoringPeriod,
@@ -177,12 +178,12 @@ def submit_monitoring(
         start_strata = read_csv(project.start_strata_csv)
         start_source = f"start measurement {project.start_measured_on} ({(project.start_plots_digest or '')[:12]})"
     else:
-        raise ProjectError(
-            f"项目 {code} 没有起始样地测定：请先用 tanhui project measure-start 记录计入期开始时的样地测定"
+        raise StartMeasurementMissing(
+            f"项目 {code} 没有起始样地测定：请先记录计入期开始时的固定样地测定"
             "（碳汇量只能来自同一方法的两次测定之差，不能用样地减去模型估算的蓄积）。",
-            f"project {code} has no start measurement: record the plots measured at the start of "
-            "the crediting period first (tanhui project measure-start) — removals come from two "
-            "measurements made the same way, never plots against modelled inventory.",
+            f"project {code} has no start measurement: record the permanent plots measured at the "
+            "start of the crediting period first — removals come from two measurements made the "
+            "same way, never plots against modelled inventory.",
         )
     if float(strata["area_ha"].sum()) > project.area_ha * 1.01:
         raise ProjectError(

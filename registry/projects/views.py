@@ -10,13 +10,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from registry.models import (
-    ProjectEvent,
-)
+from registry.models import Project, ProjectEvent
 from registry.projects.core import find_project, periods
 from registry.results import Result
 
-__all__ = ["HistoryLine", "PeriodSummary", "ProjectSummary", "frozen_exante", "project_summary"]
+__all__ = [
+    "HistoryLine",
+    "PeriodSummary",
+    "ProjectLine",
+    "ProjectSummary",
+    "frozen_exante",
+    "list_projects",
+    "project_summary",
+]
 
 
 @dataclass(frozen=True)
@@ -113,3 +119,23 @@ def project_summary(session: Session, code: str) -> ProjectSummary:
             for e in history
         ),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ProjectLine(Result):
+    """A project in a list: code, name, methodology, status, stands, ha, frozen ex-ante (t CO2e)."""
+
+    code: str
+    name: str
+    methodology: str
+    status: str
+    stands: int
+    area_ha: float
+    exante_total_tco2e: float | None
+
+
+def list_projects(session: Session) -> list[ProjectLine]:
+    """Every project, by code (read, no lock)."""
+    rows = session.execute(select(Project).order_by(col(Project.code))).scalars().all()
+    return [ProjectLine(p.code, p.name, p.methodology, p.status, p.n_stands, p.area_ha,
+                        p.exante_total_tco2e) for p in rows]  # fmt: skip
