@@ -168,7 +168,7 @@ def project_steps(
 
     from rich.table import Table
 
-    from registry.model import latest_growth_curves
+    from registry.carbon_model import latest_growth_curves
     from registry.models import Role
     from registry.projects import (
         Actor,
@@ -186,7 +186,7 @@ def project_steps(
         transition,
         verify_period,
     )
-    from registry.sample_plots import fm_growth_gain, remeasured_plots, synthetic_evidence
+    from registry.synthetic_plots import fm_growth_gain, remeasured_plots, synthetic_evidence
 
     staff, verifier, admin = (
         Actor("林业局 李工", Role.BUREAU_STAFF), Actor("审定核证机构 王工", Role.VERIFIER),
@@ -267,8 +267,8 @@ def project_steps(
 def model_steps(engine: Engine, settings: Settings, workdir: Path, console: Console) -> None:
     from rich.table import Table
 
-    from registry.model import fit_and_store_growth, run_ex_ante, select_stands
-    from registry.plots import plot_growth_curves, plot_stock_trajectory
+    from registry.carbon_model import fit_and_store_growth, run_ex_ante, select_stands
+    from registry.charts import plot_growth_curves, plot_stock_trajectory
 
     plots = workdir / "plots"
     with session_scope(engine) as session:

@@ -44,8 +44,8 @@ def fit_growth_cmd(
     plot: Annotated[Path | None, typer.Option(help="PNG 图 / write a plot")] = None,
 ) -> None:
     """拟合生长曲线（树种组×立地等级） / fit growth curves to the current stands and store them."""
-    from registry.model import fit_and_store_growth, select_stands
-    from registry.plots import plot_growth_curves
+    from registry.carbon_model import fit_and_store_growth, select_stands
+    from registry.charts import plot_growth_curves
 
     engine = _engine()
     try:
@@ -80,8 +80,8 @@ def ex_ante_cmd(
     plot: Annotated[Path | None, typer.Option(help="PNG 图 / write a plot")] = None,
 ) -> None:
     """事前估算 / ex-ante projection per stand and year (stocks, baseline, project, net)."""
-    from registry.model import run_ex_ante
-    from registry.plots import plot_stock_trajectory
+    from registry.carbon_model import run_ex_ante
+    from registry.charts import plot_stock_trajectory
 
     if not 20 <= years <= 40:
         err.print("[yellow]计入期通常为 20–40 年 / crediting periods are 20–40 years[/]")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from registry.audit import append_event
+from registry.carbon_model import select_stands
 from registry.db import is_postgres
 from registry.errors import (
     InvalidTransition,
@@ -21,7 +22,6 @@ from registry.errors import (
     ProjectError,
     ProjectNotFound,
 )
-from registry.model import select_stands
 from registry.models import (
     MonitoringPeriod,
     Project,

@@ -15,11 +15,11 @@ from sqlmodel import col
 
 from methodologies import catalogue
 from methodologies.exante import ExAnteResult
+from registry.carbon_model import latest_growth_curves
 from registry.errors import (
     NotEligible,
     ProjectError,
 )
-from registry.model import latest_growth_curves
 from registry.models import (
     Project,
     ProjectStatus,

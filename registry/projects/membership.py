@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gis_data.checks import area_ha
+from registry.carbon_model import select_stands
 from registry.db import is_postgres
 from registry.errors import (
     DoubleCounting,
 )
-from registry.model import select_stands
 from registry.models import (
     STORAGE_SRID,
     Project,
@@ -206,5 +206,5 @@ def remove_stands(session: Session, actor: Actor, code: str, selection: str) -> 
 
 def project_stands(session: Session, code: str) -> pd.DataFrame:
     """The current stands of a project's active membership (one row per stand, the columns of
-    :func:`registry.model.select_stands`); refuses an unknown project."""
+    :func:`registry.carbon_model.select_stands`); refuses an unknown project."""
     return stands_of(session, lock_project(session, code))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from registry.carbon_model import fit_and_store_growth
 from registry.db import session_scope
-from registry.model import fit_and_store_growth
 from registry.stands import ImportOptions, import_inventory
 from tests.inventory_files import sample_frame, write_gpkg
 from tests.registry.project_fixtures import (

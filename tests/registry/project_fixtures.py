@@ -8,8 +8,8 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import Engine
 
+from registry.carbon_model import latest_growth_curves
 from registry.db import session_scope
-from registry.model import latest_growth_curves
 from registry.models import Role
 from registry.projects import (
     Actor,
@@ -24,7 +24,7 @@ from registry.projects import (
     transition,
     verify_period,
 )
-from registry.sample_plots import fm_growth_gain, remeasured_plots, synthetic_evidence
+from registry.synthetic_plots import fm_growth_gain, remeasured_plots, synthetic_evidence
 
 STAFF = Actor("李工", Role.BUREAU_STAFF)
 TOLERANCE_M2 = 1.0  # the registry's default overlap tolerance (Settings.overlap_tolerance_m2)

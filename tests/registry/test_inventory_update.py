@@ -19,9 +19,9 @@ from sqlmodel import col
 
 from gis_data import area_ha
 from gis_data.sample import coded_frame, second_inventory, write_filegdb
+from registry.carbon_model import fit_and_store_growth
 from registry.db import session_scope
 from registry.errors import ImportRejected
-from registry.model import fit_and_store_growth
 from registry.models import Owner, Role, Stand
 from registry.projects import Actor, add_stands, create_project
 from registry.queries import current_stands_frame, lineage_lines, stand_history

@@ -13,15 +13,15 @@ import pytest
 from sqlalchemy import Engine, text
 
 from methodologies.growth import POOLED
-from registry.db import session_scope
-from registry.errors import RegistryError
-from registry.model import (
+from registry.carbon_model import (
     SelectionError,
     fit_and_store_growth,
     latest_growth_curves,
     run_ex_ante,
     select_stands,
 )
+from registry.db import session_scope
+from registry.errors import RegistryError
 from registry.stands import ImportOptions, import_inventory
 from tests.cli_runner import run_cli
 from tests.inventory_files import sample_frame, write_gpkg

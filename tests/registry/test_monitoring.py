@@ -14,8 +14,8 @@ from sqlalchemy import Engine, select, text
 from sqlmodel import col
 
 from registry.audit import verify_chain
+from registry.carbon_model import fit_and_store_growth
 from registry.db import session_scope
-from registry.model import fit_and_store_growth
 from registry.models import AuditEvent, MonitoringPeriod
 from registry.projects import (
     FlaggedPeriod,

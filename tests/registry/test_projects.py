@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from registry.audit import verify_chain
+from registry.carbon_model import fit_and_store_growth, select_stands
 from registry.db import session_scope
-from registry.model import fit_and_store_growth, select_stands
 from registry.models import Project, ProjectStand, Role
 from registry.projects import (
     TRANSITIONS,
@@ -85,7 +85,7 @@ def _applicable(session: Session, n: int) -> list[str]:
 
 def test_eligibility_rejects_the_right_stands_with_their_rule(registry: Engine) -> None:
     from registry.projects import add_evidence
-    from registry.sample_plots import synthetic_evidence
+    from registry.synthetic_plots import synthetic_evidence
 
     with session_scope(registry) as session:
         good = _applicable(session, 3)
@@ -408,7 +408,7 @@ def test_the_database_itself_refuses_a_second_active_membership(registry: Engine
 def test_project_command_line(registry: Engine, db_url: str, tmp_path: Path) -> None:
     import json
 
-    from registry.sample_plots import synthetic_evidence
+    from registry.synthetic_plots import synthetic_evidence
     from tests.cli_runner import run_cli
 
     with session_scope(registry) as session:  # stands the methodology accepts
