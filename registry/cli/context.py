@@ -43,10 +43,14 @@ class CliContext:
         self._engine: Engine | None = None
 
     def reset(self, database_url: str | None) -> None:
-        """Start an invocation: forget the settings and close the engine of the last one."""
+        """Start an invocation: forget the settings and close the engine of the last one; the
+        consoles take the width the environment gives now (``COLUMNS``)."""
         if self._engine is not None:
             self._engine.dispose()
         self.database_url, self._settings, self._engine = database_url, None, None
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit():
+            console.width = err_console.width = int(columns)
 
     def settings(self) -> Settings:
         if self._settings is None:

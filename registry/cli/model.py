@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from methodologies.errors import MethodologyError
-from registry.cli.context import ctx, refuse, refuse_input
+from registry.cli.context import console, ctx, err_console, refuse, refuse_input
 from registry.cli.output import print_json, warn_unverified
 from registry.db import session_scope
 from registry.errors import RegistryError
@@ -23,8 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["model_app"]
 
 model_app = typer.Typer(help="碳汇计量模型 / carbon model.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
+err = err_console
 
 
 def _engine() -> Engine:

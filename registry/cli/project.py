@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
 from methodologies.errors import MethodologyError
-from registry.cli.context import ctx, refuse, refuse_input
+from registry.cli.context import console, ctx, err_console, refuse, refuse_input
 from registry.cli.output import print_json, warn_unverified
 from registry.db import session_scope
 from registry.errors import RegistryError
@@ -34,8 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["project_app"]
 
 project_app = typer.Typer(help="碳汇项目 / carbon-sink projects.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
+err = err_console
 
 T = TypeVar("T")
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="操作人 / who acts")]
