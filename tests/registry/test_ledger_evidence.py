@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -233,9 +234,13 @@ def test_verify_never_reports_a_false_break_under_eight_writers(ledger: Engine) 
         t.start()
     reports = []
     try:
+        deadline = time.monotonic() + 60
+        while sum(written) < 8 and time.monotonic() < deadline:  # the writers are under way
+            time.sleep(0.01)
         for _ in range(20):
             with read_scope(ledger) as s:  # as `tanhui audit verify` reads: no write lock
                 reports.append(verify_chain(s))
+            time.sleep(0.02)  # let the writers move the head between verifications
     finally:
         stop.set()
         for t in threads:
