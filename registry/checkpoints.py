@@ -109,13 +109,22 @@ def generate_key(path: Path) -> Path:
     return public
 
 
-def _private_key(path: Path) -> Ed25519PrivateKey:
+def _read_key(path: Path, private: bool) -> object:
+    """A PEM key file, or a refusal naming the file and why it cannot be read."""
+    what_zh, what_en = ("签名私钥", "signing key") if private else ("公钥", "public key")
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        data = path.read_bytes()
+        if private:
+            return serialization.load_pem_private_key(data, password=None)
+        return serialization.load_pem_public_key(data)
     except (OSError, ValueError, TypeError) as exc:
         raise CheckpointError(
-            f"无法读取签名私钥 {path}：{exc}", f"cannot read the signing key {path}: {exc}"
+            f"无法读取{what_zh} {path}：{exc}", f"cannot read the {what_en} {path}: {exc}"
         ) from exc
+
+
+def _private_key(path: Path) -> Ed25519PrivateKey:
+    key = _read_key(path, private=True)
     if not isinstance(key, Ed25519PrivateKey):
         raise CheckpointError(
             f"{path} 不是 Ed25519 私钥。", f"{path} is not an Ed25519 private key."
@@ -124,12 +133,7 @@ def _private_key(path: Path) -> Ed25519PrivateKey:
 
 
 def _public_key(path: Path) -> Ed25519PublicKey:
-    try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except (OSError, ValueError, TypeError) as exc:
-        raise CheckpointError(
-            f"无法读取公钥 {path}：{exc}", f"cannot read the public key {path}: {exc}"
-        ) from exc
+    key = _read_key(path, private=False)
     if not isinstance(key, Ed25519PublicKey):
         raise CheckpointError(
             f"{path} 不是 Ed25519 公钥。", f"{path} is not an Ed25519 public key."
