@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from registry.audit import append_event, event_hash, verify_chain
-from registry.checkpoints import check_checkpoint, generate_key, make_checkpoint
+from registry.checkpoints import CheckpointError, check_checkpoint, generate_key, make_checkpoint
 from registry.db import is_postgres, read_scope, session_scope
 from registry.errors import (
     BufferRule,
@@ -286,6 +286,10 @@ def test_a_checkpoint_made_before_a_rewrite_exposes_it(ledger: Engine, tmp_path:
         assert not check_checkpoint(
             s, checkpoint, other_key.with_name("other.key.pub")
         ).signature_ok
+        with pytest.raises(CheckpointError, match="cannot read the public key"):
+            check_checkpoint(s, checkpoint, tmp_path / "keys" / "missing.pub")
+    with pytest.raises(CheckpointError, match="never overwritten"):
+        generate_key(key)  # a key is never replaced by accident
 
 
 # -- rules at the edges -----------------------------------------------------------------------------
