@@ -14,12 +14,13 @@ import pytest
 
 from tests.cli_runner import run_cli
 from tests.registry.test_audit import _tamper
+from tests.registry.user_fixtures import cli_env
 
 TANHUI = str(Path(sys.executable).parent / "tanhui")
 
 
 def tanhui(db_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, env={"TANHUI_DATABASE_URL": db_url}, cwd=cwd)
+    return run_cli(*args, env=cli_env(db_url), cwd=cwd)
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from tests.inventory_files import (
     write_shapefile,
 )
 
-STAFF = Actor("李工", Role.BUREAU_STAFF)
+STAFF = Actor.of("李工", Role.BUREAU_STAFF, "双牌县林业局")
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_a_later_inventory_retires_links_and_keeps_the_county_area(
         fit_and_store_growth(session, "test")
         create_project(session, STAFF, code="FM-1", name="项目", methodology="AR-CM-003-V01",
                        developer="双牌县林业局", start_date=date(2026, 1, 1), crediting_years=30)  # fmt: skip
-        added = add_stands(session, STAFF, "FM-1", f"key={removed}|{split_old}")
+        added = add_stands(session, STAFF, "FM-1", f"key={removed}|{split_old}", 1.0)
     assert sorted(added) == sorted([removed, split_old])
     path = write_filegdb(coded_frame(later), tmp_path / "2031.gdb")
     before = db_snapshot(engine)
