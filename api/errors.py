@@ -32,7 +32,10 @@ def error_body(code: str, zh: str, en: str, details: Any = None) -> dict[str, An
 
 def _details(exc: RegistryError) -> Any:
     conflicts = getattr(exc, "conflicts", None)
-    return {"conflicts": conflicts} if conflicts is not None else None
+    if conflicts is not None:
+        return {"conflicts": conflicts}
+    report = getattr(exc, "report", None)  # a refused import's per-record report (a dict)
+    return {"report": report} if isinstance(report, dict) else None
 
 
 def add_exception_handlers(app: FastAPI) -> None:

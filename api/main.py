@@ -11,7 +11,17 @@ from fastapi import FastAPI
 
 from api.deps import Registry
 from api.errors import add_exception_handlers
-from api.routes import audit, auth, certificates, credits, organisations, projects, stands, users
+from api.routes import (
+    audit,
+    auth,
+    certificates,
+    credits,
+    inventory,
+    organisations,
+    projects,
+    stands,
+    users,
+)
 from registry.settings import Settings
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -49,6 +59,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (auth, users, organisations, credits, certificates, audit, projects, stands):
+    routers = (
+        auth,
+        users,
+        organisations,
+        credits,
+        certificates,
+        audit,
+        projects,
+        stands,
+        inventory,
+    )
+    for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     return app

@@ -69,6 +69,7 @@ __all__ = [
     "UnknownPledge",
     "UnknownProject",
     "UnknownUser",
+    "UnreadableFile",
     "UserError",
     "WrongAccountKind",
 ]
@@ -148,6 +149,10 @@ class ImportRejected(Invalid):
     def __init__(self, message_zh: str, message_en: str, report: object) -> None:
         super().__init__(message_zh, message_en)
         self.report = report
+
+
+class UnreadableFile(Invalid):
+    """A file that cannot be read as what it claims to be (a broken GeoPackage, no layer)."""
 
 
 class AuditChainBroken(Failure):

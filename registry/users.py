@@ -205,6 +205,7 @@ def add_user(
 def bootstrap_admin(
     session: Session, username: str, organisation: str, password: str,
     credit_code: str | None = None, display_name: str | None = None,
+    roles: frozenset[Role] = frozenset({Role.ADMIN}),
 ) -> UserView:  # fmt: skip
     """The registry's first user: an admin with a password, of the bureau that runs the
     registry (registered here, kind ``bureau``, if new). Refused once any user exists."""
@@ -212,10 +213,14 @@ def bootstrap_admin(
         raise Unauthenticated(
             "已有用户：请以管理员身份添加用户。", "users exist: add users as an admin."
         )
+    if Role.ADMIN not in roles:
+        raise UserError(
+            "第一个用户须为带密码的管理员（admin）。",
+            "the first user must be an admin (role admin) with a password.",
+        )
     by = f"{username}@{organisation.strip()}"
     ensure_organisation(session, by, organisation, None, credit_code, default_kind="bureau")
-    return add_user(session, None, username, organisation, frozenset({Role.ADMIN}), password,
-                    display_name)  # fmt: skip
+    return add_user(session, None, username, organisation, roles, password, display_name)
 
 
 def list_users(

@@ -69,7 +69,7 @@ def add_cmd(
     if first:
         assert password is not None
         view = ctx.run(lambda s: bootstrap_admin(s, username, organisation, password, None,
-                                                 display_name))  # fmt: skip
+                                                 display_name, roles))  # fmt: skip
     else:
         view = ctx.run(lambda s: add_user(s, ctx.acting(s), username, organisation, roles,
                                           password, display_name))  # fmt: skip
