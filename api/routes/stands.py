@@ -13,17 +13,21 @@ from registry.listings import stands_page
 __all__ = ["router"]
 
 router = APIRouter(prefix="/stands", tags=["stands 小班"])
-Filter = Query(None, max_length=100)
+
+
+def _filter() -> Any:
+    """A filter's query parameter (a new one each time: FastAPI names the object it gets)."""
+    return Query(None, max_length=100)
 
 
 @router.get("")
 def stands(
     caller: CallerDep, page: PageDep,
     format: Literal["json", "geojson"] = "json",
-    township: str | None = Filter, village: str | None = Filter,
-    species_group: str | None = Filter, land_class: str | None = Filter,
-    forest_category: str | None = Filter, origin: str | None = Filter,
-    age_group: str | None = Filter, compartment: str | None = Filter,
+    township: str | None = _filter(), village: str | None = _filter(),
+    species_group: str | None = _filter(), land_class: str | None = _filter(),
+    forest_category: str | None = _filter(), origin: str | None = _filter(),
+    age_group: str | None = _filter(), compartment: str | None = _filter(),
 ) -> dict[str, Any]:  # fmt: skip
     """现有小班（按小班键） / current stands by key; ``format=geojson``: a FeatureCollection.
     Forest owners see their own stands; right holders' names only to staff, verifiers and the

@@ -96,8 +96,18 @@ def test_import_summary_export_roundtrip_and_audit(
     header = [c.value for c in sheet[1]]
     assert "XIAO_BAN" in header and "AREA_HA_CALC" in header
 
+    from sqlalchemy import create_engine, text
+
+    db = create_engine(db_url)  # the test users' events, then one import (the re-imports: none)
+    with db.connect() as c:
+        n = c.execute(text("SELECT COUNT(*) FROM audit_event")).scalar_one()
+        imports = c.execute(
+            text("SELECT COUNT(*) FROM audit_event WHERE action = 'inventory.imported'")
+        )
+        assert imports.scalar_one() == 1
+    db.dispose()
     verified = tanhui(db_url, "audit", "verify", cwd=tmp_path)
-    assert verified.returncode == 0 and "audit chain OK: 1 events" in verified.stdout
+    assert verified.returncode == 0 and f"audit chain OK: {n} events" in verified.stdout
     log = tanhui(db_url, "audit", "log", cwd=tmp_path)
     assert "inventory.imported" in log.stdout
 
