@@ -58,6 +58,7 @@ bench: setup-test
 	$(PY) bench/import/run.py
 	$(PY) bench/model/run.py
 	$(PY) bench/ledger/run.py
+	$(PY) bench/api/run.py
 
 clean:
 	rm -rf $(VENV) demo_output import_reports *.sqlite build *.egg-info

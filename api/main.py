@@ -1,24 +1,75 @@
-"""The web API (FastAPI). Today only a health check; routes come with the web issue."""
+"""The web API (FastAPI): the registry's services under ``/api/v1``, documented by OpenAPI at
+``/openapi.json``. Resources are opened in the lifespan: the engine (its schema checked — a
+server never migrates), the secret key (a placeholder is refused outside development)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from api.deps import Registry
+from api.errors import add_exception_handlers
+from api.routes import (
+    audit,
+    auth,
+    certificates,
+    credits,
+    inventory,
+    organisations,
+    projects,
+    stands,
+    users,
+)
 from registry.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    settings.checked_secret()  # refuse to build an app with a placeholder secret in production
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from registry.db import ensure_schema, make_engine
+
+        engine = make_engine(settings.database_url, pool_pre_ping=True)
+        ensure_schema(engine)
+        app.state.registry = Registry(settings, engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
     app = FastAPI(
         title="tanhui 碳汇",
-        description="森林碳汇登记系统 / forest carbon-sink registry",
+        description="森林碳汇登记系统 / forest carbon-sink registry. Errors: "
+        "{code, message_zh, message_en, details}; 401 not signed in, 403 forbidden, 404 not "
+        "found, 409 conflict, 422 invalid, 429 sign-in throttled, 503 registry failure.",
         version="0.1.0",
+        lifespan=lifespan,
     )
+    add_exception_handlers(app)
 
-    @app.get("/health")
+    @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    routers = (
+        auth,
+        users,
+        organisations,
+        credits,
+        certificates,
+        audit,
+        projects,
+        stands,
+        inventory,
+    )
+    for module in routers:
+        app.include_router(module.router, prefix=API_PREFIX)
     return app

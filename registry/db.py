@@ -258,6 +258,7 @@ _GUARDED_UPDATES = {
     "audit_event": (),
     "audit_checkpoint": (),
     "organisation": (),
+    "organisation_grant": (),  # append-only (migration 0012)
     "ledger_account": (
         "name",
     ),  # a row lock (FOR NO KEY UPDATE) needs it; its guard refuses updates

@@ -10,6 +10,8 @@ service raises the most specific class; a shell looks only at the class's ``cate
   credits, a state transition that does not apply, an idempotency key reused, double counting).
 - ``invalid``: the request itself is wrong (a malformed serial, a quantity ≤ 0, a bad file).
 - ``failure``: the registry could not run (database set-up, a broken audit chain).
+- ``unauthenticated``: no valid sign-in (a wrong password, a revoked token, a disabled user).
+- ``throttled``: too many failed sign-ins for this user; wait and try again.
 
 Messages never name a command of the CLI: they say what is wrong and what to supply, in the
 service's own terms; the shells add how to supply it.
@@ -44,6 +46,7 @@ __all__ = [
     "InvalidTransition",
     "LedgerError",
     "LedgerTampered",
+    "LoginThrottled",
     "MissingField",
     "NotEligible",
     "NotFound",
@@ -60,10 +63,15 @@ __all__ = [
     "SelectionError",
     "SerialsNotHeld",
     "StartMeasurementMissing",
+    "Unauthenticated",
     "UnknownAccount",
     "UnknownCertificate",
+    "UnknownOrganisation",
     "UnknownPledge",
     "UnknownProject",
+    "UnknownUser",
+    "UnreadableFile",
+    "UserError",
     "WrongAccountKind",
 ]
 
@@ -76,6 +84,8 @@ class Category(StrEnum):
     CONFLICT = "conflict"
     INVALID = "invalid"
     FAILURE = "failure"
+    UNAUTHENTICATED = "unauthenticated"
+    THROTTLED = "throttled"
 
 
 class RegistryError(Exception):
@@ -109,6 +119,27 @@ class Failure(RegistryError):
     category = Category.FAILURE
 
 
+class Unauthenticated(RegistryError):
+    """No valid sign-in: unknown user, wrong password, a revoked or expired token or session,
+    a disabled user — deliberately one message for all, so it reveals nothing."""
+
+    category = Category.UNAUTHENTICATED
+
+
+class LoginThrottled(RegistryError):
+    """Too many failed sign-ins for this user in the throttle window."""
+
+    category = Category.THROTTLED
+
+
+class UnknownUser(NotFound):
+    """No user has this name."""
+
+
+class UserError(Conflict):
+    """A user could not be added or changed (a taken name, the last admin)."""
+
+
 class DatabaseSetupError(Failure):
     """The database cannot be opened or prepared (driver, extension, migration)."""
 
@@ -119,6 +150,10 @@ class ImportRejected(Invalid):
     def __init__(self, message_zh: str, message_en: str, report: object) -> None:
         super().__init__(message_zh, message_en)
         self.report = report
+
+
+class UnreadableFile(Invalid):
+    """A file that cannot be read as what it claims to be (a broken GeoPackage, no layer)."""
 
 
 class AuditChainBroken(Failure):
@@ -132,6 +167,12 @@ class OrganisationError(RegistryError):
     """An organisation could not be registered or does not fit; nothing changed."""
 
     category = Category.CONFLICT
+
+
+class UnknownOrganisation(OrganisationError, NotFound):
+    """No organisation has this name."""
+
+    category = Category.NOT_FOUND
 
 
 class CreditCodeError(OrganisationError):

@@ -30,7 +30,7 @@ def issue(
     the project goes ``verified`` → ``issued`` unless a later monitoring report has moved it on
     already. A retried request (same key) returns the first result and changes nothing."""
     require_role(actor, TRANSITIONS["issue"].roles, "签发碳汇积分 / issue credits")
-    result = ledger.issue(session, actor.name, project_code, idempotency_key, minimum_pct,
+    result = ledger.issue(session, actor, project_code, idempotency_key, minimum_pct,
                           requested_pct, owner_account)  # fmt: skip
     if result.replayed:
         return result

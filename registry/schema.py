@@ -1,5 +1,5 @@
-"""The schema's one description: the SQLModel tables (``registry.models``) and the ledger's
-(``registry.ledger.tables``) on one metadata — Alembic's ``target_metadata`` — and how to
+"""The schema's one description: the SQLModel tables (``registry.models``), the ledger's
+(``registry.ledger.tables``) and the users' (``registry.user_tables``) on one metadata — Alembic's ``target_metadata`` — and how to
 compare it with a migrated database (``schema_differences``), which a test runs on both engines.
 """
 
@@ -27,6 +27,7 @@ def target_metadata() -> MetaData:
     """Every table of the registry on one metadata (importing the modules that define them)."""
     import registry.ledger.tables
     import registry.models
+    import registry.user_tables
 
     return registry.ledger.tables.metadata
 

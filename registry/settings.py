@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["PLACEHOLDER_SECRET", "Settings"]
+
+PLACEHOLDER_SECRET = "change-me-development-only"
 
 
 class Settings(BaseSettings):
@@ -36,5 +39,36 @@ class Settings(BaseSettings):
     """Plausibility gate: a period whose net removals per ha-year differ from the frozen ex-ante
     by more than this factor (either way) is flagged; None = the parameter table's
     ``plausibility_exante_factor`` (2)."""
-    actor: str = "bureau"
-    """Who the CLI acts as in the audit log, until accounts exist."""
+    user: str | None = None
+    """The local user the command line acts as (``--as`` overrides it); its roles and
+    organisation come from the database."""
+    environment: str = "development"
+    """``development`` or ``production``: outside development, placeholder secrets are refused."""
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    """Signs the CSRF tokens of cookie sessions. Set a long random value outside development."""
+    session_hours: float = 12.0
+    """A cookie session ends this many hours after sign-in."""
+    login_max_failures: int = 5
+    """Failed sign-ins per username within ``login_window_minutes`` before sign-in is refused."""
+    login_window_minutes: float = 15.0
+    page_limit_max: int = 500
+    """The largest ``limit`` a page of the API returns."""
+    upload_max_mb: float = 200.0
+    """The largest upload (inventory or plot file) the API accepts, in MiB."""
+    upload_max_unzipped_mb: float = 2000.0
+    """A zip whose members would unpack to more than this (MiB) is refused (zip bombs)."""
+
+    def checked_secret(self) -> str:
+        """The secret key; a placeholder (or a short key) is refused outside development."""
+        value = self.secret_key.get_secret_value()
+        if self.environment != "development" and (
+            value == PLACEHOLDER_SECRET or len(value) < 32 or "change" in value.lower()
+        ):
+            from registry.errors import Failure
+
+            raise Failure(
+                "TANHUI_SECRET_KEY 仍是占位值或过短（至少 32 个字符）：生产环境必须设置随机密钥。",
+                "TANHUI_SECRET_KEY is a placeholder or too short (32 characters at least): set a "
+                "random secret outside development.",
+            )
+        return value

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,9 +42,10 @@ from gis_data import (
 from gis_data.codes import load_codebook
 from gis_data.crs import equal_area_crs
 from methodologies import load_species_vocabulary
+from registry.actors import Actor, require_any_role
 from registry.audit import append_event
 from registry.db import is_postgres, session_scope
-from registry.errors import ImportRejected
+from registry.errors import ImportRejected, UnreadableFile
 from registry.models import (
     STORAGE_SRID,
     InventoryBatch,
@@ -56,12 +57,15 @@ from registry.models import (
     StandLineage,
 )
 from registry.progress import NullProgress, ProgressReporter
+from registry.vocabulary import Role
 
 __all__ = [
+    "IMPORTERS",
     "STAND_ATTRIBUTES",
     "ImportOptions",
     "ImportResult",
     "classify_owner",
+    "import_as",
     "import_inventory",
     "read_and_check",
     "store_inventory",
@@ -653,6 +657,23 @@ def _bulk_insert_stands(
         if rebuild and cur.execute("SELECT CreateSpatialIndex('stand', 'geom')").fetchone()[0] != 1:
             raise RuntimeError("SpatiaLite could not rebuild the spatial index of stand.geom")
         cur.close()
+
+
+IMPORTERS = (Role.ADMIN, Role.BUREAU_STAFF)
+
+
+def import_as(
+    engine: Engine, actor: Actor, path: Path, options: ImportOptions,
+    progress: ProgressReporter | None = None,
+) -> ImportResult:  # fmt: skip
+    """:func:`import_inventory` by a user: bureau staff or an admin, named in the audit log."""
+    from gis_data.errors import GisDataError
+
+    require_any_role(actor, IMPORTERS, "导入调查数据 / import an inventory")
+    try:
+        return import_inventory(engine, path, replace(options, actor=actor.label), progress)
+    except GisDataError as exc:  # unreadable or misused file: the registry's refusal
+        raise UnreadableFile(exc.message_zh, exc.message_en) from exc
 
 
 def import_inventory(

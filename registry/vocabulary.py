@@ -44,4 +44,5 @@ class OrganisationKind(StrEnum):
     BUYER = "buyer"  # 买方
     BANK = "bank"  # 银行
     FOREST_OWNER = "forest_owner"  # 林权权利人
+    VERIFIER = "verifier"  # 审定核证机构 (granted by a registry admin, migration 0012)
     OTHER = "other"  # 其他

@@ -20,12 +20,17 @@ __all__ = ["run_cli"]
 
 
 def run_cli(
-    *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``tanhui *args`` with ``env`` added to the environment, in ``cwd``; the result looks
-    like a finished process (returncode, stdout, stderr)."""
+    """``tanhui *args`` with ``env`` added to the environment, in ``cwd``, ``input`` on stdin;
+    the result looks like a finished process (returncode, stdout, stderr)."""
     with chdir(cwd or Path.cwd()):
-        result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200", **(env or {})})
+        result = CliRunner().invoke(
+            app, list(args), env={"COLUMNS": "200", **(env or {})}, input=input
+        )
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return subprocess.CompletedProcess(

@@ -39,17 +39,23 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+from registry.actors import Actor  # noqa: E402
 from registry.audit import verify_chain  # noqa: E402
 from registry.db import make_engine, migrate, session_scope  # noqa: E402
 from registry.issuance import issue  # noqa: E402
 from registry.ledger import LedgerError, check_invariants, ensure_account, retire, transfer  # noqa: E402
 from registry.models import Role  # noqa: E402
-from registry.projects import Actor  # noqa: E402
 from tests.pg_cluster import PostgisCluster  # noqa: E402
 from tests.registry.ledger_fixtures import verified_project  # noqa: E402
 
 ACCOUNTS = [f"B{i}" for i in range(8)]
-CREDITS = 80_000
+CREDITS = 32_000  # ≤ what the fixture's plots can verify (about 35 900 t)
+BUREAU = "双牌县林业局"  # the developer of the bench's project (ledger_fixtures)
+
+
+def holder(account: str) -> Actor:
+    """A user of the organisation that holds ``account`` (each bench account is its own)."""
+    return Actor.of(f"bench-{account}", Role.BUYER, account)
 
 
 @dataclass
@@ -80,9 +86,11 @@ def tanhui_worker(url: str, seed: str, seconds: float, out: Any, ready: Any, go:
         a, b = rng.sample(ACCOUNTS, 2)
         with session_scope(engine) as s:
             if rng.random() < 0.1:
-                retire(s, "bench", f"{seed}-{n}", a, "bench", "bench", date(2026, 1, 1), quantity=1)
+                retire(
+                    s, holder(a), f"{seed}-{n}", a, "bench", "bench", date(2026, 1, 1), quantity=1
+                )
             else:
-                transfer(s, "bench", f"{seed}-{n}", a, b, quantity=rng.randint(1, 20))
+                transfer(s, holder(a), f"{seed}-{n}", a, b, quantity=rng.randint(1, 20))
 
     _loop(operation, seconds, out)
 
@@ -177,10 +185,11 @@ def prepare(url: str) -> None:
     # enough credits that refusals stay rare: 10 000 t per account, transfers of 1–20 t
     verified_project(engine, Path(tempfile.mkdtemp()), quantity=CREDITS)
     with session_scope(engine) as s:
-        issue(s, Actor("bench", Role.ADMIN), "L1", "bench-issue", minimum_pct=0)
+        issue(s, Actor.of("bench", Role.ADMIN, BUREAU), "L1", "bench-issue", minimum_pct=0)
         for i, a in enumerate(ACCOUNTS):
             ensure_account(s, a, a, "holding", a)
-            transfer(s, "bench", f"seed-{i}", "HOLD-L1", a, quantity=CREDITS // len(ACCOUNTS))
+            transfer(s, Actor.of("bench", Role.BUREAU_STAFF, BUREAU), f"seed-{i}", "HOLD-L1", a,
+                     quantity=CREDITS // len(ACCOUNTS))  # fmt: skip
     with engine.begin() as conn:
         conn.execute(
             text("CREATE TABLE bench_balance (account VARCHAR PRIMARY KEY, n BIGINT NOT NULL)")

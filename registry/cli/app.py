@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from registry.cli import audit, credits, inventory, model, project
+from registry.cli import audit, credits, inventory, model, project, users
 from registry.cli.context import console, ctx, err_console
 from registry.cli.exits import EXIT_FAILED, EXIT_USAGE
 
@@ -31,6 +31,8 @@ app.add_typer(audit.db_app, name="db")
 app.add_typer(model.model_app, name="model")
 app.add_typer(project.project_app, name="project")
 app.add_typer(credits.credits_app, name="credits")
+app.add_typer(users.users_app, name="users")
+app.add_typer(users.org_app, name="org")
 
 
 @app.callback()
@@ -43,8 +45,16 @@ def _root(
             help="SQLAlchemy URL (default sqlite:///tanhui.sqlite, a SpatiaLite file).",
         ),
     ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            envvar="TANHUI_USER",
+            help="以哪个用户操作（角色与机构取自数据库） / the user who acts (roles from the database).",
+        ),
+    ] = None,
 ) -> None:
-    ctx.reset(database_url)
+    ctx.reset(database_url, user)
 
 
 @app.command("demo")
@@ -56,6 +66,20 @@ def demo_cmd(
     from registry.cli.demo import run_demo
 
     run_demo(workdir, stands, ctx.database_url, console)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址 / address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口 / port")] = 8000,
+    workers: Annotated[
+        int | None, typer.Option(help="进程数（PostGIS；SpatiaLite 固定 1） / worker processes")
+    ] = None,
+) -> None:
+    """启动 Web API（/api/v1，/docs） / serve the web API (uvicorn)."""
+    from registry.cli.serve import serve_cmd
+
+    serve_cmd(host, port, workers)
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
-    from registry.projects import Actor
+    from registry.actors import Actor
 
 __all__ = ["CliContext", "console", "ctx", "err_console", "refuse", "refuse_input"]
 
@@ -39,15 +39,17 @@ class CliContext:
 
     def __init__(self) -> None:
         self.database_url: str | None = None
+        self.user: str | None = None
         self._settings: Settings | None = None
         self._engine: Engine | None = None
 
-    def reset(self, database_url: str | None) -> None:
+    def reset(self, database_url: str | None, user: str | None = None) -> None:
         """Start an invocation: forget the settings and close the engine of the last one; the
         consoles take the width the environment gives now (``COLUMNS``)."""
         if self._engine is not None:
             self._engine.dispose()
         self.database_url, self._settings, self._engine = database_url, None, None
+        self.user = user
         columns = os.environ.get("COLUMNS", "")
         if columns.isdigit():
             console.width = err_console.width = int(columns)
@@ -83,11 +85,35 @@ class CliContext:
             self._engine = engine
         return self._engine
 
-    def actor(self, name: str | None, role: Role) -> Actor:
-        """Who acts: ``--actor`` or the settings' actor, in ``--role`` (no login yet)."""
-        from registry.projects import Actor
+    def acting(self, session: Session) -> Actor:
+        """Who acts: the local user named by ``--as`` (or the settings' ``user``), its roles and
+        organisation read from the database in the caller's transaction."""
+        from registry.errors import Unauthenticated
+        from registry.users import load_actor
 
-        return Actor(name or self.settings().actor, role)
+        name = self.user or self.settings().user
+        if not name:
+            raise Unauthenticated(
+                "请指明以哪个用户身份操作（--as 用户名，或环境变量 TANHUI_USER）。",
+                "name the user who acts (--as USER, or TANHUI_USER).",
+            )
+        return load_actor(session, name)
+
+    def acting_label(self, roles: tuple[Role, ...], what: str) -> str:
+        """For services that take only a name for the audit log (imports, growth fits,
+        checkpoints): the user's ``user@organisation``, once it holds one of ``roles``."""
+        from registry.actors import require_any_role
+
+        def check(session: Session) -> str:
+            who = self.acting(session)
+            require_any_role(who, roles, what)
+            return who.label
+
+        try:
+            with self.reading() as session:
+                return check(session)
+        except RegistryError as exc:
+            raise refuse(exc) from exc
 
     def run(self, work: Callable[[Session], T]) -> T:
         """Run one service call in its own transaction; a refusal exits with its code."""

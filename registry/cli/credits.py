@@ -18,7 +18,6 @@ from rich.markup import escape
 from registry.cli.context import console, ctx, err_console
 from registry.cli.exits import EXIT_FAILED, EXIT_USAGE
 from registry.cli.output import print_json, print_table
-from registry.vocabulary import Role
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -65,10 +64,6 @@ def _read(call: Callable[[Session], T]) -> T:
 _show = print_json
 
 
-def _actor() -> str:
-    return ctx.settings().actor
-
-
 def _date(text_: str) -> date:
     """A calendar date written YYYY-MM-DD; anything else is refused (exit 2, bad usage)."""
     try:
@@ -96,13 +91,11 @@ def open_account_cmd(
         str | None, typer.Option(help="统一社会信用代码（18 位，GB 32100-2015 校验）")
     ] = None,
 ) -> None:
-    """开立持有账户（买方、银行、业主） / open a holding account for an organisation."""
-    from registry.ledger import ensure_account
+    """开立持有账户（买方、银行、业主） / open a holding account for an organisation (bureau
+    staff or admin; a new holder's kind is granted by an admin only)."""
+    from registry.ledger import open_account
 
-    _run(
-        lambda sk: ensure_account(sk[0], code, name, "holding", holder, holder_kind, credit_code),
-        "",
-    )
+    ctx.run(lambda s: open_account(s, ctx.acting(s), code, name, holder, holder_kind, credit_code))
     console.print(f"[green]账户 {code} 已开立[/] account {code} open")
 
 
@@ -117,15 +110,14 @@ def issue_cmd(
         ),
     ] = None,
     key: KeyOpt = None,
-    actor: Annotated[str | None, typer.Option("--actor", help="操作人 / who acts")] = None,
-    role: Annotated[Role, typer.Option("--role", help="角色 / role")] = Role.ADMIN,
 ) -> None:
     """签发已核证监测期的积分 / issue the verified period's credits (buffer share to the pool)."""
     from registry.issuance import issue
 
     minimum = ctx.settings().buffer_pct
-    who = ctx.actor(actor, role)
-    _show(_run(lambda sk: issue(sk[0], who, project, sk[1], minimum, buffer_pct), key))
+    _show(
+        _run(lambda sk: issue(sk[0], ctx.acting(sk[0]), project, sk[1], minimum, buffer_pct), key)
+    )
 
 
 @credits_app.command("transfer")
@@ -143,7 +135,14 @@ def transfer_cmd(
     _show(
         _run(
             lambda sk: transfer(
-                sk[0], _actor(), sk[1], from_account, to_account, quantity, serials, project
+                sk[0],
+                ctx.acting(sk[0]),
+                sk[1],
+                from_account,
+                to_account,
+                quantity,
+                serials,
+                project,
             ),
             key,
         )
@@ -167,7 +166,7 @@ def retire_cmd(
     from registry.ledger import retire
 
     day = None if on is None else _date(on)
-    _show(_run(lambda sk: retire(sk[0], _actor(), sk[1], account, beneficiary, purpose,
+    _show(_run(lambda sk: retire(sk[0], ctx.acting(sk[0]), sk[1], account, beneficiary, purpose,
                                  day, quantity, serials, project), key))  # fmt: skip
 
 
@@ -185,7 +184,9 @@ def cancel_cmd(
 
     _show(
         _run(
-            lambda sk: cancel(sk[0], _actor(), sk[1], account, reason, quantity, serials, project),
+            lambda sk: cancel(
+                sk[0], ctx.acting(sk[0]), sk[1], account, reason, quantity, serials, project
+            ),
             key,
         )
     )
@@ -208,7 +209,16 @@ def pledge_cmd(
     _show(
         _run(
             lambda sk: pledge(
-                sk[0], _actor(), sk[1], account, bank, loan_ref, amount, quantity, serials, project
+                sk[0],
+                ctx.acting(sk[0]),
+                sk[1],
+                account,
+                bank,
+                loan_ref,
+                amount,
+                quantity,
+                serials,
+                project,
             ),
             key,
         )
@@ -220,7 +230,7 @@ def release_cmd(pledge_id: Annotated[int, typer.Option("--pledge")], key: KeyOpt
     """解除质押 / the bank releases a pledge."""
     from registry.ledger import release
 
-    _show(_run(lambda sk: release(sk[0], _actor(), sk[1], pledge_id), key))
+    _show(_run(lambda sk: release(sk[0], ctx.acting(sk[0]), sk[1], pledge_id), key))
 
 
 @credits_app.command("enforce")
@@ -228,7 +238,7 @@ def enforce_cmd(pledge_id: Annotated[int, typer.Option("--pledge")], key: KeyOpt
     """质权实现：积分转给银行 / the bank enforces a pledge."""
     from registry.ledger import enforce
 
-    _show(_run(lambda sk: enforce(sk[0], _actor(), sk[1], pledge_id), key))
+    _show(_run(lambda sk: enforce(sk[0], ctx.acting(sk[0]), sk[1], pledge_id), key))
 
 
 @credits_app.command("blocks")

@@ -19,7 +19,7 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.rule import Rule
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from gis_data import area_ha, load_profile
 from gis_data.sample import (
@@ -31,13 +31,21 @@ from gis_data.sample import (
     write_sample_inventory,
 )
 from gis_data.write import write_stands
+from registry.actors import Actor
 from registry.audit import verify_chain
 from registry.db import make_engine, migrate, session_scope
 from registry.queries import current_stands_frame, export_frame, stands_summary
 from registry.settings import Settings
 from registry.stands import ImportOptions
 
-__all__ = ["evidence_steps", "ledger_steps", "model_steps", "project_steps", "run_demo"]
+__all__ = [
+    "demo_people",
+    "evidence_steps",
+    "ledger_steps",
+    "model_steps",
+    "project_steps",
+    "run_demo",
+]
 
 START_YEAR = 2026
 CREDITING_YEARS = 30
@@ -66,16 +74,55 @@ PROJECTS = (
 )  # fmt: skip
 
 
-def ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
+BUREAU = "双牌县林业局（合成）"
+VERIFIER_ORG = "湖南某审定核证机构（合成）"
+BUYER_ORG = "某电力公司（合成）"
+BANK_ORG = "永州某农商银行（合成）"
+# username, display name, organisation, its kind (granted by the admin), roles
+PEOPLE = (
+    ("li-gong", "林业局 李工", BUREAU, "bureau", "bureau_staff"),
+    ("wang-gong", "审定核证机构 王工", VERIFIER_ORG, "verifier", "verifier"),
+    ("hnpower", "某电力公司 碳资产部", BUYER_ORG, "buyer", "buyer"),
+    ("bank-yz", "永州某农商银行 信贷部", BANK_ORG, "bank", "bank"),
+)
+
+
+def demo_people(engine: Engine, workdir: Path, console: Console) -> dict[str, Actor]:
+    """The demo's organisations and users: the first admin (a random password, written to a
+    file only its owner can read), then the others, added and granted their kinds by it."""
+    import secrets
+
+    from registry.organisations import grant_kind, register_organisation
+    from registry.users import add_user, bootstrap_admin, count_users, load_actor, parse_roles
+
+    with session_scope(engine) as session:
+        if count_users(session) == 0:
+            password = secrets.token_urlsafe(18)
+            bootstrap_admin(session, "demo-admin", BUREAU, password, display_name="林业局 局长")
+            secret = workdir / "demo-admin-password.txt"
+            secret.touch(mode=0o600)
+            secret.write_text(password + "\n", encoding="utf-8")
+            console.print(f"管理员 admin demo-admin — 密码见 password in {secret}")
+        admin = load_actor(session, "demo-admin")
+        for username, display, org, kind, roles in PEOPLE:
+            register_organisation(session, admin, org)
+            grant_kind(session, admin, org, kind)
+            if session.execute(text("SELECT 1 FROM app_user WHERE username = :u"),
+                               {"u": username}).first() is None:  # fmt: skip
+                add_user(session, admin, username, org, parse_roles(roles), display_name=display)
+        people = {u: load_actor(session, u) for u, *_ in PEOPLE}
+    return {"admin": admin, **people}
+
+
+def ledger_steps(engine: Engine, settings: Settings, console: Console,
+                 people: dict[str, Actor]) -> None:  # fmt: skip
     from decimal import Decimal
 
     from registry.cli.output import print_table
     from registry.issuance import issue
-    from registry.ledger import check_invariants, ensure_account, pledge, retire, show, transfer
-    from registry.models import Role
-    from registry.projects import Actor
+    from registry.ledger import check_invariants, open_account, pledge, retire, show, transfer
 
-    registrar = Actor("林业局 局长", Role.ADMIN)
+    registrar = people["admin"]
     with session_scope(engine) as session:
         for code, *_ in (p for p in PROJECTS if p[5]):
             result = issue(session, registrar, code, f"demo-issue-{code}", settings.buffer_pct)
@@ -83,19 +130,19 @@ def ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
                           + "; ".join(f"{p.account} {p.serials}" for p in result.placed))  # fmt: skip
         for code, holder, kind in (("BUYER-HNPOWER", "某电力公司（合成）", "buyer"),
                                    ("BANK-YZ", "永州某农商银行（合成）", "bank")):  # fmt: skip
-            ensure_account(session, code, holder, "holding", holder, kind)
+            open_account(session, registrar, code, holder, holder, kind)
     with session_scope(engine) as session:
         t = transfer(
             session,
-            "林业局 李工",
+            people["li-gong"],
             "demo-transfer-1",
             "HOLD-SP-BM-2026-01",
             "BUYER-HNPOWER",
             quantity=20_000,
         )
-        r = retire(session, "某电力公司", "demo-retire-1", "BUYER-HNPOWER", "某电力公司（合成）",
+        r = retire(session, people["hnpower"], "demo-retire-1", "BUYER-HNPOWER", "某电力公司（合成）",
                    "2026 年度碳中和 carbon neutrality 2026", None, quantity=5_000)  # fmt: skip
-        p = pledge(session, "双牌县林业局", "demo-pledge-1", "HOLD-SP-BM-2026-01", "BANK-YZ",
+        p = pledge(session, people["li-gong"], "demo-pledge-1", "HOLD-SP-BM-2026-01", "BANK-YZ",
                    "SP-DK-2026-001", Decimal("1000000.00"), quantity=50_000)  # fmt: skip
     console.print(f"转让 transfer {t.quantity:,} t → BUYER-HNPOWER {t.serials[0]}")
     console.print(f"退役 retired {r.quantity:,} t, certificate {r.certificate}: {r.serials[0]}")
@@ -116,13 +163,13 @@ def ledger_steps(engine: Engine, settings: Settings, console: Console) -> None:
     console.print(
         "[green]账本不变量成立 ledger invariants hold[/]" if not problems else f"[red]{problems}[/]"
     )
-    evidence_steps(engine, settings, console)
+    evidence_steps(engine, settings, console, registrar)
     console.print(
         f"试试 / try: tanhui credits show --account BUYER-HNPOWER ; tanhui credits certificate --id {r.certificate}"
     )
 
 
-def evidence_steps(engine: Engine, settings: Settings, console: Console) -> None:
+def evidence_steps(engine: Engine, settings: Settings, console: Console, admin: Actor) -> None:
     """The ledger's evidence: the tables replayed from the audit log, and a signed checkpoint of
     the chain's head (in real use the key lives outside the database and its backups)."""
     from registry.checkpoints import check_checkpoint, generate_key, make_checkpoint
@@ -139,7 +186,7 @@ def evidence_steps(engine: Engine, settings: Settings, console: Console) -> None
     key = Path(str(engine.url.database)).parent / "keys" / "checkpoint.key"
     public = key.with_name(key.name + ".pub") if key.exists() else generate_key(key)
     with session_scope(engine) as session:
-        checkpoint = make_checkpoint(session, key, settings.registry_name, "林业局 局长")
+        checkpoint = make_checkpoint(session, key, settings.registry_name, admin.label)
     with read_scope(engine) as session:
         held = check_checkpoint(session, checkpoint, public).ok
     console.print(
@@ -160,7 +207,7 @@ def exante_band(info: dict[str, Any], start: date, end: date) -> tuple[float, fl
 
 
 def project_steps(
-    engine: Engine, console: Console, tolerance: float
+    engine: Engine, console: Console, tolerance: float, people: dict[str, Actor]
 ) -> list[tuple[str, float, float, float]]:
     """Walk the demo projects through their lifecycle; returns (code, verified, band low, high).
     ``tolerance``: the overlap tolerance (m²) the demo's settings give."""
@@ -169,9 +216,7 @@ def project_steps(
     from rich.table import Table
 
     from registry.carbon_model import latest_growth_curves
-    from registry.models import Role
     from registry.projects import (
-        Actor,
         add_evidence,
         add_stands,
         assess_risk,
@@ -188,10 +233,7 @@ def project_steps(
     )
     from registry.synthetic_plots import fm_growth_gain, remeasured_plots, synthetic_evidence
 
-    staff, verifier, admin = (
-        Actor("林业局 李工", Role.BUREAU_STAFF), Actor("审定核证机构 王工", Role.VERIFIER),
-        Actor("林业局 局长", Role.ADMIN),
-    )  # fmt: skip
+    staff, verifier, admin = people["li-gong"], people["wang-gong"], people["admin"]
     table = Table(title="项目 projects (t CO2e)")
     for name in ("code", "methodology", "stands", "ha", "status", "ex-ante", "period",
                  "ex-ante band", "verified"):  # fmt: skip
@@ -200,7 +242,7 @@ def project_steps(
     for code, name, methodology, selection, start, monitored in PROJECTS:
         with session_scope(engine) as session:
             create_project(session, staff, code=code, name=name, methodology=methodology,
-                           developer="双牌县林业局（合成）", start_date=start, crediting_years=30)  # fmt: skip
+                           developer=BUREAU, start_date=start, crediting_years=30)  # fmt: skip
             keys = add_stands(session, staff, code, selection, tolerance)
             add_evidence(session, staff, code, synthetic_evidence(methodology, keys, start))
             report = check_project(session, code, tolerance)
@@ -264,7 +306,8 @@ def project_steps(
     return outcomes
 
 
-def model_steps(engine: Engine, settings: Settings, workdir: Path, console: Console) -> None:
+def model_steps(engine: Engine, settings: Settings, workdir: Path, console: Console,
+                by: str) -> None:  # fmt: skip
     from rich.table import Table
 
     from registry.carbon_model import fit_and_store_growth, run_ex_ante, select_stands
@@ -272,7 +315,7 @@ def model_steps(engine: Engine, settings: Settings, workdir: Path, console: Cons
 
     plots = workdir / "plots"
     with session_scope(engine) as session:
-        fit_id, curves = fit_and_store_growth(session, settings.actor)
+        fit_id, curves = fit_and_store_growth(session, by)
         data = select_stands(session, "all")
     fitted = [c for c in curves if "fallback" not in c.basis]
     console.print(
@@ -372,10 +415,11 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
 
     engine = make_engine(settings.database_url)
     migrate(engine)
+    people = demo_people(engine, workdir, console)
     options = ImportOptions(
         overlap_tolerance_m2=settings.overlap_tolerance_m2,
         area_tolerance_pct=settings.area_tolerance_pct,
-        actor=settings.actor,
+        actor=people["li-gong"].label,
         inventory_year=2025,
     )
     console.print(Rule("2. 导入小班（全部检查，要么全导入要么不导入）/ import with every check"))
@@ -406,12 +450,14 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
     console.print(f"{chain.n_events} 个事件 events — {status}")
 
     console.print(Rule("6. 生长曲线与事前碳汇潜力 / growth curves and ex-ante potential"))
-    model_steps(engine, settings, workdir, console)
+    model_steps(engine, settings, workdir, console, people["li-gong"].label)
 
     console.print(
         Rule("7. 碳汇项目：创建 → 审定 → 登记 → 监测 → 核证 / projects through their lifecycle")
     )
-    for code, verified, low, high in project_steps(engine, console, settings.overlap_tolerance_m2):
+    for code, verified, low, high in project_steps(
+        engine, console, settings.overlap_tolerance_m2, people
+    ):
         inside = low <= verified <= high
         console.print(
             f"{code}: 核证 verified {verified:,.0f} t "
@@ -421,7 +467,7 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
         )  # fmt: skip
 
     console.print(Rule("8. 签发、转让、退役、质押 / credits: issue, transfer, retire, pledge"))
-    ledger_steps(engine, settings, console)
+    ledger_steps(engine, settings, console, people)
 
     # 2031: a new inventory arrives after the projects started (see _second_inventory)
     _second_inventory(engine, workdir, n_stands, options, console)

@@ -2,7 +2,8 @@
 
 0 done · 1 refused: the request was understood and refused, nothing changed (invalid or
 conflicting; an import refused with its report) · 2 bad usage (options; Typer's own) · 3 could
-not run (unreadable file, database set-up, broken audit chain) · 4 not found · 5 forbidden.
+not run (unreadable file, database set-up, broken audit chain) · 4 not found · 5 forbidden
+(also: not signed in, sign-in throttled).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ EXIT_CODES: dict[Category, int] = {
     Category.FAILURE: EXIT_FAILED,
     Category.NOT_FOUND: EXIT_NOT_FOUND,
     Category.FORBIDDEN: EXIT_FORBIDDEN,
+    Category.UNAUTHENTICATED: EXIT_FORBIDDEN,
+    Category.THROTTLED: EXIT_FORBIDDEN,
 }
 
 

@@ -18,6 +18,7 @@ from registry.cli.context import console, ctx, err_console
 from registry.cli.exits import EXIT_NOT_FOUND, EXIT_USAGE
 from registry.cli.importing import run_import
 from registry.cli.output import print_frame
+from registry.vocabulary import Role
 
 if TYPE_CHECKING:
     pass
@@ -120,7 +121,9 @@ def import_inventory_cmd(
             settings.overlap_tolerance_m2 if overlap_tolerance is None else overlap_tolerance
         ),
         area_tolerance_pct=settings.area_tolerance_pct,
-        actor=settings.actor,
+        actor=ctx.acting_label(
+            (Role.ADMIN, Role.BUREAU_STAFF), "导入调查数据 / import an inventory"
+        ),
         layer=layer,
         codes=codes,
         area_unit=area_unit,

@@ -1,7 +1,7 @@
 """``tanhui project …``: carbon-sink projects on the command line (thin shell over services).
 
-There is no login yet: the CLI acts as ``--actor`` with ``--role`` (default: the settings'
-actor as bureau staff). Roles are enforced by the services; authentication comes with the API.
+The CLI acts as the local user named by ``tanhui --as USER`` (or ``TANHUI_USER``); its roles
+and organisation come from the database, and the services decide what it may do.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.markup import escape
@@ -22,11 +22,9 @@ from registry.cli.context import console, ctx, err_console, refuse, refuse_input
 from registry.cli.output import print_json, warn_unverified
 from registry.db import session_scope
 from registry.errors import RegistryError
-from registry.vocabulary import Role
 
 if TYPE_CHECKING:
     import pandas as pd
-    from sqlalchemy import Engine
 
     from registry.projects import Actor
 
@@ -36,24 +34,19 @@ project_app = typer.Typer(help="碳汇项目 / carbon-sink projects.", no_args_i
 err = err_console
 
 T = TypeVar("T")
-ActorOpt = Annotated[str | None, typer.Option("--actor", help="操作人 / who acts")]
-RoleOpt = Annotated[Role, typer.Option("--role", help="角色 / role")]
-
-
-def _context(actor: str | None, role: Role) -> tuple[Engine, Actor]:
-    return ctx.engine(), ctx.actor(actor, role)
 
 
 def _fail(exc: RegistryError | MethodologyError) -> typer.Exit:
     return refuse(exc) if isinstance(exc, RegistryError) else refuse_input(exc)
 
 
-def _act(actor: str | None, role: Role, work: Callable[[Session, Any], T]) -> T:
-    """Run one service call as ``actor`` in its own transaction; a refusal exits with 1."""
-    engine, who = _context(actor, role)
+def _act(work: Callable[[Session, Actor], T]) -> T:
+    """Run one service call as the CLI's user in its own transaction; a refusal exits with its
+    category's code."""
+    engine = ctx.engine()
     try:
         with session_scope(engine) as session:
-            return work(session, who)
+            return work(session, ctx.acting(session))
     except (RegistryError, MethodologyError) as exc:
         raise _fail(exc) from exc
 
@@ -69,15 +62,14 @@ def create_cmd(
     start_date: Annotated[str, typer.Option(help="开始日期 YYYY-MM-DD")],
     years: Annotated[int, typer.Option(help="计入期 20–40 年")] = 30,
     planted_group: Annotated[str | None, typer.Option(help="造林树种组（造林项目）")] = None,
-    actor: ActorOpt = None,
-    role: RoleOpt = Role.BUREAU_STAFF,
 ) -> None:
     """新建项目（草稿） / create a project in draft."""
     from registry.projects import create_project
 
-    engine, who = _context(actor, role)
+    engine = ctx.engine()
     try:
         with session_scope(engine) as session:
+            who = ctx.acting(session)
             create_project(session, who, code=code, name=name, methodology=methodology,
                            developer=developer, start_date=date.fromisoformat(start_date),
                            crediting_years=years, planted_group=planted_group)  # fmt: skip
@@ -86,12 +78,13 @@ def create_cmd(
     console.print(f"[green]已创建项目 {code}（草稿）[/] project {code} created (draft)")
 
 
-def _stands_cmd(add: bool, project: str, stands: str, actor: str | None, role: Role) -> None:
+def _stands_cmd(add: bool, project: str, stands: str) -> None:
     from registry.projects import DoubleCounting, add_stands, remove_stands
 
-    engine, who = _context(actor, role)
+    engine = ctx.engine()
     try:
         with session_scope(engine) as session:
+            who = ctx.acting(session)
             if add:
                 keys = add_stands(
                     session, who, project, stands, ctx.settings().overlap_tolerance_m2
@@ -117,22 +110,18 @@ def add_stands_cmd(
     stands: Annotated[
         str, typer.Option(help="all | township=…,species_group=… | key=… | @keys.txt")
     ],
-    actor: ActorOpt = None,
-    role: RoleOpt = Role.BUREAU_STAFF,
 ) -> None:
     """向草稿项目加入小班（防重复计量） / add stands to a draft (double-counting guard)."""
-    _stands_cmd(True, project, stands, actor, role)
+    _stands_cmd(True, project, stands)
 
 
 @project_app.command("remove-stands")
 def remove_stands_cmd(
     project: Annotated[str, typer.Option(help="项目编号")],
     stands: Annotated[str, typer.Option(help="选择条件 / selection")],
-    actor: ActorOpt = None,
-    role: RoleOpt = Role.BUREAU_STAFF,
 ) -> None:
     """从草稿项目移出小班 / remove stands from a draft."""
-    _stands_cmd(False, project, stands, actor, role)
+    _stands_cmd(False, project, stands)
 
 
 @project_app.command("add-evidence")
@@ -142,8 +131,6 @@ def add_evidence_cmd(
         Path,
         typer.Option(help="证据 .csv/.xlsx：stand_key, kind, item, value, observed_on, reference"),
     ],
-    actor: ActorOpt = None,
-    role: RoleOpt = Role.BUREAU_STAFF,
 ) -> None:
     """加入适用条件证据（调查、影像、声明） / add dated observations and declarations (draft)."""
     from registry.plot_workbook import read_table
@@ -156,7 +143,7 @@ def add_evidence_cmd(
             f"[bold red]错误[/] 无法读取 {file}：{escape(str(exc))}\n[bold red]Error[/] cannot read {file}"
         )
         raise typer.Exit(1) from exc
-    n = _act(actor, role, lambda session, who: add_evidence(session, who, project, rows))
+    n = _act(lambda session, who: add_evidence(session, who, project, rows))
     console.print(f"[green]{project}: 已加入 {n} 条证据[/] {n} evidence rows added")
 
 
@@ -165,7 +152,7 @@ def check_cmd(project: Annotated[str, typer.Option(help="项目编号")]) -> Non
     """合格性与重复计量检查 / eligibility and double-counting report."""
     from registry.projects import check_project
 
-    engine, _ = _context(None, Role.BUREAU_STAFF)
+    engine = ctx.engine()
     try:
         with session_scope(engine) as session:
             report = check_project(session, project, ctx.settings().overlap_tolerance_m2)
@@ -186,15 +173,15 @@ def check_cmd(project: Annotated[str, typer.Option(help="项目编号")]) -> Non
         raise typer.Exit(1)
 
 
-def _transition_cmd(project: str, action: str, comment: str, actor: str | None, role: Role) -> None:
+def _transition_cmd(project: str, action: str, comment: str) -> None:
     from registry.projects import transition
 
-    def run(session: Session, who: Any) -> tuple[str, float | None]:
+    def run(session: Session, who: Actor) -> tuple[str, float | None]:
         p = transition(session, who, project, action, comment,
                        tolerance_m2=ctx.settings().overlap_tolerance_m2)  # fmt: skip
         return p.status, p.exante_total_tco2e
 
-    status, total = _act(actor, role, run)
+    status, total = _act(run)
     extra = (
         f"; ex-ante {total:,.0f} t CO2e frozen"
         if action == "register" and total is not None
@@ -203,35 +190,29 @@ def _transition_cmd(project: str, action: str, comment: str, actor: str | None, 
     console.print(f"[green]{project}: {action} → {status}[/]{extra}")
 
 
-def _make_transition(action: str, help_text: str, default_role: Role) -> None:
+def _make_transition(action: str, help_text: str) -> None:
     def command(
         project: Annotated[str, typer.Option(help="项目编号")],
         comment: Annotated[str, typer.Option(help="意见 / comment")] = "",
-        actor: ActorOpt = None,
-        role: RoleOpt = default_role,
     ) -> None:
-        _transition_cmd(project, action, comment, actor, role)
+        _transition_cmd(project, action, comment)
 
     command.__doc__ = help_text
     project_app.command(action)(command)
 
 
-_make_transition("submit", "提交审定 / submit for validation.", Role.BUREAU_STAFF)
-_make_transition("validate", "审定通过 / validate (verifier).", Role.VERIFIER)
-_make_transition(
-    "register", "登记并冻结事前估算 / register and freeze the ex-ante (admin).", Role.ADMIN
-)
+_make_transition("submit", "提交审定 / submit for validation (bureau staff).")
+_make_transition("validate", "审定通过 / validate (verifier).")
+_make_transition("register", "登记并冻结事前估算 / register and freeze the ex-ante (admin).")
 
 
 @project_app.command("reject")
 def reject_cmd(
     project: Annotated[str, typer.Option(help="项目编号")],
     reason: Annotated[str, typer.Option(help="退回理由 / reason")],
-    actor: ActorOpt = None,
-    role: RoleOpt = Role.VERIFIER,
 ) -> None:
     """退回一步（须写理由） / reject with a reason: the project returns one step."""
-    _transition_cmd(project, "reject", reason, actor, role)
+    _transition_cmd(project, "reject", reason)
 
 
 def _read_plots(plots: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -253,14 +234,12 @@ def measure_start_cmd(
     project: Annotated[str, typer.Option(help="项目编号")],
     plots: Annotated[Path, typer.Option(help="固定样地起始测定 .xlsx（每木检尺 + 层面积）")],
     measured_on: Annotated[str, typer.Option("--date", help="测定日期 YYYY-MM-DD")],
-    actor: ActorOpt = None,
-    role: RoleOpt = Role.BUREAU_STAFF,
 ) -> None:
     """记录计入期开始时的固定样地测定 / record the permanent plots measured at the start."""
     from registry.projects import record_start_measurement
 
     trees, strata = _read_plots(plots)
-    digest = _act(actor, role, lambda session, who: record_start_measurement(
+    digest = _act(lambda session, who: record_start_measurement(
         session, who, project, date.fromisoformat(measured_on), trees, strata
     ).start_plots_digest)  # fmt: skip
     console.print(f"[green]{project}: 起始测定已记录 start measurement recorded[/] "
@@ -273,8 +252,6 @@ def monitor_cmd(
     start: Annotated[str, typer.Option(help="监测期开始 YYYY-MM-DD")],
     end: Annotated[str, typer.Option(help="监测期结束 YYYY-MM-DD")],
     plots: Annotated[Path, typer.Option(help="样地数据 .xlsx（每木检尺 + 层面积）")],
-    actor: ActorOpt = None,
-    role: RoleOpt = Role.BUREAU_STAFF,
 ) -> None:
     """提交监测报告（同一批固定样地复测，计算碳储量变化） / submit a monitoring period."""
     from registry.projects import submit_monitoring
@@ -282,13 +259,13 @@ def monitor_cmd(
     trees, strata = _read_plots(plots)
     factor = ctx.settings().plausibility_factor
 
-    def run(session: Session, who: Any) -> tuple[float, float | None, str, str]:
+    def run(session: Session, who: Actor) -> tuple[float, float | None, str, str]:
         period = submit_monitoring(session, who, project, date.fromisoformat(start),
                                    date.fromisoformat(end), trees, strata, factor)  # fmt: skip
         return (period.removals_tco2e, period.change_uncertainty, period.flags_json or "[]",
                 period.provenance_json)  # fmt: skip
 
-    removals, unc, flags_json, provenance = _act(actor, role, run)
+    removals, unc, flags_json, provenance = _act(run)
     u = "∞" if unc is None else f"{unc:.1%}"
     console.print(f"[green]{project}: 监测期已提交 monitoring period submitted[/] — net removals "
                   f"{removals:,.1f} t CO2e (uncertainty of the change {u})")  # fmt: skip
@@ -308,13 +285,11 @@ def verify_cmd(
         str,
         typer.Option(help="核证未通过合理性检查的监测期的理由 / reason to verify a flagged period"),
     ] = "",
-    actor: ActorOpt = None,
-    role: RoleOpt = Role.VERIFIER,
 ) -> None:
     """核证监测期 / verify the open monitoring period (quantity ≤ computed removals)."""
     from registry.projects import verify_period
 
-    _act(actor, role, lambda session, who: verify_period(session, who, project, quantity, comment,
+    _act(lambda session, who: verify_period(session, who, project, quantity, comment,
                                                          override_reason))  # fmt: skip
     console.print(f"[green]{project}: 核证 verified {quantity:,.3f} t CO2e[/]")
 
@@ -324,13 +299,11 @@ def assess_risk_cmd(
     project: Annotated[str, typer.Option(help="项目编号")],
     buffer_pct: Annotated[float, typer.Option(help="缓冲比例 % / buffer share (0–100)")],
     reason: Annotated[str, typer.Option(help="评估依据 / basis of the assessment")],
-    actor: ActorOpt = None,
-    role: RoleOpt = Role.VERIFIER,
 ) -> None:
     """评估非永久性风险 / the project's assessed risk: its issuances' buffer share (≥ the minimum)."""
     from registry.projects import assess_risk
 
-    _act(actor, role, lambda session, who: assess_risk(session, who, project, buffer_pct, reason))
+    _act(lambda session, who: assess_risk(session, who, project, buffer_pct, reason))
     console.print(f"[green]{project}: 缓冲比例 buffer share {buffer_pct:g}%[/]")
 
 
@@ -342,7 +315,7 @@ def show_cmd(
     """项目详情 / a project: status, area, stands, ex-ante, monitoring periods, history."""
     from registry.projects import project_summary
 
-    engine, _ = _context(None, Role.BUREAU_STAFF)
+    engine = ctx.engine()
     try:
         with session_scope(engine) as session:
             info = project_summary(session, project).to_dict()

@@ -24,7 +24,7 @@ and each operation runs a fixed handful of them whatever the number of blocks it
 """
 
 from registry.errors import LedgerError
-from registry.ledger.accounts import ensure_account
+from registry.ledger.accounts import ensure_account, open_account
 from registry.ledger.invariants import check_invariants
 from registry.ledger.moves import (
     ROUNDING_RULE,
@@ -61,6 +61,7 @@ __all__ = [
     "format_block",
     "history",
     "issue",
+    "open_account",
     "parse_serial",
     "pledge",
     "release",

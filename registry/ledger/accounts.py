@@ -7,21 +7,32 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from registry.actors import REGISTRY_ORGANISATION, Actor, require_any_role
 from registry.audit import append_event
 from registry.db import DriverSQL
-from registry.errors import AccountMismatch, ReservedAccount, UnknownAccount, WrongAccountKind
+from registry.errors import (
+    AccountMismatch,
+    PermissionDenied,
+    ReservedAccount,
+    UnknownAccount,
+    WrongAccountKind,
+)
 from registry.ledger.validation import check_account_code, check_text
 from registry.ledger.vocabulary import AccountKind
-from registry.organisations import ensure_organisation
+from registry.organisations import EFFECTIVE_KIND, ensure_organisation
+from registry.vocabulary import Role
 
 __all__ = [
     "ACCOUNT_LOCK",
     "account",
     "account_and_holder",
+    "account_organisation",
     "accounts",
     "ensure_account",
     "is_reserved",
     "lock_account",
+    "open_account",
+    "require_holder",
     "system_account",
 ]
 
@@ -52,6 +63,7 @@ def ensure_account(
     *,
     new_holder_kind: str = "other",
     system: bool = False,
+    by: str = "registry@registry",
 ) -> int:
     """The account's id, opening it (idempotently) if needed, for the organisation ``holder``.
 
@@ -73,7 +85,7 @@ def ensure_account(
     db = DriverSQL(session)
     found = account_and_holder(db, code)
     if found is None:
-        holder_id = ensure_organisation(session, "ledger", holder, holder_kind, credit_code,
+        holder_id = ensure_organisation(session, by, holder, holder_kind, credit_code,
                                         default_kind=new_holder_kind).id  # fmt: skip
         # ON CONFLICT: two operations opening the same account at once — one inserts, both go on
         inserted = db.rows(
@@ -82,7 +94,7 @@ def ensure_account(
             {"c": code, "n": name, "k": kind, "h": holder.strip(), "o": holder_id, "t": _now()},
         )
         if inserted:
-            append_event(session, actor="ledger", action="ledger.account_opened", entity_type="ledger_account",
+            append_event(session, actor=by, action="ledger.account_opened", entity_type="ledger_account",
                          entity_id=code, payload={"name": name, "kind": kind, "holder": holder.strip()})  # fmt: skip
         found = account_and_holder(db, code)
         assert found is not None
@@ -102,15 +114,71 @@ def ensure_account(
             f"account {code} exists with the name {found[4]!r}, not {name!r}.",
         )
     if holder_kind is not None or credit_code is not None:  # what was asked of the holder
-        ensure_organisation(session, "ledger", found[2], holder_kind, credit_code)
+        ensure_organisation(session, by, found[2], holder_kind, credit_code)
     return int(found[0])
 
 
-def system_account(session: Session, kind: AccountKind) -> int:
+def system_account(session: Session, kind: AccountKind, by: str = "registry@registry") -> int:
     """One of the registry's own accounts (issuance, buffer, retirement, cancellation)."""
     code, name = SYSTEM_ACCOUNTS[kind]
-    return ensure_account(session, code, name, kind.value, "registry", new_holder_kind="registry",
-                          system=True)  # fmt: skip
+    return ensure_account(session, code, name, kind.value, REGISTRY_ORGANISATION,
+                          new_holder_kind="registry", system=True, by=by)  # fmt: skip
+
+
+def open_account(
+    session: Session, actor: Actor, code: str, name: str, holder: str,
+    holder_kind: str | None = None, credit_code: str | None = None,
+) -> int:  # fmt: skip
+    """Open a holding account (idempotently) for an organisation — by bureau staff or a registry
+    admin. A new holder is registered as ``other`` unless an admin gives its kind: a kind (bank,
+    developer …) is granted by a registry admin, never declared by whoever opens the account."""
+    require_any_role(actor, (Role.ADMIN, Role.BUREAU_STAFF), "开立账户 / open accounts")
+    if holder_kind not in (None, "other") and not actor.has(Role.ADMIN):
+        db = DriverSQL(session)
+        found = db.first(
+            f"SELECT {EFFECTIVE_KIND} FROM organisation o WHERE o.name = :n", {"n": holder.strip()}
+        )
+        if found is None or found[0] != holder_kind:
+            raise PermissionDenied(
+                f"机构类型（{holder_kind}）只能由登记簿管理员授予，开户人不能声明。",
+                f"an organisation's kind ({holder_kind}) is granted by a registry admin, never "
+                "declared by whoever opens an account.",
+            )
+    return ensure_account(session, code, name, AccountKind.HOLDING.value, holder, holder_kind,
+                          credit_code, by=actor.label)  # fmt: skip
+
+
+def account_organisation(db: DriverSQL, code: str) -> tuple[str, str] | None:
+    """(holder organisation's name, its kind as granted) of an account."""
+    row = db.first(
+        f"SELECT o.name, {EFFECTIVE_KIND} FROM ledger_account a JOIN organisation o ON o.id = a.organisation_id "
+        "WHERE a.code = :c",
+        {"c": code},
+    )  # fmt: skip
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+def require_holder(db: DriverSQL, actor: Actor, code: str, what: str) -> None:
+    """Only users of the account's organisation move its credits; the registry's own accounts
+    are moved by registry admins."""
+    found = account_organisation(db, code)
+    if found is None:
+        raise UnknownAccount(f"没有账户 {code!r}。", f"no account {code!r}.")
+    holder, kind = found
+    if kind == "registry":
+        if actor.has(Role.ADMIN):
+            return
+        raise PermissionDenied(
+            f"{actor.name}（{actor.organisation}）无权{what}：账户 {code} 是登记簿的系统账户，只有登记簿管理员可以操作。",
+            f"{actor.name} ({actor.organisation}) may not {what}: account {code} is one of the "
+            "registry's own accounts, moved by registry admins only.",
+        )
+    if holder != actor.organisation:
+        raise PermissionDenied(
+            f"{actor.name}（{actor.organisation}）无权{what}：账户 {code} 属于 {holder}，只有该机构的用户可以操作。",
+            f"{actor.name} ({actor.organisation}) may not {what}: account {code} belongs to "
+            f"{holder}; only its users move its credits.",
+        )
 
 
 def is_reserved(code: str) -> bool:
@@ -120,9 +188,9 @@ def is_reserved(code: str) -> bool:
 
 
 def account_and_holder(db: DriverSQL, code: str) -> tuple[Any, ...] | None:
-    """(id, kind, holder organisation's name, its kind, account name) of an account."""
+    """(id, kind, holder organisation's name, its kind as granted, account name) of an account."""
     return db.first(
-        "SELECT a.id, a.kind, o.name, o.kind, a.name FROM ledger_account a JOIN organisation o ON o.id = a.organisation_id "
+        f"SELECT a.id, a.kind, o.name, {EFFECTIVE_KIND}, a.name FROM ledger_account a JOIN organisation o ON o.id = a.organisation_id "
         "WHERE a.code = :c",
         {"c": code},
     )  # fmt: skip

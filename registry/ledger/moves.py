@@ -14,6 +14,8 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from methodologies.engine import to_credits
+from registry.actors import Actor, require_any_role
+from registry.db import DriverSQL
 from registry.errors import (
     BadQuantity,
     BufferRule,
@@ -30,6 +32,7 @@ from registry.ledger.accounts import (
     accounts,
     ensure_account,
     lock_account,
+    require_holder,
     system_account,
 )
 from registry.ledger.blocks import Block, NewBlock, insert_blocks, live_blocks, move, select
@@ -52,6 +55,7 @@ from registry.ledger.validation import (
 )
 from registry.ledger.vocabulary import AccountKind, BlockState, OperationKind, PledgeStatus
 from registry.organisations import KIND_NAMES
+from registry.vocabulary import Role
 
 __all__ = [
     "ROUNDING_RULE",
@@ -70,7 +74,7 @@ HOLDING_OR_BUFFER = (AccountKind.HOLDING.value, AccountKind.BUFFER.value)
 
 
 def issue(
-    session: Session, actor: str, project_code: str, idempotency_key: str, minimum_pct: float,
+    session: Session, actor: Actor, project_code: str, idempotency_key: str, minimum_pct: float,
     requested_pct: float | None = None, owner_account: str | None = None,
 ) -> IssueResult:  # fmt: skip
     """The ledger's half of an issuance: serials for the verified, not yet issued monitoring
@@ -83,8 +87,9 @@ def issue(
     Rounding: credits = floor(verified t CO2e); buffer = ceil(credits × share / 100) to the
     buffer account (non-permanence pool), the rest to the developer's holding account.
     """
+    require_any_role(actor, (Role.ADMIN,), "签发碳汇积分 / issue credits")
     op = Operation(session, OperationKind.ISSUE, idempotency_key,
-                   {"project": project_code, "buffer_pct": minimum_pct, "requested_pct": requested_pct}, actor)  # fmt: skip
+                   {"project": project_code, "buffer_pct": minimum_pct, "requested_pct": requested_pct}, actor.label)  # fmt: skip
     if op.previous is not None:
         return IssueResult.from_dict(op.previous, replayed=True)
     buffer_pct = minimum_pct if requested_pct is None else requested_pct
@@ -135,11 +140,12 @@ def issue(
     else:
         db.rows("UPDATE serial_counter SET next_seq = next_seq + :q, issued = issued + :q WHERE project_code = :p AND vintage = :v",
                 {"q": credits, "p": project_code, "v": vintage})  # fmt: skip
-    issuance_account = system_account(session, AccountKind.ISSUANCE)
-    buffer_account = system_account(session, AccountKind.BUFFER)
+    issuance_account = system_account(session, AccountKind.ISSUANCE, actor.label)
+    buffer_account = system_account(session, AccountKind.BUFFER, actor.label)
     owner = owner_account or f"HOLD-{project_code}"
     owner_id = ensure_account(session, owner, f"{project[1]} 持有账户", AccountKind.HOLDING.value,
-                              str(project[1]), new_holder_kind="developer", system=owner_account is None)  # fmt: skip
+                              str(project[1]), new_holder_kind="developer", system=owner_account is None,
+                              by=actor.label)  # fmt: skip
     placed: list[Placement] = []
     rows: list[NewBlock] = []
     active = BlockState.ACTIVE.value
@@ -169,12 +175,14 @@ def issue(
 
 
 def transfer(
-    session: Session, actor: str, idempotency_key: str, from_account: str, to_account: str,
+    session: Session, actor: Actor, idempotency_key: str, from_account: str, to_account: str,
     quantity: int | None = None, serials: str | None = None, project: str | None = None,
 ) -> TransferResult:  # fmt: skip
-    """Move active credits between holding/buffer accounts (a quantity, oldest first, or serials)."""
+    """Move active credits between holding/buffer accounts (a quantity, oldest first, or serials);
+    only users of the source account's organisation move its credits."""
+    require_holder(DriverSQL(session), actor, from_account, "转让积分 / transfer credits")
     op = Operation(session, OperationKind.TRANSFER, idempotency_key,
-                   {"from": from_account, "to": to_account, "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
+                   {"from": from_account, "to": to_account, "quantity": quantity, "serials": serials, "project": project}, actor.label)  # fmt: skip
     if op.previous is not None:
         return TransferResult.from_dict(op.previous, replayed=True)
     if from_account == to_account:
@@ -200,7 +208,7 @@ def transfer(
 
 
 def retire(
-    session: Session, actor: str, idempotency_key: str, account_code: str, beneficiary: str, purpose: str,
+    session: Session, actor: Actor, idempotency_key: str, account_code: str, beneficiary: str, purpose: str,
     retired_on: date | None = None, quantity: int | None = None, serials: str | None = None,
     project: str | None = None,
 ) -> RetireResult:  # fmt: skip
@@ -209,6 +217,7 @@ def retire(
     ``retired_on`` defaults to today (UTC) — and a retry of the same request (same key, no date)
     on a later day returns the first certificate, since the default is not part of the request.
     """
+    require_holder(DriverSQL(session), actor, account_code, "退役积分 / retire credits")
     check_text(beneficiary, "受益方", "beneficiary")
     check_text(purpose, "用途", "purpose", required=False)
     if retired_on is not None:
@@ -216,7 +225,7 @@ def retire(
     op = Operation(session, OperationKind.RETIRE, idempotency_key,
                    {"account": account_code, "beneficiary": beneficiary, "purpose": purpose,
                     "date": None if retired_on is None else retired_on.isoformat(),
-                    "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
+                    "quantity": quantity, "serials": serials, "project": project}, actor.label)  # fmt: skip
     if op.previous is not None:
         return RetireResult.from_dict(op.previous, replayed=True)
     retired_on = retired_on or datetime.now(UTC).date()
@@ -225,7 +234,7 @@ def retire(
     pieces = select(op.db, src, BlockState.ACTIVE.value, quantity,
                     parse_serial(serials) if serials else None, project)  # fmt: skip
     # after the row locks: opening an account appends an audit event, whose lock comes last
-    dst = system_account(session, AccountKind.RETIREMENT)
+    dst = system_account(session, AccountKind.RETIREMENT, actor.label)
     moved = move(op, pieces, dst, BlockState.RETIRED.value, None)
     total = sum(hi - lo + 1 for _, lo, hi in pieces)
     certificate = f"RC-{retired_on.year}-{op.id:08d}"
@@ -241,12 +250,14 @@ def retire(
 
 
 def cancel(
-    session: Session, actor: str, idempotency_key: str, account_code: str, reason: str,
+    session: Session, actor: Actor, idempotency_key: str, account_code: str, reason: str,
     quantity: int | None = None, serials: str | None = None, project: str | None = None,
 ) -> CancelResult:  # fmt: skip
-    """Cancel active credits (reversal after fire or felling), from a holder or the buffer pool."""
+    """Cancel active credits (reversal after fire or felling), from a holder (its users) or the
+    buffer pool (registry admins)."""
+    require_holder(DriverSQL(session), actor, account_code, "注销积分 / cancel credits")
     op = Operation(session, OperationKind.CANCEL, idempotency_key,
-                   {"account": account_code, "reason": reason, "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
+                   {"account": account_code, "reason": reason, "quantity": quantity, "serials": serials, "project": project}, actor.label)  # fmt: skip
     if op.previous is not None:
         return CancelResult.from_dict(op.previous, replayed=True)
     check_text(reason, "注销原因", "reason for the cancellation")
@@ -254,7 +265,7 @@ def cancel(
     src, _ = account(op.db, account_code, HOLDING_OR_BUFFER, lock=True)
     pieces = select(op.db, src, BlockState.ACTIVE.value, quantity,
                     parse_serial(serials) if serials else None, project)  # fmt: skip
-    dst = system_account(session, AccountKind.CANCELLATION)
+    dst = system_account(session, AccountKind.CANCELLATION, actor.label)
     moved = move(op, pieces, dst, BlockState.CANCELLED.value, None)
     result = CancelResult(account_code, reason, sum(hi - lo + 1 for _, lo, hi in pieces), moved)
     op.finish(result)
@@ -262,13 +273,15 @@ def cancel(
 
 
 def pledge(
-    session: Session, actor: str, idempotency_key: str, account_code: str, bank_account: str, loan_ref: str,
+    session: Session, actor: Actor, idempotency_key: str, account_code: str, bank_account: str, loan_ref: str,
     amount_yuan: Decimal | str, quantity: int | None = None, serials: str | None = None, project: str | None = None,
 ) -> PledgeResult:  # fmt: skip
-    """Pledge active credits to a bank: they stay in the holder's account, locked to the pledge."""
+    """Pledge active credits to a bank (an organisation a registry admin granted the kind bank):
+    they stay in the holder's account, locked to the pledge; the holder's users pledge."""
+    require_holder(DriverSQL(session), actor, account_code, "质押积分 / pledge credits")
     op = Operation(session, OperationKind.PLEDGE, idempotency_key,
                    {"account": account_code, "bank": bank_account, "loan_ref": loan_ref, "amount_yuan": str(amount_yuan),
-                    "quantity": quantity, "serials": serials, "project": project}, actor)  # fmt: skip
+                    "quantity": quantity, "serials": serials, "project": project}, actor.label)  # fmt: skip
     if op.previous is not None:
         return PledgeResult.from_dict(op.previous, replayed=True)
     check_text(loan_ref, "贷款合同号", "loan reference")
@@ -285,9 +298,9 @@ def pledge(
     if pledgee[3] != "bank":
         raise PledgeeNotBank(
             f"质权人须为银行：账户 {bank_account} 属于 {pledgee[2]}（{KIND_NAMES[pledgee[3]]}）；"
-            "为银行开户时请将持有机构登记为银行（bank）。",
+            "银行的机构类型须由登记簿管理员授予。",
             f"credits are pledged to a bank: account {bank_account} belongs to {pledgee[2]} "
-            f"({pledgee[3]}); open a bank's account with holder kind 'bank'.",
+            f"({pledgee[3]}); a registry admin grants an organisation the kind bank.",
         )
     lock_account(op.db, src)
     # money: Decimal yuan to the fen (checked above), stored as whole fen (exact on both engines)
@@ -316,12 +329,20 @@ def _check_amount_of_credits(quantity: int | None) -> None:
 
 
 def _close_pledge(
-    session: Session, actor: str, idempotency_key: str, pledge_id: int, enforce_: bool
+    session: Session, actor: Actor, idempotency_key: str, pledge_id: int, enforce_: bool
 ) -> PledgeCloseResult:
     kind = OperationKind.ENFORCE if enforce_ else OperationKind.RELEASE
     if isinstance(pledge_id, bool) or not isinstance(pledge_id, int) or not 1 <= pledge_id < 2**31:
         raise UnknownPledge(f"质押 {pledge_id!r} 不存在。", f"pledge {pledge_id!r} does not exist.")
-    op = Operation(session, kind, idempotency_key, {"pledge": pledge_id}, actor)
+    pledgee = DriverSQL(session).first(
+        "SELECT a.code FROM pledge p JOIN ledger_account a ON a.id = p.bank_account_id WHERE p.id = :i",
+        {"i": pledge_id},
+    )
+    if pledgee is None:
+        raise UnknownPledge(f"质押 {pledge_id} 不存在。", f"pledge {pledge_id} does not exist.")
+    what = "执行质押 / enforce the pledge" if enforce_ else "解除质押 / release the pledge"
+    require_holder(DriverSQL(session), actor, str(pledgee[0]), what)
+    op = Operation(session, kind, idempotency_key, {"pledge": pledge_id}, actor.label)
     if op.previous is not None:
         return PledgeCloseResult.from_dict(op.previous, replayed=True)
     row = op.db.first(
@@ -350,14 +371,14 @@ def _close_pledge(
 
 
 def release(
-    session: Session, actor: str, idempotency_key: str, pledge_id: int
+    session: Session, actor: Actor, idempotency_key: str, pledge_id: int
 ) -> PledgeCloseResult:
     """The bank releases a pledge: the credits are active again in the holder's account."""
     return _close_pledge(session, actor, idempotency_key, pledge_id, False)
 
 
 def enforce(
-    session: Session, actor: str, idempotency_key: str, pledge_id: int
+    session: Session, actor: Actor, idempotency_key: str, pledge_id: int
 ) -> PledgeCloseResult:
     """The bank enforces a pledge: the credits move to the bank's account, active."""
     return _close_pledge(session, actor, idempotency_key, pledge_id, True)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from registry.audit import canonical_json
 from registry.ledger.serials import format_block, parse_serial
+from registry.organisations import EFFECTIVE_KIND
 
 __all__ = ["Difference", "ReplayReport", "replay"]
 
@@ -118,7 +119,7 @@ def _events(session: Session) -> list[tuple[int, str, str, dict[str, Any]]]:
     rows = session.execute(
         text(
             "SELECT id, action, entity_id, payload FROM audit_event "
-            "WHERE action LIKE 'ledger.%' OR action = 'organisation.registered' ORDER BY id"
+            "WHERE action LIKE 'ledger.%' OR action IN ('organisation.registered', 'organisation.kind_granted') ORDER BY id"
         )
     ).all()
     return [(int(r[0]), str(r[1]), str(r[2]), json.loads(r[3])) for r in rows]
@@ -127,6 +128,14 @@ def _events(session: Session) -> list[tuple[int, str, str, dict[str, Any]]]:
 def _apply(model: _Model, seq: int, action: str, entity: str, payload: dict[str, Any]) -> None:
     if action == "organisation.registered":
         model.organisations[entity] = (payload["kind"], payload.get("credit_code"))
+        return
+    if action == "organisation.kind_granted":  # migration 0012: a registry admin's grant
+        known = model.organisations.get(entity)
+        if known is None:
+            model.problems.append(Difference("audit_event", f"#{seq}", f"日志授予了从未登记的机构 {entity} 类型",
+                                             f"the log grants a kind to {entity}, never registered"))  # fmt: skip
+            return
+        model.organisations[entity] = (payload["kind"], known[1])
         return
     if action == "ledger.account_opened":
         model.accounts[entity] = (payload["name"], payload["kind"], payload["holder"])
@@ -253,7 +262,7 @@ def replay(session: Session) -> ReplayReport:
         _apply(model, seq, action, entity, payload)
     diffs = list(model.problems)
     diffs += _compare("organisation", model.organisations,
-                      {n: (k, c) for n, k, c in _rows(session, "SELECT name, kind, credit_code FROM organisation")},
+                      {n: (k, c) for n, k, c in _rows(session, f"SELECT o.name, {EFFECTIVE_KIND}, o.credit_code FROM organisation o")},
                       ("机构", "organisation"))  # fmt: skip
     diffs += _compare("ledger_account", model.accounts,
                       {c: (n, k, h) for c, n, k, h in _rows(session,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from registry.actors import Actor, require_any_role
 from registry.audit import append_event
 from registry.carbon_model import select_stands
 from registry.db import is_postgres
@@ -49,6 +50,7 @@ __all__ = [
     "open_period",
     "periods",
     "record_event",
+    "require_independent",
     "require_role",
     "stands_of",
     "status_before_monitoring",
@@ -56,12 +58,6 @@ __all__ = [
 
 
 S = ProjectStatus
-
-
-@dataclass(frozen=True)
-class Actor:
-    name: str
-    role: Role
 
 
 @dataclass(frozen=True)
@@ -117,11 +113,19 @@ def find_project(session: Session, code: str, lock: bool = False) -> Project:
 
 
 def require_role(actor: Actor, roles: tuple[Role, ...], what: str) -> None:
-    if actor.role not in roles:
-        allowed = ", ".join(r.value for r in roles)
+    require_any_role(actor, roles, what)
+
+
+INDEPENDENT = ("validate", "verify")  # a verifier never judges its own organisation's project
+
+
+def require_independent(actor: Actor, project: Project, action: str) -> None:
+    """A verifier may not validate or verify a project of its own organisation."""
+    if action in INDEPENDENT and project.developer.strip() == actor.organisation:
         raise PermissionDenied(
-            f"{actor.name}（角色 {actor.role.value}）无权{what}；需要角色：{allowed}。",
-            f"{actor.name} (role {actor.role.value}) may not {what}; it needs one of: {allowed}.",
+            f"{actor.name} 属于项目 {project.code} 的业主 {project.developer}，不能审定或核证本机构的项目。",
+            f"{actor.name} belongs to {project.developer}, the developer of project "
+            f"{project.code}: a verifier may not validate or verify its own organisation's project.",
         )
 
 
@@ -134,8 +138,8 @@ def record_event(
         ProjectEvent(
             project_id=project.id,
             at=now(),
-            actor=actor.name,
-            role=actor.role.value,
+            actor=actor.label,
+            role=actor.roles_text,
             action=action,
             from_status=before,
             to_status=project.status,
@@ -143,9 +147,9 @@ def record_event(
         )
     )
     append_event(
-        session, actor=actor.name, action=f"project.{action}", entity_type="project",
+        session, actor=actor.label, action=f"project.{action}", entity_type="project",
         entity_id=project.code,
-        payload={"role": actor.role.value, "from": before, "to": project.status,
+        payload={"role": actor.roles_text, "from": before, "to": project.status,
                  "comment": comment, **(payload or {})},
     )  # fmt: skip
     session.flush()
@@ -162,6 +166,8 @@ def check_action(
         )
     roles = (REJECT_ROLE[before],) if action == "reject" else rule.roles
     require_role(actor, roles, f"{rule.zh} / {action}")
+    if action in INDEPENDENT or (action == "reject" and before != S.VALIDATED):
+        require_independent(actor, project, "verify" if action == "reject" else action)
 
 
 def active_keys(session: Session, project: Project) -> list[str]:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from registry.actors import Actor
 from registry.carbon_model import fit_and_store_growth
 from registry.db import session_scope
 from registry.stands import ImportOptions, import_inventory
+from registry.vocabulary import Role
 from tests.inventory_files import sample_frame, write_gpkg
 from tests.registry.project_fixtures import (
     ADMIN,
@@ -21,7 +23,16 @@ from tests.registry.project_fixtures import (
     remeasured,
 )
 
-__all__ = ["ADMIN", "STAFF", "VERIFIER", "verified_project"]
+__all__ = ["ADMIN", "BANK_USER", "BUYER_USER", "STAFF", "VERIFIER", "of", "verified_project"]
+
+# users of the test ledger's holders: the buyer's and the bank's (accounts BUYER and BANK)
+BUYER_USER = Actor.of("某电力公司 张三", Role.BUYER, "某电力公司", "buyer")
+BANK_USER = Actor.of("永州某银行 信贷员", Role.BANK, "永州某银行", "bank")
+
+
+def of(holder: str) -> Actor:
+    """A user of the organisation ``holder`` (the tests name holders after their accounts)."""
+    return Actor.of(f"{holder} 用户", Role.BUYER, holder)
 
 
 def verified_project(

@@ -26,10 +26,11 @@ from registry.projects import (
 )
 from registry.synthetic_plots import fm_growth_gain, remeasured_plots, synthetic_evidence
 
-STAFF = Actor("李工", Role.BUREAU_STAFF)
+BUREAU = "双牌县林业局"  # the bureau, developer of the test projects
+STAFF = Actor.of("李工", Role.BUREAU_STAFF, BUREAU, "bureau")
 TOLERANCE_M2 = 1.0  # the registry's default overlap tolerance (Settings.overlap_tolerance_m2)
-VERIFIER = Actor("审定机构", Role.VERIFIER)
-ADMIN = Actor("局长", Role.ADMIN)
+VERIFIER = Actor.of("审定机构 王工", Role.VERIFIER, "某审定核证机构", "verifier")
+ADMIN = Actor.of("局长", Role.ADMIN, BUREAU, "bureau")
 
 
 def draft(
@@ -39,7 +40,7 @@ def draft(
     """A draft with the selected stands that the methodology accepts, and its evidence."""
     with session_scope(engine) as session:
         create_project(session, STAFF, code=code, name=name or f"项目 {code}", methodology=methodology,
-                       developer="双牌县林业局", start_date=start, crediting_years=30)  # fmt: skip
+                       developer=BUREAU, start_date=start, crediting_years=30)  # fmt: skip
         keys = add_stands(session, STAFF, code, selection, TOLERANCE_M2)
         add_evidence(session, STAFF, code, synthetic_evidence(methodology, keys, start))
         report = check_project(session, code, TOLERANCE_M2)

@@ -24,6 +24,7 @@ from tests.inventory_files import (
     write_shapefile,
     write_shapefile_gbk_no_cpg,
 )
+from tests.registry.user_fixtures import cli_env
 
 REFUSED, USAGE, UNREADABLE = 1, 2, 3
 
@@ -166,8 +167,8 @@ def test_every_broken_file_ends_with_its_exit_code_a_report_and_no_traceback(
     db_url: str, engine: Engine, tmp_path: Path
 ) -> None:
     frame = sample_frame(40, 9)
+    env = cli_env(db_url)
     before = db_snapshot(engine)
-    env = {"TANHUI_DATABASE_URL": db_url}
     for case, make, expected, needle in CORPUS:
         folder = tmp_path / case.replace(" ", "_").replace("/", "_")
         folder.mkdir()

@@ -14,12 +14,13 @@ import pytest
 
 from tests.cli_runner import run_cli
 from tests.registry.test_audit import _tamper
+from tests.registry.user_fixtures import cli_env
 
 TANHUI = str(Path(sys.executable).parent / "tanhui")
 
 
 def tanhui(db_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, env={"TANHUI_DATABASE_URL": db_url}, cwd=cwd)
+    return run_cli(*args, env=cli_env(db_url), cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +96,18 @@ def test_import_summary_export_roundtrip_and_audit(
     header = [c.value for c in sheet[1]]
     assert "XIAO_BAN" in header and "AREA_HA_CALC" in header
 
+    from sqlalchemy import create_engine, text
+
+    db = create_engine(db_url)  # the test users' events, then one import (the re-imports: none)
+    with db.connect() as c:
+        n = c.execute(text("SELECT COUNT(*) FROM audit_event")).scalar_one()
+        imports = c.execute(
+            text("SELECT COUNT(*) FROM audit_event WHERE action = 'inventory.imported'")
+        )
+        assert imports.scalar_one() == 1
+    db.dispose()
     verified = tanhui(db_url, "audit", "verify", cwd=tmp_path)
-    assert verified.returncode == 0 and "audit chain OK: 1 events" in verified.stdout
+    assert verified.returncode == 0 and f"audit chain OK: {n} events" in verified.stdout
     log = tanhui(db_url, "audit", "log", cwd=tmp_path)
     assert "inventory.imported" in log.stdout
 

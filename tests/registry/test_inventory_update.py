@@ -35,7 +35,7 @@ from tests.inventory_files import (
 )
 from tests.registry.project_fixtures import TOLERANCE_M2
 
-STAFF = Actor("李工", Role.BUREAU_STAFF)
+STAFF = Actor.of("李工", Role.BUREAU_STAFF, "双牌县林业局")
 
 
 @pytest.fixture(scope="module")

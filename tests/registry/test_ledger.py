@@ -36,9 +36,8 @@ from registry.ledger import (
 )
 from registry.models import Role
 from registry.projects import Actor
-from tests.registry.ledger_fixtures import verified_project
-
-ADMIN = Actor("局长", Role.ADMIN)
+from tests.registry.ledger_fixtures import ADMIN, BANK_USER, BUYER_USER, STAFF, verified_project
+from tests.registry.user_fixtures import add_test_users
 
 P = "CN-431123-L1-2026-"
 
@@ -51,6 +50,7 @@ def _verified_project_with_a_buyer_and_a_bank(engine: Engine, folder: Path) -> N
             ("BANK", "永州某银行", "bank"),
         ):
             ensure_account(s, code, holder, "holding", holder, kind)
+    add_test_users(engine)
 
 
 @pytest.fixture
@@ -89,8 +89,8 @@ def test_a_ledger_statement(ledger: Engine) -> None:
         assert s.execute(text("SELECT status FROM project WHERE code = 'L1'")).scalar() == "issued"
 
     with session_scope(ledger) as s:
-        transfer(s, "李工", "t-1", "HOLD-L1", "BUYER", quantity=300)  # oldest serials first
-        transfer(s, "李工", "t-2", "HOLD-L1", "BUYER", serials=P + "000000500..000000599")  # middle
+        transfer(s, STAFF, "t-1", "HOLD-L1", "BUYER", quantity=300)  # oldest serials first
+        transfer(s, STAFF, "t-2", "HOLD-L1", "BUYER", serials=P + "000000500..000000599")  # middle
     assert live(ledger, "HOLD-L1") == [
         ("000000401..000000499", "active"),
         ("000000600..000001000", "active"),
@@ -103,7 +103,7 @@ def test_a_ledger_statement(ledger: Engine) -> None:
     with session_scope(ledger) as s:
         r = retire(
             s,
-            "某电力公司",
+            BUYER_USER,
             "r-1",
             "BUYER",
             "某电力公司",
@@ -117,7 +117,7 @@ def test_a_ledger_statement(ledger: Engine) -> None:
     with session_scope(ledger) as s:
         p = pledge(
             s,
-            "双牌县林业局",
+            STAFF,
             "p-1",
             "HOLD-L1",
             "BANK",
@@ -128,12 +128,12 @@ def test_a_ledger_statement(ledger: Engine) -> None:
     assert live(ledger, "HOLD-L1") == [("000000401..000000499", "pledged"), ("000000600..000000700", "pledged"),
                                        ("000000701..000001000", "active")]  # fmt: skip
     with pytest.raises(LedgerError, match="not active"), session_scope(ledger) as s:
-        transfer(s, "x", "t-pledged", "HOLD-L1", "BUYER", serials=P + "000000450")
+        transfer(s, STAFF, "t-pledged", "HOLD-L1", "BUYER", serials=P + "000000450")
     with session_scope(ledger) as s:
-        release(s, "银行", "rel-1", p.pledge)
+        release(s, BANK_USER, "rel-1", p.pledge)
         p2 = pledge(
             s,
-            "双牌县林业局",
+            STAFF,
             "p-2",
             "HOLD-L1",
             "BANK",
@@ -141,8 +141,8 @@ def test_a_ledger_statement(ledger: Engine) -> None:
             Decimal("50000"),
             quantity=100,
         )
-        enforce(s, "银行", "enf-1", p2.pledge)
-        cancel(s, "局长", "c-1", "BUFFER", "2027 年山火损失 fire reversal", quantity=20)
+        enforce(s, BANK_USER, "enf-1", p2.pledge)
+        cancel(s, ADMIN, "c-1", "BUFFER", "2027 年山火损失 fire reversal", quantity=20)
     assert live(ledger, "BANK") == [
         ("000000401..000000499", "active"),
         ("000000600..000000600", "active"),
@@ -169,14 +169,14 @@ def test_a_ledger_statement(ledger: Engine) -> None:
 def test_the_ledger_at_a_glance_and_an_account_statement(ledger: Engine) -> None:
     with session_scope(ledger) as s:
         issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
-        transfer(s, "x", "t-1", "HOLD-L1", "BUYER", quantity=300)  # 101–400
+        transfer(s, STAFF, "t-1", "HOLD-L1", "BUYER", quantity=300)  # 101–400
         r = retire(
-            s, "x", "r-1", "BUYER", "某电力公司", "碳中和", date(2026, 6, 30), quantity=50
+            s, BUYER_USER, "r-1", "BUYER", "某电力公司", "碳中和", date(2026, 6, 30), quantity=50
         )  # 101–150
         p = pledge(
-            s, "x", "p-1", "HOLD-L1", "BANK", "DK-1", Decimal("150000"), quantity=200
+            s, STAFF, "p-1", "HOLD-L1", "BANK", "DK-1", Decimal("150000"), quantity=200
         )  # 401–600
-        cancel(s, "x", "c-1", "BUFFER", "山火 fire", quantity=20)  # 1–20
+        cancel(s, ADMIN, "c-1", "BUFFER", "山火 fire", quantity=20)  # 1–20
         glance = show(s).to_dict()
         buyer, bank = statement(s, "BUYER").to_dict(), statement(s, "BANK").to_dict()
         with pytest.raises(LedgerError, match="no account"):
@@ -213,9 +213,9 @@ def test_a_retirement_certificate_names_what_was_retired_and_where_the_log_recor
 ) -> None:
     with session_scope(ledger) as s:
         issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)  # HOLD-L1 101–1000
-        transfer(s, "x", "t-1", "HOLD-L1", "BUYER", serials=P + "000000201..000000300")
-        transfer(s, "x", "t-2", "HOLD-L1", "BUYER", serials=P + "000000401..000000420")
-        r = retire(s, "某电力公司", "r-1", "BUYER", "某电力公司", "2026 年度碳中和", date(2026, 6, 30), quantity=110)  # fmt: skip
+        transfer(s, STAFF, "t-1", "HOLD-L1", "BUYER", serials=P + "000000201..000000300")
+        transfer(s, STAFF, "t-2", "HOLD-L1", "BUYER", serials=P + "000000401..000000420")
+        r = retire(s, BUYER_USER, "r-1", "BUYER", "某电力公司", "2026 年度碳中和", date(2026, 6, 30), quantity=110)  # fmt: skip
     with session_scope(ledger) as s:
         cert = certificate(s, r.certificate).to_dict()
         with pytest.raises(LedgerError, match="no retirement certificate"):
@@ -249,7 +249,7 @@ def test_eco_labels_travel_with_the_credits_and_never_change_in_place(ledger: En
             "SELECT project_code, vintage, first_seq, last_seq, account_id, state, :labels, created_op_id "
             "FROM credit_block WHERE first_seq = 101"), {"labels": '["FSC","生物多样性"]'})  # fmt: skip
     with session_scope(ledger) as s:  # a split in the middle: three pieces, each labelled
-        transfer(s, "x", "t-1", "HOLD-L1", "BUYER", serials=P + "000000201..000000300")
+        transfer(s, STAFF, "t-1", "HOLD-L1", "BUYER", serials=P + "000000201..000000300")
         held = [(b.account, b.serials.replace(P, ""), list(b.labels)) for b in blocks(s)]
         assert check_invariants(s) == []
     assert held == [
@@ -293,26 +293,26 @@ def test_the_labels_and_organisations_migrations_go_down_and_up(ledger: Engine) 
     assert holders == {"BANK": "other", "BUYER": "other", "BUFFER": "registry", "ISSUANCE": "registry",
                        "HOLD-L1": "other"}  # fmt: skip
     with session_scope(ledger) as s, pytest.raises(LedgerError, match="pledged to a bank"):
-        pledge(s, "x", "p-after", "HOLD-L1", "BANK", "DK", Decimal("1"), quantity=1)
+        pledge(s, STAFF, "p-after", "HOLD-L1", "BANK", "DK", Decimal("1"), quantity=1)
 
 
 @pytest.mark.parametrize(
     ("name", "call", "words"),
     [
-        ("insufficient", lambda s: transfer(s, "x", "k1", "HOLD-L1", "BUYER", quantity=5000), "insufficient credits"),
-        ("unknown serial", lambda s: transfer(s, "x", "k2", "HOLD-L1", "BUYER", serials=P + "000009999"), "not active"),
-        ("not held here", lambda s: transfer(s, "x", "k3", "HOLD-L1", "BUYER", serials=P + "000000050"), "not active"),
-        ("retired never moves", lambda s: transfer(s, "x", "k4", "RETIREMENT", "BUYER", quantity=1), "retirement account"),
-        ("wrong account kind", lambda s: transfer(s, "x", "k5", "HOLD-L1", "RETIREMENT", quantity=1), "retirement account"),
-        ("unknown account", lambda s: transfer(s, "x", "k6", "HOLD-L1", "NOBODY", quantity=1), "no account"),
-        ("zero", lambda s: transfer(s, "x", "k7", "HOLD-L1", "BUYER", quantity=0), "positive"),
-        ("both", lambda s: transfer(s, "x", "k10", "HOLD-L1", "BUYER", quantity=1, serials=P + "000000500"), "not both"),
-        ("reused key", lambda s: transfer(s, "x", "t-1", "HOLD-L1", "BUYER", quantity=7), "different request"),
-        ("no beneficiary", lambda s: retire(s, "x", "k8", "HOLD-L1", " ", "p", date(2026, 1, 1), quantity=1), "beneficiary"),
+        ("insufficient", lambda s: transfer(s, STAFF, "k1", "HOLD-L1", "BUYER", quantity=5000), "insufficient credits"),
+        ("unknown serial", lambda s: transfer(s, STAFF, "k2", "HOLD-L1", "BUYER", serials=P + "000009999"), "not active"),
+        ("not held here", lambda s: transfer(s, STAFF, "k3", "HOLD-L1", "BUYER", serials=P + "000000050"), "not active"),
+        ("retired never moves", lambda s: transfer(s, ADMIN, "k4", "RETIREMENT", "BUYER", quantity=1), "retirement account"),
+        ("wrong account kind", lambda s: transfer(s, STAFF, "k5", "HOLD-L1", "RETIREMENT", quantity=1), "retirement account"),
+        ("unknown account", lambda s: transfer(s, STAFF, "k6", "HOLD-L1", "NOBODY", quantity=1), "no account"),
+        ("zero", lambda s: transfer(s, STAFF, "k7", "HOLD-L1", "BUYER", quantity=0), "positive"),
+        ("both", lambda s: transfer(s, STAFF, "k10", "HOLD-L1", "BUYER", quantity=1, serials=P + "000000500"), "not both"),
+        ("reused key", lambda s: transfer(s, STAFF, "t-1", "HOLD-L1", "BUYER", quantity=7), "different request"),
+        ("no beneficiary", lambda s: retire(s, STAFF, "k8", "HOLD-L1", " ", "p", date(2026, 1, 1), quantity=1), "beneficiary"),
         ("nothing left to issue", lambda s: issue(s, ADMIN, "L1", "k9", 10), "no verified period"),
-        ("same account", lambda s: transfer(s, "x", "k11", "BUYER", "BUYER", quantity=1), "same account"),
-        ("pledge to oneself", lambda s: pledge(s, "x", "k12", "BUYER", "BUYER", "L-1", Decimal("1"), quantity=1), "own holder"),
-        ("pledge to a buyer", lambda s: pledge(s, "x", "k13", "HOLD-L1", "BUYER", "L-1", Decimal("1"), quantity=1), "pledged to a bank"),
+        ("same account", lambda s: transfer(s, BUYER_USER, "k11", "BUYER", "BUYER", quantity=1), "same account"),
+        ("pledge to oneself", lambda s: pledge(s, BUYER_USER, "k12", "BUYER", "BUYER", "L-1", Decimal("1"), quantity=1), "own holder"),
+        ("pledge to a buyer", lambda s: pledge(s, STAFF, "k13", "HOLD-L1", "BUYER", "L-1", Decimal("1"), quantity=1), "pledged to a bank"),
         ("account of another holder", lambda s: ensure_account(s, "BANK", "x", "holding", "别的银行"), "belongs to 永州某银行"),
     ],
 )  # fmt: skip
@@ -321,8 +321,8 @@ def test_refusals_are_clear_and_change_nothing(
 ) -> None:
     with session_scope(ledger) as s:
         issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)
-        transfer(s, "李工", "t-1", "HOLD-L1", "BUYER", quantity=3)
-        retire(s, "b", "r-0", "BUYER", "b", "p", date(2026, 1, 1), quantity=1)
+        transfer(s, STAFF, "t-1", "HOLD-L1", "BUYER", quantity=3)
+        retire(s, BUYER_USER, "r-0", "BUYER", "b", "p", date(2026, 1, 1), quantity=1)
     before = snapshot(ledger)
     with pytest.raises(LedgerError) as info, session_scope(ledger) as s:
         call(s)  # type: ignore[operator]
@@ -351,7 +351,13 @@ def test_only_the_registry_admin_issues_and_a_refused_issuance_changes_nothing(
     before = snapshot(ledger)
     for role in (Role.BUREAU_STAFF, Role.VERIFIER, Role.BUYER, Role.FOREST_OWNER, Role.BANK):
         with pytest.raises(PermissionDenied) as info, session_scope(ledger) as s:
-            issue(s, Actor("某人", role), "L1", f"issue-as-{role.value}", minimum_pct=10)
+            issue(
+                s,
+                Actor.of("某人", role, "双牌县林业局"),
+                "L1",
+                f"issue-as-{role.value}",
+                minimum_pct=10,
+            )
         assert info.value.category == Category.FORBIDDEN and "admin" in info.value.message_en
     assert snapshot(ledger) == before
     with session_scope(ledger) as s:
@@ -363,7 +369,7 @@ def test_only_the_registry_admin_issues_and_a_refused_issuance_changes_nothing(
 def test_the_database_guards_blocks_itself(ledger: Engine) -> None:
     with session_scope(ledger) as s:
         issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)
-        retire(s, "b", "r-1", "HOLD-L1", "b", "p", date(2026, 1, 1), quantity=10)
+        retire(s, STAFF, "r-1", "HOLD-L1", "b", "p", date(2026, 1, 1), quantity=10)
     statements = [
         "UPDATE credit_block SET account_id = account_id WHERE state = 'retired'",  # touching a retired block
         "UPDATE credit_block SET last_seq = last_seq + 1 WHERE state = 'active'",  # editing a block
@@ -397,7 +403,7 @@ def test_the_database_refuses_overlapping_live_blocks(
     trigger probes one neighbour, migration 0005; PostgreSQL's exclusion constraint)."""
     with session_scope(ledger) as s:
         issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)  # BUFFER 1–100, HOLD-L1 101–1000
-        transfer(s, "x", "t-1", "HOLD-L1", "BUYER", serials=P + "000000301..000000400")
+        transfer(s, STAFF, "t-1", "HOLD-L1", "BUYER", serials=P + "000000301..000000400")
     # a block written behind the service's back, in a transaction that is never committed
     insert = text(
         "INSERT INTO credit_block (project_code, vintage, first_seq, last_seq, account_id, state, created_op_id) "
@@ -469,14 +475,14 @@ def test_a_request_sent_twice_at_once_moves_credits_once(ledger: Engine) -> None
 
     def first() -> None:
         with session_scope(ledger) as s:
-            results["first"] = transfer(s, "x", "same-key", "HOLD-L1", "BUYER", quantity=7)
+            results["first"] = transfer(s, STAFF, "same-key", "HOLD-L1", "BUYER", quantity=7)
             first_done_moving.set()
             time.sleep(0.5)  # still uncommitted while the second request arrives
 
     def second() -> None:
         first_done_moving.wait()
         with session_scope(ledger) as s:
-            results["second"] = transfer(s, "x", "same-key", "HOLD-L1", "BUYER", quantity=7)
+            results["second"] = transfer(s, STAFF, "same-key", "HOLD-L1", "BUYER", quantity=7)
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for t in threads:
@@ -504,8 +510,8 @@ def test_credits_command_line(ledger: Engine, db_url: str, tmp_path: Path) -> No
 
     env = {"TANHUI_DATABASE_URL": db_url, "TANHUI_BUFFER_PCT": "5"}
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_cli("credits", *args, env=env, cwd=tmp_path)
+    def run(*args: str, user: str = "director") -> subprocess.CompletedProcess[str]:
+        return run_cli("--as", user, "credits", *args, env=env, cwd=tmp_path)
 
     issued = run("issue", "--project", "L1", "--key", "cli-issue")
     assert issued.returncode == 0, issued.stderr
@@ -513,14 +519,21 @@ def test_credits_command_line(ledger: Engine, db_url: str, tmp_path: Path) -> No
     assert json.loads(issued.stdout)["buffer"] == 50
     assert run("issue", "--project", "L1", "--key", "cli-issue").stdout == issued.stdout  # retry
     moved = run(
-        "transfer", "--from", "HOLD-L1", "--to", "BUYER", "--serials", P + "000000051..000000060"
+        "transfer",
+        "--from",
+        "HOLD-L1",
+        "--to",
+        "BUYER",
+        "--serials",
+        P + "000000051..000000060",
+        user="li",
     )
     assert moved.returncode == 0 and "idempotency key" in moved.stderr  # a key was made and shown
     retired = run("retire", "--account", "BUYER", "--beneficiary", "某电力公司", "--purpose", "碳中和",
-                  "--date", "2026-06-30", "--quantity", "4", "--key", "cli-r")  # fmt: skip
+                  "--date", "2026-06-30", "--quantity", "4", "--key", "cli-r", user="buyer")  # fmt: skip
     assert json.loads(retired.stdout)["serials"] == [P + "000000051..000000054"]
     refused = run("retire", "--account", "BUYER", "--beneficiary", "x", "--purpose", "y",
-                  "--serials", P + "000000051", "--key", "cli-r2")  # fmt: skip
+                  "--serials", P + "000000051", "--key", "cli-r2", user="buyer")  # fmt: skip
     assert refused.returncode == 1 and "Refused" in refused.stderr
     assert json.loads(run("balance", "--account", "BUYER").stdout) == {
         "active": 6, "pledged": 0, "retired": 0, "cancelled": 0
@@ -529,7 +542,7 @@ def test_credits_command_line(ledger: Engine, db_url: str, tmp_path: Path) -> No
     assert [m["state"] for m in moves] == ["active", "active", "retired"]
     assert run("check").returncode == 0
     # the validator's risk assessment, for the next issuances
-    assessed = run_cli("project", "assess-risk", "--project", "L1", "--buffer-pct", "20",
+    assessed = run_cli("--as", "auditor", "project", "assess-risk", "--project", "L1", "--buffer-pct", "20",
                        "--reason", "火险等级二级", env=env, cwd=tmp_path)  # fmt: skip
     assert assessed.returncode == 0, assessed.stderr
     shown = run_cli("project", "show", "--project", "L1", "--format", "json", env=env, cwd=tmp_path)

@@ -30,14 +30,12 @@ from registry.issuance import issue
 from registry.ledger import check_invariants, ensure_account, pledge, retire, transfer
 from registry.ledger.replay import replay
 from registry.ledger.views import certificate
-from registry.models import Role
 from registry.organisations import ensure_organisation
-from registry.projects import Actor
 from tests.cli_runner import run_cli
-from tests.registry.ledger_fixtures import verified_project
+from tests.registry.ledger_fixtures import ADMIN, BUYER_USER, STAFF, verified_project
+from tests.registry.user_fixtures import cli_env
 
 P = "CN-431123-L1-2026-"
-ADMIN = Actor("局长", Role.ADMIN)
 LEDGER_TABLES = ("organisation", "ledger_account", "ledger_operation", "serial_counter",
                  "credit_block", "issuance", "retirement", "pledge", "audit_event", "audit_head")  # fmt: skip
 
@@ -53,11 +51,11 @@ def _activity(engine: Engine, folder: Path) -> None:
         ):
             ensure_account(s, code, holder, "holding", holder, kind)
         issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)
-        transfer(s, "李工", "t-1", "HOLD-L1", "BUYER", quantity=300)
+        transfer(s, STAFF, "t-1", "HOLD-L1", "BUYER", quantity=300)
         retire(
-            s, "某电力公司", "r-1", "BUYER", "某电力公司", "碳中和", date(2026, 6, 30), quantity=50
+            s, BUYER_USER, "r-1", "BUYER", "某电力公司", "碳中和", date(2026, 6, 30), quantity=50
         )
-        pledge(s, "林业局", "p-1", "HOLD-L1", "BANK", "DK-1", Decimal("150000"), quantity=100)
+        pledge(s, STAFF, "p-1", "HOLD-L1", "BANK", "DK-1", Decimal("150000"), quantity=100)
 
 
 @pytest.fixture
@@ -298,7 +296,7 @@ def test_a_checkpoint_made_before_a_rewrite_exposes_it(ledger: Engine, tmp_path:
 def test_the_buffer_pool_is_never_transferred(ledger: Engine) -> None:
     before = tables_digest(ledger)
     with pytest.raises(BufferRule, match="never transferred"), session_scope(ledger) as s:
-        transfer(s, "x", "drain", "BUFFER", "BUYER", quantity=100)
+        transfer(s, ADMIN, "drain", "BUFFER", "BUYER", quantity=100)
     assert tables_digest(ledger) == before
 
 
@@ -353,9 +351,9 @@ def test_one_credit_code_registered_at_once_ends_with_one_organisation(ledger: E
 
 def test_a_retried_retirement_without_a_date_returns_its_certificate(ledger: Engine) -> None:
     with session_scope(ledger) as s:
-        first = retire(s, "x", "r-today", "BUYER", "某电力公司", "碳中和", quantity=5)
+        first = retire(s, BUYER_USER, "r-today", "BUYER", "某电力公司", "碳中和", quantity=5)
     with session_scope(ledger) as s:
-        again = retire(s, "x", "r-today", "BUYER", "某电力公司", "碳中和", quantity=5)
+        again = retire(s, BUYER_USER, "r-today", "BUYER", "某电力公司", "碳中和", quantity=5)
         request = s.execute(
             text("SELECT request_json FROM ledger_operation WHERE idempotency_key = 'r-today'")
         ).scalar_one()
@@ -403,8 +401,13 @@ BAD_INPUT = [  # (case, arguments after `tanhui credits`, exit code, words in th
 def test_bad_input_is_refused_with_its_exit_code_and_nothing_written(
     ledger: Engine, db_url: str, tmp_path: Path, case: str, args: list[str], code: int, words: str
 ) -> None:
+    # who acts: a user of the account the credits come from (else the admin), so that each
+    # case meets the check it is about, not the holder's
+    source = next((args[i + 1] for i, a in enumerate(args) if a in ("--account", "--from")), "")
+    user = {"BUYER": "buyer", "HOLD-L1": "li"}.get(source, "director")
+    env = cli_env(db_url, user)
     before = tables_digest(ledger)
-    done = run_cli("credits", *args, env={"TANHUI_DATABASE_URL": db_url}, cwd=tmp_path)
+    done = run_cli("credits", *args, env=env, cwd=tmp_path)
     assert done.returncode == code, (case, done.stdout, done.stderr)
     assert words in done.stderr.replace("\n", " "), done.stderr
     assert "Traceback" not in done.stderr + done.stdout
@@ -433,8 +436,8 @@ def test_the_application_role_cannot_disable_the_guards(
     app = make_engine(db_url.replace("tanhui@", f"{role}@"))
     try:
         with session_scope(app) as s:  # the ledger works as the application's role
-            moved = transfer(s, "李工", "as-app", "HOLD-L1", "BUYER", quantity=10)
-            retire(s, "某电力公司", "as-app-r", "BUYER", "某电力公司", "碳中和", quantity=1)
+            moved = transfer(s, STAFF, "as-app", "HOLD-L1", "BUYER", quantity=10)
+            retire(s, BUYER_USER, "as-app-r", "BUYER", "某电力公司", "碳中和", quantity=1)
         assert moved.quantity == 10
         for sql in (
             "ALTER TABLE credit_block DISABLE TRIGGER USER",

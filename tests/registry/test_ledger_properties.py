@@ -42,9 +42,7 @@ from registry.ledger import (
     transfer,
 )
 from registry.ledger.results import PledgeResult
-from registry.models import Role
-from registry.projects import Actor
-from tests.registry.ledger_fixtures import verified_project
+from tests.registry.ledger_fixtures import ADMIN, STAFF, of, verified_project
 
 _ids = itertools.count()
 
@@ -52,7 +50,7 @@ _ids = itertools.count()
 def _issued_project(engine: Engine, folder: Path) -> None:
     verified_project(engine, folder)
     with session_scope(engine) as s:
-        issue(s, Actor("局长", Role.ADMIN), "L1", "issue-1", minimum_pct=10)
+        issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)
 
 
 @pytest.fixture
@@ -74,7 +72,7 @@ def test_random_operation_sequences_keep_every_invariant(issued: Engine) -> None
             with session_scope(engine) as s:
                 for a in self.accounts:
                     ensure_account(s, a, a, "holding", a, "bank")  # banks: any may take a pledge
-                transfer(s, "seed", f"seed-{self.n}", "HOLD-L1", self.accounts[0], quantity=40)
+                transfer(s, STAFF, f"seed-{self.n}", "HOLD-L1", self.accounts[0], quantity=40)
             self.model[self.accounts[0]] = 40
 
         def _run(self, call) -> bool:  # type: ignore[no-untyped-def]
@@ -88,7 +86,7 @@ def test_random_operation_sequences_keep_every_invariant(issued: Engine) -> None
         @rule(src=st.integers(0, 2), dst=st.integers(0, 2), q=st.integers(1, 30))
         def move(self, src: int, dst: int, q: int) -> None:
             a, b = self.accounts[src], self.accounts[dst]
-            ok = self._run(lambda s: transfer(s, "h", f"m-{next(_ids)}", a, b, quantity=q))
+            ok = self._run(lambda s: transfer(s, of(a), f"m-{next(_ids)}", a, b, quantity=q))
             assert ok == (a != b and self.model[a] >= q)
             if ok:
                 self.model[a] -= q
@@ -105,7 +103,7 @@ def test_random_operation_sequences_keep_every_invariant(issued: Engine) -> None
             first = block.serials.split("..")[0]
             seq = int(first[-9:]) + (pick % block.quantity)
             serial = f"{first[:-9]}{seq:09d}"
-            assert self._run(lambda s: transfer(s, "h", f"ms-{next(_ids)}", a, b, serials=serial))
+            assert self._run(lambda s: transfer(s, of(a), f"ms-{next(_ids)}", a, b, serials=serial))
             self.model[a] -= 1
             self.model[b] += 1
 
@@ -114,7 +112,7 @@ def test_random_operation_sequences_keep_every_invariant(issued: Engine) -> None
             a = self.accounts[src]
             ok = self._run(
                 lambda s: retire(
-                    s, "h", f"r-{next(_ids)}", a, "受益人", "test", date(2026, 1, 1), quantity=q
+                    s, of(a), f"r-{next(_ids)}", a, "受益人", "test", date(2026, 1, 1), quantity=q
                 )
             )
             assert ok == (self.model[a] >= q)
@@ -126,7 +124,7 @@ def test_random_operation_sequences_keep_every_invariant(issued: Engine) -> None
         def pledge_some(self, src: int, q: int) -> None:
             a = self.accounts[src]
             box: list[PledgeResult] = []
-            ok = self._run(lambda s: box.append(pledge(s, "h", f"p-{next(_ids)}", a, self.accounts[(src + 1) % 3],
+            ok = self._run(lambda s: box.append(pledge(s, of(a), f"p-{next(_ids)}", a, self.accounts[(src + 1) % 3],
                                                        "loan", Decimal("1000.00"), quantity=q)))  # fmt: skip
             assert ok == (self.model[a] >= q)
             if ok:
@@ -140,13 +138,13 @@ def test_random_operation_sequences_keep_every_invariant(issued: Engine) -> None
             pledge_id, holder, q = self.pledges.pop(0)
             bank = self.accounts[(self.accounts.index(holder) + 1) % 3]
             fn = enforce if enforce_it else release
-            assert self._run(lambda s: fn(s, "bank", f"c-{next(_ids)}", pledge_id))
+            assert self._run(lambda s: fn(s, of(bank), f"c-{next(_ids)}", pledge_id))
             self.model[bank if enforce_it else holder] += q
 
         @rule(src=st.integers(0, 2), q=st.integers(1, 5))
         def cancel_some(self, src: int, q: int) -> None:
             a = self.accounts[src]
-            ok = self._run(lambda s: cancel(s, "admin", f"x-{next(_ids)}", a, "fire", quantity=q))
+            ok = self._run(lambda s: cancel(s, of(a), f"x-{next(_ids)}", a, "fire", quantity=q))
             assert ok == (self.model[a] >= q)
             if ok:
                 self.model[a] -= q
@@ -183,6 +181,7 @@ from decimal import Decimal
 from sqlalchemy import text
 from registry.db import make_engine, session_scope
 from registry.ledger import LedgerError, cancel, enforce, pledge, release, retire, transfer
+from tests.registry.ledger_fixtures import of
 engine = make_engine(sys.argv[1])
 rng = random.Random(int(sys.argv[2]))
 accounts = ["W0", "W1", "W2", "WB"]
@@ -193,18 +192,19 @@ for i in range(int(sys.argv[3])):
     try:
         with session_scope(engine) as s:
             if roll < 0.15:
-                retire(s, "w", key, a, "b", "p", date(2026, 1, 1), quantity=rng.randint(1, 3))
+                retire(s, of(a), key, a, "b", "p", date(2026, 1, 1), quantity=rng.randint(1, 3))
             elif roll < 0.25:
-                cancel(s, "w", key, a, "fire", quantity=rng.randint(1, 2))
+                cancel(s, of(a), key, a, "fire", quantity=rng.randint(1, 2))
             elif roll < 0.4:
-                pledge(s, "w", key, a, b, "loan", Decimal("100"), quantity=rng.randint(1, 10))
+                pledge(s, of(a), key, a, b, "loan", Decimal("100"), quantity=rng.randint(1, 10))
             elif roll < 0.55:
-                found = s.execute(text("SELECT id FROM pledge WHERE status = 'active' ORDER BY random() LIMIT 1")).first()
+                found = s.execute(text("SELECT p.id, a.code FROM pledge p JOIN ledger_account a ON a.id = p.bank_account_id "
+                                       "WHERE p.status = 'active' ORDER BY random() LIMIT 1")).first()
                 if found is None:
                     raise LedgerError("no open pledge", "no open pledge")
-                (enforce if rng.random() < 0.5 else release)(s, "w", key, int(found[0]))
+                (enforce if rng.random() < 0.5 else release)(s, of(found[1]), key, int(found[0]))
             else:
-                transfer(s, "w", key, a, b, quantity=rng.randint(1, 15))
+                transfer(s, of(a), key, a, b, quantity=rng.randint(1, 15))
         done += 1
     except LedgerError:  # e.g. insufficient credits: a clean refusal, counted
         refused += 1
@@ -220,7 +220,7 @@ def test_many_processes_hammering_the_same_blocks(issued: Engine, db_url: str) -
     with session_scope(issued) as s:
         for a in accounts:
             ensure_account(s, a, a, "holding", a, "bank")  # banks: any may take a pledge
-        transfer(s, "seed", "seed-w", "HOLD-L1", "W0", quantity=300)
+        transfer(s, STAFF, "seed-w", "HOLD-L1", "W0", quantity=300)
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, db_url, str(seed), "30"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in range(4)]  # fmt: skip
     outputs = [p.communicate(timeout=300) for p in procs]
@@ -245,7 +245,7 @@ from registry.db import make_engine, session_scope
 from registry.ledger import transfer
 engine = make_engine(sys.argv[1])
 with session_scope(engine) as s:
-    transfer(s, "w", "the-key", "HOLD-L1", "K1", quantity=123)
+    transfer(s, STAFF, "the-key", "HOLD-L1", "K1", quantity=123)
 print("COMMITTED")
 """
 
@@ -277,7 +277,7 @@ def test_a_killed_operation_leaves_nothing_and_a_retry_moves_once(
     assert after == before
     for _ in range(2):  # the client retries with the same key: the credits move once
         with session_scope(issued) as s:
-            transfer(s, "w", "the-key", "HOLD-L1", "K1", quantity=123)
+            transfer(s, STAFF, "the-key", "HOLD-L1", "K1", quantity=123)
     with session_scope(issued) as s:
         assert balance(s, "K1")["active"] == 123
         assert check_invariants(s) == []

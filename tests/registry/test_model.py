@@ -25,6 +25,7 @@ from registry.errors import RegistryError
 from registry.stands import ImportOptions, import_inventory
 from tests.cli_runner import run_cli
 from tests.inventory_files import sample_frame, write_gpkg
+from tests.registry.user_fixtures import cli_env
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def test_selection_errors_are_clear(registry: Engine) -> None:
 
 
 def tanhui(db_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, env={"TANHUI_DATABASE_URL": db_url}, cwd=cwd)
+    return run_cli(*args, env=cli_env(db_url), cwd=cwd)
 
 
 def test_model_command_line(registry: Engine, db_url: str, tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def test_a_period_out_of_line_is_flagged_and_verified_only_with_an_audited_overr
 def test_the_demo_verified_quantities_lie_within_the_ex_ante_band(
     engine: Engine, tmp_path: Path
 ) -> None:
-    from registry.cli.demo import project_steps
+    from registry.cli.demo import demo_people, project_steps
 
     import_inventory(
         engine,
@@ -124,7 +124,8 @@ def test_the_demo_verified_quantities_lie_within_the_ex_ante_band(
     )
     with session_scope(engine) as session:
         fit_and_store_growth(session, "test")
-    outcomes = project_steps(engine, Console(file=io.StringIO(), width=200), 1.0)
+    quiet = Console(file=io.StringIO(), width=200)
+    outcomes = project_steps(engine, quiet, 1.0, demo_people(engine, tmp_path, quiet))
     assert {code for code, *_ in outcomes} == {"SP-FM-2026-01", "SP-AF-2028-01", "SP-BM-2026-01"}
     for code, verified, low, high in outcomes:
         assert 0 < low <= verified <= high, (code, verified, low, high)

@@ -40,11 +40,16 @@ from registry.projects import (
 )
 from registry.stands import ImportOptions, import_inventory
 from tests.inventory_files import sample_frame, write_gpkg
-from tests.registry.project_fixtures import TOLERANCE_M2, draft, register, remeasured
-
-STAFF = Actor("李工", Role.BUREAU_STAFF)
-VERIFIER = Actor("审定机构", Role.VERIFIER)
-ADMIN = Actor("局长", Role.ADMIN)
+from tests.registry.project_fixtures import (
+    ADMIN,
+    STAFF,
+    TOLERANCE_M2,
+    VERIFIER,
+    draft,
+    register,
+    remeasured,
+)
+from tests.registry.user_fixtures import add_test_users
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +177,7 @@ while not go.exists():
     time.sleep(0.005)
 try:
     with session_scope(engine) as session:
-        add_stands(session, Actor("worker", Role.BUREAU_STAFF), sys.argv[2], "key=" + sys.argv[3], 1.0)
+        add_stands(session, Actor.of("worker", Role.BUREAU_STAFF, "双牌县林业局"), sys.argv[2], "key=" + sys.argv[3], 1.0)
     print("WON")
 except DoubleCounting:
     print("LOST")
@@ -292,7 +297,9 @@ def test_every_transition_is_allowed_only_for_its_role_and_state(registry: Engin
         before = _state(registry, "LC")
         for action in TRANSITIONS:
             for role in Role:
-                allowed = _attempt(registry, action, Actor("x", role), "LC", plots, next_start)
+                allowed = _attempt(
+                    registry, action, Actor.of("x", role, "某审定核证机构"), "LC", plots, next_start
+                )
                 expected = (action, role.value) in ALLOWED[status]
                 assert allowed == expected, (status, action, role)
                 assert _state(registry, "LC") == before  # refused or rolled back: nothing changed
@@ -420,8 +427,11 @@ def test_project_command_line(registry: Engine, db_url: str, tmp_path: Path) -> 
         ]
         keys = ok["stand_id"].tolist()[:20]
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_cli("project", *args, env={"TANHUI_DATABASE_URL": db_url}, cwd=tmp_path)
+    add_test_users(registry)
+
+    def run(*args: str, user: str = "li") -> subprocess.CompletedProcess[str]:
+        return run_cli("--as", user, "project", *args, env={"TANHUI_DATABASE_URL": db_url},
+                       cwd=tmp_path)  # fmt: skip
 
     assert run("create", "--code", "CLI-1", "--name", "命令行项目", "--methodology", "AR-CM-003-V01",
                "--developer", "双牌县林业局", "--start-date", "2026-01-01").returncode == 0  # fmt: skip
@@ -440,11 +450,11 @@ def test_project_command_line(registry: Engine, db_url: str, tmp_path: Path) -> 
     assert run("add-evidence", "--project", "CLI-1", "--file", str(evidence)).returncode == 0
     assert run("check", "--project", "CLI-1").returncode == 0
     assert run("submit", "--project", "CLI-1").returncode == 0
-    refused = run("validate", "--project", "CLI-1", "--role", "bank", "--actor", "某银行")
+    refused = run("validate", "--project", "CLI-1", user="banker")  # a bank's user
     assert refused.returncode == 5  # forbidden (README: exit codes)
-    assert "某银行" in refused.stderr and "verifier" in refused.stderr
-    assert run("validate", "--project", "CLI-1", "--actor", "审定机构").returncode == 0
-    registered = run("register", "--project", "CLI-1")
+    assert "永州某银行" in refused.stderr and "verifier" in refused.stderr
+    assert run("validate", "--project", "CLI-1", user="auditor").returncode == 0
+    registered = run("register", "--project", "CLI-1", user="director")
     assert registered.returncode == 0 and "frozen" in registered.stdout
     shown = json.loads(run("show", "--project", "CLI-1", "--format", "json").stdout)
     assert shown["status"] == "registered" and shown["exante_total_tco2e"] > 0
