@@ -28,7 +28,7 @@ from gis_data.sample import generate_sample_inventory  # noqa: E402
 from methodologies import forest_management  # noqa: E402
 from methodologies.growth import fit_growth_curves  # noqa: E402
 from methodologies.parameters import defaults, species_parameters  # noqa: E402
-from methodologies.species import load_species_vocabulary  # noqa: E402
+from methodologies.species import TREE_GROUP_VALUES, load_species_vocabulary  # noqa: E402
 
 
 def stands_from_sample(n: int) -> pd.DataFrame:
@@ -44,7 +44,7 @@ def stands_from_sample(n: int) -> pd.DataFrame:
         "forest_category": sample.SEN_LIN_LB,
     })  # fmt: skip
     return frame[
-        frame.species_group.isin(forest_management.TREE_GROUP_VALUES)
+        frame.species_group.isin(TREE_GROUP_VALUES)
         & frame.age_years.notna() & frame.volume_m3_per_ha.notna()
     ].reset_index(drop=True)  # fmt: skip
 
