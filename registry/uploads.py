@@ -15,9 +15,10 @@ from pathlib import Path, PurePosixPath
 
 from registry.errors import Invalid
 
-__all__ = ["UPLOAD_TYPES", "UploadLimits", "UploadRefused", "receive_upload"]
+__all__ = ["TABLE_TYPES", "UPLOAD_TYPES", "UploadLimits", "UploadRefused", "receive_upload"]
 
 UPLOAD_TYPES = (".gpkg", ".zip", ".geojson", ".json")
+TABLE_TYPES = (".xlsx", ".csv")  # plot workbooks (样地) and evidence tables
 MAX_RATIO = 200  # a member may unpack to at most 200× its compressed size (when over 1 MiB)
 MAX_MEMBERS = 10_000
 CHUNK = 1 << 20
@@ -38,16 +39,18 @@ def _refuse(zh: str, en: str) -> UploadRefused:
 
 
 def receive_upload(
-    filename: str, chunks: Iterable[bytes], limits: UploadLimits, folder: Path
-) -> Path:
+    filename: str, chunks: Iterable[bytes], limits: UploadLimits, folder: Path,
+    types: tuple[str, ...] = UPLOAD_TYPES,
+) -> Path:  # fmt: skip
     """Write an upload into ``folder`` (which the caller removes) and return the path to read:
-    the file itself, or inside a zip the one ``.shp``, ``.gdb`` folder or ``.gpkg`` it holds."""
+    the file itself, or inside a zip the one ``.shp``, ``.gdb`` folder or ``.gpkg`` it holds.
+    ``types``: the suffixes accepted (inventories by default; ``TABLE_TYPES`` for workbooks)."""
     name = PurePosixPath(filename.replace("\\", "/")).name
     suffix = PurePosixPath(name).suffix.lower()
-    if suffix not in UPLOAD_TYPES or not name or name.startswith("."):
+    if suffix not in types or not name or name.startswith("."):
         raise _refuse(
-            f"文件类型 {suffix or '（无）'} 不接受，可用：{'、'.join(UPLOAD_TYPES)}（Shapefile 与 FileGDB 请打包为 zip）。",
-            f"file type {suffix or '(none)'} is not accepted; use {', '.join(UPLOAD_TYPES)} "
+            f"文件类型 {suffix or '（无）'} 不接受，可用：{'、'.join(types)}（Shapefile 与 FileGDB 请打包为 zip）。",
+            f"file type {suffix or '(none)'} is not accepted; use {', '.join(types)} "
             "(zip a shapefile or a FileGDB).",
         )
     target = folder / name  # the sender's file name (its last part), as reports name it
@@ -63,9 +66,31 @@ def receive_upload(
             out.write(chunk)
     if written == 0:
         raise _refuse("文件是空的。", "the file is empty.")
+    if suffix == ".xlsx":  # a workbook is a zip too: bound what it would unpack to
+        _check_workbook(target, limits)
     if suffix != ".zip":
         return target
     return _unzip(target, folder / "unzipped", limits)
+
+
+def _check_workbook(path: Path, limits: UploadLimits) -> None:
+    """An .xlsx is a zip of XML parts: refuse one that is not, or that would unpack beyond the
+    limits (total size, and each part's compression ratio) before a reader opens it."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            parts = zf.infolist()
+    except zipfile.BadZipFile as exc:
+        raise _refuse(
+            "不是有效的 Excel 工作簿（.xlsx）。", "not a valid Excel workbook (.xlsx)."
+        ) from exc
+    total = sum(p.file_size for p in parts)
+    if total > limits.max_unzipped_bytes or any(
+        p.file_size > (1 << 20) and p.file_size > MAX_RATIO * max(p.compress_size, 1) for p in parts
+    ):
+        raise _refuse(
+            "工作簿解压后过大或压缩比异常，拒绝读取。",
+            "the workbook would unpack too large, or with an abnormal compression ratio: refused.",
+        )
 
 
 def _unzip(archive: Path, into: Path, limits: UploadLimits) -> Path:

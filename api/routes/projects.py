@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, File, Form, UploadFile
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from api.deps import CallerDep, PageDep
 from api.schemas import Page, ProjectAction, ProjectCreate, StandSelection, VerifyCreate
+from registry.errors import Invalid
 from registry.models import Project
 from registry.projects import (
+    add_evidence,
     add_stands,
     create_project,
     project_summary,
+    record_start_measurement,
     remove_stands,
+    submit_monitoring,
     transition,
     verify_period,
 )
+from registry.uploads import TABLE_TYPES, UploadLimits, receive_upload
 
 __all__ = ["router"]
 
@@ -119,3 +130,109 @@ def verify(code: str, body: VerifyCreate, caller: CallerDep) -> dict[str, Any]:
         return project_summary(session, code).to_dict()
 
     return caller.write(work)
+
+
+# -- evidence, the start measurement and monitoring periods: uploaded tables --------------------
+
+
+class UnreadableTable(Invalid):
+    """An uploaded workbook or table that cannot be read as one."""
+
+
+def _chunks(upload: UploadFile) -> Iterator[bytes]:
+    while block := upload.file.read(1 << 20):
+        yield block
+
+
+def _received(caller: Any, upload: UploadFile, folder: Path) -> Path:
+    """The upload, bounded (size, type, a workbook's unpacked size) before anything reads it."""
+    settings = caller.registry.settings
+    limits = UploadLimits(int(settings.upload_max_mb * (1 << 20)),
+                          int(settings.upload_max_unzipped_mb * (1 << 20)))  # fmt: skip
+    return receive_upload(upload.filename or "", _chunks(upload), limits, folder, TABLE_TYPES)
+
+
+def _unreadable(path: Path, exc: Exception) -> UnreadableTable:
+    return UnreadableTable(
+        f"无法读取表格 {path.name}：{exc}", f"cannot read the table {path.name}: {exc}"
+    )
+
+
+def _workbook(path: Path) -> tuple[Any, Any]:
+    from registry.plot_workbook import read_plot_workbook
+
+    try:
+        return read_plot_workbook(path)
+    except Exception as exc:  # whatever a reader raises on a bad upload: the file is unreadable
+        raise _unreadable(path, exc) from exc
+
+
+@router.post("/{code}/evidence", status_code=201)
+def evidence(
+    code: str, caller: CallerDep,
+    file: Annotated[UploadFile, File(description=".csv or .xlsx: stand_key, kind, item, value, observed_on, reference")],
+) -> dict[str, Any]:  # fmt: skip
+    """加入适用条件证据（草稿；局工作人员） / add applicability evidence to a draft (bureau staff):
+    all rows or none, every bad row named."""
+    from registry.plot_workbook import read_table
+
+    folder = Path(tempfile.mkdtemp(prefix="tanhui-evidence-"))
+    try:
+        path = _received(caller, file, folder)
+        try:
+            rows = read_table(path)
+        except Exception as exc:  # whatever a reader raises on a bad upload: unreadable
+            raise _unreadable(path, exc) from exc
+        added = caller.write(lambda s, a: add_evidence(s, a, code, rows))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"project": code, "rows": added}
+
+
+@router.post("/{code}/start-measurement", status_code=201)
+def start_measurement(
+    code: str, caller: CallerDep,
+    file: Annotated[UploadFile, File(description="plot workbook .xlsx (每木检尺 + 层面积)")],
+    measured_on: Annotated[date, Form()],
+) -> dict[str, Any]:  # fmt: skip
+    """记录计入期开始时的固定样地测定（局工作人员） / record the permanent plots measured at the
+    start of the crediting period (bureau staff)."""
+    folder = Path(tempfile.mkdtemp(prefix="tanhui-plots-"))
+    try:
+        trees, strata = _workbook(_received(caller, file, folder))
+
+        def work(session: Any, actor: Any) -> dict[str, Any]:
+            project = record_start_measurement(session, actor, code, measured_on, trees, strata)
+            return {"project": code, "measured_on": measured_on.isoformat(),
+                    "plots_digest": project.start_plots_digest}  # fmt: skip
+
+        return caller.write(work)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@router.post("/{code}/monitoring", status_code=201)
+def monitoring(
+    code: str, caller: CallerDep,
+    file: Annotated[UploadFile, File(description="plot workbook .xlsx: the same plots remeasured")],
+    start: Annotated[date, Form()],
+    end: Annotated[date, Form()],
+) -> dict[str, Any]:  # fmt: skip
+    """提交监测期（同一批固定样地复测；局工作人员） / submit a monitoring period: the same
+    permanent plots remeasured (bureau staff); the removals, their uncertainty and any
+    plausibility flags come back."""
+    factor = caller.registry.settings.plausibility_factor
+    folder = Path(tempfile.mkdtemp(prefix="tanhui-plots-"))
+    try:
+        trees, strata = _workbook(_received(caller, file, folder))
+
+        def work(session: Any, actor: Any) -> dict[str, Any]:
+            period = submit_monitoring(session, actor, code, start, end, trees, strata, factor)
+            return {"project": code, "period": period.period_no,
+                    "removals_tco2e": period.removals_tco2e,
+                    "change_uncertainty": period.change_uncertainty,
+                    "flags": json.loads(period.flags_json or "[]")}  # fmt: skip
+
+        return caller.write(work)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
