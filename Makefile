@@ -4,8 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Debian's own python3: its sqlite3 can load extensions (mod_spatialite); pyenv builds cannot.
 SYSTEM_PYTHON := /usr/bin/python3
-SYSTEM_PACKAGES := python3 python3-venv libsqlite3-mod-spatialite gdal-bin ca-certificates
-TEST_SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts
+# fonts-wqy-zenhei: the Chinese font of certificate PDFs (and of pages in headless Chromium)
+SYSTEM_PACKAGES := python3 python3-venv libsqlite3-mod-spatialite gdal-bin ca-certificates fonts-wqy-zenhei
+# chromium: the browser tests drive Debian's Chromium with Playwright (no browser download)
+TEST_SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts chromium
 
 .PHONY: demo test check setup setup-test system-deps test-system-deps lint typecheck pytest bench clean
 
@@ -40,9 +42,16 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
-setup: system-deps $(VENV)/.installed
+# MapLibre GL JS and the PMTiles reader, from the npm registry (package-lock.json), served from
+# our own static folder: no page fetches anything from elsewhere at run time
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || scripts/apt-install.sh nodejs npm
+	npm ci --no-audit --no-fund --omit=dev --loglevel=error
+	touch $@
 
-setup-test: test-system-deps $(VENV)/.installed-test
+setup: system-deps $(VENV)/.installed node_modules/.installed
+
+setup-test: test-system-deps $(VENV)/.installed-test node_modules/.installed
 
 lint: setup-test
 	$(VENV)/bin/ruff check .
@@ -61,4 +70,4 @@ bench: setup-test
 	$(PY) bench/api/run.py
 
 clean:
-	rm -rf $(VENV) demo_output import_reports *.sqlite build *.egg-info
+	rm -rf $(VENV) node_modules demo_output import_reports *.sqlite build *.egg-info

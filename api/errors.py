@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry.db import database_refusal
@@ -38,17 +38,34 @@ def _details(exc: RegistryError) -> Any:
     return {"report": report} if isinstance(report, dict) else None
 
 
+MACHINE_PATHS = ("/api/", "/ogc", "/tiles", "/static", "/openapi", "/docs", "/health", "/data/")
+
+
+def wants_html(request: Request) -> bool:
+    """A person's browser asking for a page (not the API, the OGC API, tiles or downloads)."""
+    path = request.url.path
+    return not path.startswith(MACHINE_PATHS) and "text/html" in request.headers.get("accept", "")
+
+
+def _answer(request: Request, status: int, body: dict[str, Any], headers: Any = None) -> Response:
+    if wants_html(request):
+        from api.pages.errors import error_page
+
+        return error_page(request, status, body["message_zh"], body["message_en"])
+    return JSONResponse(body, status, headers=headers)
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     """Registry errors by category; request validation (422); the database's own refusals
     (409); HTTP errors of the framework (404 for an unknown path, 405 …) in the same body."""
 
     @app.exception_handler(RegistryError)
-    async def registry_error(_: Request, exc: RegistryError) -> JSONResponse:
+    async def registry_error(request: Request, exc: RegistryError) -> Response:
         body = error_body(exc.category.value, exc.message_zh, exc.message_en, _details(exc))
         headers = (
             {"WWW-Authenticate": "Bearer"} if exc.category == Category.UNAUTHENTICATED else None
         )
-        return JSONResponse(body, STATUS[exc.category], headers=headers)
+        return _answer(request, STATUS[exc.category], body, headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -61,9 +78,10 @@ def add_exception_handlers(app: FastAPI) -> None:
         return JSONResponse(body, 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        body = error_body(f"http_{exc.status_code}", "请求无法处理。", str(exc.detail), None)
-        return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        zh = "找不到这个页面。" if exc.status_code == 404 else "请求无法处理。"
+        body = error_body(f"http_{exc.status_code}", zh, str(exc.detail), None)
+        return _answer(request, exc.status_code, body, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def refused_by_database(_: Request, exc: Exception) -> JSONResponse:

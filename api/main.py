@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
+from api import pages
 from api.deps import Registry
 from api.errors import add_exception_handlers
 from api.routes import (
@@ -24,9 +27,26 @@ from api.routes import (
 )
 from registry.settings import Settings
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["API_PREFIX", "STATIC", "create_app"]
 
 API_PREFIX = "/api/v1"
+STATIC = Path(__file__).resolve().parent / "static"
+VENDOR = {  # front-end libraries installed from the npm registry (package.json), served by us
+    "maplibre-gl": "maplibre-gl/dist",
+    "pmtiles": "pmtiles/dist",
+}
+
+
+def _mount_static(app: FastAPI, settings: Settings) -> None:
+    """``/static``: our CSS and scripts; ``/static/vendor/<library>``: the npm libraries (absent
+    until ``make setup`` has run ``npm ci``: then the map pages say so, nothing else breaks)."""
+    for name, sub in VENDOR.items():
+        folder = settings.node_modules / sub
+        if folder.is_dir():
+            app.mount(
+                f"/static/vendor/{name}", StaticFiles(directory=folder), name=f"vendor-{name}"
+            )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,4 +92,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(pages.router)
+    _mount_static(app, settings)
     return app

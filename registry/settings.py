@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     upload_max_unzipped_mb: float = 2000.0
     """A zip whose members would unpack to more than this (MiB) is refused (zip bombs)."""
 
+    basemap_url: str | None = None
+    """A raster basemap's tile URL template (``https://…/{z}/{x}/{y}.png``) under the maps;
+    None (the default): no basemap — no page asks anything of another server."""
+    node_modules: Path = Path(__file__).resolve().parent.parent / "node_modules"
+    """Where ``npm ci`` put the front-end libraries (MapLibre GL JS, PMTiles)."""
+    tiles_dir: Path = Path("tiles")
+    """Where the registry's vector tiles (PMTiles, MBTiles) are built and served from."""
+
     def checked_secret(self) -> str:
         """The secret key; a placeholder (or a short key) is refused outside development."""
         value = self.secret_key.get_secret_value()

@@ -1,0 +1,37 @@
+"""What the public sees: the project library, public stand attributes, the public ledger
+(issuances, retirements, certificates found by any serial) and the time the data stand at.
+
+One module per surface's data; pages, the OGC API, tiles and open-data dumps all read through
+these functions, so their counts agree. Household names, ID numbers and contacts never leave
+through here (DEVELOPERS.md, privacy): a right holder is named only when it is a village
+collective, a state forest farm or an enterprise."""
+
+from registry.public.as_of import data_as_of
+from registry.public.ledger import (
+    certificate_for_serial,
+    issuances_page,
+    retirements_page,
+)
+from registry.public.library import (
+    LibraryQuery,
+    ProjectCard,
+    library_facets,
+    library_page,
+    project_card,
+)
+from registry.public.stands import PUBLIC_STAND_COLUMNS, public_owner, public_stands
+
+__all__ = [
+    "PUBLIC_STAND_COLUMNS",
+    "LibraryQuery",
+    "ProjectCard",
+    "certificate_for_serial",
+    "data_as_of",
+    "issuances_page",
+    "library_facets",
+    "library_page",
+    "project_card",
+    "public_owner",
+    "public_stands",
+    "retirements_page",
+]
