@@ -28,6 +28,7 @@ def target_metadata() -> MetaData:
     import registry.ledger.tables
     import registry.models
     import registry.user_tables
+    import registry.web_tables
 
     return registry.ledger.tables.metadata
 
