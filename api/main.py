@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import pages
+from api import ogc, pages
 from api.deps import Registry
 from api.errors import add_exception_handlers
 from api.routes import (
@@ -93,5 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
+    app.include_router(ogc.router)
     _mount_static(app, settings)
     return app

@@ -6,7 +6,13 @@ these functions, so their counts agree. Household names, ID numbers and contacts
 through here (DEVELOPERS.md, privacy): a right holder is named only when it is a village
 collective, a state forest farm or an enterprise."""
 
-from registry.public.as_of import data_as_of
+from registry.public.as_of import AuditHead, audit_head, data_as_of
+from registry.public.geometry import (
+    project_boundaries,
+    projects_extent,
+    projects_meeting,
+    stands_extent,
+)
 from registry.public.ledger import (
     certificate_for_serial,
     issuances_page,
@@ -23,15 +29,21 @@ from registry.public.stands import PUBLIC_STAND_COLUMNS, public_owner, public_st
 
 __all__ = [
     "PUBLIC_STAND_COLUMNS",
+    "AuditHead",
     "LibraryQuery",
     "ProjectCard",
+    "audit_head",
     "certificate_for_serial",
     "data_as_of",
     "issuances_page",
     "library_facets",
     "library_page",
+    "project_boundaries",
     "project_card",
+    "projects_extent",
+    "projects_meeting",
     "public_owner",
     "public_stands",
     "retirements_page",
+    "stands_extent",
 ]

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session
 
 from registry.db import DriverSQL
 
-__all__ = ["data_as_of"]
+__all__ = ["AuditHead", "audit_head", "data_as_of"]
 
 
 def data_as_of(session: Session) -> str | None:
     """ISO 8601 UTC time of the newest audit event, or None for an empty registry."""
     row = DriverSQL(session).first("SELECT occurred_at FROM audit_event ORDER BY id DESC LIMIT 1")
     return str(row[0]) if row else None
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """Where the audit chain stands: its last event's sequence number, hash and time (ISO 8601
+    UTC). Every change of the registry's data writes an event, so this names a state of the
+    data: two reads with the same head saw the same data."""
+
+    seq: int
+    hash: str
+    occurred_at: str
+
+
+def audit_head(session: Session) -> AuditHead | None:
+    """The audit chain's head (None for an empty registry)."""
+    row = DriverSQL(session).first(
+        "SELECT id, hash, occurred_at FROM audit_event ORDER BY id DESC LIMIT 1"
+    )
+    return AuditHead(int(row[0]), str(row[1]), str(row[2])) if row else None

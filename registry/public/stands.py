@@ -17,7 +17,8 @@ from registry.errors import Invalid
 from registry.listings import PageOf
 from registry.models import OwnerKind
 
-__all__ = ["PUBLIC_OWNER_KINDS", "PUBLIC_STAND_COLUMNS", "BBox", "public_owner", "public_stands"]
+__all__ = ["PUBLIC_OWNER_KINDS", "PUBLIC_STAND_COLUMNS", "BBox", "check_bbox", "public_owner",
+           "public_stands"]  # fmt: skip
 
 PUBLIC_STAND_COLUMNS = ("stand_key", "version", "county_code", "township", "village",
                         "compartment", "subcompartment", "area_ha", "land_class", "forest_use",
@@ -40,7 +41,8 @@ def public_owner(name: str | None, kind: str | None) -> str | None:
     return name if kind in PUBLIC_OWNER_KINDS else None
 
 
-def _check_bbox(bbox: BBox) -> None:
+def check_bbox(bbox: BBox) -> None:
+    """Refuse a box that is not min lon ≤ max lon, min lat ≤ max lat within the globe."""
     x0, y0, x1, y1 = bbox
     if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
         raise Invalid(
@@ -57,12 +59,14 @@ def _has_sqlite_rtree(db: DriverSQL) -> bool:
 def public_stands(
     session: Session, *, limit: int, offset: int, project: str | None = None,
     township: str | None = None, bbox: BBox | None = None, geometry: bool = True,
+    stand_key: str | None = None,
 ) -> PageOf:  # fmt: skip
     """Current stands by key (a stable order) with their public attributes, ``owner`` (public
     kinds only), ``project`` (the project holding the stand, if any) and, when ``geometry``, a
     GeoJSON MultiPolygon in CGCS2000 longitude/latitude (EPSG:4490; within a metre of WGS 84).
 
-    Filters: the project's code, the township, a bounding box (stands whose envelope meets it)."""
+    Filters: the project's code, the township, a bounding box (stands whose geometry meets
+    it: the spatial index's envelopes first, then the exact test), one stand's key."""
     db = DriverSQL(session)
     where = ["s.is_current = :cur"]
     params: dict[str, Any] = {"cur": True, "l": limit, "f": offset}
@@ -72,16 +76,19 @@ def public_stands(
     if township is not None:
         where.append("s.township = :township")
         params["township"] = township
+    if stand_key is not None:
+        where.append("s.stand_key = :key")
+        params["key"] = stand_key
     if bbox is not None:
-        _check_bbox(bbox)
+        check_bbox(bbox)
         params.update(x0=bbox[0], y0=bbox[1], x1=bbox[2], y1=bbox[3])
         if db.postgres:
-            where.append("s.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)")
-        elif _has_sqlite_rtree(db):
-            where.append("s.id IN (SELECT pkid FROM idx_stand_geom WHERE xmax >= :x0 AND "
-                         "xmin <= :x1 AND ymax >= :y0 AND ymin <= :y1)")  # fmt: skip
+            where.append("ST_Intersects(s.geom, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490))")
         else:
-            where.append("MbrIntersects(s.geom, BuildMbr(:x0, :y0, :x1, :y1))")
+            if _has_sqlite_rtree(db):
+                where.append("s.id IN (SELECT pkid FROM idx_stand_geom WHERE xmax >= :x0 AND "
+                             "xmin <= :x1 AND ymax >= :y0 AND ymin <= :y1)")  # fmt: skip
+            where.append("ST_Intersects(s.geom, BuildMbr(:x0, :y0, :x1, :y1, 4490)) = 1")
     base = (" FROM stand s LEFT JOIN owner o ON o.id = s.owner_id"
             " LEFT JOIN project_stand ps ON ps.stand_key = s.stand_key AND ps.active = :act"
             " LEFT JOIN project p ON p.id = ps.project_id WHERE " + " AND ".join(where))  # fmt: skip
