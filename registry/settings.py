@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     """Where ``npm ci`` put the front-end libraries (MapLibre GL JS, PMTiles)."""
     tiles_dir: Path = Path("tiles")
     """Where the registry's vector tiles (PMTiles, MBTiles) are built and served from."""
+    opendata_dir: Path = Path("opendata")
+    """Where the open-data files are written (``tanhui opendata dump``) and served from
+    (``/data``); the server rewrites them when the data change."""
 
     def checked_secret(self) -> str:
         """The secret key; a placeholder (or a short key) is refused outside development."""

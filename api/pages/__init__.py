@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import library
+from api.pages import data, library
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-for _module in (library,):
+for _module in (library, data):
     router.include_router(_module.router)

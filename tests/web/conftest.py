@@ -44,7 +44,8 @@ class Web:
 @pytest.fixture
 def web(scenario: Callable[..., Engine], db_url: str, tmp_path: Path) -> Iterator[Web]:
     engine = scenario("web", public_registry)
-    settings = Settings(database_url=db_url, tiles_dir=tmp_path / "tiles")
+    settings = Settings(database_url=db_url, tiles_dir=tmp_path / "tiles",
+                        opendata_dir=tmp_path / "opendata")  # fmt: skip
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield Web(engine, db_url, client, read_tokens(engine))
 
