@@ -79,7 +79,9 @@ def add_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        zh = "找不到这个页面。" if exc.status_code == 404 else "请求无法处理。"
+        zh = {404: "找不到这个页面。", 413: "请求体超过上限（上传的文件过大）。"}.get(
+            exc.status_code, "请求无法处理。"
+        )
         body = error_body(f"http_{exc.status_code}", zh, str(exc.detail), None)
         return _answer(request, exc.status_code, body, getattr(exc, "headers", None))
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import ogc, pages
+from api.body_limit import BodyLimit, request_body_limit
 from api.deps import Registry
 from api.errors import add_exception_handlers
 from api.routes import (
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     add_exception_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=request_body_limit(settings))
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
