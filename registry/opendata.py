@@ -39,10 +39,10 @@ from registry.db import is_postgres, read_scope
 from registry.progress import NullProgress, ProgressReporter
 from registry.public import (
     PUBLIC_STAND_COLUMNS,
-    AuditHead,
     LibraryQuery,
     ProjectCard,
     audit_head,
+    head_key,
     issuances_page,
     library_page,
     project_boundaries,
@@ -59,7 +59,6 @@ __all__ = [
     "Snapshot",
     "current_snapshot",
     "dump_open_data",
-    "head_key",
 ]
 
 DATASETS: dict[str, tuple[str, str]] = {
@@ -121,11 +120,6 @@ class DumpResult(Result):
     manifest: Manifest
     folder: str
     regenerated: bool
-
-
-def head_key(head: AuditHead | None) -> tuple[int, str]:
-    """What a dump is keyed by: the audit head's sequence number and hash."""
-    return (head.seq, head.hash) if head else (0, "")
 
 
 def current_snapshot(root: Path) -> Snapshot | None:

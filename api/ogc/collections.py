@@ -9,6 +9,7 @@ the project holding them; projects carry their public card."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +21,8 @@ from api.ogc.params import Interval, ItemsQuery
 from registry.public import (
     LibraryQuery,
     ProjectCard,
+    audit_head,
+    head_key,
     library_page,
     project_boundaries,
     projects_extent,
@@ -33,6 +36,37 @@ __all__ = ["COLLECTIONS", "Collection", "Features"]
 
 Features = tuple[list[dict[str, Any]], int]
 """One page of GeoJSON features and the number the filters match."""
+
+
+class PerHead:
+    """What changes only with the data — project boundaries, extents — kept while the audit
+    chain's head stays where it is (every change of the data moves it), per database."""
+
+    def __init__(self) -> None:
+        self._key: tuple[str, int, str] | None = None
+        self._values: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, name: str, compute: Callable[[Session], Any]) -> Any:
+        key = (str(session.get_bind().engine.url), *head_key(audit_head(session)))
+        with self._lock:
+            if key != self._key:
+                self._key, self._values = key, {}
+            if name in self._values:
+                return self._values[name]
+        value = compute(session)
+        with self._lock:
+            if key == self._key:
+                self._values[name] = value
+        return value
+
+
+_cache = PerHead()
+
+
+def _boundaries(session: Session) -> dict[str, Any]:
+    return dict(_cache.get(session, "boundaries", project_boundaries))
+
 
 ALL = 10**9  # every project (the library pages through a list it builds whole)
 
@@ -77,7 +111,7 @@ def _projects(session: Session, q: ItemsQuery) -> Features:
         interval = q.interval
         cards = [c for c in cards if _overlaps(c, interval)]
     page = cards[q.offset : q.offset + q.limit]
-    shapes = project_boundaries(session, [c.code for c in page])
+    shapes = _boundaries(session)
     features = [_feature(c.code, shapes.get(c.code), _project_properties(c)) for c in page]
     return features, len(cards)
 
@@ -87,7 +121,7 @@ def _project(session: Session, fid: str) -> dict[str, Any] | None:
     found = [c for c in cards if c.code == fid]
     if not found:
         return None
-    return _feature(fid, project_boundaries(session, [fid]).get(fid), _project_properties(found[0]))
+    return _feature(fid, _boundaries(session).get(fid), _project_properties(found[0]))
 
 
 def _crediting_span(session: Session) -> tuple[str | None, str | None] | None:
@@ -125,7 +159,9 @@ COLLECTIONS: dict[str, Collection] = {
         "Project boundaries (the union of each project's stands) with the library's public "
         "card: methodology, status, townships, area (ha), crediting period, ex-ante, issued / "
         "retired / in buffer (t CO2e), vintages, eco-labels. Temporal: the crediting period.",
-        projects_extent, _crediting_span, _projects, _project,
+        lambda s: _cache.get(s, "projects_extent", projects_extent),
+        lambda s: _cache.get(s, "crediting_span", _crediting_span),
+        _projects, _project,
     ),
     "stands": Collection(
         "stands", "小班", "Stands (小班)",
@@ -135,6 +171,6 @@ COLLECTIONS: dict[str, Collection] = {
         "holder only when it is a village collective, a state forest farm or an enterprise "
         "(household names, certificate numbers and the like are never public). Stands have no "
         "temporal geometry: a request with datetime matches none.",
-        stands_extent, lambda _: None, _stands, _stand,
+        lambda s: _cache.get(s, "stands_extent", stands_extent), lambda _: None, _stands, _stand,
     ),
 }  # fmt: skip

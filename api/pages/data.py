@@ -18,8 +18,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 from api.deps import Registry, RegistryDep
 from api.pages.rendering import render
 from registry.errors import NotFound
-from registry.opendata import DATASETS, Snapshot, current_snapshot, dump_open_data, head_key
-from registry.public import audit_head
+from registry.opendata import DATASETS, Snapshot, current_snapshot, dump_open_data
+from registry.public import audit_head, head_key
 
 __all__ = ["refresh", "router"]
 

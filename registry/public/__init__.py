@@ -6,7 +6,7 @@ these functions, so their counts agree. Household names, ID numbers and contacts
 through here (DEVELOPERS.md, privacy): a right holder is named only when it is a village
 collective, a state forest farm or an enterprise."""
 
-from registry.public.as_of import AuditHead, audit_head, data_as_of
+from registry.public.as_of import AuditHead, audit_head, data_as_of, head_key
 from registry.public.geometry import (
     project_boundaries,
     projects_extent,
@@ -35,6 +35,7 @@ __all__ = [
     "audit_head",
     "certificate_for_serial",
     "data_as_of",
+    "head_key",
     "issuances_page",
     "library_facets",
     "library_page",

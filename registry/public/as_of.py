@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from registry.db import DriverSQL
 
-__all__ = ["AuditHead", "audit_head", "data_as_of"]
+__all__ = ["AuditHead", "audit_head", "data_as_of", "head_key"]
 
 
 def data_as_of(session: Session) -> str | None:
@@ -34,3 +34,9 @@ def audit_head(session: Session) -> AuditHead | None:
         "SELECT id, hash, occurred_at FROM audit_event ORDER BY id DESC LIMIT 1"
     )
     return AuditHead(int(row[0]), str(row[1]), str(row[2])) if row else None
+
+
+def head_key(head: AuditHead | None) -> tuple[int, str]:
+    """A state of the data, to key what is derived from it: the head's sequence number and
+    hash ((0, "") for an empty registry)."""
+    return (head.seq, head.hash) if head else (0, "")
