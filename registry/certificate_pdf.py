@@ -162,8 +162,6 @@ def certificate_pdf(found: PublicCertificate, url: str | None, registry_name: st
         pdf.set_font("zenhei", size=8.5)
         pdf.cell(qr_size + 12, 4.5, "扫码在线核验 Scan to verify", align="C",
                  new_x=XPos.LEFT, new_y=YPos.NEXT)  # fmt: skip
-        pdf.set_font("zenheimono", size=6)
-        pdf.multi_cell(qr_size + 12, 3, url, align="C")
         qr_bottom = pdf.get_y()
     pdf.set_xy(pdf.l_margin, top)
     vintages = "\n".join(
@@ -191,7 +189,15 @@ def certificate_pdf(found: PublicCertificate, url: str | None, registry_name: st
 
     pdf.set_draw_color(*GOLD)
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
-    pdf.ln(1.5)
+    pdf.ln(2)
+    if url:
+        pdf.set_text_color(*INK)
+        pdf.set_font("zenhei", size=8.5)
+        label = "在线核验 Verify online: "
+        width = pdf.get_string_width(label) + 1
+        pdf.cell(width, 4.6, label)
+        pdf.set_font("zenheimono", size=8.5)
+        pdf.cell(full - width, 4.6, url, link=url, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(*MUTED)
     pdf.set_font("zenhei", size=7.5)
     pdf.multi_cell(full, 3.8,
