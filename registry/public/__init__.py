@@ -19,19 +19,33 @@ from registry.public.library import (
     library_page,
     project_card,
 )
+from registry.public.project_page import (
+    ProjectPage,
+    PublicEvent,
+    exante_csv,
+    project_page,
+    stands_csv,
+    withhold_household_names,
+)
 from registry.public.stands import PUBLIC_STAND_COLUMNS, public_owner, public_stands
 
 __all__ = [
     "PUBLIC_STAND_COLUMNS",
     "LibraryQuery",
     "ProjectCard",
+    "ProjectPage",
+    "PublicEvent",
     "certificate_for_serial",
     "data_as_of",
+    "exante_csv",
     "issuances_page",
     "library_facets",
     "library_page",
     "project_card",
+    "project_page",
     "public_owner",
     "public_stands",
     "retirements_page",
+    "stands_csv",
+    "withhold_household_names",
 ]
