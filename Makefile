@@ -7,7 +7,8 @@ SYSTEM_PYTHON := /usr/bin/python3
 # fonts-wqy-zenhei: the Chinese font of certificate PDFs (and of pages in headless Chromium)
 SYSTEM_PACKAGES := python3 python3-venv libsqlite3-mod-spatialite gdal-bin ca-certificates fonts-wqy-zenhei
 # chromium: the browser tests drive Debian's Chromium with Playwright (no browser download)
-# poppler-utils: pdftotext, for the privacy test to read PDFs as a reader sees them
+# poppler-utils: the certificate tests read their PDFs back (pdftotext) and render them (pdftoppm);
+# the privacy test reads every PDF a public page offers as its text
 TEST_SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts chromium poppler-utils
 
 .PHONY: demo test check setup setup-test system-deps test-system-deps lint typecheck pytest bench clean

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import data, library
+from api.pages import certificates, data, grievances, ledger, library, project
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-for _module in (library, data):
+for _module in (library, project, grievances, ledger, certificates, data):
     router.include_router(_module.router)

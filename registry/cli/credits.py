@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -324,11 +325,33 @@ def show_cmd(
 @credits_app.command("certificate")
 def certificate_cmd(
     certificate_id: Annotated[str, typer.Option("--id", help="退役证书编号 RC-…")],
+    pdf: Annotated[
+        Path | None,
+        typer.Option("--pdf", help="另存为双语 PDF 证书 / also write the bilingual PDF"),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url", help="登记簿公开网址（PDF 二维码用） / public address, for the QR"
+        ),
+    ] = None,
 ) -> None:
-    """退役证书 / a retirement certificate, with the audit event that recorded it."""
+    """退役证书 / a retirement certificate, with the audit event that recorded it; ``--pdf``
+    writes the same certificate as the web page's PDF (its QR code points to
+    ``<base-url>/certificates/<id>``; without ``--base-url`` the PDF has no QR code)."""
     from registry.ledger import certificate
 
-    _show(_read(lambda s: certificate(s, certificate_id)))
+    found = _read(lambda s: certificate(s, certificate_id))
+    _show(found)
+    if pdf is not None:
+        from registry.certificate_pdf import certificate_pdf
+        from registry.public.ledger import public_certificate
+
+        public = _read(lambda s: public_certificate(s, certificate_id))
+        url = f"{base_url.rstrip('/')}/certificates/{found.certificate}" if base_url else None
+        body = ctx.run_plain(lambda: certificate_pdf(public, url, ctx.settings().registry_name))
+        pdf.write_bytes(body)
+        err.print(f"PDF 证书 certificate PDF: {escape(str(pdf))}")
 
 
 @credits_app.command("balance")

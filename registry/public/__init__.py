@@ -25,6 +25,14 @@ from registry.public.library import (
     library_page,
     project_card,
 )
+from registry.public.project_page import (
+    ProjectPage,
+    PublicEvent,
+    exante_csv,
+    project_page,
+    stands_csv,
+    withhold_household_names,
+)
 from registry.public.stands import PUBLIC_STAND_COLUMNS, public_owner, public_stands
 
 __all__ = [
@@ -32,19 +40,25 @@ __all__ = [
     "AuditHead",
     "LibraryQuery",
     "ProjectCard",
+    "ProjectPage",
+    "PublicEvent",
     "audit_head",
     "certificate_for_serial",
     "data_as_of",
+    "exante_csv",
     "head_key",
     "issuances_page",
     "library_facets",
     "library_page",
     "project_boundaries",
     "project_card",
+    "project_page",
     "projects_extent",
     "projects_meeting",
     "public_owner",
     "public_stands",
     "retirements_page",
+    "stands_csv",
     "stands_extent",
+    "withhold_household_names",
 ]

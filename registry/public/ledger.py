@@ -5,16 +5,25 @@ retiring party chose to state them); who moved credits is named by organisation 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from registry.db import DriverSQL
+from registry.ledger.results import Certificate
 from registry.ledger.serials import format_block, parse_serial
+from registry.ledger.views import certificate
 from registry.listings import PageOf
-from registry.public.library import label_text
+from registry.public.library import label_text, organisation_of
 
-__all__ = ["certificate_for_serial", "issuances_page", "retirements_page"]
+__all__ = [
+    "PublicCertificate",
+    "certificate_for_serial",
+    "issuances_page",
+    "public_certificate",
+    "retirements_page",
+]
 
 
 def _serial_filter(serial: str | None) -> tuple[str, int, int, int] | None:
@@ -127,3 +136,25 @@ def certificate_for_serial(session: Session, serial: str) -> str | None:
     if none of its credits is retired."""
     page = retirements_page(session, 1, 0, serial=serial)
     return str(page.items[0]["certificate"]) if page.items else None
+
+
+@dataclass(frozen=True)
+class PublicCertificate:
+    """A retirement certificate as the public sees it: the ledger's certificate (checked
+    against the audit event that recorded it), the eco-labels its credits carried when they
+    were retired, and the organisation that retired them (never the user's name)."""
+
+    certificate: Certificate
+    labels: tuple[str, ...]
+    retired_by: str
+
+
+def public_certificate(session: Session, certificate_id: str) -> PublicCertificate:
+    """The certificate ``certificate_id`` (the ledger's "no such certificate" when unknown)."""
+    found = certificate(session, certificate_id)
+    db = DriverSQL(session)
+    op = db.first(
+        "SELECT op_id FROM retirement WHERE certificate_id = :c", {"c": found.certificate}
+    )
+    labels = tuple(_labels_of(db, int(op[0]))) if op else ()
+    return PublicCertificate(found, labels, organisation_of(found.retired_by))

@@ -21,7 +21,7 @@ from registry.errors import Invalid
 from registry.results import Result
 
 __all__ = ["SORTS", "LibraryQuery", "ProjectCard", "label_text", "library_facets", "library_page",
-           "project_card"]  # fmt: skip
+           "organisation_of", "project_card"]  # fmt: skip
 
 Sort = Literal["code", "name", "area", "issued", "retired", "start", "status"]
 SORTS: tuple[str, ...] = ("code", "name", "area", "issued", "retired", "start", "status")
@@ -49,7 +49,7 @@ class ProjectCard(Result):
     in_buffer: int
     vintages: tuple[int, ...]
     labels: tuple[str, ...]
-    verifiers: tuple[str, ...] = field(default=())
+    verifiers: tuple[str, ...] = field(default=())  # organisations that validated or verified
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,13 @@ class LibraryQuery:
 def label_text(label: Any) -> str:
     """A block's label as text: labels are stored as codes (or objects with a ``code``)."""
     return str(label.get("code", label)) if isinstance(label, dict) else str(label)
+
+
+def organisation_of(actor_label: str) -> str:
+    """The organisation of an actor as the lifecycle and the audit log name it
+    (``user@organisation``, :attr:`registry.actors.Actor.label`); "" when it names none."""
+    _, at, organisation = actor_label.rpartition("@")
+    return organisation.strip() if at else ""
 
 
 def _end(start: date, years: int) -> str:
@@ -133,9 +140,11 @@ def _cards(session: Session, code: str | None = None) -> list[ProjectCard]:
             buffer[p] = buffer.get(p, 0) + int(n)
         labels.setdefault(p, set()).update(label_text(x) for x in json.loads(block_labels or "[]"))
         vintages.setdefault(p, set()).add(int(vintage))
-    verifiers = _grouped(db,
-        "SELECT DISTINCT p.code, m.verifier FROM project p JOIN monitoring_period m ON m.project_id = p.id "
-        "WHERE m.verifier IS NOT NULL")  # fmt: skip
+    # validation and verification bodies: the organisation of whoever validated or verified
+    # (the lifecycle names ``user@organisation``; the public sees the organisation only)
+    verifiers = {c: sorted({organisation_of(str(a)) for a in acts} - {""}) for c, acts in _grouped(db,
+        "SELECT DISTINCT p.code, e.actor FROM project p JOIN project_event e ON e.project_id = p.id "
+        f"WHERE e.action IN ('validate', 'verify'){' AND p.code = :c' if code else ''}", params).items()}  # fmt: skip
     cards = []
     for r in projects:
         c = str(r[0])

@@ -1,0 +1,102 @@
+"""A project's public page (``/projects/{code}``): its key figures, map, lifecycle, monitoring
+periods, issuances and retirements, downloads, and the grievance form; and the downloads
+themselves (the frozen ex-ante, the stands' public attributes, as CSV).
+
+Every project in the library has a page, drafts included (the library lists them all): a
+draft says that it is one. A signed-in user sees the same page plus its role's actions
+(``partials/project_actions.html``); bureau staff also see how many grievances wait."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from api.deps import Registry, RegistryDep
+from api.pages.form_token import form_token
+from api.pages.rendering import render
+from api.pages.session import page_csrf, viewer
+from registry.db import DriverSQL
+from registry.listings import STAFF_ROLES
+from registry.public import data_as_of, exante_csv, project_page, stands_csv
+from registry.public.project_page import ACTION_NAMES, ROLE_NAMES
+
+__all__ = ["GRIEVANCE_FORM", "GrievanceForm", "render_project", "router"]
+
+router = APIRouter(include_in_schema=False)
+GRIEVANCE_FORM = "grievance"  # the signed form token's purpose
+CodePath = Annotated[str, Path(max_length=40)]
+
+
+@dataclass(frozen=True)
+class GrievanceForm:
+    """What the grievance form holds (kept when a submission is refused: nothing is lost)."""
+
+    name: str = ""
+    contact: str = ""
+    message: str = ""
+
+
+def _open_grievances(session: Session, code: str) -> int:
+    row = DriverSQL(session).first(
+        "SELECT COUNT(*) FROM grievance WHERE project_code = :p AND status = 'open'", {"p": code}
+    )
+    return int(row[0]) if row else 0
+
+
+def render_project(
+    request: Request, registry: Registry, code: str, *, form: GrievanceForm | None = None,
+    refusal: tuple[str, str] | None = None, status_code: int = 200, sent: bool = False,
+) -> HTMLResponse:  # fmt: skip
+    """The project page; with ``form`` and ``refusal`` after a refused grievance (the form
+    filled in again, the reason above it)."""
+
+    def read(session: Session) -> tuple[Any, ...]:
+        page = project_page(session, code)
+        who = viewer(request, session)
+        waiting = _open_grievances(session, code) if who and who.has(*STAFF_ROLES) else None
+        return page, who, waiting, data_as_of(session)
+
+    page, who, waiting, as_of = registry.read(read)
+    return render(request, registry, "project.html", {
+        "page": page, "card": page.card, "summary": page.summary, "viewer": who,
+        "csrf": page_csrf(request, registry) if who else None, "open_grievances": waiting,
+        "form": form or GrievanceForm(), "refusal": refusal, "grievance_sent": sent,
+        "form_token": form_token(registry.secret, GRIEVANCE_FORM, page.card.code),
+        "action_names": ACTION_NAMES, "role_names": ROLE_NAMES, "nav": "library",
+    }, status_code=status_code, as_of=as_of)  # fmt: skip
+
+
+@router.get("/projects/{code}", response_class=HTMLResponse)
+def project(
+    request: Request, registry: RegistryDep, code: CodePath,
+    grievance: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:  # fmt: skip
+    """A project's public page (an unknown code: the bilingual 404 page)."""
+    return render_project(request, registry, code, sent=grievance == "received")
+
+
+def _csv_response(body: str, filename: str) -> Response:
+    # UTF-8 with a byte-order mark: spreadsheet programs then read the Chinese correctly
+    filename = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in filename)
+    return Response(
+        "\ufeff" + body, media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )  # fmt: skip
+
+
+@router.get("/projects/{code}/exante.csv")
+def exante_download(registry: RegistryDep, code: CodePath) -> Response:
+    """The ex-ante frozen at registration, by year (t CO2e), unverified parameters named."""
+    body = registry.read(lambda s: exante_csv(s, code))
+    return _csv_response(body, f"{code}-exante.csv")
+
+
+@router.get("/projects/{code}/stands.csv")
+def stands_download(registry: RegistryDep, code: CodePath) -> Response:
+    """The project's stands, public attributes only (no household names)."""
+    body = registry.read(lambda s: stands_csv(s, code))
+    return _csv_response(body, f"{code}-stands.csv")
