@@ -3,12 +3,14 @@ by organisation — never a person's name), its monitoring periods, its issuance
 retirements, and its downloadable tables (the frozen ex-ante, its stands' public attributes).
 
 Free text written by staff and verifiers (lifecycle comments, verification comments) is shown
-with any household's name withheld (DEVELOPERS.md, privacy)."""
+with any household's name withheld, and any ID number, bank card number or telephone number
+(DEVELOPERS.md, privacy)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,6 +28,7 @@ from registry.results import Result
 
 __all__ = [
     "ACTION_NAMES",
+    "CONTACT_WITHHELD",
     "HOUSEHOLD_WITHHELD",
     "ROLE_NAMES",
     "ProjectPage",
@@ -38,6 +41,15 @@ __all__ = [
 
 HOUSEHOLD_WITHHELD = "某农户"
 """What stands in public text where a household's name was (林权权利人 of kind 农户)."""
+CONTACT_WITHHELD = "（已隐去）"
+"""What stands in public text where an ID, bank card or telephone number was."""
+_CONTACTS = re.compile(
+    r"(?<![0-9A-Za-z])(?:"
+    r"\d{17}[Xx]|\d{15,19}"  # resident ID numbers (15 or 18 digits, the last may be X), bank cards
+    r"|1[3-9]\d{9}"  # mobile numbers
+    r"|0\d{2,3}-?\d{7,8}"  # landlines with their area code
+    r")(?![0-9A-Za-z])"
+)
 
 ACTION_NAMES: dict[str, tuple[str, str]] = {
     "created": ("创建项目", "project created"), "stands_added": ("添加小班", "stands added"),
@@ -96,8 +108,9 @@ class ProjectPage:
 
 def withhold_household_names(session: Session, texts: Iterable[str]) -> list[str]:
     """``texts`` with every household's name (owner of kind 农户) replaced by
-    :data:`HOUSEHOLD_WITHHELD`. One query: the names that occur in any of the texts."""
-    items = [t or "" for t in texts]
+    :data:`HOUSEHOLD_WITHHELD` and every ID, bank card or telephone number by
+    :data:`CONTACT_WITHHELD`. One query: the names that occur in any of the texts."""
+    items = [_CONTACTS.sub(CONTACT_WITHHELD, t or "") for t in texts]
     joined = "\n".join(items)
     if not joined.strip():
         return items
