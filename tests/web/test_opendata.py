@@ -1,7 +1,7 @@
 """Open data: ``tanhui opendata dump DIR`` writes CSV (UTF-8 with a BOM) and GeoPackage files of
 the public projects, stands, issuances and retirements with a manifest whose row counts equal
 the database's (counted here in SQL) and the pages' (the library's "共 N 个项目", the OGC API's
-numberMatched); checksums and sizes are the files' own; a dump is rewritten only when the audit
+numberMatched, the public ledger's totals); checksums and sizes are the files' own; a dump is rewritten only when the audit
 head moved; /data lists the files, serves them byte for byte, and makes new ones when the data
 change; the page in Chromium."""
 
@@ -83,6 +83,10 @@ def test_dump_counts_checksums_and_formats(web: Web, tmp_path: Path) -> None:
     for collection in ("projects", "stands"):
         page = web.client.get(f"/ogc/collections/{collection}/items?limit=1").json()
         assert page["numberMatched"] == rows[collection]["csv"]
+    ledger = web.page("/ledger").text  # the public ledger's headings carry its totals
+    for heading, dataset in (("退役", "retirements"), ("签发", "issuances")):
+        total = re.search(rf"<h2>{heading} <small>(\d+)</small></h2>", ledger)
+        assert total and int(total.group(1)) == rows[dataset]["csv"], heading
     # the state of the data: the audit chain's head when they were read
     seq, digest = _head(web.engine)
     assert (manifest["audit_seq"], manifest["audit_hash"]) == (seq, digest)
