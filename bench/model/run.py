@@ -99,7 +99,7 @@ def python_loop(stands: pd.DataFrame, curves: list, years: int) -> float:  # typ
         grown = [0.0] * n
         for _ in range(years):
             due = []
-            for i, (curve, _f, scale, protected, rotation, enrich, rec) in enumerate(records):
+            for i, (curve, _f, scale, protected, rotation, enrich, _rec) in enumerate(records):
                 age[i] += 1.0
                 gain = (tending + enrich) if project else 0.0
                 v_now = curve.a * (1 - math.exp(-curve.b * max(age[i], 0.0))) ** curve.c
