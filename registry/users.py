@@ -242,14 +242,30 @@ def list_users(
 
 
 def _change(session: Session, actor: Actor, username: str, what: str, sql: str,
-            params: dict[str, Any], payload: dict[str, Any]) -> UserView:  # fmt: skip
+            params: dict[str, Any], payload: dict[str, Any],
+            revoke: bool = False) -> UserView:  # fmt: skip
+    """An admin's change of one user (``sql`` with ``:i`` its id), recorded in the audit log;
+    ``revoke``: every live session and API token of the user ends with it (their counts are in
+    the event)."""
     require_any_role(actor, ADMIN_ONLY, what)
     db = DriverSQL(session)
     user = _user(db, username)
     db.rows(sql, {**params, "i": user.id})
+    if revoke:
+        payload |= _revoke_all(db, user.id)
     append_event(session, actor=actor.label, action=f"user.{payload.pop('action')}",
                  entity_type="user", entity_id=username, payload=payload)  # fmt: skip
     return _user(db, username)
+
+
+def _revoke_all(db: DriverSQL, user_id: int) -> dict[str, int]:
+    """End every live session and API token of a user; how many of each."""
+    counts = {}
+    for table in SECRET_TABLES:
+        ended = db.rows(f"UPDATE {table} SET revoked_at = :t WHERE user_id = :i AND revoked_at "
+                        "IS NULL RETURNING id", {"t": _now(), "i": user_id})  # fmt: skip
+        counts[f"{table}s_revoked"] = len(ended)
+    return counts
 
 
 def _not_last_admin(session: Session, username: str) -> None:
@@ -276,24 +292,22 @@ def set_roles(session: Session, actor: Actor, username: str, roles: frozenset[Ro
 
 
 def disable_user(session: Session, actor: Actor, username: str) -> UserView:
-    """An admin disables a user: sign-in, its tokens and sessions and the CLI refuse it."""
+    """An admin disables a user: sign-in and the CLI refuse it, and its sessions and API tokens
+    are revoked (they stay revoked should the user ever be enabled again)."""
     _not_last_admin(session, username)
     return _change(session, actor, username, "停用用户 / disable users",
                    "UPDATE app_user SET disabled = :d WHERE id = :i", {"d": True},
-                   {"action": "disabled"})  # fmt: skip
+                   {"action": "disabled"}, revoke=True)  # fmt: skip
 
 
 def reset_password(session: Session, actor: Actor, username: str, password: str) -> UserView:
-    """An admin sets a new password; every session of the user ends (tokens stay)."""
+    """An admin sets a new password; every session and API token of the user is revoked (a
+    reset is what one does when a secret may have leaked: the old secrets must not outlive
+    it)."""
     hashed = _check_password(password)
-    view = _change(session, actor, username, "重设密码 / reset passwords",
+    return _change(session, actor, username, "重设密码 / reset passwords",
                    "UPDATE app_user SET password_hash = :p WHERE id = :i", {"p": hashed},
-                   {"action": "password_reset"})  # fmt: skip
-    DriverSQL(session).rows(
-        "UPDATE web_session SET revoked_at = :t WHERE user_id = :i AND revoked_at IS NULL",
-        {"t": _now(), "i": view.id},
-    )
-    return view
+                   {"action": "password_reset"}, revoke=True)  # fmt: skip
 
 
 def load_actor(session: Session, username: str) -> Actor:

@@ -119,3 +119,45 @@ def test_placeholder_secrets_are_refused_outside_development() -> None:
     with pytest.raises(Failure, match="placeholder"):
         create_app(Settings(environment="production"))
     create_app(Settings(environment="production", secret_key="x7" * 20))  # a real one will do
+
+
+@pytest.mark.parametrize("change", ["reset the password", "disable the user"])
+def test_a_reset_or_disabled_user_loses_every_token_and_session(api: Api, change: str) -> None:
+    """A reset is what an admin does when a secret may have leaked: the user's API tokens and
+    sessions end with it (not only the sessions), and so when the user is disabled."""
+    status, _ = _login(api, "buyer")
+    assert status == 200
+    session_cookie = api.client.cookies["tanhui_session"]
+    api.client.cookies.clear()
+    made = api.client.post("/api/v1/auth/tokens", json={"name": "机器"}, headers=api.auth("buyer"))
+    machine = {"Authorization": f"Bearer {made.json()['token']}"}
+    for headers in (api.auth("buyer"), machine):
+        assert api.client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    admin = api.auth("director")
+    if change == "reset the password":
+        r = api.client.post("/api/v1/users/buyer/password", headers=admin,
+                            json={"password": "a brand new password"})  # fmt: skip
+    else:
+        r = api.client.post("/api/v1/users/buyer/disable", headers=admin)
+    assert r.status_code == 200, r.text
+    for headers in (api.auth("buyer"), machine):  # the scenario's token and the new one
+        assert api.client.get("/api/v1/auth/me", headers=headers).status_code == 401
+    api.client.cookies.set("tanhui_session", session_cookie)
+    assert api.client.get("/api/v1/auth/me").status_code == 401
+    api.client.cookies.clear()
+    with api.engine.connect() as c:
+        live = c.execute(text(
+            "SELECT (SELECT COUNT(*) FROM api_token t JOIN app_user u ON u.id = t.user_id "
+            "        WHERE u.username = 'buyer' AND t.revoked_at IS NULL), "
+            "       (SELECT COUNT(*) FROM web_session s JOIN app_user u ON u.id = s.user_id "
+            "        WHERE u.username = 'buyer' AND s.revoked_at IS NULL)")).one()  # fmt: skip
+        payload = c.execute(text(
+            "SELECT payload FROM audit_event WHERE entity_type = 'user' AND entity_id = 'buyer' "
+            "ORDER BY id DESC LIMIT 1")).scalar_one()  # fmt: skip
+    assert tuple(live) == (0, 0)
+    # the scenario's token and the one made here; the one sign-in
+    event = json.loads(payload)
+    assert (event["api_tokens_revoked"], event["web_sessions_revoked"]) == (2, 1)
+    if change == "reset the password":  # the user signs in again with the new password
+        assert _login(api, "buyer", "a brand new password")[0] == 200
+        assert _login(api, "buyer")[0] == 401  # the old one no longer works
