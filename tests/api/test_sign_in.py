@@ -7,6 +7,7 @@ import hashlib
 import json
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api import create_app
@@ -21,18 +22,49 @@ def _login(api: Api, user: str, password: str = PASSWORD) -> tuple[int, dict[str
     return r.status_code, r.json()
 
 
-def test_login_is_throttled_per_user_in_the_database(api: Api) -> None:
+def _from(api: Api, address: str) -> TestClient:
+    """A client of the same running app, calling from another address (the app's lifespan,
+    entered once by the fixture, is not run again)."""
+    return TestClient(api.client.app, client=(address, 50000))
+
+
+def test_login_is_throttled_per_user_and_address_in_the_database(api: Api) -> None:
     for _ in range(5):  # Settings.login_max_failures = 5 within 15 minutes
         assert _login(api, "buyer", "wrong password!")[0] == 401
-    status, body = _login(api, "buyer")  # the right password, but too many failures
+    status, body = _login(api, "buyer")  # the right password, but too many failures from here
     assert status == 429 and body["code"] == "throttled"
+    assert "this address" in body["message_en"]
     assert _login(api, "banker")[0] == 200  # another user is not affected
     with api.engine.connect() as c:  # stored: every worker of the server sees the same count
-        n = c.execute(text("SELECT COUNT(*) FROM login_failure WHERE username = 'buyer'"))
-        assert n.scalar_one() == 5
+        n = c.execute(text("SELECT COUNT(*), MIN(client), MAX(client) FROM login_failure "
+                           "WHERE username = 'buyer'")).one()  # fmt: skip
+        assert tuple(n) == (5, "testclient", "testclient")  # the refused sixth is not counted
+    # the user, from its own address, is not locked out by the stranger's failures
+    own = _from(api, "203.0.113.7")
+    r = own.post("/api/v1/auth/login", json={"username": "buyer", "password": PASSWORD})
+    assert r.status_code == 200, r.text
     # an unknown user is refused like a wrong password (nothing told apart)
     status, body = _login(api, "nobody", "whatever at all")
     assert status == 401 and body["message_en"] == _login(api, "buyer-x", "y")[1]["message_en"]
+
+
+def test_a_guesser_spread_over_many_addresses_meets_the_ceiling(api: Api) -> None:
+    """Settings.login_max_failures_per_user = 50: ten addresses of five wrong passwords each
+    (each address throttled after its fifth) reach it; then every address is refused, even
+    with the right password, until the window has passed."""
+    for i in range(10):
+        guesser = _from(api, f"198.51.100.{i}")
+        codes = [guesser.post("/api/v1/auth/login", json={"username": "buyer",
+                              "password": f"guess {i}-{k}"}).status_code for k in range(6)]  # fmt: skip
+        assert codes == [401] * 5 + [429], (i, codes)  # five counted, the sixth refused
+    with api.engine.connect() as c:
+        n = c.execute(text("SELECT COUNT(*), COUNT(DISTINCT client) FROM login_failure "
+                           "WHERE username = 'buyer'")).one()  # fmt: skip
+    assert tuple(n) == (10 * 5, 10)
+    own = _from(api, "203.0.113.7")  # a fresh address
+    r = own.post("/api/v1/auth/login", json={"username": "buyer", "password": PASSWORD})
+    assert r.status_code == 429 and "many addresses" in r.json()["message_en"]
+    assert _login(api, "banker")[0] == 200  # only the attacked user
 
 
 def test_a_session_cookie_needs_its_csrf_token_to_change_anything(api: Api) -> None:
