@@ -11,7 +11,6 @@ from rich.table import Table
 
 from registry.cli.context import console, ctx, err_console
 from registry.cli.exits import EXIT_FAILED, EXIT_USAGE
-from registry.vocabulary import Role
 
 __all__ = ["audit_app", "db_app"]
 
@@ -178,8 +177,9 @@ def audit_checkpoint_cmd(
             "[bold red]Refused[/] no signing key (--key or TANHUI_CHECKPOINT_KEY)."
         )
         raise typer.Exit(EXIT_USAGE)
-    who = ctx.acting_label((Role.ADMIN,), "签署检查点 / sign checkpoints")
-    checkpoint = ctx.run(lambda s: make_checkpoint(s, signing_key, settings.registry_name, who))
+    checkpoint = ctx.run(
+        lambda s: make_checkpoint(s, signing_key, settings.registry_name, ctx.acting(s))
+    )
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"checkpoint-{checkpoint.seq:09d}.json"
     path.write_text(checkpoint.to_json(), encoding="utf-8")

@@ -18,7 +18,6 @@ from registry.cli.context import console, ctx, err_console
 from registry.cli.exits import EXIT_NOT_FOUND, EXIT_USAGE
 from registry.cli.importing import run_import
 from registry.cli.output import print_frame
-from registry.vocabulary import Role
 
 if TYPE_CHECKING:
     pass
@@ -121,9 +120,6 @@ def import_inventory_cmd(
             settings.overlap_tolerance_m2 if overlap_tolerance is None else overlap_tolerance
         ),
         area_tolerance_pct=settings.area_tolerance_pct,
-        actor=ctx.acting_label(
-            (Role.ADMIN, Role.BUREAU_STAFF), "导入调查数据 / import an inventory"
-        ),
         layer=layer,
         codes=codes,
         area_unit=area_unit,
@@ -132,7 +128,7 @@ def import_inventory_cmd(
         scope=scope,
         retire_missing=retire_missing,
     )
-    run_import(ctx.engine(), path, options, report_dir)
+    run_import(ctx.engine(), path, options, report_dir, ctx.actor())
 
 
 @app.command("sample-data")
