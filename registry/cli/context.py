@@ -129,6 +129,14 @@ class CliContext:
         except RegistryError as exc:
             raise refuse(exc) from exc
 
+    def read(self, work: Callable[[Session], T]) -> T:
+        """Run one view in a read-only transaction; a refusal exits with its code."""
+        try:
+            with self.reading() as session:
+                return work(session)
+        except RegistryError as exc:
+            raise refuse(exc) from exc
+
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A read-only transaction (no write lock on SQLite), for views."""
