@@ -448,8 +448,11 @@ def revoke_secret(session: Session, actor: Actor, table: str, secret_id: int | N
     db = DriverSQL(session)
     where, params = ("id = :i", {"i": secret_id}) if secret is None else (
         "secret_hash = :h", {"h": _digest(secret)})  # fmt: skip
-    row = db.first(f"SELECT id, user_id FROM {table} WHERE {where}", params)
-    if row is None:
+    out_of_range = secret is None and not (isinstance(secret_id, int) and 1 <= secret_id < 2**31)
+    row = (
+        None if out_of_range else db.first(f"SELECT id, user_id FROM {table} WHERE {where}", params)
+    )
+    if row is None:  # an id no integer column holds is no token either (never a driver error)
         raise UnknownUser("没有这个令牌。", "no such token.")
     if int(row[1]) != actor.user_id:
         require_any_role(actor, ADMIN_ONLY, "撤销他人的令牌 / revoke other users' tokens")
