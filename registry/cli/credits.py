@@ -49,6 +49,11 @@ def _run(call: Callable[[tuple[Session, str]], T], key: str | None) -> T:
     return ctx.run(lambda session: call((session, key)))
 
 
+def _read(call: Callable[[Session], T]) -> T:
+    """Run a view in a read-only transaction; a refusal exits with its code."""
+    return ctx.read(call)
+
+
 _show = print_json
 
 
@@ -235,7 +240,7 @@ def blocks_cmd(account: Annotated[str | None, typer.Option(help="账户")] = Non
     every account (staff) — the API's rule."""
     from registry.listings import visible_blocks
 
-    rows = ctx.read(lambda s: visible_blocks(s, ctx.acting(s), account))
+    rows = _read(lambda s: visible_blocks(s, ctx.acting(s), account))
     print_table(
         "积分块 serial blocks",
         rows,
@@ -254,9 +259,9 @@ def show_cmd(
     from registry.listings import account_statement, ledger_overview
 
     result = (
-        ctx.read(lambda s: ledger_overview(s, ctx.acting(s)))
+        _read(lambda s: ledger_overview(s, ctx.acting(s)))
         if account is None
-        else ctx.read(lambda s: account_statement(s, ctx.acting(s), account)).to_dict()
+        else _read(lambda s: account_statement(s, ctx.acting(s), account)).to_dict()
     )
     if as_json:
         _show(result)
@@ -319,7 +324,7 @@ def certificate_cmd(
     """退役证书 / a retirement certificate, with the audit event that recorded it."""
     from registry.ledger import certificate
 
-    _show(ctx.read(lambda s: certificate(s, certificate_id)))
+    _show(_read(lambda s: certificate(s, certificate_id)))
 
 
 @credits_app.command("balance")
@@ -327,7 +332,7 @@ def balance_cmd(account: Annotated[str, typer.Option(help="账户")]) -> None:
     """余额（按状态） / balance of an account by state (its organisation's users, or staff)."""
     from registry.listings import account_balance
 
-    _show(ctx.read(lambda s: account_balance(s, ctx.acting(s), account)))
+    _show(_read(lambda s: account_balance(s, ctx.acting(s), account)))
 
 
 @credits_app.command("history")
@@ -335,7 +340,7 @@ def history_cmd(serial: Annotated[str, typer.Option(help="序列号")]) -> None:
     """一个序列号的全部流转 / every move one serial ever made."""
     from registry.ledger import history
 
-    moves = ctx.read(lambda s: history(s, serial))
+    moves = _read(lambda s: history(s, serial))
     _show({"serial": serial, "moves": [m.to_dict() for m in moves]})
 
 
@@ -345,8 +350,8 @@ def check_cmd() -> None:
     from registry.ledger import check_invariants
     from registry.ledger.replay import replay
 
-    problems = ctx.read(check_invariants)
-    report = ctx.read(replay)
+    problems = _read(check_invariants)
+    report = _read(replay)
     for p in problems:
         err.print(f"[bold red]✗[/] {escape(p)}")
     for d in report.differences:
