@@ -59,8 +59,9 @@ class Registry:
         self.engine = engine
         self.secret = settings.checked_secret().encode()
         self.throttle = Throttle(
-            settings.login_max_failures, timedelta(minutes=settings.login_window_minutes)
-        )
+            settings.login_max_failures, timedelta(minutes=settings.login_window_minutes),
+            settings.login_max_failures_per_user,
+        )  # fmt: skip
         # SQLite: one writer at a time in this process, waiting here (not polling the file
         # lock); other processes still meet BEGIN IMMEDIATE and the busy timeout
         self._sqlite_writer = None if is_postgres(engine) else threading.Lock()

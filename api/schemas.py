@@ -3,10 +3,11 @@ Public (what the API returns — never a password, a hash or a stored secret).""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "AccountCreate",
@@ -39,8 +40,28 @@ KindName = Literal["bureau", "developer", "buyer", "bank", "forest_owner", "veri
 Text = Field(min_length=1, max_length=500)
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls but tab and newlines
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str) and CONTROL.search(value):
+        raise ValueError("text must not contain control characters (e.g. NUL)")
+    if isinstance(value, list | tuple):
+        for item in value:
+            _printable(item)
+    return value
+
+
 class Strict(BaseModel):
+    """A request body: no unknown fields, and no control characters in any text (they have no
+    place in a name, and PostgreSQL cannot store NUL) — a 422 on both engines alike."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        return _printable(value)
 
 
 class Page(BaseModel, Generic[T]):

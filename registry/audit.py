@@ -32,7 +32,6 @@ __all__ = [
     "canonical_json",
     "event_hash",
     "event_hash_at",
-    "latest_events",
     "verify_chain",
 ]
 
@@ -197,12 +196,3 @@ def event_hash_at(session: Session, seq: int) -> str | None:
     """The stored hash of event ``seq`` (None if there is none)."""
     found = session.execute(select(col(AuditEvent.hash)).where(col(AuditEvent.id) == seq)).first()
     return None if found is None else str(found[0])
-
-
-def latest_events(session: Session, limit: int = 20) -> list[AuditEvent]:
-    """The newest ``limit`` events, newest first."""
-    return list(
-        session.execute(select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit))
-        .scalars()
-        .all()
-    )

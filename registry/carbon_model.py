@@ -19,11 +19,14 @@ from gis_data.read import read_area_of_interest
 from methodologies import catalogue
 from methodologies.exante import ExAnteResult
 from methodologies.growth import GrowthCurve, fit_growth_curves
+from registry.actors import Actor, require_any_role
 from registry.audit import append_event
 from registry.errors import GrowthCurvesMissing, SelectionError
 from registry.models import GrowthCurveRow, GrowthFit, InventoryBatch, Owner, ProjectStand, Stand
+from registry.vocabulary import Role
 
 __all__ = [
+    "GROWTH_FITTERS",
     "SelectionError",
     "fit_and_store_growth",
     "latest_growth_curves",
@@ -140,8 +143,13 @@ def stands_within(session: Session, path: Path) -> list[str]:
     return [key for (key, _), hit in zip(rows, inside, strict=True) if hit]
 
 
-def fit_and_store_growth(session: Session, actor: str) -> tuple[int, list[GrowthCurve]]:
-    """Fit growth curves to all current stands and store them (a new fit; history kept)."""
+GROWTH_FITTERS = (Role.ADMIN, Role.BUREAU_STAFF)
+
+
+def fit_and_store_growth(session: Session, actor: Actor) -> tuple[int, list[GrowthCurve]]:
+    """Fit growth curves to all current stands and store them (a new fit; history kept), by
+    bureau staff or an admin (named in the fit and its audit event)."""
+    require_any_role(actor, GROWTH_FITTERS, "拟合生长曲线 / fit growth curves")
     rows = session.execute(
         select(
             col(Stand.species_group),
@@ -161,7 +169,7 @@ def fit_and_store_growth(session: Session, actor: str) -> tuple[int, list[Growth
     curves = fit_growth_curves(data)
     digest = hashlib.sha256(data.to_csv(index=False).encode()).hexdigest()
     fit = GrowthFit(
-        fitted_at=datetime.now(UTC), fitted_by=actor, n_stands=len(data), data_digest=digest
+        fitted_at=datetime.now(UTC), fitted_by=actor.label, n_stands=len(data), data_digest=digest
     )
     session.add(fit)
     session.flush()
@@ -169,7 +177,7 @@ def fit_and_store_growth(session: Session, actor: str) -> tuple[int, list[Growth
     for c in curves:
         session.add(GrowthCurveRow(fit_id=fit.id, **c.to_dict()))
     append_event(
-        session, actor=actor, action="model.growth_fitted", entity_type="growth_fit",
+        session, actor=actor.label, action="model.growth_fitted", entity_type="growth_fit",
         entity_id=str(fit.id),
         payload={"stands": len(data), "curves": len(curves), "data_digest": digest},
     )  # fmt: skip

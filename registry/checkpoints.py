@@ -31,10 +31,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from registry.actors import Actor, require_any_role
 from registry.audit import append_event, canonical_json, event_hash_at, verify_chain
 from registry.errors import AuditChainBroken, Invalid
+from registry.vocabulary import Role
 
 __all__ = [
+    "CHECKPOINT_SIGNERS",
     "Checkpoint",
     "CheckpointCheck",
     "CheckpointError",
@@ -141,9 +144,14 @@ def _public_key(path: Path) -> Ed25519PublicKey:
     return key
 
 
-def make_checkpoint(session: Session, private_key: Path, registry: str, actor: str) -> Checkpoint:
+CHECKPOINT_SIGNERS = (Role.ADMIN,)
+
+
+def make_checkpoint(session: Session, private_key: Path, registry: str, actor: Actor) -> Checkpoint:
     """Sign the chain's head (after verifying the whole chain), store the checkpoint and record
-    it in the log. Refuses to sign a chain that does not verify."""
+    it in the log, by a registry admin (before the key is even read). Refuses to sign a chain
+    that does not verify."""
+    require_any_role(actor, CHECKPOINT_SIGNERS, "签署检查点 / sign checkpoints")
     key = _private_key(private_key)
     report = verify_chain(session)
     if not report.ok:
@@ -159,7 +167,7 @@ def make_checkpoint(session: Session, private_key: Path, registry: str, actor: s
         {"s": checkpoint.seq, "h": checkpoint.hash, "m": checkpoint.made_at, "k": checkpoint.key_id,
          "g": checkpoint.signature, "r": registry},
     )  # fmt: skip
-    append_event(session, actor=actor, action="audit.checkpoint", entity_type="audit_checkpoint",
+    append_event(session, actor=actor.label, action="audit.checkpoint", entity_type="audit_checkpoint",
                  entity_id=str(checkpoint.seq), payload={"hash": checkpoint.hash, "key_id": checkpoint.key_id,
                                                          "signature": checkpoint.signature})  # fmt: skip
     return checkpoint

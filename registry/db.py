@@ -313,17 +313,22 @@ def grant_application_role(engine: Engine, role: str) -> None:
 
 
 def database_refusal(exc: BaseException) -> RegistryError | None:
-    """A change the database itself refused (a constraint, a guard trigger) as a registry
-    error the shells can show; None for anything else. The services check first, so this is the
-    last line: a race the service could not see, or a guard doing its job."""
+    """A change the database itself refused (a constraint, a guard trigger: a conflict) or a
+    value it cannot hold (a data exception, e.g. a NUL character in PostgreSQL text: invalid)
+    as a registry error the shells can show; None for anything else. The services check first,
+    so this is the last line: a race the service could not see, or a guard doing its job."""
     import psycopg
     from sqlalchemy.exc import DBAPIError
 
-    from registry.errors import Conflict
+    from registry.errors import Conflict, Invalid
 
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    if isinstance(orig, sqlite3.DataError | psycopg.errors.DataError):  # a value it cannot hold
+        return Invalid(
+            f"数据库不能保存这个值：{first}", f"the database cannot hold a value: {first}"
+        )
     refused = (sqlite3.IntegrityError, psycopg.errors.IntegrityError, psycopg.errors.RaiseException)
     if not isinstance(orig, refused):
         return None
-    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
     return Conflict(f"数据库拒绝了这次更改：{first}", f"the database refused the change: {first}")

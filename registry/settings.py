@@ -49,7 +49,11 @@ class Settings(BaseSettings):
     session_hours: float = 12.0
     """A cookie session ends this many hours after sign-in."""
     login_max_failures: int = 5
-    """Failed sign-ins per username within ``login_window_minutes`` before sign-in is refused."""
+    """Failed sign-ins of one username from one client address within ``login_window_minutes``
+    before that address's sign-ins for the user are refused (others are not)."""
+    login_max_failures_per_user: int = 50
+    """Failed sign-ins of one username from every address together within the window before
+    every sign-in of the user is refused: a ceiling for a guesser using many addresses."""
     login_window_minutes: float = 15.0
     page_limit_max: int = 500
     """The largest ``limit`` a page of the API returns."""

@@ -1,6 +1,6 @@
-"""The tables of users, sign-in and granted organisation kinds, as migration 0012 creates them,
-for Alembic's ``target_metadata`` (``registry/schema.py``). ``registry/users.py`` and
-``registry/organisations.py`` read and write them with plain SQL."""
+"""The tables of users, sign-in and granted organisation kinds, as migrations 0012 and 0014
+make them, for Alembic's ``target_metadata`` (``registry/schema.py``). ``registry/users.py``
+and ``registry/organisations.py`` read and write them with plain SQL."""
 
 from __future__ import annotations
 
@@ -45,7 +45,9 @@ login_failure = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("username", sa.String(64), nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("client", sa.String(64), nullable=False, server_default=""),  # migration 0014
     sa.Index("ix_login_failure_username_at", "username", "at"),
+    sa.Index("ix_login_failure_username_client_at", "username", "client", "at"),
 )  # fmt: skip
 api_token = _secret_table("api_token")
 web_session = _secret_table("web_session")

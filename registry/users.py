@@ -2,9 +2,13 @@
 
 - Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106); a user without a
   password (``password_hash`` NULL) acts only on the command line of the registry's machine.
-- Sign-in is throttled in the database (``login_failure``): after ``max_failures`` failed
-  attempts for one username within ``window`` every attempt is refused until the window has
-  passed — across every worker of the server, since they share the database.
+- Sign-in is throttled in the database (``login_failure``), across every worker of the server
+  since they share it: after ``max_failures`` failed attempts for one username from one client
+  address within ``window``, that address's attempts for the user are refused until the window
+  has passed — a stranger cannot lock the user out everywhere; after ``max_failures_per_user``
+  from all addresses together (a guesser spread over many), every attempt for the user is.
+  Refused attempts are not counted, so one address adds at most ``max_failures`` to the
+  ceiling.
 - API tokens and cookie sessions are random secrets shown once; the database keeps only their
   SHA-256 (a 256-bit random secret needs no slow hash) and a revocation time.
 - Every change (user added, roles set, disabled, password reset, token made or revoked) is an
@@ -65,10 +69,12 @@ SECRET_TABLES = ("api_token", "web_session")
 
 @dataclass(frozen=True)
 class Throttle:
-    """At most ``max_failures`` failed sign-ins per username within ``window``."""
+    """At most ``max_failures`` failed sign-ins per username and client address within
+    ``window``, and ``max_failures_per_user`` per username from every address together."""
 
     max_failures: int = 5
     window: timedelta = timedelta(minutes=15)
+    max_failures_per_user: int = 50
 
 
 @dataclass(frozen=True)
@@ -242,14 +248,30 @@ def list_users(
 
 
 def _change(session: Session, actor: Actor, username: str, what: str, sql: str,
-            params: dict[str, Any], payload: dict[str, Any]) -> UserView:  # fmt: skip
+            params: dict[str, Any], payload: dict[str, Any],
+            revoke: bool = False) -> UserView:  # fmt: skip
+    """An admin's change of one user (``sql`` with ``:i`` its id), recorded in the audit log;
+    ``revoke``: every live session and API token of the user ends with it (their counts are in
+    the event)."""
     require_any_role(actor, ADMIN_ONLY, what)
     db = DriverSQL(session)
     user = _user(db, username)
     db.rows(sql, {**params, "i": user.id})
+    if revoke:
+        payload |= _revoke_all(db, user.id)
     append_event(session, actor=actor.label, action=f"user.{payload.pop('action')}",
                  entity_type="user", entity_id=username, payload=payload)  # fmt: skip
     return _user(db, username)
+
+
+def _revoke_all(db: DriverSQL, user_id: int) -> dict[str, int]:
+    """End every live session and API token of a user; how many of each."""
+    counts = {}
+    for table in SECRET_TABLES:
+        ended = db.rows(f"UPDATE {table} SET revoked_at = :t WHERE user_id = :i AND revoked_at "
+                        "IS NULL RETURNING id", {"t": _now(), "i": user_id})  # fmt: skip
+        counts[f"{table}s_revoked"] = len(ended)
+    return counts
 
 
 def _not_last_admin(session: Session, username: str) -> None:
@@ -276,24 +298,22 @@ def set_roles(session: Session, actor: Actor, username: str, roles: frozenset[Ro
 
 
 def disable_user(session: Session, actor: Actor, username: str) -> UserView:
-    """An admin disables a user: sign-in, its tokens and sessions and the CLI refuse it."""
+    """An admin disables a user: sign-in and the CLI refuse it, and its sessions and API tokens
+    are revoked (they stay revoked should the user ever be enabled again)."""
     _not_last_admin(session, username)
     return _change(session, actor, username, "停用用户 / disable users",
                    "UPDATE app_user SET disabled = :d WHERE id = :i", {"d": True},
-                   {"action": "disabled"})  # fmt: skip
+                   {"action": "disabled"}, revoke=True)  # fmt: skip
 
 
 def reset_password(session: Session, actor: Actor, username: str, password: str) -> UserView:
-    """An admin sets a new password; every session of the user ends (tokens stay)."""
+    """An admin sets a new password; every session and API token of the user is revoked (a
+    reset is what one does when a secret may have leaked: the old secrets must not outlive
+    it)."""
     hashed = _check_password(password)
-    view = _change(session, actor, username, "重设密码 / reset passwords",
+    return _change(session, actor, username, "重设密码 / reset passwords",
                    "UPDATE app_user SET password_hash = :p WHERE id = :i", {"p": hashed},
-                   {"action": "password_reset"})  # fmt: skip
-    DriverSQL(session).rows(
-        "UPDATE web_session SET revoked_at = :t WHERE user_id = :i AND revoked_at IS NULL",
-        {"t": _now(), "i": view.id},
-    )
-    return view
+                   {"action": "password_reset"}, revoke=True)  # fmt: skip
 
 
 def load_actor(session: Session, username: str) -> Actor:
@@ -318,21 +338,39 @@ _REFUSED = (
 )
 
 
-def authenticate(session: Session, username: str, password: str, throttle: Throttle) -> Actor:
-    """Check a password. Failures are recorded (in the caller's transaction, which the caller
-    commits even on refusal); too many within the window refuse every attempt."""
-    db = DriverSQL(session)
-    since = _now() - throttle.window
-    failures = db.first(
-        "SELECT COUNT(*) FROM login_failure WHERE username = :u AND at > :s",
-        {"u": username[:64], "s": since},
+def _check_throttle(db: DriverSQL, username: str, client: str, throttle: Throttle) -> None:
+    """Refuse a sign-in when the user's failures within the window reach either limit."""
+    row = db.first(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN client = :c THEN 1 ELSE 0 END), 0) "
+        "FROM login_failure WHERE username = :u AND at > :s",
+        {"u": username, "c": client, "s": _now() - throttle.window},
     )
-    if failures is not None and int(failures[0]) >= throttle.max_failures:
+    everywhere, here = (int(row[0]), int(row[1])) if row is not None else (0, 0)
+    minutes = int(throttle.window.total_seconds() // 60)
+    if here >= throttle.max_failures:
         raise LoginThrottled(
-            f"用户 {username} 登录失败次数过多，请 {int(throttle.window.total_seconds() // 60)} 分钟后再试。",
-            f"too many failed sign-ins for {username}; try again in "
-            f"{int(throttle.window.total_seconds() // 60)} minutes.",
+            f"用户 {username} 从此地址登录失败次数过多，请 {minutes} 分钟后再试。",
+            f"too many failed sign-ins for {username} from this address; try again in "
+            f"{minutes} minutes.",
         )
+    if everywhere >= throttle.max_failures_per_user:
+        raise LoginThrottled(
+            f"用户 {username} 从多个地址登录失败次数过多，请 {minutes} 分钟后再试。",
+            f"too many failed sign-ins for {username} from many addresses; try again in "
+            f"{minutes} minutes.",
+        )
+
+
+def authenticate(
+    session: Session, username: str, password: str, throttle: Throttle, client: str = ""
+) -> Actor:
+    """Check a password; ``client`` is the address the attempt came from. Failures are
+    recorded (in the caller's transaction, which the caller commits even on refusal); too many
+    for the user from this address, or from all addresses together, refuse the attempt (see
+    :class:`Throttle`; a refused attempt is not counted)."""
+    db = DriverSQL(session)
+    username, client = username[:64], client[:64]
+    _check_throttle(db, username, client, throttle)
     row = db.first(
         "SELECT password_hash, disabled FROM app_user WHERE username = :u", {"u": username}
     )
@@ -345,8 +383,8 @@ def authenticate(session: Session, username: str, password: str, throttle: Throt
     else:
         _hasher().hash(password or "x")  # the same time whether the user exists or not
     if not ok or row is None or bool(row[1]):
-        db.rows("INSERT INTO login_failure (username, at) VALUES (:u, :t)",
-                {"u": username[:64], "t": _now()})  # fmt: skip
+        db.rows("INSERT INTO login_failure (username, client, at) VALUES (:u, :c, :t)",
+                {"u": username, "c": client, "t": _now()})  # fmt: skip
         raise Unauthenticated(*_REFUSED)
     return load_actor(session, username)
 
@@ -410,8 +448,11 @@ def revoke_secret(session: Session, actor: Actor, table: str, secret_id: int | N
     db = DriverSQL(session)
     where, params = ("id = :i", {"i": secret_id}) if secret is None else (
         "secret_hash = :h", {"h": _digest(secret)})  # fmt: skip
-    row = db.first(f"SELECT id, user_id FROM {table} WHERE {where}", params)
-    if row is None:
+    out_of_range = secret is None and not (isinstance(secret_id, int) and 1 <= secret_id < 2**31)
+    row = (
+        None if out_of_range else db.first(f"SELECT id, user_id FROM {table} WHERE {where}", params)
+    )
+    if row is None:  # an id no integer column holds is no token either (never a driver error)
         raise UnknownUser("没有这个令牌。", "no such token.")
     if int(row[1]) != actor.user_id:
         require_any_role(actor, ADMIN_ONLY, "撤销他人的令牌 / revoke other users' tokens")

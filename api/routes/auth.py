@@ -18,16 +18,21 @@ router = APIRouter(prefix="/auth", tags=["auth 登录"])
 
 
 @router.post("/login", response_model=LoginPublic)
-def login(body: Login, registry: RegistryDep, response: Response) -> dict[str, Any]:
+def login(
+    body: Login, registry: RegistryDep, request: Request, response: Response
+) -> dict[str, Any]:
     """登录：设置会话 Cookie，返回 CSRF 令牌 / sign in: a session cookie and its CSRF token.
-    Failed sign-ins are counted per username (throttled: 429)."""
+    Failed sign-ins are counted per username and client address, with a higher ceiling per
+    username from all addresses (throttled: 429)."""
     hours = registry.settings.session_hours
     refusal: Unauthenticated | LoginThrottled | None = None
+    client = request.client.host if request.client is not None else ""
 
     def work(session: Any) -> tuple[Any, str] | None:
         nonlocal refusal
         try:
-            actor = authenticate(session, body.username, body.password, registry.throttle)
+            actor = authenticate(session, body.username, body.password, registry.throttle,
+                                 client)  # fmt: skip
         except (Unauthenticated, LoginThrottled) as exc:  # the failure is committed, then refused
             refusal = exc
             return None

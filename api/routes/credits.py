@@ -4,6 +4,7 @@ moves nothing; the same key with another body is refused (409)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -19,9 +20,9 @@ from api.schemas import (
     TransferCreate,
 )
 from registry import ledger
-from registry.actors import Actor, require_any_role
+from registry.actors import Actor
 from registry.issuance import issue as issue_credits
-from registry.listings import STAFF_ROLES, require_account_reader
+from registry.listings import account_statement, accounts_page, blocks_page
 from registry.results import Result
 
 __all__ = ["router"]
@@ -38,16 +39,7 @@ router = APIRouter(prefix="/credits", tags=["credits 碳汇积分"])
 @router.get("/accounts", response_model=Page[dict[str, Any]])
 def accounts(caller: CallerDep, page: PageDep) -> dict[str, Any]:
     """账户与余额（按账户代码） / accounts and balances by code: staff see all, others their own."""
-
-    def work(session: Any, actor: Actor) -> dict[str, Any]:
-        rows = ledger.show(session).to_dict()["accounts"]
-        if not actor.has(*STAFF_ROLES):
-            rows = [r for r in rows if r["holder"] == actor.organisation]
-        rows.sort(key=lambda r: r["account"])
-        return {"items": rows[page.offset : page.offset + page.limit], "total": len(rows),
-                "limit": page.limit, "offset": page.offset}  # fmt: skip
-
-    return caller.read(work)
+    return asdict(caller.read(lambda s, a: accounts_page(s, a, page.limit, page.offset)))
 
 
 @router.post("/accounts", status_code=201)
@@ -66,12 +58,7 @@ def open_account(body: AccountCreate, caller: CallerDep) -> dict[str, Any]:
 @router.get("/accounts/{code}")
 def account(code: str, caller: CallerDep) -> dict[str, Any]:
     """账户对账单 / an account's statement (its organisation's users, or staff)."""
-
-    def work(session: Any, actor: Actor) -> dict[str, Any]:
-        require_account_reader(session, actor, code)
-        return ledger.statement(session, code).to_dict()
-
-    return caller.read(work)
+    return caller.read(lambda s, a: account_statement(s, a, code)).to_dict()
 
 
 @router.get("/blocks", response_model=Page[dict[str, Any]])
@@ -79,17 +66,7 @@ def blocks(
     caller: CallerDep, page: PageDep, account: str | None = Query(None, max_length=64)
 ) -> dict[str, Any]:
     """积分块 / live serial blocks (of one account, or all: staff)."""
-
-    def work(session: Any, actor: Actor) -> dict[str, Any]:
-        if account is None:
-            require_any_role(actor, STAFF_ROLES, "查看全部积分块 / read every block")
-        else:
-            require_account_reader(session, actor, account)
-        rows = [b.to_dict() for b in ledger.blocks(session, account)]
-        return {"items": rows[page.offset : page.offset + page.limit], "total": len(rows),
-                "limit": page.limit, "offset": page.offset}  # fmt: skip
-
-    return caller.read(work)
+    return asdict(caller.read(lambda s, a: blocks_page(s, a, account, page.limit, page.offset)))
 
 
 @router.get("/serials/{serial}/history")

@@ -3,12 +3,13 @@ history through the inventories."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 
 from api.deps import CallerDep, PageDep
-from registry.listings import stands_page
+from registry.listings import feature_collection, stands_page
 
 __all__ = ["router"]
 
@@ -38,16 +39,7 @@ def stands(
     filters = {k: v for k, v in given.items() if v is not None}
     geo = format == "geojson"
     found = caller.read(lambda s, a: stands_page(s, a, filters, page.limit, page.offset, geo))
-    if not geo:
-        return {"items": found.items, "total": found.total, "limit": found.limit,
-                "offset": found.offset}  # fmt: skip
-    features = [
-        {"type": "Feature", "id": item["stand_key"], "geometry": item.pop("geometry"),
-         "properties": item}
-        for item in found.items
-    ]  # fmt: skip
-    return {"type": "FeatureCollection", "features": features, "total": found.total,
-            "limit": found.limit, "offset": found.offset}  # fmt: skip
+    return feature_collection(found) if geo else asdict(found)
 
 
 @router.get("/{stand_key}/history")

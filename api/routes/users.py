@@ -50,11 +50,13 @@ def roles(username: str, body: RolesUpdate, caller: CallerDep) -> dict[str, Any]
 
 @router.post("/{username}/disable", response_model=UserPublic)
 def disable(username: str, caller: CallerDep) -> dict[str, Any]:
-    """停用用户（管理员） / disable a user (admin)."""
+    """停用用户（管理员；撤销其会话与 API 令牌） / disable a user (admin; its sessions and API
+    tokens are revoked)."""
     return caller.write(lambda s, a: disable_user(s, a, username)).to_dict()
 
 
 @router.post("/{username}/password", response_model=UserPublic)
 def password(username: str, body: PasswordReset, caller: CallerDep) -> dict[str, Any]:
-    """重设密码（管理员；结束其会话） / reset a password (admin; ends the user's sessions)."""
+    """重设密码（管理员；撤销其会话与 API 令牌） / reset a password (admin; the user's sessions
+    and API tokens are revoked)."""
     return caller.write(lambda s, a: reset_password(s, a, username, body.password)).to_dict()

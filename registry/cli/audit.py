@@ -11,7 +11,6 @@ from rich.table import Table
 
 from registry.cli.context import console, ctx, err_console
 from registry.cli.exits import EXIT_FAILED, EXIT_USAGE
-from registry.vocabulary import Role
 
 __all__ = ["audit_app", "db_app"]
 
@@ -28,14 +27,14 @@ def audit_verify_cmd(
         Path | None, typer.Option(help="检查点的公钥 / the checkpoint's public key")
     ] = None,
 ) -> None:
-    """校验审计日志哈希链（可对照检查点） / verify the audit log's hash chain (and a checkpoint)."""
-    from registry.audit import verify_chain
+    """校验审计日志哈希链（可对照检查点；局工作人员与核证机构） / verify the audit log's hash
+    chain (and a checkpoint): staff and verifiers, as over the API."""
+    from registry.listings import audit_verification
 
     if checkpoint is not None:
         _verify_checkpoint(checkpoint, public_key)
         return
-    with ctx.reading() as session:
-        report = verify_chain(session)
+    report = ctx.read(lambda s: audit_verification(s, ctx.acting(s)))
     if report.ok:
         console.print(
             f"[green]审计链完整[/]：{report.n_events} 个事件 / audit chain OK: "
@@ -72,18 +71,18 @@ def _verify_checkpoint(path: Path, public_key: Path | None) -> None:
 
 @audit_app.command("log")
 def audit_log_cmd(limit: Annotated[int, typer.Option(help="条数 / how many")] = 20) -> None:
-    """最近的审计事件 / the latest audit events."""
-    from registry.audit import latest_events
+    """最近的审计事件（局工作人员与核证机构） / the latest audit events (staff and verifiers, as
+    over the API)."""
+    from registry.listings import audit_page
 
-    with ctx.reading() as session:
-        events = latest_events(session, limit)
-    table = Table(title="审计日志 / audit log")
+    page = ctx.read(lambda s: audit_page(s, ctx.acting(s), limit, 0))
+    table = Table(title=f"审计日志 / audit log ({len(page.items)} / {page.total})")
     for heading in ("seq", "time (UTC)", "actor", "action", "entity", "hash"):
         table.add_column(heading)
-    for ev in events:
+    for ev in page.items:
         table.add_row(
-            str(ev.id), ev.occurred_at, ev.actor, ev.action,
-            f"{ev.entity_type}:{ev.entity_id}", ev.hash[:16] + "…",
+            str(ev["seq"]), str(ev["occurred_at"])[:19], escape(ev["actor"]), ev["action"],
+            escape(f"{ev['entity_type']}:{ev['entity_id']}"), ev["hash"][:16] + "…",
         )  # fmt: skip
     console.print(table)
 
@@ -178,8 +177,9 @@ def audit_checkpoint_cmd(
             "[bold red]Refused[/] no signing key (--key or TANHUI_CHECKPOINT_KEY)."
         )
         raise typer.Exit(EXIT_USAGE)
-    who = ctx.acting_label((Role.ADMIN,), "签署检查点 / sign checkpoints")
-    checkpoint = ctx.run(lambda s: make_checkpoint(s, signing_key, settings.registry_name, who))
+    checkpoint = ctx.run(
+        lambda s: make_checkpoint(s, signing_key, settings.registry_name, ctx.acting(s))
+    )
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"checkpoint-{checkpoint.seq:09d}.json"
     path.write_text(checkpoint.to_json(), encoding="utf-8")

@@ -17,7 +17,6 @@ from rich.markup import escape
 from registry.cli.exits import EXIT_FAILED, EXIT_REFUSED, EXIT_USAGE, exit_code
 from registry.errors import DatabaseSetupError, RegistryError
 from registry.settings import Settings
-from registry.vocabulary import Role
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -99,19 +98,12 @@ class CliContext:
             )
         return load_actor(session, name)
 
-    def acting_label(self, roles: tuple[Role, ...], what: str) -> str:
-        """For services that take only a name for the audit log (imports, growth fits,
-        checkpoints): the user's ``user@organisation``, once it holds one of ``roles``."""
-        from registry.actors import require_any_role
-
-        def check(session: Session) -> str:
-            who = self.acting(session)
-            require_any_role(who, roles, what)
-            return who.label
-
+    def actor(self) -> Actor:
+        """The acting user, read in a transaction of its own, for the services that open their
+        own transactions (an import); they check its roles themselves. A refusal exits."""
         try:
             with self.reading() as session:
-                return check(session)
+                return self.acting(session)
         except RegistryError as exc:
             raise refuse(exc) from exc
 
@@ -134,6 +126,14 @@ class CliContext:
         """Run a call that needs no transaction; a refusal exits with its code."""
         try:
             return work()
+        except RegistryError as exc:
+            raise refuse(exc) from exc
+
+    def read(self, work: Callable[[Session], T]) -> T:
+        """Run one view in a read-only transaction; a refusal exits with its code."""
+        try:
+            with self.reading() as session:
+                return work(session)
         except RegistryError as exc:
             raise refuse(exc) from exc
 

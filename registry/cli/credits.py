@@ -52,14 +52,7 @@ def _run(call: Callable[[tuple[Session, str]], T], key: str | None) -> T:
 
 def _read(call: Callable[[Session], T]) -> T:
     """Run a view in a read-only transaction; a refusal exits with its code."""
-    from registry.cli.context import refuse
-    from registry.errors import RegistryError
-
-    try:
-        with ctx.reading() as session:
-            return call(session)
-    except RegistryError as exc:
-        raise refuse(exc) from exc
+    return ctx.read(call)
 
 
 _show = print_json
@@ -244,10 +237,11 @@ def enforce_cmd(pledge_id: Annotated[int, typer.Option("--pledge")], key: KeyOpt
 
 @credits_app.command("blocks")
 def blocks_cmd(account: Annotated[str | None, typer.Option(help="账户")] = None) -> None:
-    """积分块 / live serial blocks."""
-    from registry.ledger import blocks
+    """积分块 / live serial blocks: of one account (its organisation's users, or staff), or of
+    every account (staff) — the API's rule."""
+    from registry.listings import visible_blocks
 
-    rows = _read(lambda s: blocks(s, account))
+    rows = _read(lambda s: visible_blocks(s, ctx.acting(s), account))
     print_table(
         "积分块 serial blocks",
         rows,
@@ -260,13 +254,15 @@ def show_cmd(
     account: Annotated[str | None, typer.Option(help="账户（不填则显示全账本）")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
-    """账本概览或账户对账单 / the ledger at a glance, or one account's statement."""
-    from registry.ledger import show, statement
+    """账本概览或账户对账单 / the ledger at a glance, or one account's statement, as the acting
+    user may read them (the API's rule): staff every account, others their organisation's
+    accounts and the pledges they gave or took; the totals per project and vintage are public."""
+    from registry.listings import account_statement, ledger_overview
 
     result = (
-        _read(show).to_dict()
+        _read(lambda s: ledger_overview(s, ctx.acting(s)))
         if account is None
-        else _read(lambda s: statement(s, account)).to_dict()
+        else _read(lambda s: account_statement(s, ctx.acting(s), account)).to_dict()
     )
     if as_json:
         _show(result)
@@ -356,10 +352,10 @@ def certificate_cmd(
 
 @credits_app.command("balance")
 def balance_cmd(account: Annotated[str, typer.Option(help="账户")]) -> None:
-    """余额（按状态） / balance of an account by state."""
-    from registry.ledger import balance
+    """余额（按状态） / balance of an account by state (its organisation's users, or staff)."""
+    from registry.listings import account_balance
 
-    _show(_read(lambda s: balance(s, account)))
+    _show(_read(lambda s: account_balance(s, ctx.acting(s), account)))
 
 
 @credits_app.command("history")

@@ -186,7 +186,7 @@ def evidence_steps(engine: Engine, settings: Settings, console: Console, admin: 
     key = Path(str(engine.url.database)).parent / "keys" / "checkpoint.key"
     public = key.with_name(key.name + ".pub") if key.exists() else generate_key(key)
     with session_scope(engine) as session:
-        checkpoint = make_checkpoint(session, key, settings.registry_name, admin.label)
+        checkpoint = make_checkpoint(session, key, settings.registry_name, admin)
     with read_scope(engine) as session:
         held = check_checkpoint(session, checkpoint, public).ok
     console.print(
@@ -307,7 +307,7 @@ def project_steps(
 
 
 def model_steps(engine: Engine, settings: Settings, workdir: Path, console: Console,
-                by: str) -> None:  # fmt: skip
+                by: Actor) -> None:  # fmt: skip
     from rich.table import Table
 
     from registry.carbon_model import fit_and_store_growth, run_ex_ante, select_stands
@@ -355,8 +355,9 @@ def model_steps(engine: Engine, settings: Settings, workdir: Path, console: Cons
 
 
 def _second_inventory(
-    engine: Engine, workdir: Path, n_stands: int, options: ImportOptions, console: Console
-) -> None:
+    engine: Engine, workdir: Path, n_stands: int, options: ImportOptions, console: Console,
+    by: Actor,
+) -> None:  # fmt: skip
     """Import a later (2031) inventory delivered as a coded 林地一张图 FileGDB, with a few 小班
     split, merged and dropped: refused with the list first, then retired and linked by overlap;
     project stands it touches are reported against their projects. It comes after the project
@@ -376,11 +377,11 @@ def _second_inventory(
     update = replace(options, inventory_year=2031)
     reports = workdir / "import_reports"
     try:
-        run_import(engine, gdb, update, reports)
+        run_import(engine, gdb, update, reports, by)
     except typer.Exit:
         console.print("[yellow]↑ 未加 --retire-missing：列出消失的小班后拒绝导入 / refused "
                       "without --retire-missing, listing the missing stands[/]")  # fmt: skip
-    run_import(engine, gdb, replace(update, retire_missing=True), reports)
+    run_import(engine, gdb, replace(update, retire_missing=True), reports, by)
     split_key = f"{COUNTY_CODE}-{done['split'][0][0]}"
     with session_scope(engine) as session:
         history = stand_history(session, split_key)
@@ -416,19 +417,19 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
     engine = make_engine(settings.database_url)
     migrate(engine)
     people = demo_people(engine, workdir, console)
+    clerk = people["li-gong"]  # bureau staff: imports and fits the growth curves
     options = ImportOptions(
         overlap_tolerance_m2=settings.overlap_tolerance_m2,
         area_tolerance_pct=settings.area_tolerance_pct,
-        actor=people["li-gong"].label,
         inventory_year=2025,
     )
     console.print(Rule("2. 导入小班（全部检查，要么全导入要么不导入）/ import with every check"))
     t0 = time.perf_counter()
-    result = run_import(engine, paths["shapefile"], options, workdir / "import_reports")
+    result = run_import(engine, paths["shapefile"], options, workdir / "import_reports", clerk)
     console.print(f"{time.perf_counter() - t0:.1f} s")
 
     console.print(Rule("3. 再次导入同一数据（GeoPackage 版本）：不应有任何更改 / re-import: no-op"))
-    run_import(engine, paths["geopackage"], options, workdir / "import_reports")
+    run_import(engine, paths["geopackage"], options, workdir / "import_reports", clerk)
 
     console.print(Rule("4. 汇总 / summary"))
     with session_scope(engine) as session:
@@ -450,7 +451,7 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
     console.print(f"{chain.n_events} 个事件 events — {status}")
 
     console.print(Rule("6. 生长曲线与事前碳汇潜力 / growth curves and ex-ante potential"))
-    model_steps(engine, settings, workdir, console, people["li-gong"].label)
+    model_steps(engine, settings, workdir, console, clerk)
 
     console.print(
         Rule("7. 碳汇项目：创建 → 审定 → 登记 → 监测 → 核证 / projects through their lifecycle")
@@ -470,7 +471,7 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
     ledger_steps(engine, settings, console, people)
 
     # 2031: a new inventory arrives after the projects started (see _second_inventory)
-    _second_inventory(engine, workdir, n_stands, options, console)
+    _second_inventory(engine, workdir, n_stands, options, console, clerk)
 
     console.print(Rule("9. 导出 / export"))
     out = write_stands(

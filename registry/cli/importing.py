@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from gis_data import IssueReport
+    from registry.actors import Actor
     from registry.stands import ImportOptions, ImportResult
 
 __all__ = ["RichProgress", "print_report", "run_import"]
@@ -107,17 +108,26 @@ def _print_tail(report: IssueReport, ordered: list[Any], limit: int) -> None:
 
 
 def run_import(
-    engine: Engine, path: Path, options: ImportOptions, report_dir: Path
+    engine: Engine, path: Path, options: ImportOptions, report_dir: Path, actor: Actor
 ) -> ImportResult:
-    """Import with a progress display and a written report; raises typer.Exit on refusal."""
+    """Import as ``actor`` through the service the API calls (:func:`registry.stands.import_as`,
+    which checks the role), with a progress display and a written report; raises typer.Exit on
+    refusal. A file the reader refused keeps the command line's own exit codes (2 bad usage,
+    3 unreadable)."""
     from gis_data import GisDataError, InventoryIssue, IssueReport, Severity
     from gis_data.errors import UsageError
-    from registry.stands import import_inventory
+    from registry.errors import UnreadableFile
+    from registry.stands import import_as
 
     with _progress() as bar:
         reporter = RichProgress(bar)
         try:
-            result = import_inventory(engine, path, options, reporter)
+            try:
+                result = import_as(engine, actor, path, options, reporter)
+            except UnreadableFile as exc:  # the reader's own error, as the CLI reports it
+                if isinstance(exc.__cause__, GisDataError):
+                    raise exc.__cause__ from None
+                raise
         except ImportRejected as exc:
             bar.stop()
             report = exc.report

@@ -10,18 +10,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from registry.cli.context import console, ctx, err_console
 from registry.cli.exits import EXIT_NOT_FOUND, EXIT_USAGE
 from registry.cli.importing import run_import
-from registry.cli.output import print_frame
-from registry.vocabulary import Role
-
-if TYPE_CHECKING:
-    pass
+from registry.cli.output import print_frame, print_json, print_table
 
 __all__ = ["app", "stands_app"]
 
@@ -121,9 +117,6 @@ def import_inventory_cmd(
             settings.overlap_tolerance_m2 if overlap_tolerance is None else overlap_tolerance
         ),
         area_tolerance_pct=settings.area_tolerance_pct,
-        actor=ctx.acting_label(
-            (Role.ADMIN, Role.BUREAU_STAFF), "导入调查数据 / import an inventory"
-        ),
         layer=layer,
         codes=codes,
         area_unit=area_unit,
@@ -132,7 +125,7 @@ def import_inventory_cmd(
         scope=scope,
         retire_missing=retire_missing,
     )
-    run_import(ctx.engine(), path, options, report_dir)
+    run_import(ctx.engine(), path, options, report_dir, ctx.actor())
 
 
 @app.command("sample-data")
@@ -189,22 +182,65 @@ def stands_summary_cmd(
         )
 
 
+@stands_app.command("list")
+def stands_list_cmd(
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="字段=值，可重复 / FIELD=VALUE, repeatable: township, "
+            "village, species_group, land_class, forest_category, origin, age_group, "
+            "compartment",
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="每页条数（有上限） / page size (capped)")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="跳过条数 / rows to skip")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="table | json | geojson")] = "table",
+) -> None:
+    """现有小班（按小班键；与 API 同一规则：林权人只见自己的小班） / current stands by key, as
+    the acting user may see them (the API's rule: a forest owner sees only its own)."""
+    from registry.listings import feature_collection, stands_page
+
+    if fmt not in ("table", "json", "geojson"):
+        raise _usage(f"--format 须为 table | json | geojson，而不是 {fmt!r}",
+                     f"--format must be table, json or geojson, not {fmt!r}")  # fmt: skip
+    filters: dict[str, str] = {}
+    for item in where or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise _usage(f"--filter 应写作 字段=值，而不是 {item!r}",
+                         f"--filter must be written FIELD=VALUE, not {item!r}")  # fmt: skip
+        filters[name.strip()] = value.strip()
+    size = min(limit, ctx.settings().page_limit_max)
+    geo = fmt == "geojson"
+    page = ctx.read(lambda s: stands_page(s, ctx.acting(s), filters, size, offset, geo))
+    if fmt != "table":
+        print_json(feature_collection(page) if geo else {"items": page.items, "total": page.total,
+                   "limit": page.limit, "offset": page.offset})  # fmt: skip
+        return
+    print_table(f"小班 stands {offset + 1}–{offset + len(page.items)} / {page.total}", page.items,
+                ("stand_key", "township", "village", "area_ha", "land_class", "species_group",
+                 "age_group", "owner"))  # fmt: skip
+
+
 @stands_app.command("export")
 def stands_export_cmd(
     out: Annotated[Path, typer.Option(help="输出文件 / output file")],
     fmt: Annotated[str, typer.Option("--format", help="gpkg | geojson | shp | xlsx")] = "gpkg",
     profile: Annotated[Path | None, typer.Option(help="字段配置 / field profile")] = None,
 ) -> None:
-    """导出当前小班 / export the current stands (re-importable through the same profile)."""
+    """导出当前小班（按用户可见范围） / export the current stands the acting user may see
+    (re-importable through the same profile): a forest owner its own; right holders' names only
+    to staff, verifiers and owners."""
     from gis_data import load_profile
     from gis_data.write import EXPORT_FORMATS, write_stands
-    from registry.queries import current_stands_frame, export_frame
+    from registry.listings import visible_stands_frame
+    from registry.queries import export_frame
 
     if fmt not in EXPORT_FORMATS:
         err_console.print(f"格式须为 / format must be one of: {', '.join(EXPORT_FORMATS)}")
         raise typer.Exit(EXIT_USAGE)
-    with ctx.reading() as session:
-        stands = current_stands_frame(session)
+    stands = ctx.read(lambda s: visible_stands_frame(s, ctx.acting(s)))
     frame = export_frame(stands, load_profile(profile))
     if fmt == "xlsx":
         frame["AREA_HA_CALC"] = stands["area_ha"].values

@@ -15,7 +15,6 @@ from registry.cli.context import console, ctx, err_console, refuse, refuse_input
 from registry.cli.output import print_json, warn_unverified
 from registry.db import session_scope
 from registry.errors import RegistryError
-from registry.vocabulary import Role
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -47,10 +46,9 @@ def fit_growth_cmd(
     from registry.charts import plot_growth_curves
 
     engine = _engine()
-    who = ctx.acting_label((Role.ADMIN, Role.BUREAU_STAFF), "拟合生长曲线 / fit growth curves")
     try:
         with session_scope(engine) as session:
-            fit_id, curves = fit_and_store_growth(session, who)
+            fit_id, curves = fit_and_store_growth(session, ctx.acting(session))
             data = select_stands(session, "all") if plot else None
     except (MethodologyError, RegistryError) as exc:
         raise _fail(exc) from exc

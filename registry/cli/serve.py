@@ -16,7 +16,12 @@ import typer
 from registry.cli.context import console, ctx, err_console
 from registry.cli.exits import EXIT_USAGE
 
-__all__ = ["serve_cmd"]
+__all__ = ["APP_FACTORY", "serve_cmd"]
+
+# The app by name, not by object: uvicorn's worker processes import it themselves (it must be an
+# import string for --workers > 1), and registry/ never imports api/ (arrows point one way).
+# tests/api/test_serve_target.py checks that the name resolves to api.main.create_app.
+APP_FACTORY = "api.main:create_app"
 
 
 def serve_cmd(
@@ -42,5 +47,5 @@ def serve_cmd(
         raise typer.Exit(EXIT_USAGE)
     os.environ["TANHUI_DATABASE_URL"] = settings.database_url  # for the worker processes
     console.print(f"tanhui API: http://{host}:{port}/api/v1 (docs /docs), {n} worker(s)")
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=n,
+    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=n,
                 log_level="warning", timeout_graceful_shutdown=5)  # fmt: skip

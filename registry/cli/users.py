@@ -119,13 +119,17 @@ def disable_cmd(username: Annotated[str, typer.Argument()]) -> None:
 def reset_password_cmd(
     username: Annotated[str, typer.Argument()], password_stdin: PasswordStdin = False
 ) -> None:
-    """重设密码（结束其全部会话） / set a new password (admin); the user's sessions end."""
+    """重设密码（撤销其全部会话与 API 令牌） / set a new password (admin); the user's sessions
+    and API tokens are revoked."""
     from registry.users import reset_password
 
     password = _password(password_stdin, required=True)
     assert password is not None
     ctx.run(lambda s: reset_password(s, ctx.acting(s), username, password))
-    console.print(f"[green]{escape(username)} 密码已重设[/] password reset")
+    console.print(
+        f"[green]{escape(username)} 密码已重设，会话与令牌已撤销[/] password reset; "
+        "sessions and tokens revoked"
+    )
 
 
 @users_app.command("token")

@@ -7,6 +7,7 @@ import hashlib
 import json
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api import create_app
@@ -21,18 +22,49 @@ def _login(api: Api, user: str, password: str = PASSWORD) -> tuple[int, dict[str
     return r.status_code, r.json()
 
 
-def test_login_is_throttled_per_user_in_the_database(api: Api) -> None:
+def _from(api: Api, address: str) -> TestClient:
+    """A client of the same running app, calling from another address (the app's lifespan,
+    entered once by the fixture, is not run again)."""
+    return TestClient(api.client.app, client=(address, 50000))
+
+
+def test_login_is_throttled_per_user_and_address_in_the_database(api: Api) -> None:
     for _ in range(5):  # Settings.login_max_failures = 5 within 15 minutes
         assert _login(api, "buyer", "wrong password!")[0] == 401
-    status, body = _login(api, "buyer")  # the right password, but too many failures
+    status, body = _login(api, "buyer")  # the right password, but too many failures from here
     assert status == 429 and body["code"] == "throttled"
+    assert "this address" in body["message_en"]
     assert _login(api, "banker")[0] == 200  # another user is not affected
     with api.engine.connect() as c:  # stored: every worker of the server sees the same count
-        n = c.execute(text("SELECT COUNT(*) FROM login_failure WHERE username = 'buyer'"))
-        assert n.scalar_one() == 5
+        n = c.execute(text("SELECT COUNT(*), MIN(client), MAX(client) FROM login_failure "
+                           "WHERE username = 'buyer'")).one()  # fmt: skip
+        assert tuple(n) == (5, "testclient", "testclient")  # the refused sixth is not counted
+    # the user, from its own address, is not locked out by the stranger's failures
+    own = _from(api, "203.0.113.7")
+    r = own.post("/api/v1/auth/login", json={"username": "buyer", "password": PASSWORD})
+    assert r.status_code == 200, r.text
     # an unknown user is refused like a wrong password (nothing told apart)
     status, body = _login(api, "nobody", "whatever at all")
     assert status == 401 and body["message_en"] == _login(api, "buyer-x", "y")[1]["message_en"]
+
+
+def test_a_guesser_spread_over_many_addresses_meets_the_ceiling(api: Api) -> None:
+    """Settings.login_max_failures_per_user = 50: ten addresses of five wrong passwords each
+    (each address throttled after its fifth) reach it; then every address is refused, even
+    with the right password, until the window has passed."""
+    for i in range(10):
+        guesser = _from(api, f"198.51.100.{i}")
+        codes = [guesser.post("/api/v1/auth/login", json={"username": "buyer",
+                              "password": f"guess {i}-{k}"}).status_code for k in range(6)]  # fmt: skip
+        assert codes == [401] * 5 + [429], (i, codes)  # five counted, the sixth refused
+    with api.engine.connect() as c:
+        n = c.execute(text("SELECT COUNT(*), COUNT(DISTINCT client) FROM login_failure "
+                           "WHERE username = 'buyer'")).one()  # fmt: skip
+    assert tuple(n) == (10 * 5, 10)
+    own = _from(api, "203.0.113.7")  # a fresh address
+    r = own.post("/api/v1/auth/login", json={"username": "buyer", "password": PASSWORD})
+    assert r.status_code == 429 and "many addresses" in r.json()["message_en"]
+    assert _login(api, "banker")[0] == 200  # only the attacked user
 
 
 def test_a_session_cookie_needs_its_csrf_token_to_change_anything(api: Api) -> None:
@@ -119,3 +151,45 @@ def test_placeholder_secrets_are_refused_outside_development() -> None:
     with pytest.raises(Failure, match="placeholder"):
         create_app(Settings(environment="production"))
     create_app(Settings(environment="production", secret_key="x7" * 20))  # a real one will do
+
+
+@pytest.mark.parametrize("change", ["reset the password", "disable the user"])
+def test_a_reset_or_disabled_user_loses_every_token_and_session(api: Api, change: str) -> None:
+    """A reset is what an admin does when a secret may have leaked: the user's API tokens and
+    sessions end with it (not only the sessions), and so when the user is disabled."""
+    status, _ = _login(api, "buyer")
+    assert status == 200
+    session_cookie = api.client.cookies["tanhui_session"]
+    api.client.cookies.clear()
+    made = api.client.post("/api/v1/auth/tokens", json={"name": "机器"}, headers=api.auth("buyer"))
+    machine = {"Authorization": f"Bearer {made.json()['token']}"}
+    for headers in (api.auth("buyer"), machine):
+        assert api.client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    admin = api.auth("director")
+    if change == "reset the password":
+        r = api.client.post("/api/v1/users/buyer/password", headers=admin,
+                            json={"password": "a brand new password"})  # fmt: skip
+    else:
+        r = api.client.post("/api/v1/users/buyer/disable", headers=admin)
+    assert r.status_code == 200, r.text
+    for headers in (api.auth("buyer"), machine):  # the scenario's token and the new one
+        assert api.client.get("/api/v1/auth/me", headers=headers).status_code == 401
+    api.client.cookies.set("tanhui_session", session_cookie)
+    assert api.client.get("/api/v1/auth/me").status_code == 401
+    api.client.cookies.clear()
+    with api.engine.connect() as c:
+        live = c.execute(text(
+            "SELECT (SELECT COUNT(*) FROM api_token t JOIN app_user u ON u.id = t.user_id "
+            "        WHERE u.username = 'buyer' AND t.revoked_at IS NULL), "
+            "       (SELECT COUNT(*) FROM web_session s JOIN app_user u ON u.id = s.user_id "
+            "        WHERE u.username = 'buyer' AND s.revoked_at IS NULL)")).one()  # fmt: skip
+        payload = c.execute(text(
+            "SELECT payload FROM audit_event WHERE entity_type = 'user' AND entity_id = 'buyer' "
+            "ORDER BY id DESC LIMIT 1")).scalar_one()  # fmt: skip
+    assert tuple(live) == (0, 0)
+    # the scenario's token and the one made here; the one sign-in
+    event = json.loads(payload)
+    assert (event["api_tokens_revoked"], event["web_sessions_revoked"]) == (2, 1)
+    if change == "reset the password":  # the user signs in again with the new password
+        assert _login(api, "buyer", "a brand new password")[0] == 200
+        assert _login(api, "buyer")[0] == 401  # the old one no longer works

@@ -46,7 +46,7 @@ def verified_project(
         ImportOptions(inventory_year=2020),
     )
     with session_scope(engine) as session:
-        fit_and_store_growth(session, "test")
+        fit_and_store_growth(session, STAFF)
     draft(engine, code, "AR-CM-005-V01", "species_group=moso_bamboo,land_class=竹林地",
           name="账本测试项目")  # fmt: skip
     stands = register(engine, code)

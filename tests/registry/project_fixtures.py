@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -35,12 +36,12 @@ ADMIN = Actor.of("局长", Role.ADMIN, BUREAU, "bureau")
 
 def draft(
     engine: Engine, code: str, methodology: str, selection: str, start: date = date(2026, 1, 1),
-    name: str | None = None,
+    name: str | None = None, developer: str = BUREAU,
 ) -> None:  # fmt: skip
     """A draft with the selected stands that the methodology accepts, and its evidence."""
     with session_scope(engine) as session:
         create_project(session, STAFF, code=code, name=name or f"项目 {code}", methodology=methodology,
-                       developer=BUREAU, start_date=start, crediting_years=30)  # fmt: skip
+                       developer=developer, start_date=start, crediting_years=30)  # fmt: skip
         keys = add_stands(session, STAFF, code, selection, TOLERANCE_M2)
         add_evidence(session, STAFF, code, synthetic_evidence(methodology, keys, start))
         report = check_project(session, code, TOLERANCE_M2)
@@ -85,3 +86,14 @@ def monitor_and_verify(
         verify_period(session, VERIFIER, code, amount, "ok",
                       override_reason="复核样地 plots rechecked" if flagged else "")  # fmt: skip
     return amount
+
+
+def write_plot_workbook(trees: pd.DataFrame, strata: pd.DataFrame, path: Path) -> Path:
+    """A plot workbook as a bureau sends it: sheet 1 the trees (每木检尺), sheet 2 the strata's
+    areas (层面积), canonical column names."""
+    if "age_du" in trees and trees["age_du"].isna().all():  # no bamboo: no 竹度 column
+        trees = trees.drop(columns="age_du")
+    with pd.ExcelWriter(path) as writer:
+        trees.to_excel(writer, sheet_name="每木检尺", index=False)
+        strata.to_excel(writer, sheet_name="层面积", index=False)
+    return path

@@ -87,7 +87,7 @@ def test_a_verifier_never_validates_its_own_organisations_project(
         import_inventory(engine, write_gpkg(sample_frame(300, 21), folder / "s.gpkg"),
                          ImportOptions(inventory_year=2020))  # fmt: skip
         with session_scope(engine) as s:
-            fit_and_store_growth(s, "test")
+            fit_and_store_growth(s, STAFF)
 
     engine = scenario("grants-inventory", build)
     draft(engine, "OWN", "AR-CM-005-V01", "species_group=moso_bamboo,land_class=竹林地")

@@ -136,7 +136,7 @@ def test_a_later_inventory_retires_links_and_keeps_the_county_area(
     merged_gone, _, merged_into = (county + k for k in done["merge"][0])
     # a project holding the removed stand and the stand that is split
     with session_scope(engine) as session:
-        fit_and_store_growth(session, "test")
+        fit_and_store_growth(session, STAFF)
         create_project(session, STAFF, code="FM-1", name="项目", methodology="AR-CM-003-V01",
                        developer="双牌县林业局", start_date=date(2026, 1, 1), crediting_years=30)  # fmt: skip
         added = add_stands(session, STAFF, "FM-1", f"key={removed}|{split_old}", TOLERANCE_M2)

@@ -253,7 +253,7 @@ def test_a_checkpoint_made_before_a_rewrite_exposes_it(ledger: Engine, tmp_path:
     key = tmp_path / "keys" / "checkpoint.key"
     public = generate_key(key)
     with session_scope(ledger) as s:
-        checkpoint = make_checkpoint(s, key, "测试登记簿", "局长")
+        checkpoint = make_checkpoint(s, key, "测试登记簿", ADMIN)
     with session_scope(ledger) as s:
         assert check_checkpoint(s, checkpoint, public).ok
     # the owner rewrites event 2 and recomputes every later hash: the chain verifies again

@@ -25,6 +25,7 @@ from registry.errors import RegistryError
 from registry.stands import ImportOptions, import_inventory
 from tests.cli_runner import run_cli
 from tests.inventory_files import sample_frame, write_gpkg
+from tests.registry.project_fixtures import STAFF
 from tests.registry.user_fixtures import cli_env
 
 
@@ -50,7 +51,7 @@ def test_fit_store_and_project_all_three_methodologies(registry: Engine) -> None
     with session_scope(registry) as session:
         with pytest.raises(RegistryError, match="no growth curves yet"):
             latest_growth_curves(session)
-        fit_id, curves = fit_and_store_growth(session, "tester")
+        fit_id, curves = fit_and_store_growth(session, STAFF)
     with session_scope(registry) as session:
         stored = latest_growth_curves(session)
         events = session.execute(text("SELECT action FROM audit_event ORDER BY id")).scalars().all()

@@ -41,7 +41,7 @@ def registry(engine: Engine, tmp_path: Path) -> Engine:
         ImportOptions(inventory_year=2020),
     )
     with session_scope(engine) as session:
-        fit_and_store_growth(session, "test")
+        fit_and_store_growth(session, STAFF)
     return engine
 
 
@@ -123,7 +123,7 @@ def test_the_demo_verified_quantities_lie_within_the_ex_ante_band(
         ImportOptions(inventory_year=2025),
     )
     with session_scope(engine) as session:
-        fit_and_store_growth(session, "test")
+        fit_and_store_growth(session, STAFF)
     quiet = Console(file=io.StringIO(), width=200)
     outcomes = project_steps(engine, quiet, 1.0, demo_people(engine, tmp_path, quiet))
     assert {code for code, *_ in outcomes} == {"SP-FM-2026-01", "SP-AF-2028-01", "SP-BM-2026-01"}

@@ -63,7 +63,7 @@ def _inventory_with_growth_curves(engine: Engine, folder: Path) -> None:
         engine, write_gpkg(frame, folder / "s.gpkg"), ImportOptions(inventory_year=2020)
     )
     with session_scope(engine) as session:
-        fit_and_store_growth(session, "test")
+        fit_and_store_growth(session, STAFF)
 
 
 @pytest.fixture
@@ -386,7 +386,7 @@ def test_full_lifecycle_with_rejections_and_a_frozen_ex_ante(registry: Engine) -
                 session, STAFF, "FULL", date(2030, 6, 1), date(2034, 12, 31), trees, strata
             )  # type: ignore[arg-type]
         # the ex-ante stays as frozen at registration even when curves are refitted
-        fit_and_store_growth(session, "test")
+        fit_and_store_growth(session, STAFF)
         assert (
             session.execute(
                 select(Project.exante_total_tco2e).where(col(Project.code) == "FULL")
