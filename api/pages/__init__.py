@@ -8,9 +8,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.pages import library
+from api.pages import map as county_map
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 for _module in (library,):
     router.include_router(_module.router)
+router.include_router(county_map.router)  # /map (helper B)
