@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from registry.cli import audit, credits, inventory, model, project, users
+from registry.cli import audit, credits, inventory, model, project, tiles, users
 from registry.cli.context import console, ctx, err_console
 from registry.cli.exits import EXIT_FAILED, EXIT_USAGE
 
@@ -33,6 +33,7 @@ app.add_typer(project.project_app, name="project")
 app.add_typer(credits.credits_app, name="credits")
 app.add_typer(users.users_app, name="users")
 app.add_typer(users.org_app, name="org")
+app.add_typer(tiles.tiles_app, name="tiles")
 
 
 @app.callback()
