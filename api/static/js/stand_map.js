@@ -70,10 +70,12 @@
 
   function notice(el, text, isError) {
     var box = document.getElementById("tiles-notice");
+    if (!box && !text) return;
     if (!box) {
+      var where = el.closest(".map-layout") || el;
       box = document.createElement("p");
       box.id = "tiles-notice";
-      el.parentNode.insertBefore(box, el);
+      where.parentNode.insertBefore(box, where);
     }
     box.className = "notice" + (isError ? " error" : "");
     box.textContent = text;
@@ -135,8 +137,8 @@
                  "line-width": ["interpolate", ["linear"], ["zoom"], 11, 2, 14, 5] } },
       { id: "projects-line", type: "line", source: "registry", "source-layer": "projects",
         paint: { "line-color": opts.projectLine || "#6a1b9a",
-                 "line-opacity": ["interpolate", ["linear"], ["zoom"], 8, 0.55, 12, 1],
-                 "line-width": ["interpolate", ["linear"], ["zoom"], 8, 0.5, 11, 1.2, 14, 2.5] } }
+                 "line-opacity": ["interpolate", ["linear"], ["zoom"], 8, 0.7, 12, 1],
+                 "line-width": ["interpolate", ["linear"], ["zoom"], 8, 0.8, 11, 1.4, 14, 2.5] } }
     );
     return { version: 8, sources: sources, layers: layers };
   }
@@ -342,6 +344,7 @@
       return Promise.all([whenTilesReady(el), getJSON("/tiles/projects.json")]);
     }).then(function (got) {
       var status = got[0], list = got[1].projects, species = got[1].species, places = {};
+      notice(el, "");
       list.forEach(function (p) { places[p.code] = p; });
       var place = places[code];
       var box = (place && place.bbox) || status.stamp.bounds;
