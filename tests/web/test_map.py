@@ -98,6 +98,29 @@ def test_project_places_enclose_the_project_stands(web: Web) -> None:
     assert places["L1"]["issued"] == 1000 and places["L1"]["retired"] == 30
 
 
+def test_cached_figures_follow_the_registry(web: Web) -> None:
+    """The library cards are cached by audit head (registry.public.cache): a retirement moves
+    the head, and the next answer counts it — 30 retired by the fixture + 10 = 40."""
+    from registry.db import session_scope
+    from registry.ledger import retire
+    from registry.users import load_actor
+    from tests.web.web_fixtures import BENEFICIARY, PURPOSE
+
+    def retired() -> int:
+        places = web.client.get("/tiles/projects.json").json()["projects"]
+        return int(next(p for p in places if p["code"] == "L1")["retired"])
+
+    assert retired() == 30 and retired() == 30  # the second from the cache
+    with session_scope(web.engine) as s:
+        retire(
+            s, load_actor(s, "buyer"), "cache-retire", "BUYER", BENEFICIARY, PURPOSE, quantity=10
+        )
+    assert retired() == 40
+    row = web.page("/library").text.split('<tr data-project="L1">')[1].split("</tr>")[0]
+    _area, _exante, issued, retired_, buffer = re.findall(r'<td class="n">([^<]*)</td>', row)
+    assert (issued, retired_, buffer) == ("1,000", "40", "100")
+
+
 def _blend(colour: tuple[int, int, int]) -> tuple[float, ...]:
     """A fill at opacity 0.9 over the background: 0.9 · c + 0.1 · background, per channel."""
     return tuple(OPACITY * c + (1 - OPACITY) * b for c, b in zip(colour, BACKGROUND, strict=True))
