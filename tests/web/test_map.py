@@ -22,6 +22,7 @@ from api import create_app
 from registry.db import read_scope
 from registry.public.stands import public_stands
 from registry.settings import Settings
+from registry.tiles import build_tiles
 from tests.web.conftest import Web
 
 BACKGROUND = (0xEE, 0xF1, 0xEC)  # the map's background where no stand is (stand_map.js)
@@ -76,6 +77,7 @@ def test_map_page_before_and_after_the_tiles_are_built(web: Web) -> None:
 
 def test_a_basemap_only_when_one_is_set(web: Web, tmp_path: Path) -> None:
     url = "https://basemap.example/{z}/{x}/{y}.png"
+    build_tiles(web.engine, tmp_path / "t2")  # built already: the page starts no build
     settings = Settings(database_url=web.db_url, tiles_dir=tmp_path / "t2", basemap_url=url)
     with TestClient(create_app(settings)) as client:
         r = client.get("/map", headers={"Accept": "text/html"})
