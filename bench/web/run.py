@@ -62,9 +62,11 @@ def county(folder: Path, stands: int) -> Path:
         subprocess.run(["rm", "-rf", str(folder)], check=True)
     print(f"county: tanhui demo --stands {stands} → {folder} (a few minutes, once)")
     t0 = time.perf_counter()
-    subprocess.run([TANHUI, "demo", "--workdir", str(folder), "--stands", str(stands)],
-                   env={**os.environ, "TANHUI_DATABASE_URL": ""}, check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    done = subprocess.run([TANHUI, "demo", "--workdir", str(folder), "--stands", str(stands)],
+                          env={**os.environ, "TANHUI_DATABASE_URL": ""}, capture_output=True,
+                          text=True)  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"tanhui demo failed:\n{done.stderr[-3000:]}")
     print(f"county: built in {time.perf_counter() - t0:.0f} s")
     return db
 
