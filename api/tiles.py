@@ -47,7 +47,7 @@ from registry.tiles import (
 __all__ = ["SPECIES", "SPECIES_COLOURS", "TileService", "place_dict", "router", "tile_service"]
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/tiles", tags=["tiles 地图瓦片"])
+router = APIRouter(prefix="/tiles", include_in_schema=False)  # for map clients: TileJSON
 MVT = "application/vnd.mapbox-vector-tile"
 
 SPECIES_COLOURS: tuple[tuple[str, str, str, str], ...] = (
