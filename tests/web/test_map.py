@@ -134,7 +134,7 @@ def test_county_map_in_chromium(
     from PIL import Image
 
     page = browser_page
-    engine = web.db_url.split(":", 1)[0]
+    engine = "postgis" if web.db_url.startswith("postgres") else "spatialite"
     page.goto(live_server + "/map")
     page.wait_for_selector("#county-map[data-ready='1']", timeout=180_000)  # built, then drawn
     rendered = page.evaluate(
@@ -274,4 +274,9 @@ def test_project_map_script_on_its_own(
         )
         assert near > 200, f"no pixels near {expected}"
     assert not page.locator("#tiles-notice").is_visible()
-    page.screenshot(path=str(artifacts / f"project-map-{web.db_url.split(':', 1)[0]}.png"))
+    page.screenshot(
+        path=str(
+            artifacts
+            / f"project-map-{'postgis' if web.db_url.startswith('postgres') else 'spatialite'}.png"
+        )
+    )
