@@ -70,6 +70,7 @@ bench: setup-test
 	$(PY) bench/model/run.py
 	$(PY) bench/ledger/run.py
 	$(PY) bench/api/run.py
+	$(PY) bench/web/run.py
 
 clean:
 	rm -rf $(VENV) node_modules demo_output import_reports *.sqlite build *.egg-info

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import ogc, pages
+from api import tiles as map_tiles
 from api.body_limit import BodyLimit, request_body_limit
 from api.deps import Registry
 from api.errors import add_exception_handlers
@@ -96,5 +97,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.include_router(ogc.router)
+    app.include_router(map_tiles.router)
     _mount_static(app, settings)
     return app

@@ -8,9 +8,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.pages import certificates, data, grievances, ledger, library, project
+from api.pages import map as county_map
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-for _module in (library, project, grievances, ledger, certificates, data):
+for _module in (library, project, grievances, ledger, certificates, data, county_map):
     router.include_router(_module.router)

@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.common import Result, run_clients  # noqa: E402
 from registry.audit import verify_chain  # noqa: E402
 from registry.db import make_engine, migrate, session_scope  # noqa: E402
 from registry.issuance import issue  # noqa: E402
@@ -45,14 +42,6 @@ from tests.registry.ledger_fixtures import verified_project  # noqa: E402
 ACCOUNTS = [f"B{i}" for i in range(8)]
 CREDITS = 32_000  # ≤ what the fixture's plots can verify (about 35 900 t)
 BUREAU = "双牌县林业局"
-
-
-@dataclass
-class Result:
-    ops_per_s: float
-    p50_ms: float
-    p99_ms: float
-    refused: int
 
 
 def prepare(url: str) -> dict[str, str]:
@@ -77,43 +66,6 @@ def prepare(url: str) -> dict[str, str]:
     return tokens
 
 
-def _percentiles(latencies: list[float], seconds: float, refused: int) -> Result:
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else 0.0
-    return Result(len(latencies) / seconds, statistics.median(latencies) * 1000 if latencies else 0.0,
-                  p99 * 1000, refused)  # fmt: skip
-
-
-def _threads(clients: int, seconds: float, make: Callable[[int], Callable[[int], bool]]) -> Result:
-    latencies: list[float] = []
-    refused = [0]
-    lock = threading.Lock()
-    start = threading.Barrier(clients)
-
-    def run(n: int) -> None:
-        operation = make(n)
-        start.wait(timeout=120)
-        end = time.perf_counter() + seconds
-        mine, bad, i = [], 0, 0
-        while time.perf_counter() < end:
-            t0 = time.perf_counter()
-            if operation(i):
-                mine.append(time.perf_counter() - t0)
-            else:
-                bad += 1
-            i += 1
-        with lock:
-            latencies.extend(mine)
-            refused[0] += bad
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=seconds + 300)
-    return _percentiles(latencies, seconds, refused[0])
-
-
 def over_http(base: str, tokens: dict[str, str], clients: int, seconds: float, tag: str) -> Result:
     def make(n: int) -> Callable[[int], bool]:
         rng = random.Random(f"{tag}-{n}")
@@ -130,7 +82,7 @@ def over_http(base: str, tokens: dict[str, str], clients: int, seconds: float, t
 
         return operation
 
-    return _threads(clients, seconds, make)
+    return run_clients(clients, seconds, make)
 
 
 def in_process(url: str, clients: int, seconds: float, tag: str) -> Result:
@@ -153,7 +105,7 @@ def in_process(url: str, clients: int, seconds: float, tag: str) -> Result:
         return operation
 
     try:
-        return _threads(clients, seconds, make)
+        return run_clients(clients, seconds, make)
     finally:
         engine.dispose()
 

@@ -5,7 +5,8 @@ Today: generate the synthetic Shuangpai inventory, import it with every check, i
 ex-ante potential under the three methodologies (with plots), walk three SYNTHETIC projects
 through their lifecycle — applicable stands only, evidence, the permanent plots measured at the
 start and remeasured at the end, uncertainty on the change, the plausibility gate — and check
-that each verified quantity lies within its frozen ex-ante band; then credits and the export.
+that each verified quantity lies within its frozen ex-ante band; then credits, the export and
+the county map's vector tiles.
 """
 
 from __future__ import annotations
@@ -478,6 +479,15 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
         export_frame(stands, load_profile()), workdir / "export" / "stands.gpkg", "gpkg"
     )
     console.print(f"{len(stands)} 个小班 stands → {out}")
+
+    console.print(Rule("10. 县域地图瓦片 / the county map's vector tiles (tippecanoe)"))
+    from registry.cli.tiles import run_tiles_build
+
+    run_tiles_build(engine, workdir / "tiles")
+    console.print(
+        f"地图 map: TANHUI_DATABASE_URL=sqlite:///{workdir / 'tanhui.sqlite'} "
+        f"TANHUI_TILES_DIR={workdir / 'tiles'} .venv/bin/tanhui serve → http://127.0.0.1:8000/map"
+    )
     console.print(Rule())
     console.print(
         f"完成。批次 batch {result.batch_id}。试试 / try: "

@@ -21,3 +21,5 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "issued SP-FM-2026-01" in out and "certificate RC-" in out
     assert "ledger invariants hold" in out
     assert "the tables equal the replay of" in out and "verified" in out.split("checkpoint:")[1]
+    # the county map's tiles (registry.tiles), stamped with the audit head
+    assert "tiles built" in out and (work / "tiles" / "registry.pmtiles").stat().st_size > 10_000

@@ -51,8 +51,9 @@ def web(scenario: Callable[..., Engine], db_url: str, tmp_path: Path) -> Iterato
 
 
 @pytest.fixture
-def live_server(web: Web) -> Iterator[str]:
-    """``tanhui serve`` on the same database: its base URL."""
+def live_server(web: Web, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``tanhui serve`` on the same database (and the same map tiles folder): its base URL."""
+    monkeypatch.setenv("TANHUI_TILES_DIR", str(tmp_path / "tiles"))  # not ./tiles of the repo
     with uvicorn_server(web.db_url) as base:
         yield base
 
