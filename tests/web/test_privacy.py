@@ -14,6 +14,7 @@ later fails that test until its paths are added here."""
 from __future__ import annotations
 
 import gzip
+import math
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from shapely.geometry import shape
 from sqlalchemy import Engine, text
 from starlette.routing import Mount
 
@@ -37,6 +39,7 @@ from registry.models import OwnerKind
 from registry.projects import project_stands, transition
 from registry.settings import Settings
 from registry.stands import ImportOptions, classify_owner, import_inventory
+from registry.tiles import build_tiles
 from registry.users import issue_secret, load_actor
 from tests.inventory_files import sample_frame, write_gpkg
 from tests.registry.project_fixtures import (
@@ -72,7 +75,7 @@ def private_registry(engine: Engine, folder: Path) -> None:
     import_inventory(engine, write_gpkg(frame, folder / "private.gpkg"),
                      ImportOptions(inventory_year=2020))  # fmt: skip
     with session_scope(engine) as s:
-        fit_and_store_growth(s, "test")
+        fit_and_store_growth(s, STAFF)
     draft(engine, "P1", "AR-CM-005-V01", "species_group=moso_bamboo,land_class=竹林地",
           name="隐私测试项目")  # fmt: skip
     with session_scope(engine) as s:  # a verifier's comment naming a household and its contacts
@@ -132,6 +135,7 @@ def scene(scenario: Callable[..., Engine], db_url: str, tmp_path: Path) -> Itera
         _, token = issue_secret(s, load_actor(s, "buyer"), "api_token", "privacy", None)
     settings = Settings(database_url=db_url, tiles_dir=tmp_path / "tiles",
                         opendata_dir=tmp_path / "opendata")  # fmt: skip
+    build_tiles(engine, settings.tiles_dir)  # built before the server looks: none in the background
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         client.get("/data")  # the open-data files, made in the background: wait for them
         wait_for_refresh(client.app.state.registry)  # type: ignore[attr-defined]
@@ -144,6 +148,21 @@ def scene(scenario: Callable[..., Engine], db_url: str, tmp_path: Path) -> Itera
         )  # fmt: skip
 
 
+def _tiles_over_stands(scene: Scene) -> list[str]:
+    """The z14 tiles (all attributes kept at that zoom) under the project's stands, household
+    ones among them; the client un-gzips them, and MVT keeps its strings as UTF-8."""
+    items = scene.client.get("/ogc/collections/stands/items?limit=60").json()["features"]
+    tiles = set()
+    for feature in items:
+        lon, lat = shape(feature["geometry"]).representative_point().coords[0]
+        n = 2**14
+        x = int((lon + 180) / 360 * n)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+        tiles.add(f"/tiles/14/{x}/{y}.pbf")
+    assert len(tiles) > 3
+    return sorted(tiles)
+
+
 def _dump_files(scene: Scene) -> list[str]:
     manifest = scene.client.get("/data/manifest.json").json()
     return ["/data/manifest.json", *(f"/data/{f['name']}" for f in manifest["files"])]
@@ -153,6 +172,11 @@ def _dump_files(scene: Scene) -> list[str]:
 SURFACES: dict[str, tuple[str, ...] | Callable[[Scene], list[str]]] = {
     "/library": ("/library", "/library?lang=en", "/library?township=泷泊镇"),
     "/data": ("/data", "/data?lang=en"),
+    "/map": ("/map", "/map?lang=en"),
+    "/tiles/status": ("/tiles/status",),
+    "/tiles/projects.json": ("/tiles/projects.json",),
+    "/tiles/registry.json": ("/tiles/registry.json",),
+    "/tiles/{z}/{x}/{y}.pbf": _tiles_over_stands,
     "/data/{name}": _dump_files,
     "/ogc": ("/ogc",),
     "/ogc/conformance": ("/ogc/conformance",),
@@ -190,6 +214,8 @@ NOT_DATA = {
     "/static": "our style sheet and scripts",
     "/static/vendor/maplibre-gl": "MapLibre GL JS (npm)",
     "/static/vendor/pmtiles": "the PMTiles reader (npm)",
+    "/tiles/registry.pmtiles": "the tiles of /tiles/{z}/{x}/{y}.pbf packed in one file, each "
+    "compressed: checked through those (and decoded whole in tests/web/test_tiles.py)",
 }
 # what a signed-in user who is not staff (a buyer) reads through the API: no names either
 SIGNED_IN = ("/api/v1/stands?limit=500", "/api/v1/stands?format=geojson&limit=500")
