@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import library
+from api.pages import account, auth, library, staff
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-for _module in (library,):
+for _module in (library, auth, account, staff):
     router.include_router(_module.router)

@@ -16,6 +16,7 @@ from registry.results import Result, transient
 
 __all__ = [
     "AccountHoldings",
+    "AccountMove",
     "AccountStatement",
     "BlockView",
     "CancelResult",
@@ -231,3 +232,19 @@ class HistoryEntry(Result):
     created_by: str
     at: str
     closed_by: str | None
+
+
+@dataclass(frozen=True)
+class AccountMove(Result):
+    """One operation that touched an account: the credits it put into the account (blocks it
+    wrote there) and took out of it (blocks it closed there), t CO2e. A transfer in puts, a
+    transfer out or a retirement takes; a pledge or a release takes and puts back the same
+    credits in another state; a split keeps the rest of a block in the account (put)."""
+
+    op: int
+    kind: str
+    at: str
+    actor: str
+    credits_in: int
+    credits_out: int
+    certificate: str | None
