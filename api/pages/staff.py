@@ -10,6 +10,7 @@ API's are (:mod:`registry.uploads`)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any
 
@@ -41,6 +42,7 @@ __all__ = ["router", "selection_of"]
 
 router = APIRouter(include_in_schema=False)
 SCOPES = ("stands", "township", "village", "county")
+UPLOAD_FOLDER = re.compile(r"[^\s：:]*tanhui-upload-[^/\\\s]+[/\\]")  # where an upload was received
 
 
 def _staff_page(
@@ -96,13 +98,19 @@ def inventory_upload(
                                 scope or None)  # type: ignore[arg-type]  # fmt: skip
     except ImportRejected as exc:
         report = exc.report if isinstance(exc.report, dict) else None
+        refused = (_without_folder(exc.message_zh), _without_folder(exc.message_en))
         return _staff_page(request, registry, "inventory.html", {
-            "scopes": SCOPES, "refused": (exc.message_zh, exc.message_en), "report": report,
+            "scopes": SCOPES, "refused": refused, "report": report,
             "filename": file.filename,
         }, status=422)  # fmt: skip
     return _staff_page(request, registry, "inventory.html", {
         "scopes": SCOPES, "imported": done, "report": done["report"], "filename": file.filename,
     })  # fmt: skip
+
+
+def _without_folder(message: str) -> str:
+    """A message naming the upload by its file name, not the server's folder it was put in."""
+    return UPLOAD_FOLDER.sub("", message)
 
 
 # -- new projects --------------------------------------------------------------------------------

@@ -236,15 +236,16 @@ class HistoryEntry(Result):
 
 @dataclass(frozen=True)
 class AccountMove(Result):
-    """One operation that touched an account: the credits it put into the account (blocks it
-    wrote there) and took out of it (blocks it closed there), t CO2e. A transfer in puts, a
-    transfer out or a retirement takes; a pledge or a release takes and puts back the same
-    credits in another state; a split keeps the rest of a block in the account (put)."""
+    """One operation that touched an account: how the account's credits changed (t CO2e,
+    signed: the blocks it wrote there minus the blocks it closed there — a transfer in or an
+    issuance adds, a transfer out, a retirement or a cancellation takes away; a pledge or its
+    release changes the credits' state, not their number: 0) and the operation's own quantity
+    (what it moved, pledged or retired in all); a retirement's certificate."""
 
     op: int
     kind: str
     at: str
     actor: str
-    credits_in: int
-    credits_out: int
+    change: int
+    quantity: int
     certificate: str | None

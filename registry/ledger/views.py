@@ -224,20 +224,23 @@ def history(session: Session, serial_text: str) -> list[HistoryEntry]:
 def account_history(
     session: Session, account_code: str, limit: int = 50, offset: int = 0
 ) -> tuple[list[AccountMove], int]:
-    """The operations that touched an account, newest first, with the credits each put in and
-    took out (t CO2e) and the certificate of a retirement; and how many there are in all."""
+    """The operations that touched an account, newest first — how each changed the account's
+    credits, what it moved in all, a retirement's certificate — and how many there are."""
     found = account(DriverSQL(session), account_code)
     touched = ("FROM credit_block b JOIN ledger_operation o ON o.id = b.created_op_id OR o.id = b.closed_op_id "
-               "WHERE b.account_id = :a")  # fmt: skip
+               "LEFT JOIN retirement r ON r.op_id = o.id WHERE b.account_id = :a")  # fmt: skip
     total = _rows(session, f"SELECT COUNT(DISTINCT o.id) {touched}", {"a": found[0]})[0][0]
     size = "(b.last_seq - b.first_seq + 1)"
     rows = _rows(session,
-        f"SELECT o.id, o.kind, o.created_at, o.actor, "
-        f"SUM(CASE WHEN b.created_op_id = o.id THEN {size} ELSE 0 END), "
-        f"SUM(CASE WHEN b.closed_op_id = o.id THEN {size} ELSE 0 END), r.certificate_id "
-        f"{touched.replace('WHERE', 'LEFT JOIN retirement r ON r.op_id = o.id WHERE')} "
-        "GROUP BY o.id, o.kind, o.created_at, o.actor, r.certificate_id ORDER BY o.id DESC LIMIT :l OFFSET :f",
+        f"SELECT o.id, o.kind, o.created_at, o.actor, o.result_json, r.certificate_id, "
+        f"SUM(CASE WHEN b.created_op_id = o.id THEN {size} ELSE 0 END) - "
+        f"SUM(CASE WHEN b.closed_op_id = o.id THEN {size} ELSE 0 END) {touched} "
+        "GROUP BY o.id, o.kind, o.created_at, o.actor, o.result_json, r.certificate_id "
+        "ORDER BY o.id DESC LIMIT :l OFFSET :f",
         {"a": found[0], "l": limit, "f": offset})  # fmt: skip
-    moves = [AccountMove(int(r[0]), str(r[1]), r[2].isoformat() if hasattr(r[2], "isoformat") else str(r[2]),
-                         str(r[3]), int(r[4]), int(r[5]), r[6]) for r in rows]  # fmt: skip
+    moves = [
+        AccountMove(int(r[0]), str(r[1]), r[2].isoformat() if hasattr(r[2], "isoformat") else str(r[2]),
+                    str(r[3]), int(r[6]), int(json.loads(r[4]).get("quantity", 0)), r[5])
+        for r in rows
+    ]  # fmt: skip
     return moves, int(total)

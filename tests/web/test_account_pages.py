@@ -142,9 +142,12 @@ def test_the_buyer_and_the_bureau_through_a_purchase(web: Web) -> None:
     buyer, li = Person(web, "buyer"), Person(web, "li")
     page = buyer.get("/account").text
     # BUYER: 100 in, 30 retired out → 70 active; its two movements, newest first
-    assert _figure(page, "BUYER", "active") == "70"
+    assert _figure(page, "BUYER", "active") == "70" and _figure(page, "BUYER", "retired") == "30"
     history = re.findall(r'<tr data-op="\d+" data-kind="(\w+)">', page)
     assert history[:2] == ["retire", "transfer"]
+    # the retirement took 30 (the 100-block was closed, its 70 left written back), the
+    # transfer brought 100
+    assert re.findall(r'data-change="(-?\d+)"', page)[:2] == ["-30", "100"]
     assert re.search(r'href="/certificates/RC-\d{4}-\d{8}"', page)
 
     ask = buyer.get("/purchase-requests/new?project=L1").text
@@ -190,6 +193,7 @@ def test_the_buyer_and_the_bureau_through_a_purchase(web: Web) -> None:
     assert first.status_code == 303 and first.headers["location"].startswith("/certificates/RC-")
     assert second.headers["location"] == first.headers["location"]
     assert _active(web.engine, "BUYER") == 110 - 25
+    assert _figure(buyer.get("/account").text, "BUYER", "retired") == str(30 + 25)
     assert _count(web.engine, "SELECT COUNT(*) FROM retirement") == 2
 
 
