@@ -79,12 +79,12 @@ def _simulate(
     volume = np.zeros((n, years + 1))
     harvest = np.zeros((n, years + 1))
     volume[:, 0] = v0
-    age, age_s, v_s = age0.copy(), age0.copy(), v0.copy()
+    age, v_s = age0.copy(), v0.copy()
+    at_last_start = chapman_richards(age0, a, b, c)  # V(age_s): changes only at a clear-cut
+    rate = (1.0 + gain) * scale
     for y in range(1, years + 1):
         age = age + 1.0
-        grown = v_s + (1.0 + gain) * scale * (
-            chapman_richards(age, a, b, c) - chapman_richards(age_s, a, b, c)
-        )
+        grown = v_s + rate * (chapman_richards(age, a, b, c) - at_last_start)
         due = np.flatnonzero(age >= rotation)
         if len(due):
             order = due[np.argsort(-age[due], kind="stable")]
@@ -92,7 +92,7 @@ def _simulate(
             cut = order[cumulative <= quota_m3 + 1e-9]
             harvest[cut, y] = grown[cut]
             grown[cut] = 0.0
-            age[cut], age_s[cut], v_s[cut] = 0.0, 0.0, 0.0
+            age[cut], v_s[cut], at_last_start[cut] = 0.0, 0.0, 0.0  # V(0) = 0
         volume[:, y] = grown
     return volume, harvest
 
