@@ -7,10 +7,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import account, auth, library, staff
+from api.pages import library
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-for _module in (library, auth, account, staff):
+for _module in (library,):
+    router.include_router(_module.router)
+
+# the signed-in pages: signing in and out, the account page and the forms of each role
+from api.pages import account, auth, staff  # noqa: E402
+
+for _module in (auth, account, staff):
     router.include_router(_module.router)
