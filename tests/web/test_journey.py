@@ -88,7 +88,8 @@ def test_a_selection_drawn_on_the_map_makes_a_project(
     # the map script (stand_map.js) sends this event when the user drags a box with Shift held;
     # here the event is sent as it would be (with a key twice), and the form must take it
     page.evaluate(
-        """keys => document.getElementById('stand-map').dispatchEvent(new CustomEvent(
+        """keys => (document.getElementById('county-map') || document.getElementById('stand-map'))
+               .dispatchEvent(new CustomEvent(
                'tanhui:selection', {detail: {stand_keys: keys, bbox: [111.6, 25.9, 111.7, 26.0]}}))""",
         [*keys, keys[0]],
     )

@@ -1,4 +1,5 @@
-// A stand selection drawn on a map fills a form: the map element (#stand-map, stand_map.js)
+// A stand selection drawn on a map fills a form: the map element (#county-map or #stand-map,
+// stand_map.js)
 // dispatches "tanhui:selection" with detail {stand_keys: [...], bbox: [...]}; the keys go into
 // the form's [data-selection-target] textarea (one per line) and the count into
 // [data-selection-summary]. The form sends them; the registry selects the stands again
@@ -24,7 +25,7 @@
   }
 
   function wire() {
-    var map = document.getElementById("stand-map");
+    var map = document.getElementById("county-map") || document.getElementById("stand-map");
     if (map) { map.addEventListener("tanhui:selection", fill); }
   }
 
