@@ -13,15 +13,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from registry.audit import verify_chain
-from registry.db import read_scope, session_scope
+from registry.db import grant_application_role, make_engine, read_scope, session_scope
 from registry.errors import PurchaseClosed
 from registry.ledger import balance, check_invariants
 from registry.ledger.replay import replay
 from registry.organisations import grant_kind, register_organisation
-from registry.purchases import confirm_purchase
+from registry.purchases import confirm_purchase, request_purchase
 from registry.users import add_user, load_actor, parse_roles
 from tests.registry.user_fixtures import PASSWORD
 from tests.web.conftest import Web
@@ -244,3 +246,30 @@ def test_pages_of_requests_by_reader(web: Web) -> None:
     assert web.client.get(f"{API}?status=requested", headers=_h(web, "li")).json()["total"] == 4
     assert web.client.get(f"{API}?status=cancelled", headers=_h(web, "buyer")).json()["total"] == 1
     assert web.client.get(f"{API}?status=evil", headers=_h(web, "li")).status_code == 422
+
+
+def test_purchases_work_as_the_application_role(web: Web) -> None:
+    """PostgreSQL: the application's role (granted by ``grant_application_role``) asks and
+    confirms; it cannot rewrite the request a key was first used for (only its result)."""
+    if not web.db_url.startswith("postgresql"):
+        pytest.skip("application roles are PostgreSQL's (a SpatiaLite file has none)")
+    role = f"app_{web.db_url.rsplit('/', 1)[1]}"
+    with web.engine.begin() as c:
+        c.execute(text(f"CREATE ROLE {role} LOGIN"))
+    grant_application_role(web.engine, role)
+    app = make_engine(web.db_url.replace("tanhui@", f"{role}@"))
+    try:
+        with session_scope(app) as s:
+            asked = request_purchase(s, load_actor(s, "buyer"), "L1", "BUYER", 7, "", "as-app")
+        with session_scope(app) as s:
+            done = confirm_purchase(s, load_actor(s, "li"), asked.id, "", "as-app-c")
+        assert done.status == "confirmed" and done.serials == (f"{SERIAL}000000201..000000207",)
+        for sql in ("UPDATE request_key SET request_json = '{}'", "DELETE FROM request_key"):
+            with pytest.raises(DBAPIError, match="permission denied"), app.begin() as c:
+                c.execute(text(sql))
+    finally:
+        app.dispose()
+        with web.engine.begin() as c:
+            c.execute(text(f"DROP OWNED BY {role}"))
+            c.execute(text(f"DROP ROLE {role}"))
+    _intact(web.engine)
