@@ -24,6 +24,7 @@ from api.routes import (
     inventory,
     organisations,
     projects,
+    purchases,
     stands,
     users,
 )
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projects,
         stands,
         inventory,
+        purchases,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

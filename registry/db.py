@@ -264,6 +264,7 @@ _GUARDED_UPDATES = {
     ),  # a row lock (FOR NO KEY UPDATE) needs it; its guard refuses updates
     "issuance": (),
     "retirement": (),
+    "request_key": ("result_json",),  # a key's first request is kept (migration 0015)
 }
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "PledgeeNotBank",
     "ProjectError",
     "ProjectNotFound",
+    "PurchaseClosed",
     "RegistryError",
     "ReservedAccount",
     "SameAccount",
@@ -69,6 +70,7 @@ __all__ = [
     "UnknownOrganisation",
     "UnknownPledge",
     "UnknownProject",
+    "UnknownPurchaseRequest",
     "UnknownUser",
     "UnreadableFile",
     "UserError",
@@ -325,3 +327,14 @@ class BufferRule(LedgerError, Forbidden):
 class LedgerTampered(LedgerError, Failure):
     """The tables disagree with the audit log that recorded them (a row changed behind the
     ledger's back)."""
+
+
+# -- buyers' purchase requests (registry/purchases.py) ------------------------------------------
+
+
+class UnknownPurchaseRequest(NotFound):
+    """No purchase request has this id."""
+
+
+class PurchaseClosed(Conflict):
+    """The purchase request was confirmed, rejected or cancelled already."""

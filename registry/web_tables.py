@@ -5,7 +5,10 @@
   contact are private (bureau staff only); answered by bureau staff; every change audited.
 - ``purchase_request``: a buyer asks for a quantity of a project's credits into its account;
   bureau staff confirm (the credits move by a ledger transfer, whose operation it records)
-  or reject; the buyer may cancel while it is requested."""
+  or reject; the buyer may cancel while it is requested.
+- ``request_key`` (migration 0015): the idempotency key of each such request that is not a
+  ledger operation, with the request it was first used for and its result
+  (``registry/request_keys.py``)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ __all__ = [
     "WEB_TABLES",
     "grievance",
     "purchase_request",
+    "request_key",
 ]
 
 metadata = SQLModel.metadata
@@ -62,4 +66,15 @@ purchase_request = sa.Table(
     sa.CheckConstraint("quantity > 0", name="ck_purchase_request_quantity"),
 )  # fmt: skip
 
-WEB_TABLES = (grievance, purchase_request)
+request_key = sa.Table(
+    "request_key", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("idempotency_key", sa.String, nullable=False, unique=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("request_json", sa.Text, nullable=False),
+    sa.Column("result_json", sa.Text, nullable=False),
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)  # fmt: skip
+
+WEB_TABLES = (grievance, purchase_request, request_key)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import certificates, data, grievances, ledger, library, project
+from api.pages import account, auth, certificates, data, grievances, ledger, library, project, staff
 from api.pages import map as county_map
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-for _module in (library, project, grievances, ledger, certificates, data, county_map):
+# public pages, then the signed-in ones (signing in and out, the account page, each role's forms)
+for _module in (library, project, grievances, ledger, certificates, data, county_map, auth, account,
+                staff):  # fmt: skip
     router.include_router(_module.router)

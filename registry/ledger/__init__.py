@@ -38,7 +38,15 @@ from registry.ledger.moves import (
 )
 from registry.ledger.operations import FAULT_PAUSE_ENV
 from registry.ledger.serials import COUNTY_CODE, Range, format_block, parse_serial, serial
-from registry.ledger.views import balance, blocks, certificate, history, show, statement
+from registry.ledger.views import (
+    account_history,
+    balance,
+    blocks,
+    certificate,
+    history,
+    show,
+    statement,
+)
 from registry.ledger.vocabulary import AccountKind, BlockState, OperationKind, PledgeStatus
 
 __all__ = [
@@ -51,6 +59,7 @@ __all__ = [
     "OperationKind",
     "PledgeStatus",
     "Range",
+    "account_history",
     "balance",
     "blocks",
     "cancel",

@@ -16,6 +16,7 @@ from registry.results import Result, transient
 
 __all__ = [
     "AccountHoldings",
+    "AccountMove",
     "AccountStatement",
     "BlockView",
     "CancelResult",
@@ -231,3 +232,20 @@ class HistoryEntry(Result):
     created_by: str
     at: str
     closed_by: str | None
+
+
+@dataclass(frozen=True)
+class AccountMove(Result):
+    """One operation that touched an account: how the account's credits changed (t CO2e,
+    signed: the blocks it wrote there minus the blocks it closed there — a transfer in or an
+    issuance adds, a transfer out, a retirement or a cancellation takes away; a pledge or its
+    release changes the credits' state, not their number: 0) and the operation's own quantity
+    (what it moved, pledged or retired in all); a retirement's certificate."""
+
+    op: int
+    kind: str
+    at: str
+    actor: str
+    change: int
+    quantity: int
+    certificate: str | None

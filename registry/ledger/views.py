@@ -15,6 +15,7 @@ from registry.errors import LedgerTampered, UnknownAccount, UnknownCertificate
 from registry.ledger.accounts import account
 from registry.ledger.results import (
     AccountHoldings,
+    AccountMove,
     AccountStatement,
     BlockView,
     Certificate,
@@ -28,7 +29,7 @@ from registry.ledger.results import (
 from registry.ledger.serials import format_block, parse_serial
 from registry.ledger.vocabulary import BlockState
 
-__all__ = ["balance", "blocks", "certificate", "history", "show"]
+__all__ = ["account_history", "balance", "blocks", "certificate", "history", "show"]
 
 STATES = tuple(s.value for s in BlockState)
 
@@ -218,3 +219,28 @@ def history(session: Session, serial_text: str) -> list[HistoryEntry]:
         {"p": r.project, "v": r.vintage, "s": r.first})  # fmt: skip
     return [HistoryEntry(format_block(r.project, r.vintage, x[3], x[4]), x[1], x[2], x[5], str(x[6]), x[7])
             for x in rows]  # fmt: skip
+
+
+def account_history(
+    session: Session, account_code: str, limit: int = 50, offset: int = 0
+) -> tuple[list[AccountMove], int]:
+    """The operations that touched an account, newest first — how each changed the account's
+    credits, what it moved in all, a retirement's certificate — and how many there are."""
+    found = account(DriverSQL(session), account_code)
+    touched = ("FROM credit_block b JOIN ledger_operation o ON o.id = b.created_op_id OR o.id = b.closed_op_id "
+               "LEFT JOIN retirement r ON r.op_id = o.id WHERE b.account_id = :a")  # fmt: skip
+    total = _rows(session, f"SELECT COUNT(DISTINCT o.id) {touched}", {"a": found[0]})[0][0]
+    size = "(b.last_seq - b.first_seq + 1)"
+    rows = _rows(session,
+        f"SELECT o.id, o.kind, o.created_at, o.actor, o.result_json, r.certificate_id, "
+        f"SUM(CASE WHEN b.created_op_id = o.id THEN {size} ELSE 0 END) - "
+        f"SUM(CASE WHEN b.closed_op_id = o.id THEN {size} ELSE 0 END) {touched} "
+        "GROUP BY o.id, o.kind, o.created_at, o.actor, o.result_json, r.certificate_id "
+        "ORDER BY o.id DESC LIMIT :l OFFSET :f",
+        {"a": found[0], "l": limit, "f": offset})  # fmt: skip
+    moves = [
+        AccountMove(int(r[0]), str(r[1]), r[2].isoformat() if hasattr(r[2], "isoformat") else str(r[2]),
+                    str(r[3]), int(r[6]), int(json.loads(r[4]).get("quantity", 0)), r[5])
+        for r in rows
+    ]  # fmt: skip
+    return moves, int(total)
