@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import RegistryDep
+from api.deps import Registry, RegistryDep
 from api.pages.rendering import render
 from api.tiles import SPECIES, place_dict, pmtiles_url, tile_service
 from registry.public import data_as_of
@@ -29,9 +29,9 @@ def _vendor_ready(folder: Path) -> bool:
     return all((folder / f).is_file() for f in VENDOR_FILES)
 
 
-@router.get("/map", response_class=HTMLResponse)
-def county_map(request: Request, registry: RegistryDep) -> HTMLResponse:
-    """The county map; when the tiles were never built it says so and they are built now."""
+def county_map_context(request: Request, registry: Registry) -> tuple[dict[str, Any], Any]:
+    """What a page drawing the county map needs (the map page, and the new-project page that
+    selects stands on it) and the time its data stand at; starts a tile build when needed."""
 
     def read(session: Any) -> tuple[Any, ...]:
         return audit_head(session), project_places(session), data_as_of(session)
@@ -48,9 +48,16 @@ def county_map(request: Request, registry: RegistryDep) -> HTMLResponse:
         "complete_from_zoom": stamp.complete_from_zoom if stamp else None,
         "projects": [place_dict(p) for p in places],
     }
-    return render(request, registry, "map.html", {
-        "nav": "map", "places": places, "stamp": stamp, "building": service.building,
+    return {
+        "places": places, "stamp": stamp, "building": service.building,
         "tiles_error": service.error, "vendor_ready": _vendor_ready(registry.settings.node_modules),
         "species": SPECIES,
         "config_json": json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
-    }, as_of=as_of)  # fmt: skip
+    }, as_of  # fmt: skip
+
+
+@router.get("/map", response_class=HTMLResponse)
+def county_map(request: Request, registry: RegistryDep) -> HTMLResponse:
+    """The county map; when the tiles were never built it says so and they are built now."""
+    context, as_of = county_map_context(request, registry)
+    return render(request, registry, "map.html", {"nav": "map", **context}, as_of=as_of)

@@ -144,10 +144,12 @@ def selection_of(filters: str, stand_keys: str) -> str:
 @router.get("/account/projects/new", response_class=HTMLResponse)
 def project_form(request: Request, registry: RegistryDep) -> Response:
     """新建项目: the project's particulars and its stands (filters or a map selection)."""
+    from api.pages.map import county_map_context
+
     methodologies = [(code.value, record.name) for code, record in CATALOGUE.items()]
+    county_map, _ = county_map_context(request, registry)
     return _staff_page(request, registry, "project_new.html", {
-        "methodologies": methodologies, "today": date.today().isoformat(),
-        "basemap_url": registry.settings.basemap_url,
+        "methodologies": methodologies, "today": date.today().isoformat(), **county_map,
     })  # fmt: skip
 
 

@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 
 from tests.inventory_files import sample_frame, write_gpkg
@@ -139,9 +138,6 @@ def _certificate_figures(page: Any) -> dict[str, str]:
     return {f: page.inner_text(f"dl.certificate [data-field={f}]").strip() for f in FIELDS}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs helper A/B pages (/map, /projects/{code}, /certificates)"
-)
 def test_the_buyers_journey(
     web: Web, live_server: str, browser_page: Any, chromium: Any, artifacts: Path, tmp_path: Path
 ) -> None:
@@ -224,3 +220,56 @@ def test_the_buyers_journey(
         assert _certificate_figures(anyone) == shown
     finally:
         context.close()
+
+
+def test_a_box_dragged_on_the_county_map_selects_the_stands(
+    web: Web, live_server: str, browser_page: Any, artifacts: Path
+) -> None:
+    """A real Shift-drag on the new-project page's county map (stand_map.js): the stands drawn
+    in the box fill the form; with the filter species_group=chinese_fir the draft takes those of
+    them that are Chinese fir (none of L1's bamboo)."""
+    page = browser_page
+    sign_in(page, live_server, "li", "/account/projects/new")
+    page.wait_for_selector("#county-map[data-ready='1']", timeout=120_000)
+    box = page.locator("#county-map").bounding_box()
+    assert box is not None
+    page.keyboard.down("Shift")
+    page.mouse.move(box["x"] + 5, box["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 5, box["y"] + box["height"] - 5, steps=8)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    page.wait_for_function("document.querySelector('textarea[name=stand_keys]').value.length > 0")
+    keys = page.input_value("textarea[name=stand_keys]").split("\n")
+    page.screenshot(path=str(artifacts / "project_new_drawn.png"), full_page=True)
+    assert int(page.get_attribute("[data-selection-summary]", "data-count") or 0) == len(keys) > 0
+    with web.engine.connect() as c:
+        fir = {
+            str(r[0])
+            for r in c.execute(
+                text(
+                    "SELECT stand_key FROM stand WHERE is_current AND species_group = 'chinese_fir'"
+                )
+            )
+        }
+        current = {
+            str(r[0]) for r in c.execute(text("SELECT stand_key FROM stand WHERE is_current"))
+        }
+    assert set(keys) <= current
+    page.fill("#project-new input[name=code]", "P-BOX")
+    page.fill("#project-new input[name=name]", "框选的杉木")
+    page.fill("#project-new input[name=filters]", "species_group=chinese_fir")
+    page.select_option("#project-new select[name=methodology]", "AR-CM-003-V01")
+    page.click("#project-new button[type=submit]")
+    page.wait_for_url(re.compile(r".*/projects/P-BOX"))
+    with web.engine.connect() as c:
+        members = {
+            str(r[0])
+            for r in c.execute(
+                text(
+                    "SELECT ps.stand_key FROM project_stand ps JOIN project p ON p.id = ps.project_id "
+                    "WHERE p.code = 'P-BOX' AND ps.active"
+                )
+            )
+        }
+    assert members == set(keys) & fir and members

@@ -173,6 +173,13 @@ SURFACES: dict[str, tuple[str, ...] | Callable[[Scene], list[str]]] = {
     "/library": ("/library", "/library?lang=en", "/library?township=泷泊镇"),
     "/data": ("/data", "/data?lang=en"),
     "/map": ("/map", "/map?lang=en"),
+    "/login": ("/login", "/login?lang=en"),
+    # the signed-in pages, asked by nobody: the sign-in page (followed from the redirect)
+    "/logout": ("/logout",),
+    "/account": ("/account",),
+    "/purchase-requests/new": ("/purchase-requests/new?project={code}",),
+    "/account/inventory": ("/account/inventory",),
+    "/account/projects/new": ("/account/projects/new",),
     "/tiles/status": ("/tiles/status",),
     "/tiles/projects.json": ("/tiles/projects.json",),
     "/tiles/registry.json": ("/tiles/registry.json",),
