@@ -15,6 +15,7 @@ from registry.ledger.results import Certificate
 from registry.ledger.serials import format_block, parse_serial
 from registry.ledger.views import certificate
 from registry.listings import PageOf
+from registry.public.cache import by_audit_head
 from registry.public.library import label_text, organisation_of
 
 __all__ = [
@@ -149,6 +150,7 @@ class PublicCertificate:
     retired_by: str
 
 
+@by_audit_head
 def public_certificate(session: Session, certificate_id: str) -> PublicCertificate:
     """The certificate ``certificate_id`` (the ledger's "no such certificate" when unknown)."""
     found = certificate(session, certificate_id)
