@@ -66,11 +66,13 @@ pytest: setup-test
 	$(VENV)/bin/pytest -q
 
 bench: setup-test
+	@scripts/apt-install.sh wrk
 	$(PY) bench/import/run.py
 	$(PY) bench/model/run.py
 	$(PY) bench/ledger/run.py
 	$(PY) bench/api/run.py
 	$(PY) bench/web/run.py
+	$(PY) bench/web/run.py --load wrk
 
 clean:
 	rm -rf $(VENV) node_modules demo_output import_reports *.sqlite build *.egg-info

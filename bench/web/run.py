@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from bench.common import TANHUI, Result, run_clients, serve  # noqa: E402
+from bench.web.wrk import WRK, measure_wrk  # noqa: E402
 
 COUNTY = ROOT / "bench" / "results" / "web-county"
 
@@ -153,9 +154,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--county", type=Path, default=COUNTY)
     parser.add_argument("--stands", type=int, default=50_000)
+    parser.add_argument(
+        "--load",
+        choices=("httpx", "wrk"),
+        default="httpx",
+        help="the load generator: Python client threads (httpx) or wrk (C)",
+    )
     parser.add_argument("--workers", type=int, default=1,
                         help="uvicorn worker processes (an experiment: tanhui serve gives SpatiaLite 1)")  # fmt: skip
     args = parser.parse_args()
+    if args.load == "wrk" and WRK is None:
+        raise SystemExit("wrk is not installed (make bench installs Debian's wrk)")
     started = time.perf_counter()
     db = county(args.county, args.stands)
     tiles = args.county / "tiles"
@@ -170,14 +179,15 @@ def main() -> None:
             if probe is None or probe.status_code == 404:
                 rows.append((name, None, path or "-"))
                 continue
-            measure(server.base, urls, args.clients, min(2.0, args.seconds))  # warm up
-            rows.append((name, measure(server.base, urls, args.clients, args.seconds), path))
+            run = measure if args.load == "httpx" else measure_wrk
+            run(server.base, urls, args.clients, min(2.0, args.seconds))  # warm up
+            rows.append((name, run(server.base, urls, args.clients, args.seconds), path))
         peak = server.peak_rss_mb()
     anchor = rows[0][1]
     assert anchor is not None
     how = ("one `tanhui serve` (SpatiaLite, 1 worker)" if args.workers == 1
            else f"uvicorn with {args.workers} workers (experiment; SpatiaLite)")  # fmt: skip
-    print(f"\nweb: {args.clients} concurrent clients × {args.seconds:.0f} s a row, {how} on the "
+    print(f"\nweb: {args.clients} concurrent clients ({args.load}) × {args.seconds:.0f} s a row, {how} on the "
           f"{args.stands:,}-stand county")  # fmt: skip
     print(f"{'row':<17} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s ÷':>8} {'p99 ×':>7}  path")
     print(f"{'':<17} {'':>8} {'':>8} {'':>8} {'anchor':>8} {'anchor':>7}")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from registry.actors import Actor
     from registry.stands import ImportOptions, ImportResult
 
-__all__ = ["RichProgress", "print_report", "run_import"]
+__all__ = ["RichProgress", "print_report", "progress_bars", "run_import"]
 
 
 class RichProgress:
@@ -46,7 +46,7 @@ class RichProgress:
         self.progress.update(self.task, completed=1)
 
 
-def _progress() -> Progress:
+def progress_bars() -> Progress:
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -119,7 +119,7 @@ def run_import(
     from registry.errors import UnreadableFile
     from registry.stands import import_as
 
-    with _progress() as bar:
+    with progress_bars() as bar:
         reporter = RichProgress(bar)
         try:
             try:

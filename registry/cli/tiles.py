@@ -38,10 +38,10 @@ def _describe(stamp: TileStamp, folder: Path) -> str:
 
 def run_tiles_build(engine: Engine, folder: Path, force: bool = False) -> TileStamp:
     """Build the tiles with progress bars and say what was built (or that nothing changed)."""
-    from registry.cli.importing import RichProgress, _progress
+    from registry.cli.importing import RichProgress, progress_bars
     from registry.tiles import build_tiles
 
-    with _progress() as bars:
+    with progress_bars() as bars:
         progress = RichProgress(bars)
         stamp = build_tiles(engine, folder, force=force, progress=progress)
         if not stamp.skipped:
