@@ -5,6 +5,7 @@ sequence number and hash with how to verify them, a QR code of the page's own ad
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any
 
 import segno
@@ -64,6 +65,13 @@ def certificate_pdf_download(
                     headers={"Content-Disposition": f'inline; filename="{cert_id}.pdf"'})  # fmt: skip
 
 
+@lru_cache(maxsize=1024)
+def _qr_svg(url: str) -> str:
+    """The QR code of ``url`` as inline SVG (segno's: no text from the request in it); the same
+    URL always gives the same code, so it is made once (~4 ms each)."""
+    return str(segno.make(url, error="m").svg_inline(scale=4, border=2))
+
+
 @router.get("/certificates/{certificate_id}", response_class=HTMLResponse)
 def certificate_page(
     request: Request, registry: RegistryDep, certificate_id: CertificatePath
@@ -75,7 +83,7 @@ def certificate_page(
 
     found, as_of = registry.read(read)
     url = certificate_url(request, found.certificate.certificate)
-    qr = Markup(segno.make(url, error="m").svg_inline(scale=4, border=2))  # segno's SVG: no text
+    qr = Markup(_qr_svg(url))
     return render(request, registry, "certificate.html", {
         "found": found, "cert": found.certificate, "url": url, "qr": qr, "nav": "ledger",
     }, as_of=as_of)  # fmt: skip

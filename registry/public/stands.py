@@ -68,8 +68,10 @@ def public_stands(
     Filters: the project's code, the township, a bounding box (stands whose geometry meets
     it: the spatial index's envelopes first, then the exact test), one stand's key."""
     db = DriverSQL(session)
-    where = ["s.is_current = :cur"]
-    params: dict[str, Any] = {"cur": True, "l": limit, "f": offset}
+    # a literal, so that SQLite uses the partial index of current stands (uq_stand_current_key,
+    # in stand_key order): a bound parameter cannot match the index's WHERE is_current = 1
+    where = ["s.is_current = true" if db.postgres else "s.is_current = 1"]  # fmt: skip
+    params: dict[str, Any] = {"l": limit, "f": offset}
     if project is not None:
         where.append("p.code = :project")
         params["project"] = project
@@ -89,12 +91,12 @@ def public_stands(
                 where.append("s.id IN (SELECT pkid FROM idx_stand_geom WHERE xmax >= :x0 AND "
                              "xmin <= :x1 AND ymax >= :y0 AND ymin <= :y1)")  # fmt: skip
             where.append("ST_Intersects(s.geom, BuildMbr(:x0, :y0, :x1, :y1, 4490)) = 1")
+    true = "true" if db.postgres else "1"  # literal: the partial index of active memberships
     joins = (" LEFT JOIN owner o ON o.id = s.owner_id"
-             " LEFT JOIN project_stand ps ON ps.stand_key = s.stand_key AND ps.active = :act"
+             f" LEFT JOIN project_stand ps ON ps.stand_key = s.stand_key AND ps.active = {true}"
              " LEFT JOIN project p ON p.id = ps.project_id")  # fmt: skip
     clause = " WHERE " + " AND ".join(where)
     base = " FROM stand s" + joins + clause
-    params["act"] = True
     # the outer joins add no rows (one owner, at most one active membership per stand): without
     # a project filter the stands are counted alone (fifty times faster on the county)
     counted = base if project is not None else " FROM stand s" + clause
@@ -105,10 +107,12 @@ def public_stands(
         if geometry
         else ""
     )
-    rows = db.rows(
-        f"SELECT {columns}, o.name, o.kind, p.code{geo}{base} ORDER BY s.stand_key LIMIT :l OFFSET :f",
-        params,
-    )  # fmt: skip
+    if project is None:  # the page's stands first (from the index alone), then their joins
+        page = f"SELECT s.id FROM stand s{clause} ORDER BY s.stand_key LIMIT :l OFFSET :f"
+        sql = f"SELECT {columns}, o.name, o.kind, p.code{geo} FROM stand s{joins} WHERE s.id IN ({page}) ORDER BY s.stand_key"
+    else:
+        sql = f"SELECT {columns}, o.name, o.kind, p.code{geo}{base} ORDER BY s.stand_key LIMIT :l OFFSET :f"
+    rows = db.rows(sql, params)  # fmt: skip
     n = len(PUBLIC_STAND_COLUMNS)
     items = []
     for row in rows:
