@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     """Where the open-data files are written (``tanhui opendata dump``) and served from
     (``/data``); the server rewrites them when the data change."""
 
+    server_gc_tuning: bool = False
+    """Set by ``tanhui serve`` for its workers: the garbage collector tuned for a long-running
+    server (start-up frozen, rarer collections; api/main.py says what it measured)."""
+
     def checked_secret(self) -> str:
         """The secret key; a placeholder (or a short key) is refused outside development."""
         value = self.secret_key.get_secret_value()

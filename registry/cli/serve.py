@@ -46,6 +46,7 @@ def serve_cmd(
         )
         raise typer.Exit(EXIT_USAGE)
     os.environ["TANHUI_DATABASE_URL"] = settings.database_url  # for the worker processes
+    os.environ["TANHUI_SERVER_GC_TUNING"] = "true"  # a server's collector pauses less (api/main)
     console.print(f"tanhui API: http://{host}:{port}/api/v1 (docs /docs), {n} worker(s)")
     uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=n,
                 log_level="warning", timeout_graceful_shutdown=5)  # fmt: skip
