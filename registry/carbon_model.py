@@ -128,6 +128,21 @@ def select_stands(session: Session, selection: str, project_id: int | None = Non
     return frame
 
 
+def refuse_server_files(selection: str) -> None:
+    """Refuse a selection that names a file on the server (``@keys.txt``, ``polygon=area.gpkg``)
+    — read term by term as :func:`select_stands` reads them (spaces around a field name
+    included), for selections that come over HTTP: only the command line may name files."""
+    text = selection.strip()
+    named = text.startswith("@") or any(
+        term.partition("=")[0].strip() == "polygon" for term in text.split(",")
+    )
+    if named:
+        raise SelectionError(
+            "网页或 HTTP 请求不能引用服务器上的文件（@文件、polygon=）。",
+            "a page or an HTTP request cannot name files on the server (@file, polygon=).",
+        )
+
+
 def stands_within(session: Session, path: Path) -> list[str]:
     """Keys of current stands whose representative (interior) point lies in the file's polygons."""
     area = read_area_of_interest(path)

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     """Where the open-data files are written (``tanhui opendata dump``) and served from
     (``/data``); the server rewrites them when the data change."""
 
+    public_url: str | None = None
+    """The registry's public address (``https://tanhui.example.cn``) for links that leave the
+    page — the certificates' QR codes and PDFs; None: the address the request came in by."""
     server_gc_tuning: bool = False
     """Set by ``tanhui serve`` for its workers: the garbage collector tuned for a long-running
     server (start-up frozen, rarer collections; api/main.py says what it measured)."""

@@ -69,6 +69,8 @@ def _int(request: Request, name: str, default: int, low: int) -> int:
         raise _bad(name, raw, "应为整数。", "expected an integer.") from None
     if value < low:
         raise _bad(name, raw, f"应不小于 {low}。", f"expected at least {low}.")
+    if value > 2**62:  # beyond what the databases take as an integer
+        raise _bad(name, raw, "数值过大。", "the number is too large.")
     return value
 
 

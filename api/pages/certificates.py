@@ -28,9 +28,11 @@ CertificatePath = Annotated[str, Path(max_length=40)]
 
 
 def certificate_url(request: Request, certificate_id: str) -> str:
-    """The certificate page's absolute address, as this request reached the server (behind a
-    proxy: the Host it forwards)."""
-    return str(request.base_url).rstrip("/") + f"/certificates/{certificate_id}"
+    """The certificate page's absolute address: ``TANHUI_PUBLIC_URL`` when set, else as this
+    request reached the server (its Host header — set the public address in production)."""
+    public = request.app.state.registry.settings.public_url
+    base = public if public else str(request.base_url)
+    return base.rstrip("/") + f"/certificates/{certificate_id}"
 
 
 @router.get("/certificates", response_model=None)

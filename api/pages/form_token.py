@@ -34,7 +34,7 @@ def check_form_token(
     """Whether ``token`` was made by :func:`form_token` for this form and subject, at most
     :data:`MAX_AGE_S` ago (and not in the future)."""
     issued_text, _, mac = (token or "").partition(".")
-    if not issued_text.isdigit() or len(issued_text) > 12 or not mac:
+    if not (issued_text.isascii() and issued_text.isdigit()) or len(issued_text) > 12 or not mac:
         return False
     issued = int(issued_text)
     age = (time.time() if now is None else now) - issued

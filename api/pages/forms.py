@@ -118,7 +118,7 @@ def form_value(model: type[M], **values: Any) -> M:
 def whole_number(text: str, zh: str, en: str) -> int:
     """A form's whole number (credits, years); anything else a bilingual refusal."""
     value = text.strip()
-    if not value.isdigit() or len(value) > 15:
+    if not (value.isascii() and value.isdigit()) or len(value) > 15:
         raise Invalid(
             f"{zh}须为正整数，收到 {value!r}。", f"{en} must be a whole number, not {value!r}."
         )

@@ -5,6 +5,9 @@ where bureau staff read and answer them (``/projects/{code}/grievances``)."""
 from __future__ import annotations
 
 import hmac
+import threading
+import time
+from collections import deque
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -55,6 +58,38 @@ async def _form(request: Request) -> dict[str, str]:
     return {key: values[0] for key, values in fields.items()}
 
 
+class SubmissionThrottle:
+    """At most ``per_address`` grievances from one client address within ``window_s`` seconds,
+    and ``overall`` from everyone: each one writes an audit event, and a moved audit head makes
+    the server rebuild the map's tiles and the open data — a script must not keep both cores
+    busy that way. In memory, per server process (SpatiaLite runs one)."""
+
+    def __init__(self, per_address: int = 5, overall: int = 120, window_s: float = 600.0) -> None:
+        self.per_address, self.overall, self.window_s = per_address, overall, window_s
+        self._seen: deque[tuple[float, str]] = deque()
+        self._lock = threading.Lock()
+
+    def allow(self, address: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            while self._seen and self._seen[0][0] < now - self.window_s:
+                self._seen.popleft()
+            mine = sum(1 for _, a in self._seen if a == address)
+            if mine >= self.per_address or len(self._seen) >= self.overall:
+                return False
+            self._seen.append((now, address))
+            return True
+
+
+def _throttle(request: Request) -> SubmissionThrottle:
+    """The server's throttle (one per app)."""
+    state = request.app.state
+    if not hasattr(state, "grievance_throttle"):
+        state.grievance_throttle = SubmissionThrottle()
+    throttle: SubmissionThrottle = state.grievance_throttle
+    return throttle
+
+
 @router.post("/projects/{code}/grievances", response_model=None)
 async def submit(request: Request, registry: RegistryDep, code: CodePath) -> Response:
     """A grievance from the public form: stored and audited, then back to the page (303)."""
@@ -65,13 +100,21 @@ async def submit(request: Request, registry: RegistryDep, code: CodePath) -> Res
         message=fields.get("message", "")[: LIMITS["message"] * 2],
     )  # fmt: skip
     refusal: tuple[str, str] | None = None
+    address = request.client.host if request.client is not None else ""
     if fields.get("website"):  # the hidden honeypot: only a program fills it in
         refusal = ("无法接受此次提交。", "this submission cannot be accepted.")
+
     elif not check_form_token(registry.secret, GRIEVANCE_FORM, code, fields.get("form_token")):
         refusal = (
             "表单已过期或不是从本页提交的：您填写的内容仍在下方，请再提交一次。",
             "the form has expired or was not sent from this page: what you wrote is still "
             "below, please send it again.",
+        )
+    if refusal is None and not _throttle(request).allow(address):
+        refusal = (
+            "提交过于频繁：请十分钟后再提交，您填写的内容仍在下方。",
+            "too many submissions: please send it again in ten minutes; what you wrote is still "
+            "below.",
         )
     if refusal is None:
         try:

@@ -39,7 +39,7 @@ def library(
     sort and pages of twenty."""
     query = LibraryQuery(
         methodology=methodology or None, status=status or None, township=township or None,
-        vintage=int(vintage) if vintage and vintage.isdigit() else None, label=label or None,
+        vintage=int(vintage) if vintage and vintage.isascii() and vintage.isdigit() else None, label=label or None,
         q=q, sort=sort, descending=desc,
     )  # fmt: skip
 

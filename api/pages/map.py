@@ -52,7 +52,7 @@ def county_map_context(request: Request, registry: Registry) -> tuple[dict[str, 
         "places": places, "stamp": stamp, "building": service.building,
         "tiles_error": service.error, "vendor_ready": _vendor_ready(registry.settings.node_modules),
         "species": SPECIES,
-        "config_json": json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
+        "config_json": json.dumps(config, ensure_ascii=False).replace("<", "\\u003c"),
     }, as_of  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -44,7 +44,9 @@ def url_with(request: Request, **changes: Any) -> str:
         else:
             params[key] = str(value)
     query = urlencode(params)
-    return request.url.path + (f"?{query}" if query else "")
+    # quoted, with one leading slash: a path like //other.site/x must not become a link to it
+    path = "/" + quote(request.url.path).lstrip("/")
+    return path + (f"?{query}" if query else "")
 
 
 def _number(value: float | int | None, digits: int = 0) -> str:

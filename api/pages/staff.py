@@ -33,6 +33,7 @@ from api.routes import credits, inventory, projects
 from api.schemas import IssueCreate, ProjectAction, ProjectCreate, StandSelection, VerifyCreate
 from methodologies.catalogue import CATALOGUE
 from registry.actors import Actor, require_any_role
+from registry.carbon_model import refuse_server_files
 from registry.errors import ImportRejected, Invalid, SelectionError
 from registry.projects import add_stands, create_project
 from registry.public import data_as_of
@@ -122,10 +123,7 @@ def selection_of(filters: str, stand_keys: str) -> str:
     comma-separated) as ``key=a|b|…`` — both given: stands that meet both. Files are never
     named over HTTP (``@file``, ``polygon=``)."""
     text = filters.strip()
-    if text.startswith("@") or "polygon=" in text:
-        raise SelectionError(
-            "网页不能引用服务器上的文件。", "a page cannot name files on the server."
-        )
+    refuse_server_files(text)
     keys = [k.strip() for k in stand_keys.replace(",", "\n").splitlines() if k.strip()]
     bad = [k for k in keys if "|" in k or "=" in k]
     if bad:
@@ -198,7 +196,13 @@ def project_stands(
 ) -> Response:  # fmt: skip
     """Add stands to a draft (filters or a map selection)."""
     selection = selection_of(filters, stand_keys)
-    projects.add(code, form_value(StandSelection, selection=selection[:5000]), caller)
+    if len(selection) > 5000:  # never cut: a key cut in two could be another stand's
+        raise SelectionError(
+            f"选择条件过长（{len(selection)} 个字符，上限 5000）：请分几次加入，或改用筛选条件。",
+            f"the selection is too long ({len(selection)} characters, at most 5000): add the "
+            "stands in several steps, or use filters.",
+        )
+    projects.add(code, form_value(StandSelection, selection=selection), caller)
     return see_other(f"/projects/{code}#actions")
 
 

@@ -16,6 +16,7 @@ from sqlmodel import col
 
 from api.deps import CallerDep, PageDep
 from api.schemas import Page, ProjectAction, ProjectCreate, StandSelection, VerifyCreate
+from registry.carbon_model import refuse_server_files
 from registry.errors import Invalid
 from registry.models import Project
 from registry.projects import (
@@ -87,11 +88,7 @@ def show(code: str, caller: CallerDep) -> dict[str, Any]:
 @router.post("/{code}/stands")
 def add(code: str, body: StandSelection, caller: CallerDep) -> dict[str, Any]:
     """加入小班（草稿；重复计量检查） / add stands to a draft (double counting checked)."""
-    if body.selection.lstrip().startswith("@") or "polygon=" in body.selection:
-        from registry.errors import SelectionError
-
-        raise SelectionError("HTTP 请求不能引用服务器上的文件。",
-                             "a request over HTTP cannot name files on the server.")  # fmt: skip
+    refuse_server_files(body.selection)
     tolerance = caller.registry.settings.overlap_tolerance_m2
     keys = caller.write(lambda s, a: add_stands(s, a, code, body.selection, tolerance))
     return {"project": code, "added": keys}
@@ -100,11 +97,7 @@ def add(code: str, body: StandSelection, caller: CallerDep) -> dict[str, Any]:
 @router.post("/{code}/stands/remove")
 def remove(code: str, body: StandSelection, caller: CallerDep) -> dict[str, Any]:
     """移出小班（草稿） / remove stands from a draft."""
-    if body.selection.lstrip().startswith("@") or "polygon=" in body.selection:
-        from registry.errors import SelectionError
-
-        raise SelectionError("HTTP 请求不能引用服务器上的文件。",
-                             "a request over HTTP cannot name files on the server.")  # fmt: skip
+    refuse_server_files(body.selection)
     keys = caller.write(lambda s, a: remove_stands(s, a, code, body.selection))
     return {"project": code, "removed": keys}
 

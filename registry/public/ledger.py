@@ -5,7 +5,7 @@ retiring party chose to state them); who moved credits is named by organisation 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from registry.ledger.views import certificate
 from registry.listings import PageOf
 from registry.public.cache import by_audit_head
 from registry.public.library import label_text, organisation_of
+from registry.public.withhold import withhold_household_names
 
 __all__ = [
     "PublicCertificate",
@@ -122,12 +123,15 @@ def retirements_page(
         if found and not _holds(str(r[5]), *found):
             continue
         kept.append(r)
+    page_rows = kept[offset : offset + limit]
+    texts = withhold_household_names(session, [str(t) for r in page_rows for t in (r[1], r[2])])
+    page_rows = [(r[0], texts[2 * i], texts[2 * i + 1], *r[3:]) for i, r in enumerate(page_rows)]
     items = [
         {"certificate": r[0], "beneficiary": r[1], "purpose": r[2], "retired_on": str(r[3]),
          "quantity": int(r[4]), "serials": str(r[5]).split("\n"),
          "projects": sorted({parse_serial(b).project for b in str(r[5]).split("\n")}),
          "labels": _labels_of(db, int(r[6]))}
-        for r in kept[offset : offset + limit]
+        for r in page_rows
     ]  # fmt: skip
     return PageOf(items, len(kept), limit, offset)
 
@@ -159,4 +163,8 @@ def public_certificate(session: Session, certificate_id: str) -> PublicCertifica
         "SELECT op_id FROM retirement WHERE certificate_id = :c", {"c": found.certificate}
     )
     labels = tuple(_labels_of(db, int(op[0]))) if op else ()
-    return PublicCertificate(found, labels, organisation_of(found.retired_by))
+    beneficiary, purpose, by = withhold_household_names(
+        session, (found.beneficiary, found.purpose, organisation_of(found.retired_by))
+    )
+    shown = replace(found, beneficiary=beneficiary, purpose=purpose)
+    return PublicCertificate(shown, labels, by)

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from registry.db import DriverSQL
 from registry.listings import PageOf
-from registry.models import OwnerKind
 from registry.projects.views import PeriodSummary, ProjectSummary, frozen_exante, project_summary
 from registry.public.cache import by_audit_head
 from registry.public.ledger import issuances_page, retirements_page
 from registry.public.library import ProjectCard, organisation_of, project_card
 from registry.public.stands import PUBLIC_STAND_COLUMNS, public_stands
+from registry.public.withhold import (
+    CONTACT_WITHHELD,
+    HOUSEHOLD_WITHHELD,
+    withhold_household_names,
+)
 from registry.results import Result
 
 __all__ = [
@@ -39,18 +41,6 @@ __all__ = [
     "stands_csv",
     "withhold_household_names",
 ]
-
-HOUSEHOLD_WITHHELD = "某农户"
-"""What stands in public text where a household's name was (林权权利人 of kind 农户)."""
-CONTACT_WITHHELD = "（已隐去）"
-"""What stands in public text where an ID, bank card or telephone number was."""
-_CONTACTS = re.compile(
-    r"(?<![0-9A-Za-z])(?:"
-    r"\d{17}[Xx]|\d{15,19}"  # resident ID numbers (15 or 18 digits, the last may be X), bank cards
-    r"|1[3-9]\d{9}"  # mobile numbers
-    r"|0\d{2,3}-?\d{7,8}"  # landlines with their area code
-    r")(?![0-9A-Za-z])"
-)
 
 ACTION_NAMES: dict[str, tuple[str, str]] = {
     "created": ("创建项目", "project created"), "stands_added": ("添加小班", "stands added"),
@@ -105,29 +95,6 @@ class ProjectPage:
     issuances: PageOf
     retirements: PageOf
     unverified_parameters: tuple[str, ...]
-
-
-def withhold_household_names(session: Session, texts: Iterable[str]) -> list[str]:
-    """``texts`` with every household's name (owner of kind 农户) replaced by
-    :data:`HOUSEHOLD_WITHHELD` and every ID, bank card or telephone number by
-    :data:`CONTACT_WITHHELD`. One query: the names that occur in any of the texts."""
-    items = [_CONTACTS.sub(CONTACT_WITHHELD, t or "") for t in texts]
-    joined = "\n".join(items)
-    if not joined.strip():
-        return items
-    db = DriverSQL(session)
-    find = "strpos(:t, name) > 0" if db.postgres else "instr(:t, name) > 0"
-    rows = db.rows(
-        f"SELECT name FROM owner WHERE kind = :k AND length(name) > 0 AND {find}",
-        {"k": OwnerKind.HOUSEHOLD.value, "t": joined},
-    )
-    names = sorted((str(r[0]) for r in rows), key=len, reverse=True)  # longest first
-    out = []
-    for text_ in items:
-        for name in names:
-            text_ = text_.replace(name, HOUSEHOLD_WITHHELD)
-        out.append(text_)
-    return out
 
 
 def _public_history(session: Session, summary: ProjectSummary) -> tuple[PublicEvent, ...]:
