@@ -29,7 +29,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from api.deps import Registry, RegistryDep
 from api.errors import error_body
-from registry.public.map import AuditHead, ProjectPlace, audit_head, project_places
+from registry.public.as_of import AuditHead, audit_head
+from registry.public.map import ProjectPlace, project_places
 from registry.tiles import (
     MAX_ZOOM,
     MBTILES,

@@ -42,6 +42,7 @@ from registry.public import (
     LibraryQuery,
     ProjectCard,
     audit_head,
+    data_as_of,
     head_key,
     issuances_page,
     library_page,
@@ -314,7 +315,7 @@ def _build(
 ) -> Manifest:
     progress.stage("读取项目与账本 reading projects and the ledger")
     with _snapshot_scope(engine) as session:
-        head = audit_head(session)
+        head, as_of = audit_head(session), data_as_of(session)
         projects, boundaries = _projects(session)
         issuances = _issuances(session)
         retirements = _retirements(session)
@@ -333,7 +334,7 @@ def _build(
     manifest = Manifest(
         registry=registry_name,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        data_as_of=head.occurred_at if head else None, audit_seq=seq, audit_hash=digest,
+        data_as_of=as_of, audit_seq=seq, audit_hash=digest,
         files=tuple(files),
     )  # fmt: skip
     body = json.dumps(manifest.to_dict(), ensure_ascii=False, indent=1)

@@ -53,9 +53,8 @@ from sqlalchemy import Engine
 from registry.db import read_scope
 from registry.errors import Conflict, Failure
 from registry.progress import NullProgress, ProgressReporter
+from registry.public.as_of import AuditHead, audit_head
 from registry.public.map import (
-    AuditHead,
-    audit_head,
     count_public_stands,
     project_features,
     stand_features,

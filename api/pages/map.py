@@ -16,7 +16,8 @@ from api.deps import Registry, RegistryDep
 from api.pages.rendering import render
 from api.tiles import SPECIES, place_dict, pmtiles_url, tile_service
 from registry.public import data_as_of
-from registry.public.map import audit_head, project_places
+from registry.public.as_of import audit_head
+from registry.public.map import project_places
 
 __all__ = ["router"]
 

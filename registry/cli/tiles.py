@@ -69,7 +69,7 @@ def build_cmd(
 def status_cmd(tiles_dir: TilesDir = None) -> None:
     """瓦片是否为最新 / whether the tiles stand at the registry's current state (exit 1 when
     they were never built or are out of date)."""
-    from registry.public.map import audit_head
+    from registry.public.as_of import audit_head
     from registry.tiles import read_stamp
 
     folder = tiles_dir or ctx.settings().tiles_dir

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from registry.db import DriverSQL
+from registry.public.as_of import audit_head, head_key
 
 __all__ = ["by_audit_head"]
 
@@ -34,10 +34,10 @@ def by_audit_head(compute: Callable[..., T]) -> Callable[..., T]:
 
     @wraps(compute)
     def cached(session: Session, *args: Any) -> T:
-        head = DriverSQL(session).first("SELECT seq, hash FROM audit_head WHERE id = 1")
+        head = head_key(audit_head(session))
         bind = session.get_bind()
         url = bind.engine.url if isinstance(bind, Connection) else bind.url
-        key = (str(url), tuple(head) if head else None, args)
+        key = (str(url), head, args)
         with lock:
             found = cache.get(key)
         if found is None:

@@ -24,9 +24,7 @@ from registry.results import Result
 
 __all__ = [
     "PROJECT_PROPERTIES",
-    "AuditHead",
     "ProjectPlace",
-    "audit_head",
     "count_public_stands",
     "project_features",
     "project_places",
@@ -37,20 +35,6 @@ PROJECT_PROPERTIES = ("code", "name", "status", "methodology", "methodology_name
                       "area_ha", "stands", "start_date", "crediting_end", "issued", "retired",
                       "in_buffer")  # fmt: skip
 """A project's public figures carried by the map's ``projects`` layer (from its library card)."""
-
-
-@dataclass(frozen=True)
-class AuditHead(Result):
-    """The newest audit event: its sequence number and chain hash (0 and "" when empty)."""
-
-    seq: int
-    hash: str
-
-
-def audit_head(session: Session) -> AuditHead:
-    """The chain head (migration 0005 keeps it in one row, moved by every audit event)."""
-    row = DriverSQL(session).first("SELECT seq, hash FROM audit_head WHERE id = 1")
-    return AuditHead(int(row[0]), str(row[1] or "")) if row else AuditHead(0, "")
 
 
 def count_public_stands(session: Session) -> int:
