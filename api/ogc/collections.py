@@ -9,7 +9,6 @@ the project holding them; projects carry their public card."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -21,8 +20,6 @@ from api.ogc.params import Interval, ItemsQuery
 from registry.public import (
     LibraryQuery,
     ProjectCard,
-    audit_head,
-    head_key,
     library_page,
     project_boundaries,
     projects_extent,
@@ -30,6 +27,7 @@ from registry.public import (
     public_stands,
     stands_extent,
 )
+from registry.public.cache import by_audit_head
 from registry.public.stands import BBox
 
 __all__ = ["COLLECTIONS", "Collection", "Features"]
@@ -38,34 +36,15 @@ Features = tuple[list[dict[str, Any]], int]
 """One page of GeoJSON features and the number the filters match."""
 
 
-class PerHead:
-    """What changes only with the data — project boundaries, extents — kept while the audit
-    chain's head stays where it is (every change of the data moves it), per database."""
-
-    def __init__(self) -> None:
-        self._key: tuple[str, int, str] | None = None
-        self._values: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def get(self, session: Session, name: str, compute: Callable[[Session], Any]) -> Any:
-        key = (str(session.get_bind().engine.url), *head_key(audit_head(session)))
-        with self._lock:
-            if key != self._key:
-                self._key, self._values = key, {}
-            if name in self._values:
-                return self._values[name]
-        value = compute(session)
-        with self._lock:
-            if key == self._key:
-                self._values[name] = value
-        return value
-
-
-_cache = PerHead()
+# what changes only with the data — project boundaries, extents — kept while the audit chain's
+# head stays where it is (the registry's one cache for that, registry/public/cache.py)
+_cached_boundaries = by_audit_head(project_boundaries)
+_cached_projects_extent = by_audit_head(projects_extent)
+_cached_stands_extent = by_audit_head(stands_extent)
 
 
 def _boundaries(session: Session) -> dict[str, Any]:
-    return dict(_cache.get(session, "boundaries", project_boundaries))
+    return dict(_cached_boundaries(session))
 
 
 ALL = 10**9  # every project (the library pages through a list it builds whole)
@@ -131,6 +110,9 @@ def _crediting_span(session: Session) -> tuple[str | None, str | None] | None:
     return min(c.start_date for c in cards), max(c.crediting_end for c in cards)
 
 
+_cached_crediting_span = by_audit_head(_crediting_span)
+
+
 # --- stands ---------------------------------------------------------------------------------
 
 
@@ -159,8 +141,8 @@ COLLECTIONS: dict[str, Collection] = {
         "Project boundaries (the union of each project's stands) with the library's public "
         "card: methodology, status, townships, area (ha), crediting period, ex-ante, issued / "
         "retired / in buffer (t CO2e), vintages, eco-labels. Temporal: the crediting period.",
-        lambda s: _cache.get(s, "projects_extent", projects_extent),
-        lambda s: _cache.get(s, "crediting_span", _crediting_span),
+        _cached_projects_extent,
+        _cached_crediting_span,
         _projects, _project,
     ),
     "stands": Collection(
@@ -171,6 +153,6 @@ COLLECTIONS: dict[str, Collection] = {
         "holder only when it is a village collective, a state forest farm or an enterprise "
         "(household names, certificate numbers and the like are never public). Stands have no "
         "temporal geometry: a request with datetime matches none.",
-        lambda s: _cache.get(s, "stands_extent", stands_extent), lambda _: None, _stands, _stand,
+        _cached_stands_extent, lambda _: None, _stands, _stand,
     ),
 }  # fmt: skip

@@ -22,6 +22,7 @@ from api.pages.form_token import check_form_token
 from api.pages.project import GRIEVANCE_FORM, GrievanceForm, render_project
 from api.pages.rendering import render
 from api.pages.session import page_csrf, viewer
+from api.routes.auth import client_address
 from registry.errors import Conflict, Forbidden, Invalid, RegistryError, Unauthenticated
 from registry.grievances import LIMITS, answer_grievance, grievances, submit_grievance
 from registry.projects.core import find_project
@@ -100,7 +101,7 @@ async def submit(request: Request, registry: RegistryDep, code: CodePath) -> Res
         message=fields.get("message", "")[: LIMITS["message"] * 2],
     )  # fmt: skip
     refusal: tuple[str, str] | None = None
-    address = request.client.host if request.client is not None else ""
+    address = client_address(request)
     if fields.get("website"):  # the hidden honeypot: only a program fills it in
         refusal = ("无法接受此次提交。", "this submission cannot be accepted.")
 
