@@ -22,7 +22,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 TANHUI = str(Path(sys.executable).parent / "tanhui")
 
-__all__ = ["ROOT", "TANHUI", "Result", "Server", "percentiles", "run_clients", "serve"]
+__all__ = ["ROOT", "TANHUI", "Result", "Server", "percentiles", "run_clients", "serve", "verdict"]
 
 
 @dataclass
@@ -136,3 +136,17 @@ def serve(env: dict[str, str], workers: int = 1) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def verdict(url: str) -> str:
+    """After a run: the ledger's invariants and the audit chain of the database at ``url``."""
+    from registry.audit import verify_chain
+    from registry.db import make_engine, session_scope
+    from registry.ledger import check_invariants
+
+    engine = make_engine(url)
+    with session_scope(engine) as s:
+        problems = check_invariants(s)
+        chain = verify_chain(s)
+    engine.dispose()
+    return f"{len(problems)} violations, audit chain {'OK' if chain.ok else 'BROKEN'} ({chain.n_events} events)"

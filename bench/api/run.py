@@ -27,11 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench.common import Result, run_clients  # noqa: E402
-from registry.audit import verify_chain  # noqa: E402
+from bench.common import Result, run_clients, verdict  # noqa: E402
 from registry.db import make_engine, migrate, session_scope  # noqa: E402
 from registry.issuance import issue  # noqa: E402
-from registry.ledger import LedgerError, check_invariants, ensure_account, transfer  # noqa: E402
+from registry.ledger import LedgerError, ensure_account, transfer  # noqa: E402
 from registry.organisations import grant_kind, register_organisation  # noqa: E402
 from registry.users import add_user, bootstrap_admin, issue_secret, load_actor  # noqa: E402
 from registry.vocabulary import Role  # noqa: E402
@@ -108,15 +107,6 @@ def in_process(url: str, clients: int, seconds: float, tag: str) -> Result:
         return run_clients(clients, seconds, make)
     finally:
         engine.dispose()
-
-
-def verdict(url: str) -> str:
-    engine = make_engine(url)
-    with session_scope(engine) as s:
-        problems = check_invariants(s)
-        chain = verify_chain(s)
-    engine.dispose()
-    return f"{len(problems)} violations, audit chain {'OK' if chain.ok else 'BROKEN'} ({chain.n_events} events)"
 
 
 def main() -> None:

@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+from bench.common import verdict  # noqa: E402
 from registry.actors import Actor  # noqa: E402
-from registry.audit import verify_chain  # noqa: E402
 from registry.db import make_engine, migrate, session_scope  # noqa: E402
 from registry.issuance import issue  # noqa: E402
 from registry.ledger import LedgerError, check_invariants, ensure_account, retire, transfer  # noqa: E402
@@ -197,15 +197,6 @@ def prepare(url: str) -> None:
         for a in ACCOUNTS:
             conn.execute(text("INSERT INTO bench_balance VALUES (:a, 1000000)"), {"a": a})
     engine.dispose()
-
-
-def verdict(url: str) -> str:
-    engine = make_engine(url)
-    with session_scope(engine) as s:
-        problems = check_invariants(s)
-        chain = verify_chain(s)
-    engine.dispose()
-    return f"{len(problems)} violations, audit chain {'OK' if chain.ok else 'BROKEN'} ({chain.n_events} events)"
 
 
 def main() -> None:
