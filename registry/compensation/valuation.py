@@ -79,6 +79,7 @@ PER_MU_SOURCE = (
     "default standard 30 yuan/亩/year: 长沙县's public-welfare forest example "
     "(methodology_notes.md), source unverified"
 )
+_SHOWN_AREA, _SHOWN_TONNES = Decimal("0.0001"), Decimal("0.001")  # shown, never computed with
 ROUNDING = "ROUND_HALF_UP，最后一次取整到分 / ROUND_HALF_UP, once at the end, to the fen"
 
 
@@ -329,8 +330,8 @@ def value_project(
         ))  # fmt: skip
     return ProjectValuation(
         project=project.code, name=project.name, valuation_date=day.isoformat(),
-        area_ha=str(area_ha), area_mu=str(area_mu), exante_years=len(yearly),
-        exante_tco2e=str(exante_total), verified_tco2e=str(verified), issued=issued,
+        area_ha=str(area_ha.quantize(_SHOWN_AREA)), area_mu=str(area_mu.quantize(_SHOWN_AREA)),
+        exante_years=len(yearly), exante_tco2e=str(exante_total.quantize(_SHOWN_TONNES)), verified_tco2e=str(verified), issued=issued,
         buffer=buffer, holder=issued - buffer, rate=str(r),
         rate_source=RATE_SOURCE if rate is None else "用户给定 / given by the user",
         per_mu_source=PER_MU_SOURCE if per_mu is None else "用户给定 / given by the user",
