@@ -6,14 +6,15 @@ modules of their own."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from registry.cli.context import console, ctx, err_console
 from registry.cli.exits import EXIT_USAGE
-from registry.cli.output import print_json, print_table
+from registry.cli.output import print_json
 
 __all__ = ["compensation_app", "prices_app"]
 
@@ -31,6 +32,42 @@ PremiumOpt = Annotated[
         "--premium", help="标签溢价 CODE=百分比，可重复 / label uplift CODE=PCT, repeatable"
     ),
 ]
+
+
+# bilingual column headings (zh-CN first) of the fields shown
+HEADINGS = {
+    "scenario": "情景 scenario", "name": "名称 name", "market": "市场 market",
+    "price_status": "来源 source", "status": "来源 source", "price_yuan": "元/吨 yuan/t",
+    "price_date": "价格日期 date", "growth_pct": "年增长 % growth", "id": "编号 id",
+    "source": "出处 where", "exante_value_yuan": "事前价值 ex-ante", "npv_yuan": "净现值 NPV",
+    "verified_value_yuan": "已核证 verified", "holder_value_yuan": "持有人 holder",
+    "label_premium_yuan": "标签溢价 label premium",
+    "carbon_yuan_per_mu_year": "碳汇 元/亩/年 carbon", "per_mu_standard_yuan": "标准 元/亩/年 standard",
+    "pays_more": "哪个更多 pays more", "year": "年 year", "t": "t", "credits_tco2e": "t CO2e",
+    "term_yuan": "现值 present value", "pledge": "质押 pledge", "loan_ref": "贷款合同 loan",
+    "bank": "银行 bank", "pledged_on": "质押日 pledged", "quantity": "数量 credits",
+    "amount_yuan": "贷款 元 loan", "value_yuan": "价值 元 value", "ltv": "贷款价值比 LTV",
+    "flags": "提示 flags",
+}  # fmt: skip
+_RIGHT = {"price_yuan", "exante_value_yuan", "npv_yuan", "verified_value_yuan", "holder_value_yuan",
+          "label_premium_yuan", "carbon_yuan_per_mu_year", "per_mu_standard_yuan", "term_yuan",
+          "credits_tco2e", "quantity", "amount_yuan", "value_yuan", "ltv"}  # fmt: skip
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    """Rows as a Rich table with bilingual headings."""
+    table = Table(title=title)
+    for name in columns:
+        table.add_column(HEADINGS.get(name, name), justify="right" if name in _RIGHT else "left")
+    for row in rows:
+        cells = []
+        for name in columns:
+            value = row[name]
+            if isinstance(value, list | tuple):
+                value = "; ".join(str(v) for v in value)
+            cells.append(escape("" if value is None else str(value)))
+        table.add_row(*cells)
+    console.print(table)
 
 
 def _usage(zh: str, en: str) -> typer.Exit:
@@ -111,18 +148,18 @@ def value_cmd(
         f"折现率 r = {v.rate}（{escape(v.rate_source)}）；取整 {escape(v.rounding)}"
     )
     rows = [s.to_dict() for s in v.scenarios]
-    print_table(
+    _table(
         "碳汇价值（元） / value (yuan)", rows,
         ("scenario", "price_status", "price_yuan", "exante_value_yuan", "npv_yuan",
          "verified_value_yuan", "holder_value_yuan", "label_premium_yuan"),
     )  # fmt: skip
-    print_table(
+    _table(
         "哪个付给业主更多？（元/亩/年） / which pays an owner more? (yuan per 亩 per year)", rows,
         ("scenario", "price_yuan", "carbon_yuan_per_mu_year", "per_mu_standard_yuan", "pays_more"),
     )  # fmt: skip
     if terms:
         for s in v.scenarios:
-            print_table(f"NPV 各年项 / NPV terms: {s.scenario}", list(s.npv_terms),
+            _table(f"NPV 各年项 / NPV terms: {s.scenario}", [t.to_dict() for t in s.npv_terms],
                         ("year", "t", "credits_tco2e", "term_yuan"))  # fmt: skip
     _warn(v.unverified)
 
@@ -173,7 +210,7 @@ def prices_list_cmd(
     if as_json:
         print_json([r.to_dict() for r in rows])
         return
-    print_table("碳价情景 / price scenarios", rows,
+    _table("碳价情景 / price scenarios", [r.to_dict() for r in rows],
                 ("id", "name", "market", "price_yuan", "price_date", "status", "growth_pct", "source"))  # fmt: skip
     unchecked = [r.name for r in rows if r.status != "verified"]
     if unchecked:
@@ -204,7 +241,7 @@ def loans_cmd(
         f"阈值 threshold {view.threshold}"
     )
     rows = [{**line.to_dict(), "flags": list(line.flags)} for line in view.loans]
-    print_table("质押贷款 / pledged loans", rows,
+    _table("质押贷款 / pledged loans", rows,
                 ("pledge", "loan_ref", "bank", "pledged_on", "quantity", "amount_yuan",
                  "value_yuan", "ltv", "flags"))  # fmt: skip
     _warn(view.unverified)
