@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CallerDep
+from api.deps import CallerDep, IdempotencyKey, scoped_key
 from registry.compensation.loans import loan_to_value
 from registry.compensation.prices import add_price, list_prices
 from registry.compensation.valuation import value_project
@@ -48,11 +48,13 @@ def prices(
 
 
 @router.post("/prices", status_code=201)
-def record_price(body: PriceCreate, caller: CallerDep) -> dict[str, Any]:
-    """记录碳价（局工作人员或管理员） / record a price (bureau staff or admin)."""
-    return caller.write(lambda s, a: add_price(
+def record_price(body: PriceCreate, key: IdempotencyKey, caller: CallerDep) -> dict[str, Any]:
+    """记录碳价（局工作人员或管理员） / record a price (bureau staff or admin). The same
+    ``Idempotency-Key`` with the same body returns the first result (``replayed``)."""
+    recorded = caller.write(lambda s, a: add_price(
         s, a, body.name, body.market, body.price_yuan, body.price_date, body.source, body.status,
-        body.growth_pct, body.label_premiums)).to_dict()  # fmt: skip
+        body.growth_pct, body.label_premiums, scoped_key(a, key)))  # fmt: skip
+    return {**recorded.to_dict(), "replayed": recorded.replayed}
 
 
 @router.get("/value")

@@ -5,6 +5,7 @@ modules of their own."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Annotated, Any
 
@@ -178,6 +179,9 @@ def prices_add_cmd(
         str | None, typer.Option(help="年价格增长 % / annual price growth, %")
     ] = None,
     premium: PremiumOpt = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="幂等键：重试时用同一个 / idempotency key")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """记录一个碳价（局工作人员或管理员；同名新价取代旧价） / record a carbon price."""
@@ -186,13 +190,17 @@ def prices_add_cmd(
     day = _date(on)
     uplifts = _premiums(premium)
     status = "verified" if verified else "unverified"
+    if key is None:  # made and shown, so that the command can be retried safely
+        key = str(uuid.uuid4())
+        err_console.print(f"幂等键 idempotency key: {key}（重试请用 --key {key}）")
     p = ctx.run(lambda s: add_price(s, ctx.acting(s), name, market, price, day, source, status,
-                                    growth, uplifts))  # fmt: skip
+                                    growth, uplifts, f"cli-{key}"))  # fmt: skip
     if as_json:
         print_json(p)
         return
     console.print(
-        f"[green]已记录[/] recorded {escape(p.name)}: {p.price_yuan} 元/吨 ({p.price_date}, {p.status})"
+        ("[yellow]已记录过（重试）[/] already recorded (a retry) " if p.replayed else "")
+        + f"[green]已记录[/] recorded {escape(p.name)}: {p.price_yuan} 元/吨 ({p.price_date}, {p.status})"
     )
 
 

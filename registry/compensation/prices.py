@@ -26,7 +26,8 @@ from registry.audit import append_event
 from registry.compensation.allocation import FEN
 from registry.compensation.valuation_tables import PRICE_STATUSES, price_scenario
 from registry.errors import BadValuationInput, UnknownPriceScenario
-from registry.results import Result
+from registry.request_keys import KeyedRequest
+from registry.results import Result, transient
 from registry.vocabulary import Role
 
 __all__ = [
@@ -59,6 +60,7 @@ class PriceScenario(Result):
     label_premiums: dict[str, str]
     created_by: str
     created_at: str
+    replayed: bool = transient()
 
     @property
     def price(self) -> Decimal:
@@ -129,12 +131,25 @@ def add_price(
     price_date: date, source: str, status: str = "unverified",
     growth_pct: Decimal | str | None = None,
     label_premiums: Mapping[str, Decimal | str | float] | None = None,
+    idempotency_key: str | None = None,
 ) -> PriceScenario:  # fmt: skip
     """Record a price (yuan per t CO2e, > 0, whole fen) under ``name`` (bureau staff or admin),
     superseding the name's earlier price; one audit event ``valuation.price_add``. Refused
     with nothing written: a non-positive price or a fraction of a fen, an empty name, market
-    or source, an unknown status, a growth or premium ≤ −100 %, a date in the future."""
+    or source, an unknown status, a growth or premium ≤ −100 %, a date in the future. With
+    ``idempotency_key``, a retry of the same request returns the first one's price
+    (``replayed``) and records nothing; the key with another request is refused."""
     require_any_role(actor, (Role.ADMIN, Role.BUREAU_STAFF), "记录碳价 / record a carbon price")
+    keyed = None
+    if idempotency_key is not None:
+        keyed = KeyedRequest(session, idempotency_key, "valuation.price_add",
+                             {"name": name, "market": market, "price": str(price_yuan),
+                              "date": price_date.isoformat(), "source": source, "status": status,
+                              "growth": None if growth_pct is None else str(growth_pct),
+                              "premiums": {str(k): str(v) for k, v in (label_premiums or {}).items()}},
+                             actor.label)  # fmt: skip
+        if keyed.previous is not None:
+            return PriceScenario.from_dict(keyed.previous, replayed=True)
     name_ = _text(name, "情景名称", "scenario name")
     market_ = _text(market, "市场", "market")
     source_ = _text(source, "来源", "source", longest=2000)
@@ -180,6 +195,8 @@ def add_price(
     append_event(session, actor=actor.label, action="valuation.price_add",
                  entity_type="price_scenario", entity_id=str(new_id),
                  payload={k: v for k, v in recorded.to_dict().items() if k != "created_at"})  # fmt: skip
+    if keyed is not None:
+        keyed.finish(recorded.to_dict())
     return recorded
 
 

@@ -19,15 +19,25 @@ PRICE = {"name": "CCER", "market": "CCER", "price_yuan": "80", "price_date": "20
          "source": "测试 / a test's price", "label_premiums": {"BIO": "10"}}  # fmt: skip
 
 
+def _keyed(api: Api, user: str, key: str) -> dict[str, str]:
+    return {**api.auth(user), "Idempotency-Key": key}
+
+
 def _prices(api: Api) -> int:
     with api.engine.connect() as c:
         return int(c.execute(text("SELECT count(*) FROM price_scenario")).scalar_one())
 
 
 def test_prices_values_and_loans(api: Api) -> None:
-    r = api.client.post(f"{V1}/prices", json=PRICE, headers=api.auth("li"))
+    r = api.client.post(f"{V1}/prices", json=PRICE, headers=_keyed(api, "li", "k-1"))
     assert r.status_code == 201, r.text
-    assert (r.json()["price_yuan"], r.json()["status"]) == ("80.00", "unverified")
+    assert (r.json()["price_yuan"], r.json()["status"], r.json()["replayed"]) == (
+        "80.00", "unverified", False)  # fmt: skip
+    again = api.client.post(f"{V1}/prices", json=PRICE, headers=_keyed(api, "li", "k-1"))
+    assert again.json() == {**r.json(), "replayed": True} and _prices(api) == 1  # a retry
+    other = api.client.post(f"{V1}/prices", json={**PRICE, "price_yuan": "81"},
+                            headers=_keyed(api, "li", "k-1"))  # fmt: skip
+    assert other.status_code == 409 and _prices(api) == 1  # the key with another request
     listed = api.client.get(f"{V1}/prices", headers=api.auth("buyer"))
     assert listed.status_code == 200 and [p["name"] for p in listed.json()] == ["CCER"]
     # L1: 1000.5 t verified × 80 = 80040.00 (nothing issued yet in this registry)
@@ -49,11 +59,14 @@ def test_prices_values_and_loans(api: Api) -> None:
 
 
 def test_refusals_change_nothing(api: Api) -> None:
-    assert api.client.post(f"{V1}/prices", json=PRICE, headers=api.auth("li")).status_code == 201
+    assert (
+        api.client.post(f"{V1}/prices", json=PRICE, headers=_keyed(api, "li", "a")).status_code
+        == 201
+    )
     before = _prices(api)
     for user, body, status in (("buyer", PRICE, 403), ("banker", PRICE, 403),
                                ("li", {**PRICE, "price_yuan": "-80"}, 422)):  # fmt: skip
-        r = api.client.post(f"{V1}/prices", json=body, headers=api.auth(user))
+        r = api.client.post(f"{V1}/prices", json=body, headers=_keyed(api, user, "b"))
         assert r.status_code == status, r.text
         assert r.json()["message_zh"] and r.json()["message_en"]
     assert _prices(api) == before

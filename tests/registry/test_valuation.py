@@ -147,6 +147,21 @@ def test_verified_and_issued_credits_valued_by_hand(reg: Engine) -> None:
     assert len(v.unverified) == 3 and "8 %" in v.unverified[0] and "30" in v.unverified[1]
 
 
+def test_a_retried_price_is_recorded_once(reg: Engine) -> None:
+    with session_scope(reg) as s:
+        first = add_price(
+            s, STAFF, "TEST", "M", "80", date(2026, 1, 1), SOURCE, idempotency_key="k"
+        )
+    before = _counts(reg)
+    with session_scope(reg) as s:
+        again = add_price(
+            s, STAFF, "TEST", "M", "80", date(2026, 1, 1), SOURCE, idempotency_key="k"
+        )
+    assert again == first and again.replayed and _counts(reg) == before
+    _refused(reg, lambda s: add_price(s, STAFF, "TEST", "M", "81", date(2026, 1, 1), SOURCE,
+                                      idempotency_key="k"), Category.CONFLICT)  # fmt: skip
+
+
 def test_a_new_price_supersedes_and_rows_never_change(reg: Engine) -> None:
     _price(reg, "TEST", "80.00")
     with session_scope(reg) as s:
@@ -290,6 +305,15 @@ def test_the_command_line(reg: Engine, db_url: str) -> None:
     assert table.returncode == 0 and "哪个付给业主更多" in table.stdout and "未核实" in table.stderr
     loans = run_cli("compensation", "loans", "--scenario", "CCER", env=env)
     assert loans.returncode == 0 and "质押贷款" in loans.stdout
+    retried = run_cli("compensation", "prices", "add", "--name", "CCER", "--market", "CCER",
+                      "--price", "80", "--date", "2026-01-01", "--source", "测试", "--premium",
+                      "BIO=10", "--key", "same", env=env)  # fmt: skip
+    assert retried.returncode == 0 and "幂等键" not in retried.stderr
+    once = _counts(reg)
+    again = run_cli("compensation", "prices", "add", "--name", "CCER", "--market", "CCER",
+                    "--price", "80", "--date", "2026-01-01", "--source", "测试", "--premium",
+                    "BIO=10", "--key", "same", env=env)  # fmt: skip
+    assert again.returncode == 0 and "a retry" in again.stdout and _counts(reg) == once
     before = _counts(reg)
     refused = run_cli("compensation", "prices", "add", "--name", "X", "--market", "M", "--price",
                       "-5", "--date", "2026-01-01", "--source", "s", env=env)  # fmt: skip
