@@ -31,6 +31,8 @@ from registry.results import Result, transient
 from registry.vocabulary import Role
 
 __all__ = [
+    "LARGEST",
+    "LARGEST_PCT",
     "PriceScenario",
     "add_price",
     "list_prices",
@@ -41,6 +43,8 @@ __all__ = [
 ]
 
 MAX_TEXT = 200  # a name or market longer than this is a mistake
+LARGEST = Decimal(10) ** 12  # no price, rate, standard or threshold is larger: a mistake
+LARGEST_PCT = Decimal(1000)  # a growth or premium above 1000 % is a mistake
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,11 @@ def parse_decimal(value: Decimal | str | int | float, what_zh: str, what_en: str
         raise BadValuationInput(
             f"{what_zh} {value!r} 不是数字。", f"{what_en} {value!r} is not a number."
         ) from exc
-    if not number.is_finite():
-        raise BadValuationInput(f"{what_zh} 应为有限数。", f"{what_en} must be a finite number.")
+    if not number.is_finite() or abs(number) > LARGEST:
+        raise BadValuationInput(
+            f"{what_zh} 应为绝对值不超过 {LARGEST:,} 的有限数。",
+            f"{what_en} must be a finite number of at most {LARGEST:,} in size.",
+        )
     return number
 
 
@@ -105,10 +112,10 @@ def _premiums(given: Mapping[str, Decimal | str | float] | None) -> dict[str, st
     for code, pct in (given or {}).items():
         label = _text(str(code), "生态标签代码", "eco-label code")
         value = parse_decimal(pct, f"标签 {label} 的溢价 %", f"the premium % of label {label}")
-        if value <= -100:
+        if value <= -100 or value > LARGEST_PCT:
             raise BadValuationInput(
-                f"标签 {label} 的溢价 {value}% 无效：应大于 −100%。",
-                f"the premium of label {label} ({value} %) must be above −100 %.",
+                f"标签 {label} 的溢价 {value}% 无效：应大于 −100%，不超过 1000%。",
+                f"the premium of label {label} ({value} %) must be above −100 % and at most 1000 %.",
             )
         out[label] = str(value)
     return out
@@ -174,10 +181,10 @@ def add_price(
         g = parse_decimal(
             growth_pct, f"情景 {name_} 的年增长率 %", f"the annual growth % of {name_}"
         )
-        if g <= -100:
+        if g <= -100 or g > LARGEST_PCT:
             raise BadValuationInput(
-                f"情景 {name_} 的年增长率 {g}% 无效：应大于 −100%。",
-                f"the annual growth of scenario {name_} ({g} %) must be above −100 %.",
+                f"情景 {name_} 的年增长率 {g}% 无效：应大于 −100%，不超过 1000%。",
+                f"the annual growth of scenario {name_} ({g} %) must be above −100 % and at most 1000 %.",
             )
         growth = str(g)
     premiums = _premiums(label_premiums)

@@ -33,7 +33,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import text
@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from registry.actors import Actor, require_any_role
 from registry.compensation.allocation import FEN
 from registry.compensation.prices import (
+    LARGEST_PCT,
     PriceScenario,
     list_prices,
     parse_decimal,
@@ -85,7 +86,14 @@ ROUNDING = "ROUND_HALF_UP，最后一次取整到分 / ROUND_HALF_UP, once at th
 
 def fen(amount: Decimal) -> Decimal:
     """``amount`` yuan rounded to the fen, half up (the one rounding of every money figure)."""
-    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+    try:
+        return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+    except InvalidOperation as exc:  # more digits than the context holds: absurd inputs
+        raise BadValuationInput(
+            f"估值结果 {amount:.3e} 元过大，无法精确到分：请检查价格、折现率和增长率。",
+            f"the value {amount:.3e} yuan is too large to state to the fen: check the price, "
+            "rate and growth.",
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -160,10 +168,10 @@ class ProjectValuation(Result):
 
 
 def _check_rate(rate: Decimal, what_zh: str, what_en: str) -> None:
-    if rate <= -1:
+    if rate <= -1 or rate > 10:
         raise BadValuationInput(
-            f"{what_zh} {rate} 无效：应大于 −100%（以小数表示，如 0.05 即 5%）。",
-            f"the {what_en} {rate} must be above −100 % (a fraction: 0.05 is 5 %).",
+            f"{what_zh} {rate} 无效：应大于 −100%，不超过 1000%（以小数表示，如 0.05 即 5%）。",
+            f"the {what_en} {rate} must be above −100 % and at most 1000 % (a fraction: 0.05 is 5 %).",
         )
 
 
@@ -275,10 +283,10 @@ def value_project(
         for k, v in (label_premiums or {}).items()
     }
     for k, v in premiums.items():
-        if v <= -100:
+        if v <= -100 or v > LARGEST_PCT:
             raise BadValuationInput(
-                f"标签 {k} 的溢价 {v}% 无效：应大于 −100%。",
-                f"the premium of label {k} ({v} %) must be above −100 %.",
+                f"标签 {k} 的溢价 {v}% 无效：应大于 −100%，不超过 1000%。",
+                f"the premium of label {k} ({v} %) must be above −100 % and at most 1000 %.",
             )
     project = find_project(session, code)
     if scenario is not None:

@@ -251,12 +251,14 @@ def test_roles_refused(reg: Engine) -> None:
         (lambda s: value_project(s, STAFF, "L1", "NOPE"), Category.NOT_FOUND, "NOPE"),
         (lambda s: value_project(s, STAFF, "L1", "TEST", rate="-1"), Category.INVALID, "−100"),
         (lambda s: value_project(s, STAFF, "L1", "TEST", rate="-1.5"), Category.INVALID, "−100"),
+        (lambda s: value_project(s, STAFF, "L1", "TEST", rate="10.5"), Category.INVALID, "1000 %"),
+        (lambda s: add_price(s, STAFF, "X", "M", "1e13", date(2026, 1, 1), SOURCE), Category.INVALID, "at most"),
         (lambda s: value_project(s, STAFF, "L1", "TEST", per_mu="-3"), Category.INVALID, "negative"),
         (lambda s: loan_to_value(s, STAFF, "TEST", "0"), Category.INVALID, "above 0"),
     ],
     ids=["negative price", "zero price", "fraction of a fen", "not a number", "no source",
          "bad status", "growth -100 %", "future date", "unknown project", "unknown scenario",
-         "rate -100 %", "rate below -100 %", "negative per-mu", "zero threshold"],
+         "rate -100 %", "rate below -100 %", "rate above 1000 %", "huge price", "negative per-mu", "zero threshold"],
 )  # fmt: skip
 def test_bad_input_refused(
     reg: Engine, call: Callable[..., object], category: Category, says: str
