@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import CallerDep, IdempotencyKey, scoped_key
 from registry.compensation.loans import loan_to_value
 from registry.compensation.prices import add_price, list_prices
-from registry.compensation.valuation import value_project
+from registry.compensation.valuation import parse_premium_pairs, value_project
 
 __all__ = ["router"]
 
@@ -67,10 +67,16 @@ def value(
     ),
     per_mu: str | None = Query(None, max_length=40, description="元/亩/年 / yuan per 亩 per year"),
     on: Annotated[date | None, Query(description="估值日 / valuation date")] = None,
+    premium: Annotated[
+        list[str] | None,
+        Query(max_length=50, description="标签溢价 CODE=百分比，可重复 / label uplift CODE=PCT"),
+    ] = None,
 ) -> dict[str, Any]:
     """项目碳汇价值（事前、净现值、已核证、每亩对比） / a project's value per scenario."""
     return caller.read(
-        lambda s, a: value_project(s, a, project, scenario, rate, per_mu, None, on)
+        lambda s, a: value_project(
+            s, a, project, scenario, rate, per_mu, parse_premium_pairs(premium or []), on
+        )
     ).to_dict()
 
 

@@ -87,16 +87,9 @@ def _date(text_: str) -> date:
 
 
 def _premiums(given: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in given or []:
-        code, sep, pct = item.partition("=")
-        if not sep or not code.strip() or not pct.strip():
-            raise _usage(
-                f"标签溢价 {item!r} 应写作 CODE=百分比（如 BIO=10）。",
-                f"a label uplift {item!r} is written CODE=PCT (e.g. BIO=10).",
-            )
-        out[code.strip()] = pct.strip()
-    return out
+    from registry.compensation.valuation import parse_premium_pairs
+
+    return ctx.run_plain(lambda: parse_premium_pairs(given or []))
 
 
 def _warn(unverified: tuple[str, ...]) -> None:

@@ -64,6 +64,7 @@ __all__ = [
     "fen",
     "label_premium",
     "npv_terms",
+    "parse_premium_pairs",
     "value_project",
 ]
 
@@ -165,6 +166,21 @@ class ProjectValuation(Result):
     rounding: str
     unverified: tuple[str, ...]
     scenarios: tuple[ScenarioValue, ...] = field(metadata={"of": ScenarioValue})
+
+
+def parse_premium_pairs(items: Sequence[str]) -> dict[str, str]:
+    """Eco-label uplifts written ``CODE=PCT`` (e.g. ``BIO=10``) as {code: pct text}; a
+    malformed or repeated one is refused (the values are checked where they are used)."""
+    out: dict[str, str] = {}
+    for item in items:
+        code, sep, pct = item.partition("=")
+        if not sep or not code.strip() or not pct.strip() or code.strip() in out:
+            raise BadValuationInput(
+                f"标签溢价 {item!r} 应写作 CODE=百分比（如 BIO=10），每个标签一次。",
+                f"a label uplift {item!r} is written CODE=PCT (e.g. BIO=10), once per label.",
+            )
+        out[code.strip()] = pct.strip()
+    return out
 
 
 def _check_rate(rate: Decimal, what_zh: str, what_en: str) -> None:

@@ -42,12 +42,14 @@ def test_prices_values_and_loans(api: Api) -> None:
     assert listed.status_code == 200 and [p["name"] for p in listed.json()] == ["CCER"]
     # L1: 1000.5 t verified × 80 = 80040.00 (nothing issued yet in this registry)
     v = api.client.get(f"{V1}/value", params={"project": "L1", "scenario": "CCER", "rate": "0.05",
-                                              "per_mu": "30"}, headers=api.auth("owner"))  # fmt: skip
+                                              "per_mu": "30", "premium": ["BIO=12", "WATER=5"]},
+                       headers=api.auth("owner"))  # fmt: skip
     assert v.status_code == 200, v.text
     s = v.json()["scenarios"][0]
     assert (s["verified_value_yuan"], s["issued_value_yuan"], s["per_mu_standard_yuan"]) == (
         "80040.00", "0.00", "30.00")  # fmt: skip
     assert any("unverified" in u for u in v.json()["unverified"])  # the price's source
+    assert s["label_premium_yuan"] == "0.00"  # no credit carries a label (none issued yet)
     with session_scope(api.engine) as db:
         issue(db, ADMIN, "L1", "api-issue", minimum_pct=10)
         pledge(db, STAFF, "api-p", "HOLD-L1", "BANK", "DK-API", Decimal("6000.00"), quantity=100)
@@ -72,6 +74,9 @@ def test_refusals_change_nothing(api: Api) -> None:
     assert _prices(api) == before
     unknown = api.client.get(f"{V1}/value", params={"project": "NOPE"}, headers=api.auth("li"))
     assert unknown.status_code == 404 and "NOPE" in unknown.json()["message_en"]
+    bad = api.client.get(f"{V1}/value", params={"project": "L1", "premium": "BIO"},
+                         headers=api.auth("li"))  # fmt: skip
+    assert bad.status_code == 422 and "CODE=PCT" in bad.json()["message_en"]
     rate = api.client.get(f"{V1}/value", params={"project": "L1", "rate": "-1"},
                           headers=api.auth("li"))  # fmt: skip
     assert rate.status_code == 422 and "−100 %" in rate.json()["message_en"]
