@@ -21,6 +21,7 @@ from api.routes import (
     audit,
     auth,
     certificates,
+    compensation,
     credits,
     inventory,
     organisations,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stands,
         inventory,
         purchases,
+        compensation,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

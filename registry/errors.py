@@ -342,3 +342,18 @@ class UnknownPurchaseRequest(NotFound):
 
 class PurchaseClosed(Conflict):
     """The purchase request was confirmed, rejected or cancelled already."""
+
+
+# --- issue #17 part A: valuation (price scenarios, project value, loans) ---
+
+
+class ValuationError(RegistryError):
+    """A price scenario, a project's valuation or a bank's loan-to-value view refused."""
+
+
+class UnknownPriceScenario(ValuationError, NotFound):
+    """No price is recorded under the name given."""
+
+
+class BadValuationInput(ValuationError, Invalid):
+    """A price, rate, growth, premium or threshold that cannot be used (negative, ≤ −100 % …)."""
