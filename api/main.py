@@ -21,6 +21,7 @@ from api.routes import (
     audit,
     auth,
     certificates,
+    compensation_payments,
     credits,
     inventory,
     organisations,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stands,
         inventory,
         purchases,
+        compensation_payments,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -12,7 +12,17 @@ from typing import Annotated
 
 import typer
 
-from registry.cli import audit, credits, inventory, model, opendata, project, tiles, users
+from registry.cli import (
+    audit,
+    compensation_payments,
+    credits,
+    inventory,
+    model,
+    opendata,
+    project,
+    tiles,
+    users,
+)
 from registry.cli.context import console, ctx, err_console
 from registry.cli.exits import EXIT_FAILED, EXIT_USAGE
 
@@ -35,6 +45,10 @@ app.add_typer(users.users_app, name="users")
 app.add_typer(users.org_app, name="org")
 app.add_typer(opendata.opendata_app, name="opendata")
 app.add_typer(tiles.tiles_app, name="tiles")
+# issue #17 part B: a group of its own until part A's `compensation` group takes its commands
+_compensation = typer.Typer(help="生态补偿 / eco-compensation.", no_args_is_help=True)
+compensation_payments.register(_compensation)
+app.add_typer(_compensation, name="compensation")
 
 
 @app.callback()
