@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
@@ -241,3 +242,39 @@ def test_a_forest_owner_sees_only_its_own_lines_and_a_buyer_nothing(
             _act(l1, who, lambda s, a: roster_view(s, a, report.roster_id))
     with pytest.raises(Forbidden):
         _act(l1, "buyer", my_payments)
+
+
+def test_the_command_line_round(l1: Engine, db_url: str, tmp_path: Path) -> None:
+    from tests.cli_runner import run_cli
+
+    env = {"TANHUI_DATABASE_URL": db_url}
+
+    def tanhui(user: str, *args: str) -> Any:
+        return run_cli("--as", user, "compensation", *args, env=env, cwd=tmp_path)
+
+    rows = _identities(l1)
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(_identity_csv([rows[0], {**rows[1], "银行卡号": "1234"}]))
+    before = registry_digest(l1)
+    done = tanhui("li", "owners", "import", str(bad))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.index("第 3 行") < done.stderr.index("row 3")  # zh first, then en
+    assert registry_digest(l1) == before
+    good = tmp_path / "ids.csv"
+    good.write_bytes(_identity_csv(rows))
+    assert tanhui("li", "owners", "import", str(good)).returncode == 0
+    assert tanhui("li", "rules", "--project", "L1", "--preset", "per-mu").returncode == 0
+    made = tanhui("li", "roster", "--project", "L1", "--period", "1", "--amount", "1000.00",
+                  "--json")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    rid = str(json.loads(made.stdout)["id"])
+    assert tanhui("li", "approve", "--roster", rid).returncode == 5  # admin only
+    assert tanhui("director", "approve", "--roster", rid).returncode == 0
+    out = tmp_path / "out"
+    assert (
+        tanhui("li", "export", "--roster", rid, "--format", "notice", "--out", str(out)).returncode
+        == 0
+    )
+    assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".html"]
+    assert tanhui("director", "pay", "--roster", rid, "--reference", "B-9").returncode == 0
+    assert tanhui("buyer", "show", "--roster", rid).returncode == 5
