@@ -50,8 +50,12 @@ class Payment(BaseModel):
 @router.post("/rules", status_code=201)
 def make_rule(body: RuleCreate, caller: CallerDep) -> dict[str, Any]:
     """新建一版收益分配规则（预设和/或 JSON） / a new version of a project's sharing rule."""
-    spec = preset_rule(body.preset, body.rule) if body.preset else RuleSpec.build(body.rule)
-    return caller.write(lambda s, a: create_rule(s, a, body.project, spec)).to_dict()
+
+    def work(session: Any, actor: Any) -> dict[str, Any]:
+        spec = preset_rule(body.preset, body.rule) if body.preset else RuleSpec.build(body.rule)
+        return create_rule(session, actor, body.project, spec).to_dict()
+
+    return caller.write(work)
 
 
 @router.get("/rules")

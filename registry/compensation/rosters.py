@@ -229,7 +229,7 @@ def prepare_roster(
     owners, method = owner_figures(session, project, period, rule.spec.owner_shares,
                                    need_removals=rule.spec.basis == "removals")  # fmt: skip
     if rule.spec.basis == "shares":
-        missing = sorted(o.name for o in owners if o.shares == 0)
+        missing = sorted(o.name for o in owners if o.name not in rule.spec.owner_shares)
         if missing:
             raise Invalid(f"股数表缺少以下权利人：{', '.join(missing)}。",
                           f"the income-share table lacks these owners: {', '.join(missing)}.")  # fmt: skip

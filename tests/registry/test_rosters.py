@@ -41,6 +41,7 @@ from registry.errors import (
     Forbidden,
     IdentityFileRejected,
     IdentityMissing,
+    Invalid,
     NotFound,
     RosterClosed,
 )
@@ -278,3 +279,40 @@ def test_the_command_line_round(l1: Engine, db_url: str, tmp_path: Path) -> None
     assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".html"]
     assert tanhui("director", "pay", "--roster", rid, "--reference", "B-9").returncode == 0
     assert tanhui("buyer", "show", "--roster", rid).returncode == 5
+
+
+def test_an_identity_workbook_keeps_the_x_and_leading_zeros(l1: Engine, tmp_path: Path) -> None:
+    import pandas as pd
+
+    rows = _identities(l1)
+    with_x = next(r for r in rows if r["身份证号"].endswith("X"))  # one of L1's households
+    path = tmp_path / "ids.xlsx"
+    pd.DataFrame(rows, columns=HEADER).to_excel(path, index=False)
+    done = _act(l1, "li", lambda s, a: import_identities(s, a, path.read_bytes(), path.name))
+    assert done.added == len(rows)
+    with l1.connect() as c:
+        stored = c.execute(text(
+            "SELECT i.id_number FROM owner_identity i JOIN owner o ON o.id = i.owner_id "
+            "WHERE o.name = :n"), {"n": with_x["姓名"]}).scalar_one()  # fmt: skip
+    assert stored == with_x["身份证号"]
+
+
+def test_income_shares_must_name_every_owner_and_only_registered_ones(l1: Engine) -> None:
+    owners = _owners(l1)
+    table = {name: 1 for _, name, _ in owners[1:]}
+    with pytest.raises(Invalid) as refused:
+        _act(l1, "li", lambda s, a: create_rule(
+            s, a, "L1", preset_rule("hunan-shares", {"owner_shares": {**table, "无名氏": 2}})))  # fmt: skip
+    assert "无名氏" in refused.value.message_zh
+    _act(l1, "li", lambda s, a: create_rule(s, a, "L1",
+                                            preset_rule("hunan-shares", {"owner_shares": table})))  # fmt: skip
+    with pytest.raises(Invalid) as refused:
+        _act(l1, "li", lambda s, a: prepare_roster(s, a, "L1", 1, Decimal("100.00")))
+    assert owners[0][1] in refused.value.message_zh
+    full = {name: 2 if i % 2 else 1 for i, (_, name, _) in enumerate(owners)}
+    _act(l1, "li", lambda s, a: create_rule(s, a, "L1",
+                                            preset_rule("hunan-shares", {"owner_shares": full})))  # fmt: skip
+    view = _act(l1, "li", lambda s, a: prepare_roster(s, a, "L1", 1, Decimal("100.00")))
+    assert view.rule_version == 2 and sum(Decimal(ln["amount"]) for ln in view.lines) == Decimal(
+        "100.00"
+    )
