@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CallerDep
@@ -25,6 +25,7 @@ from registry.compensation.rules import RuleSpec, create_rule, list_rules
 __all__ = ["router"]
 
 router = APIRouter(prefix="/compensation", tags=["compensation 生态补偿"])
+RosterId = Annotated[int, Path(ge=1, le=2**31 - 1, description="名册编号 / roster id")]
 
 
 class RuleCreate(BaseModel):
@@ -74,26 +75,26 @@ def make_roster(body: RosterCreate, caller: CallerDep) -> dict[str, Any]:
 
 
 @router.get("/rosters/{roster_id}")
-def roster(roster_id: int, caller: CallerDep) -> dict[str, Any]:
+def roster(roster_id: RosterId, caller: CallerDep) -> dict[str, Any]:
     """发放名册 / a roster and its lines (staff)."""
     return caller.read(lambda s, a: roster_view(s, a, roster_id)).to_dict()
 
 
 @router.post("/rosters/{roster_id}/approve")
-def approve(roster_id: int, caller: CallerDep) -> dict[str, Any]:
+def approve(roster_id: RosterId, caller: CallerDep) -> dict[str, Any]:
     """审批名册（管理员） / approve a roster (admin)."""
     return caller.write(lambda s, a: approve_roster(s, a, roster_id)).to_dict()
 
 
 @router.post("/rosters/{roster_id}/pay")
-def pay(roster_id: int, body: Payment, caller: CallerDep) -> dict[str, Any]:
+def pay(roster_id: RosterId, body: Payment, caller: CallerDep) -> dict[str, Any]:
     """登记已发放（管理员） / record a roster as paid (admin)."""
     return caller.write(lambda s, a: pay_roster(s, a, roster_id, body.reference)).to_dict()
 
 
 @router.get("/rosters/{roster_id}/export")
 def export(
-    roster_id: int, caller: CallerDep,
+    roster_id: RosterId, caller: CallerDep,
     format: Annotated[Literal["xlsx", "bank-csv", "notice"], Query()] = "xlsx",
     part: Annotated[Literal["csv", "html"], Query()] = "csv",
 ) -> Response:  # fmt: skip

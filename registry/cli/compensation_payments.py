@@ -5,7 +5,8 @@ registry.compensation). :func:`register` adds the commands to the ``compensation
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,13 +24,11 @@ owners_app = typer.Typer(help="林权权利人身份信息 / owners' identities 
 
 
 def _amount(text: str) -> Decimal:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation as exc:
-        raise refuse(
-            Invalid(f"金额 {text!r} 不是数字。", f"amount {text!r} is not a number.")
-        ) from exc
-    return value
+    """An amount in yuan, written with at most two decimals (whole fen)."""
+    if not re.fullmatch(r"\d{1,13}(\.\d{1,2})?", text.strip()):
+        raise refuse(Invalid(f"金额 {text!r} 应为精确到分的元数（如 73410.00）。",
+                             f"amount {text!r} must be yuan in whole fen (e.g. 73410.00)."))  # fmt: skip
+    return Decimal(text.strip())
 
 
 def _show_roster(view: Any, as_json: bool) -> None:

@@ -208,8 +208,10 @@ def _view(session: Session, row: Any) -> RosterView:
 
 
 def _row(session: Session, roster_id: int, lock: bool = False) -> Any:
-    query = sa.select(roster).where(roster.c.id == roster_id)
-    row = session.execute(query.with_for_update() if lock else query).first()
+    row = None
+    if 1 <= roster_id < 2**31:  # an id no integer column holds is no roster (no driver error)
+        query = sa.select(roster).where(roster.c.id == roster_id)
+        row = session.execute(query.with_for_update() if lock else query).first()
     if row is None:
         raise UnknownRoster(f"没有发放名册 {roster_id}。", f"no payment roster {roster_id}.")
     return row

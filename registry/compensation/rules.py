@@ -16,9 +16,10 @@ A change is a new version; old versions are kept, and every roster names the ver
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -64,31 +65,57 @@ BASIS_NAMES = {
 STAFF = (Role.BUREAU_STAFF, Role.ADMIN)
 
 
+_DECIMAL = re.compile(r"\d{1,15}(\.\d{1,15})?")
+_RATIO = re.compile(r"\d{1,15}/\d{1,15}")
+
+
+def _text(value: object) -> str:
+    """A number's text: a float through its shortest decimal text (never its binary value)."""
+    return repr(value) if isinstance(value, float) else str(value).strip()
+
+
 def parse_fraction(value: object, what: str) -> Fraction:
-    """A share written as a decimal (``0.3``), a ratio (``3/10``) or a number, exactly; never a
-    float's binary approximation (a float is read through its shortest decimal text)."""
-    text = repr(value) if isinstance(value, float) else str(value).strip()
-    try:
-        got = Fraction(text)
-    except (ValueError, ZeroDivisionError) as exc:
+    """A share written as a decimal (``0.3``) or a ratio (``3/10``), exactly, between 0 and 1.
+    Anything else (exponents, signs, words, more than 15 digits a part) is refused."""
+    text = _text(value)
+    if isinstance(value, bool) or not (_DECIMAL.fullmatch(text) or _RATIO.fullmatch(text)):
         raise Invalid(
-            f"{what} 的份额 {text!r} 不是数字（写作 0.3 或 3/10）。",
-            f"the share of {what}, {text!r}, is not a number (write 0.3 or 3/10).",
-        ) from exc
-    if got < 0 or got > 1:
+            f"{what} 的份额 {text[:40]!r} 应写作 0 到 1 之间的小数或分数（如 0.3 或 3/10）。",
+            f"the share of {what}, {text[:40]!r}, must be a decimal or a ratio between 0 and 1 "
+            "(e.g. 0.3 or 3/10).",
+        )
+    if "/" in text and int(text.split("/")[1]) == 0:
+        raise Invalid(f"{what} 的份额分母为 0。", f"the share of {what} divides by zero.")
+    got = Fraction(text)
+    if got > 1:
         raise Invalid(f"{what} 的份额 {text} 应在 0 到 1 之间。",
                       f"the share of {what}, {text}, must be between 0 and 1.")  # fmt: skip
     return got
 
 
 def _decimal(value: object, what: str) -> Decimal:
-    try:
-        got = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
-    except InvalidOperation as exc:
-        raise Invalid(f"{what} {value!r} 不是数字。", f"{what} {value!r} is not a number.") from exc
-    if not got.is_finite() or got < 0:
-        raise Invalid(f"{what} {value!r} 应为不小于 0 的数。", f"{what} {value!r} must be ≥ 0.")
-    return got
+    """A number ≥ 0 written as a plain decimal (at most 15 digits before and after the point)."""
+    text = _text(value)
+    if isinstance(value, bool) or not _DECIMAL.fullmatch(text):
+        raise Invalid(f"{what} {text[:40]!r} 应为不小于 0 的数（如 12 或 1350.00）。",
+                      f"{what} {text[:40]!r} must be a number ≥ 0 (e.g. 12 or 1350.00).")  # fmt: skip
+    return Decimal(text)
+
+
+def _mapping(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        raise Invalid(
+            f"规则的 {key} 应为“名称: 值”的对象。", f"the rule's {key} must be an object."
+        )
+    return value
+
+
+def _string(raw: dict[str, Any], key: str, default: str | None) -> str | None:
+    value = raw.get(key, default)
+    if value is not None and not isinstance(value, str):
+        raise Invalid(f"规则的 {key} 应为文字。", f"the rule's {key} must be text.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -130,7 +157,7 @@ class RuleSpec:
                 f"各方份额之和为 {total}，应恰好为 1。",
                 f"the parties' shares sum to {total}, not exactly 1.",
             )
-        basis = str(raw.get("basis", ""))
+        basis = _string(raw, "basis", "")
         if basis not in BASES:
             raise Invalid(
                 f"权利人分配依据 {basis!r} 未知；可用：{', '.join(BASES)}。",
@@ -138,7 +165,7 @@ class RuleSpec:
             )
         owner_shares = {
             str(k): _decimal(v, f"{k} 的股数 / shares of {k}")
-            for k, v in dict(raw.get("owner_shares") or {}).items()
+            for k, v in _mapping(raw, "owner_shares").items()
         }
         if basis == "shares" and not owner_shares:
             raise Invalid(
@@ -146,17 +173,30 @@ class RuleSpec:
                 "the 'shares' basis needs the table of each owner's income shares (owner_shares).",
             )
         cap = raw.get("cap_per_owner")
-        surplus = str(raw.get("cap_surplus_to") or "village_collective")
+        surplus = _string(raw, "cap_surplus_to", "village_collective") or "village_collective"
         if surplus not in PARTIES or surplus == "owners":
             raise Invalid(f"超出封顶的部分应归某一方，而非 {surplus!r}。",
                           f"the money above the caps must go to a party, not {surplus!r}.")  # fmt: skip
+        sources = raw.get("sources") or []
+        if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
+            raise Invalid(
+                "规则的 sources 应为文字列表。", "the rule's sources must be a list of texts."
+            )
+        payees = _mapping(raw, "payees")
+        if not all(k in PARTIES and isinstance(v, str) for k, v in payees.items()):
+            raise Invalid("规则的 payees 应为“分配方: 收款人名称”。",
+                          "the rule's payees must map parties to payee names.")  # fmt: skip
+        unverified = raw.get("unverified", False)
+        if not isinstance(unverified, bool):
+            raise Invalid(
+                "规则的 unverified 应为 true 或 false。",
+                "the rule's unverified must be true or false.",
+            )
         return cls(
             shares=shares, basis=basis, owner_shares=owner_shares,
             cap_per_owner=None if cap is None else _decimal(cap, "封顶 / cap"),
-            cap_surplus_to=surplus,
-            payees={str(k): str(v) for k, v in dict(raw.get("payees") or {}).items()},
-            preset=raw.get("preset"), sources=tuple(raw.get("sources") or ()),
-            unverified=bool(raw.get("unverified", False)), note=str(raw.get("note") or ""),
+            cap_surplus_to=surplus, payees=dict(payees), preset=_string(raw, "preset", None),
+            sources=tuple(sources), unverified=unverified, note=_string(raw, "note", "") or "",
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:

@@ -21,7 +21,10 @@ from registry.compensation.allocation import FEN, Share, allocate_fen
 from registry.compensation.rules import PARTIES, RuleSpec
 from registry.errors import Invalid
 
-__all__ = ["OwnerFigures", "SplitLine", "owner_weight", "split_amount"]
+__all__ = ["MAX_AMOUNT", "OwnerFigures", "SplitLine", "owner_weight", "split_amount"]
+
+MAX_AMOUNT = Decimal(10**12)
+"""The largest amount a roster shares out (yuan): a bound on mistakes, far above any county's."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,9 @@ def split_amount(
     with a share (in :data:`PARTIES` order); amounts in yuan, whole fen, ≥ 0, summing exactly
     to ``amount``. Refused: an amount not in whole fen or negative; an owners' share with no
     owner or every owner's weight zero (and no cap surplus party to take it)."""
-    if amount < 0 or amount != amount.quantize(FEN):
-        raise Invalid(f"分配金额 {amount} 元无效：应为不小于 0、精确到分。",
-                      f"amount {amount} yuan: must be ≥ 0 and in whole fen.")  # fmt: skip
+    if not amount.is_finite() or not 0 <= amount <= MAX_AMOUNT or amount != amount.quantize(FEN):
+        raise Invalid(f"分配金额 {amount} 元无效：应在 0 至 1 万亿元之间、精确到分。",
+                      f"amount {amount} yuan: must be 0 to 10^12 yuan, in whole fen.")  # fmt: skip
     parties = allocate_fen(amount, [Share(p, f) for p, f in spec.shares.items() if f > 0])
     owners_total = parties.pop("owners", Decimal("0.00"))
     lines: list[SplitLine] = []

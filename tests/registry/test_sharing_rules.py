@@ -110,6 +110,14 @@ def test_every_preset_is_flagged_unverified_with_its_sources() -> None:
         {"shares": {"owners": "-0.5", "developer": "1.5"}, "basis": "area"},
         {"shares": {"owners": "half"}, "basis": "area"},
         {"shares": {}, "basis": "area"},
+        {"shares": {"owners": "1e999999999"}, "basis": "area"},  # no exponents (nor huge numbers)
+        {"shares": {"owners": "1/0"}, "basis": "area"},
+        {"shares": {"owners": True}, "basis": "area"},
+        {"shares": {"owners": "1"}, "basis": "shares", "owner_shares": ["张三"]},
+        {"shares": {"owners": "1"}, "basis": "area", "cap_per_owner": "NaN"},
+        {"shares": {"owners": "1"}, "basis": "area", "preset": {"x": 1}},
+        {"shares": {"owners": "1"}, "basis": "area", "sources": 5},
+        {"shares": {"owners": "1"}, "basis": "area", "payees": {"landlord": "x"}},
     ],
 )
 def test_a_rule_that_does_not_sum_to_exactly_one_or_is_unclear_is_refused(raw: dict) -> None:  # type: ignore[type-arg]
@@ -125,6 +133,14 @@ def test_decimal_shares_are_read_exactly() -> None:
     assert spec.shares == {"owners": Fraction(1, 10), "developer": Fraction(1, 5),
                            "management": Fraction(7, 10)}  # fmt: skip
     assert RuleSpec.build(spec.to_json()) == spec  # stored and read back unchanged
+
+
+@pytest.mark.parametrize(
+    "amount", ["-1.00", "1.001", "NaN", "Infinity", "1E+13", "1000000000000.01"]
+)
+def test_an_amount_out_of_range_or_with_a_fraction_of_a_fen_is_refused(amount: str) -> None:
+    with pytest.raises(Invalid):
+        split_amount(Decimal(amount), preset_rule("per-mu"), OWNERS, "dev")
 
 
 def test_nobody_to_share_the_owners_part_by_is_refused() -> None:
