@@ -22,6 +22,7 @@ from api.routes import (
     auth,
     certificates,
     compensation,
+    compensation_payments,
     credits,
     inventory,
     organisations,
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inventory,
         purchases,
         compensation,
+        compensation_payments,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -357,3 +357,27 @@ class UnknownPriceScenario(ValuationError, NotFound):
 
 class BadValuationInput(ValuationError, Invalid):
     """A price, rate, growth, premium or threshold that cannot be used (negative, ≤ −100 % …)."""
+# -- issue #17 part B: benefit sharing, owner identities and payment rosters ----------------------
+# (registry/compensation/owners.py, rosters.py)
+
+
+class IdentityFileRejected(Invalid):
+    """An owner-identity file was refused; nothing was written. ``rows`` lists each bad row:
+    (row number as the spreadsheet shows it, reason zh, reason en)."""
+
+    def __init__(self, message_zh: str, message_en: str, rows: list[tuple[int, str, str]]) -> None:
+        super().__init__(message_zh, message_en)
+        self.rows = rows
+
+
+class UnknownRoster(NotFound):
+    """No payment roster has this id."""
+
+
+class RosterClosed(Conflict):
+    """The roster is approved or paid already (it never changes), or not in the state the
+    action needs."""
+
+
+class IdentityMissing(Conflict):
+    """A roster pays owners who have no checked identity and bank card on record."""

@@ -15,6 +15,7 @@ import typer
 from registry.cli import (
     audit,
     compensation,
+    compensation_payments,
     credits,
     inventory,
     model,
@@ -45,6 +46,7 @@ app.add_typer(users.users_app, name="users")
 app.add_typer(users.org_app, name="org")
 app.add_typer(opendata.opendata_app, name="opendata")
 app.add_typer(tiles.tiles_app, name="tiles")
+compensation_payments.register(compensation.compensation_app)
 app.add_typer(compensation.compensation_app, name="compensation")
 
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from registry.compensation.demo import DEMO_SCENARIOS, demo_valuation
+from registry.compensation.valuation_demo import DEMO_SCENARIOS, demo_valuation
 from registry.compensation.loans import loan_to_value
 from registry.compensation.prices import add_price, list_prices, price_in_force
 from registry.compensation.valuation import label_premium, npv_terms, value_project

@@ -1,0 +1,318 @@
+"""Owners' identities, payment rosters, their approval, payment, exports and who may see them,
+on a real registry (both engines): the API scenario — project L1 verified for 1,000.5 t in
+period 1, the test users (director: admin, li: bureau staff, owner: forest owner, buyer).
+
+The arithmetic of the split is worked out by hand in test_sharing_rules.py; here: a roster
+sums exactly to the amount and names its rule version, an approved roster never changes (a new
+rule version does not touch it, preparing it again is refused), approval is refused naming the
+owners without an identity, a bad identity file names its rows and writes nothing, the public
+notice holds no full name or number, a forest owner sees only its own lines, a buyer nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import Engine, text
+
+from registry.compensation.roster_demo import demo_compensation, synthetic_identity
+from registry.compensation.exports import export_roster
+from registry.compensation.owners import import_identities, link_owner
+from registry.compensation.presets import preset_rule
+from registry.compensation.rosters import (
+    approve_roster,
+    my_payments,
+    pay_roster,
+    prepare_roster,
+    roster_view,
+)
+from registry.compensation.rules import RuleSpec, create_rule
+from registry.db import session_scope
+from registry.errors import (
+    Forbidden,
+    IdentityFileRejected,
+    IdentityMissing,
+    Invalid,
+    NotFound,
+    RosterClosed,
+)
+from registry.users import load_actor
+from tests.api.api_fixtures import api_registry
+from tests.conftest import registry_digest
+
+HEADER = ["姓名", "身份证号", "统一社会信用代码", "开户行", "银行卡号", "电话"]
+
+
+@pytest.fixture
+def l1(scenario: Callable[..., Engine]) -> Engine:
+    return scenario("api", api_registry)
+
+
+def _owners(engine: Engine) -> list[tuple[int, str, str]]:
+    """The owners of L1's stands: (id, name, kind)."""
+    with engine.connect() as c:
+        return [tuple(r) for r in c.execute(text(  # type: ignore[misc]
+            "SELECT DISTINCT o.id, o.name, o.kind FROM owner o JOIN stand s ON s.owner_id = o.id "
+            "JOIN project_stand ps ON ps.stand_key = s.stand_key AND ps.active "
+            "JOIN project p ON p.id = ps.project_id WHERE p.code = 'L1' AND s.is_current "
+            "ORDER BY o.id"))]  # fmt: skip
+
+
+def _identity_csv(rows: list[dict[str, str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=HEADER)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def _identities(engine: Engine, skip: int = 0) -> list[dict[str, str]]:
+    return [synthetic_identity(i, n, k) for i, n, k in _owners(engine)[skip:]]
+
+
+def _act(engine: Engine, user: str, work: Callable[..., Any]) -> Any:
+    with session_scope(engine) as s:
+        return work(s, load_actor(s, user))
+
+
+def test_a_bad_identity_file_names_its_rows_and_writes_nothing(l1: Engine) -> None:
+    rows = [r for r in _identities(l1) if r["身份证号"]]  # households
+    good = rows[0]
+    number = rows[1]["身份证号"]  # one check character is right: any other is wrong
+    bad_id = {**rows[1], "身份证号": number[:-1] + ("1" if number[-1] != "1" else "2")}
+    card = rows[2]["银行卡号"]
+    bad_card = {**rows[2], "银行卡号": card[:-1] + str((int(card[-1]) + 1) % 10)}
+    stranger = {**good, "姓名": "不存在的人"}
+    before = registry_digest(l1)
+    data = _identity_csv([good, bad_id, bad_card, stranger])
+    with pytest.raises(IdentityFileRejected) as refused:
+        _act(l1, "li", lambda s, a: import_identities(s, a, data, "ids.csv"))
+    # rows as the spreadsheet counts them: headers on row 1, so the bad rows are 3, 4 and 5
+    assert sorted({n for n, _, _ in refused.value.rows}) == [3, 4, 5]
+    assert "第 3 行" in refused.value.message_zh and "row 5" in refused.value.message_en
+    assert "不存在的人" in refused.value.message_zh
+    assert registry_digest(l1) == before  # nothing written, not even an audit event
+
+
+def test_identities_import_again_safely_and_the_audit_keeps_no_number(l1: Engine) -> None:
+    rows = _identities(l1)
+    data = _identity_csv(rows)
+    first = _act(l1, "li", lambda s, a: import_identities(s, a, data, "ids.csv"))
+    again = _act(l1, "li", lambda s, a: import_identities(s, a, data, "ids.csv"))
+    assert (first.added, first.replaced) == (len(rows), 0)
+    assert (again.added, again.replaced) == (0, len(rows))
+    with l1.connect() as c:
+        assert c.execute(text("SELECT COUNT(*) FROM owner_identity")).scalar_one() == len(rows)
+        payloads = [p for (p,) in c.execute(text(
+            "SELECT payload FROM audit_event WHERE action = 'compensation.identities'"))]  # fmt: skip
+    assert len(payloads) == 2
+    for row in rows:
+        for number in (row["身份证号"], row["统一社会信用代码"], row["银行卡号"]):
+            assert not number or all(number not in p for p in payloads)
+    # a buyer may not import identities
+    with pytest.raises(Forbidden):
+        _act(l1, "buyer", lambda s, a: import_identities(s, a, data, "ids.csv"))
+
+
+def test_roster_sums_approval_payment_and_an_approved_roster_never_changes(l1: Engine) -> None:
+    rule = _act(l1, "li", lambda s, a: create_rule(s, a, "L1", preset_rule("per-mu")))
+    assert rule.version == 1
+    draft = _act(l1, "li", lambda s, a: prepare_roster(s, a, "L1", 1, Decimal("73448.70")))
+    owners = _owners(l1)
+    owner_lines = [ln for ln in draft.lines if ln["owner_id"] is not None]
+    assert sorted(ln["owner_id"] for ln in owner_lines) == [i for i, _, _ in owners]
+    assert sum(Decimal(ln["amount"]) for ln in draft.lines) == Decimal("73448.70")
+    # management takes 1/10: 7,344,870 fen / 10 = 734,487 fen exactly
+    assert [ln["amount"] for ln in draft.lines if ln["party"] == "management"] == ["7344.87"]
+    assert {ln["rule_version"] for ln in draft.lines} == {1}
+    # the owners' part by area: each owner's share within a fen of its exact quota
+    areas = {ln["owner_id"]: Fraction(ln["figures"]["area_ha"]) for ln in owner_lines}
+    total_area = sum(areas.values(), Fraction(0))
+    for ln in owner_lines:
+        quota = Fraction(6610383) * areas[ln["owner_id"]] / total_area  # owners' 9/10, in fen
+        assert abs(Fraction(Decimal(ln["amount"]) * 100) - quota) < Fraction(101, 100)
+
+    # a draft may be prepared again (replaced); staff may not approve; no identity: refused
+    draft = _act(l1, "li", lambda s, a: prepare_roster(s, a, "L1", 1, Decimal("73448.70")))
+    with pytest.raises(Forbidden):
+        _act(l1, "li", lambda s, a: approve_roster(s, a, draft.id))
+    data = _identity_csv(_identities(l1, skip=1))  # the first owner has none
+    _act(l1, "li", lambda s, a: import_identities(s, a, data, "ids.csv"))
+    with pytest.raises(IdentityMissing) as refused:
+        _act(l1, "director", lambda s, a: approve_roster(s, a, draft.id))
+    assert owners[0][1] in refused.value.message_zh and owners[1][1] not in refused.value.message_zh
+    data = _identity_csv(_identities(l1))
+    _act(l1, "li", lambda s, a: import_identities(s, a, data, "ids.csv"))
+    approved = _act(l1, "director", lambda s, a: approve_roster(s, a, draft.id))
+    assert approved.status == "approved"
+
+    # a new rule version does not touch the approved roster; preparing it again is refused
+    _act(l1, "li", lambda s, a: create_rule(s, a, "L1", RuleSpec.build(
+        {"shares": {"owners": "1/2", "developer": "1/2"}, "basis": "area"})))  # fmt: skip
+    with pytest.raises(RosterClosed):
+        _act(l1, "li", lambda s, a: prepare_roster(s, a, "L1", 1, Decimal("1.00")))
+    after = _act(l1, "li", lambda s, a: roster_view(s, a, draft.id))
+    assert after.lines == approved.lines and after.rule_version == 1
+
+    with pytest.raises(Forbidden):
+        _act(l1, "li", lambda s, a: pay_roster(s, a, draft.id, "BATCH-1"))
+    paid = _act(l1, "director", lambda s, a: pay_roster(s, a, draft.id, "BATCH-2026-001"))
+    assert (paid.status, paid.payment_reference, paid.lines) == ("paid", "BATCH-2026-001",
+                                                                  approved.lines)  # fmt: skip
+    with pytest.raises(RosterClosed):
+        _act(l1, "director", lambda s, a: pay_roster(s, a, draft.id, "again"))
+    with l1.connect() as c:
+        actions = [a for (a,) in c.execute(text(
+            "SELECT action FROM audit_event WHERE entity_type = 'roster' ORDER BY id"))]  # fmt: skip
+    assert actions == ["compensation.roster", "compensation.roster",
+                       "compensation.roster_approved", "compensation.roster_paid"]  # fmt: skip
+
+
+def test_exports_and_the_notice_shows_no_full_name_or_number(l1: Engine, tmp_path: Path) -> None:
+    with session_scope(l1) as s:
+        admin, staff = load_actor(s, "director"), load_actor(s, "li")
+        report = demo_compensation(s, admin, staff, "L1", tmp_path)
+    assert report.status == "approved" and len(report.files) == 4
+    rows = _identities(l1)
+    with session_scope(l1) as s:
+        view = roster_view(s, staff, report.roster_id)
+        files = {f.name.rsplit("-", 1)[-1]: f.content for fmt in ("xlsx", "bank-csv", "notice")
+                 for f in export_roster(s, staff, report.roster_id, fmt)}  # fmt: skip
+    assert view.method["unverified"] and view.method["removals_rule"]
+    # Excel: one row per line, the total by formula, the rule sheet says unverified
+    book = load_workbook(BytesIO(files[f"R{report.roster_id}.xlsx"]))
+    sheet = book["发放名册"]
+    amounts = [sheet.cell(r, 12).value for r in range(2, 2 + len(view.lines))]
+    assert sum(Decimal(str(a)) for a in amounts) == report.amount
+    assert sheet.cell(2 + len(view.lines), 12).value == f"=SUM(L2:L{1 + len(view.lines)})"
+    assert any("未核实" in str(c.value) for r in book["规则与来源"].iter_rows() for c in r)
+    # bank file: the owners paid, card and amount to the fen, a reference each
+    bank = list(csv.reader(io.StringIO(files["bank.csv"].decode("utf-8-sig"))))
+    assert bank[0] == ["户名", "卡号", "金额", "附言"]
+    cards = {r["姓名"]: r["银行卡号"] for r in rows}
+    paid = {
+        ln["payee"]: ln["amount"] for ln in view.lines if ln["owner_id"] and ln["amount"] != "0.00"
+    }
+    assert {r[0]: (r[1], r[2]) for r in bank[1:]} == {n: (cards[n], a) for n, a in paid.items()}
+    assert len({r[3] for r in bank[1:]}) == len(bank) - 1
+    # the public notice: no full name, ID number, credit code or card of any identity
+    for name in ("notice.csv", "notice.html"):
+        notice = files[name].decode("utf-8-sig")
+        for row in rows:
+            assert row["姓名"] not in notice, (name, row["姓名"])
+            for number in (row["身份证号"], row["统一社会信用代码"], row["银行卡号"]):
+                assert not number or number not in notice
+        masked = next(r for r in rows if r["身份证号"])["身份证号"]
+        assert masked[:6] + "********" + masked[-4:] in notice  # the masked form is there
+    # the demo's amount: int(1,000.5 t verified) × 73.41 yuan/t = 1,000 × 73.41 = 73,410.00
+    assert report.amount == Decimal("73410.00")
+
+
+def test_a_forest_owner_sees_only_its_own_lines_and_a_buyer_nothing(
+    l1: Engine, tmp_path: Path
+) -> None:
+    with session_scope(l1) as s:
+        report = demo_compensation(
+            s, load_actor(s, "director"), load_actor(s, "li"), "L1", tmp_path
+        )
+    owners = _owners(l1)
+    mine = owners[1]
+    with pytest.raises(NotFound):  # not linked yet
+        _act(l1, "owner", my_payments)
+    with pytest.raises(Forbidden):
+        _act(l1, "li", lambda s, a: link_owner(s, a, mine[1], "owner"))  # admin only
+    _act(l1, "director", lambda s, a: link_owner(s, a, mine[1], "owner"))
+    seen = _act(l1, "owner", my_payments)
+    with session_scope(l1) as s:
+        view = roster_view(s, load_actor(s, "li"), report.roster_id)
+    expected = [ln for ln in view.lines if ln["owner_id"] == mine[0]]
+    assert [(p["roster"], p["amount"], p["stands"]) for p in seen] == [
+        (report.roster_id, ln["amount"], ln["stands"]) for ln in expected
+    ]
+    for who in ("buyer", "owner"):
+        with pytest.raises(Forbidden):
+            _act(l1, who, lambda s, a: roster_view(s, a, report.roster_id))
+    with pytest.raises(Forbidden):
+        _act(l1, "buyer", my_payments)
+
+
+def test_the_command_line_round(l1: Engine, db_url: str, tmp_path: Path) -> None:
+    from tests.cli_runner import run_cli
+
+    env = {"TANHUI_DATABASE_URL": db_url}
+
+    def tanhui(user: str, *args: str) -> Any:
+        return run_cli("--as", user, "compensation", *args, env=env, cwd=tmp_path)
+
+    rows = _identities(l1)
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(_identity_csv([rows[0], {**rows[1], "银行卡号": "1234"}]))
+    before = registry_digest(l1)
+    done = tanhui("li", "owners", "import", str(bad))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.index("第 3 行") < done.stderr.index("row 3")  # zh first, then en
+    assert registry_digest(l1) == before
+    good = tmp_path / "ids.csv"
+    good.write_bytes(_identity_csv(rows))
+    assert tanhui("li", "owners", "import", str(good)).returncode == 0
+    assert tanhui("li", "rules", "--project", "L1", "--preset", "per-mu").returncode == 0
+    made = tanhui("li", "roster", "--project", "L1", "--period", "1", "--amount", "1000.00",
+                  "--json")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    rid = str(json.loads(made.stdout)["id"])
+    assert tanhui("li", "approve", "--roster", rid).returncode == 5  # admin only
+    assert tanhui("director", "approve", "--roster", rid).returncode == 0
+    out = tmp_path / "out"
+    assert (
+        tanhui("li", "export", "--roster", rid, "--format", "notice", "--out", str(out)).returncode
+        == 0
+    )
+    assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".html"]
+    assert tanhui("director", "pay", "--roster", rid, "--reference", "B-9").returncode == 0
+    assert tanhui("buyer", "show", "--roster", rid).returncode == 5
+
+
+def test_an_identity_workbook_keeps_the_x_and_leading_zeros(l1: Engine, tmp_path: Path) -> None:
+    import pandas as pd
+
+    rows = _identities(l1)
+    with_x = next(r for r in rows if r["身份证号"].endswith("X"))  # one of L1's households
+    path = tmp_path / "ids.xlsx"
+    pd.DataFrame(rows, columns=HEADER).to_excel(path, index=False)
+    done = _act(l1, "li", lambda s, a: import_identities(s, a, path.read_bytes(), path.name))
+    assert done.added == len(rows)
+    with l1.connect() as c:
+        stored = c.execute(text(
+            "SELECT i.id_number FROM owner_identity i JOIN owner o ON o.id = i.owner_id "
+            "WHERE o.name = :n"), {"n": with_x["姓名"]}).scalar_one()  # fmt: skip
+    assert stored == with_x["身份证号"]
+
+
+def test_income_shares_must_name_every_owner_and_only_registered_ones(l1: Engine) -> None:
+    owners = _owners(l1)
+    table = {name: 1 for _, name, _ in owners[1:]}
+    with pytest.raises(Invalid) as refused:
+        _act(l1, "li", lambda s, a: create_rule(
+            s, a, "L1", preset_rule("hunan-shares", {"owner_shares": {**table, "无名氏": 2}})))  # fmt: skip
+    assert "无名氏" in refused.value.message_zh
+    _act(l1, "li", lambda s, a: create_rule(s, a, "L1",
+                                            preset_rule("hunan-shares", {"owner_shares": table})))  # fmt: skip
+    with pytest.raises(Invalid) as refused:
+        _act(l1, "li", lambda s, a: prepare_roster(s, a, "L1", 1, Decimal("100.00")))
+    assert owners[0][1] in refused.value.message_zh
+    full = {name: 2 if i % 2 else 1 for i, (_, name, _) in enumerate(owners)}
+    _act(l1, "li", lambda s, a: create_rule(s, a, "L1",
+                                            preset_rule("hunan-shares", {"owner_shares": full})))  # fmt: skip
+    view = _act(l1, "li", lambda s, a: prepare_roster(s, a, "L1", 1, Decimal("100.00")))
+    assert view.rule_version == 2 and sum(Decimal(ln["amount"]) for ln in view.lines) == Decimal(
+        "100.00"
+    )
