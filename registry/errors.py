@@ -357,6 +357,8 @@ class UnknownPriceScenario(ValuationError, NotFound):
 
 class BadValuationInput(ValuationError, Invalid):
     """A price, rate, growth, premium or threshold that cannot be used (negative, ≤ −100 % …)."""
+
+
 # -- issue #17 part B: benefit sharing, owner identities and payment rosters ----------------------
 # (registry/compensation/owners.py, rosters.py)
 

@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from registry.compensation.roster_demo import synthetic_identity
 from registry.compensation.owners import import_identities, link_owner
+from registry.compensation.roster_demo import synthetic_identity
 from registry.db import session_scope
 from registry.users import load_actor
 from tests.api.conftest import Api

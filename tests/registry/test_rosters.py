@@ -24,10 +24,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Engine, text
 
-from registry.compensation.roster_demo import demo_compensation, synthetic_identity
 from registry.compensation.exports import export_roster
 from registry.compensation.owners import import_identities, link_owner
 from registry.compensation.presets import preset_rule
+from registry.compensation.roster_demo import demo_compensation, synthetic_identity
 from registry.compensation.rosters import (
     approve_roster,
     my_payments,

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from registry.compensation.valuation_demo import DEMO_SCENARIOS, demo_valuation
 from registry.compensation.loans import loan_to_value
 from registry.compensation.prices import add_price, list_prices, price_in_force
 from registry.compensation.valuation import label_premium, npv_terms, value_project
+from registry.compensation.valuation_demo import DEMO_SCENARIOS, demo_valuation
 from registry.db import session_scope
 from registry.errors import Category, RegistryError
 from registry.issuance import issue
