@@ -326,3 +326,21 @@ def test_the_command_line(reg: Engine, db_url: str) -> None:
     bad_date = run_cli("compensation", "value", "--project", "L1", "--date", "soon", env=env)
     assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr
     assert _counts(reg) == before
+
+
+def test_labelled_credits_carry_their_premium_into_the_value_and_the_pledge(reg: Engine) -> None:
+    """An eco-label attached through the ledger (ledger.label) lifts the value of the credits
+    carrying it, for the holder's credits and for a bank's pledge."""
+    from registry.ledger.labels import relabel
+
+    _price(reg, "TEST", "80.00", label_premiums={"BIO": "10"})
+    with session_scope(reg) as s:
+        relabel(s, ADMIN, "lab-1", "L1", "BIO")  # all 1,000 live credits: 900 held, 100 buffer
+        pledge(s, STAFF, "p-1", "HOLD-L1", "BANK", "DK-1", D("12000.00"), quantity=200)
+    with session_scope(reg) as s:
+        value = value_project(s, STAFF, "L1", "TEST").scenarios[0]
+        line = loan_to_value(s, BANK_USER, "TEST").loans[0]
+    # the holder's 900 labelled credits: 900 × 80 元 × 10 % = 7,200.00 premium
+    assert value.label_premium_yuan == "7200.00"
+    # the pledge: 200 × 80 × (1 + 10 %) = 17,600.00; LTV 12,000 / 17,600 = 0.681818… → 0.6818
+    assert (line.value_yuan, line.ltv) == ("17600.00", "0.6818")
