@@ -15,6 +15,7 @@ A change is a new version; old versions are kept, and every roster names the ver
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -244,6 +245,18 @@ def _project(session: Session, code: str) -> Project:
     return found
 
 
+def _without_names(rule: dict[str, Any]) -> dict[str, Any]:
+    """The rule as the audit log keeps it: the 股 table (owner names → shares: household names,
+    RULES 8) replaced by its SHA-256 and size — the private rule row holds the table, and the
+    digest proves which table the logged version had."""
+    table = rule.pop("owner_shares")
+    rule["owner_shares_sha256"] = hashlib.sha256(
+        json.dumps(table, ensure_ascii=False, sort_keys=True).encode()
+    ).hexdigest()
+    rule["owner_shares_n"] = len(table)
+    return rule
+
+
 def create_rule(session: Session, actor: Actor, project_code: str, spec: RuleSpec) -> StoredRule:
     """The project's next rule version (bureau staff or admin); the 股 table's names must be
     registered owners. Audit event ``compensation.rule``."""
@@ -275,7 +288,7 @@ def create_rule(session: Session, actor: Actor, project_code: str, spec: RuleSpe
     ).scalar_one()  # fmt: skip
     append_event(session, actor=actor.label, action="compensation.rule", entity_type="project",
                  entity_id=project_code,
-                 payload={"version": version, "rule_id": rule_id, **spec.to_json()})  # fmt: skip
+                 payload={"version": version, "rule_id": rule_id, **_without_names(spec.to_json())})  # fmt: skip
     return StoredRule(rule_id, project_code, version, spec, actor.label, at)
 
 

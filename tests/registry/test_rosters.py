@@ -316,3 +316,19 @@ def test_income_shares_must_name_every_owner_and_only_registered_ones(l1: Engine
     assert view.rule_version == 2 and sum(Decimal(ln["amount"]) for ln in view.lines) == Decimal(
         "100.00"
     )
+
+
+def test_the_audit_log_keeps_the_income_share_table_as_a_digest_never_names(l1: Engine) -> None:
+    import hashlib
+
+    owners = _owners(l1)
+    table = {name: 2 if i % 2 else 1 for i, (_, name, _) in enumerate(owners)}
+    _act(l1, "li", lambda s, a: create_rule(s, a, "L1",
+                                            preset_rule("hunan-shares", {"owner_shares": table})))  # fmt: skip
+    with l1.connect() as c:
+        payload = json.loads(c.execute(text(
+            "SELECT payload FROM audit_event WHERE action = 'compensation.rule' ORDER BY id DESC")).first()[0])  # fmt: skip
+    assert not any(name in json.dumps(payload, ensure_ascii=False) for _, name, _ in owners)
+    text_ = json.dumps({k: str(v) for k, v in table.items()}, ensure_ascii=False, sort_keys=True)
+    assert payload["owner_shares_sha256"] == hashlib.sha256(text_.encode()).hexdigest()
+    assert payload["owner_shares_n"] == len(owners)
