@@ -5,7 +5,7 @@ balances and history of its organisation's accounts; retiring credits for a bene
 the certificate page); its organisation's purchase requests (buyers ask from a project page:
 ``/purchase-requests/new``); bureau staff: requests waiting to be confirmed or rejected, and
 the inventory upload and project creation pages; a bank: the pledges it holds, to release or
-enforce; a holder: a pledge to a bank.
+enforce; a holder: a pledge to a bank; a forest owner: its own eco-compensation payments.
 
 Every form posts to a handler here that calls the API's own route function with the form's
 fields (:mod:`api.pages.forms`): the same service call, the same checks, the same idempotency
@@ -28,11 +28,13 @@ from api.routes import credits, purchases
 from api.schemas import PledgeCreate, RetireCreate
 from registry import ledger
 from registry.actors import Actor
-from registry.errors import Invalid
+from registry.compensation.rosters import my_payments
+from registry.errors import Invalid, NotFound
 from registry.listings import STAFF_ROLES
 from registry.organisations import list_organisations
 from registry.public import data_as_of, project_card
 from registry.purchases import available_for_purchase, purchase_page
+from registry.vocabulary import Role
 
 __all__ = ["router"]
 
@@ -73,8 +75,20 @@ def _account_context(session: Session, actor: Actor) -> dict[str, Any]:
             a for a in overview.accounts if a.holder in bank_names and a.kind == "holding"
         ],
         "is_staff": staff,
+        "payments": _own_payments(session, actor),
         "as_of": data_as_of(session),
     }
+
+
+def _own_payments(session: Session, actor: Actor) -> dict[str, Any] | None:
+    """A forest owner's own eco-compensation lines (approved and paid rosters), or why there are
+    none (the user is not linked to an owner yet); None for every other role."""
+    if not actor.has(Role.FOREST_OWNER):
+        return None
+    try:
+        return {"lines": my_payments(session, actor), "unlinked": False}
+    except NotFound:
+        return {"lines": [], "unlinked": True}
 
 
 @router.get("/account", response_class=HTMLResponse)
