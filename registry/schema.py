@@ -25,6 +25,7 @@ _SPATIAL_INTERNALS = re.compile(
 
 def target_metadata() -> MetaData:
     """Every table of the registry on one metadata (importing the modules that define them)."""
+    import registry.labels.tables
     import registry.ledger.tables
     import registry.models
     import registry.user_tables
