@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from registry.cli import audit, credits, inventory, model, opendata, project, tiles, users
+from registry.cli import audit, credits, inventory, labels, model, opendata, project, tiles, users
 from registry.cli.context import console, ctx, err_console
 from registry.cli.exits import EXIT_FAILED, EXIT_USAGE
 
@@ -35,6 +35,7 @@ app.add_typer(users.users_app, name="users")
 app.add_typer(users.org_app, name="org")
 app.add_typer(opendata.opendata_app, name="opendata")
 app.add_typer(tiles.tiles_app, name="tiles")
+app.add_typer(labels.labels_app, name="labels")
 
 
 @app.callback()
