@@ -23,6 +23,7 @@ from api.routes import (
     certificates,
     credits,
     inventory,
+    labels,
     organisations,
     projects,
     purchases,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stands,
         inventory,
         purchases,
+        labels,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -169,10 +169,11 @@ def check_entry(entry: Any, where: str) -> dict[str, Any]:
         if not isinstance(value, str) or not value.strip():
             raise BadLabelInput(f"标签 {where} 缺少 {name}。", f"label {where} lacks {name}.")
     code = entry["code"].strip()
-    if not set(code) <= CODE_CHARS or len(code) > 64:
+    if not set(code) <= CODE_CHARS or not 2 <= len(code) <= 40 or not code[0].isalnum():
         raise BadLabelInput(
-            f"标签代码 {code!r} 只能用小写字母、数字、_ 和 -（至多 64 个）。",
-            f"label code {code!r} may hold lower-case letters, digits, _ and - (64 at most).",
+            f"标签代码 {code!r} 只能用小写字母、数字、_ 和 -，2–40 个字符，以字母或数字开头。",
+            f"label code {code!r} may hold lower-case letters, digits, _ and -, 2–40 characters, "
+            "starting with a letter or digit.",
         )
     if entry["kind"] not in LABEL_KINDS:
         raise BadLabelInput(
@@ -197,12 +198,20 @@ def check_entry(entry: Any, where: str) -> dict[str, Any]:
     return {**entry, "code": code, "valid_from": start, "valid_to": end, "criteria": criteria}
 
 
-def add_label(session: Session, actor: Actor, entry: dict[str, Any], evidence: Path) -> LabelEntry:
-    """Add one entry to the catalogue (admin) with its evidence document's name and SHA-256.
-    A code already in the catalogue is refused (entries are never edited in place)."""
+def add_label(
+    session: Session, actor: Actor, entry: dict[str, Any], evidence: Path | tuple[str, str]
+) -> LabelEntry:
+    """Add one entry to the catalogue (admin) with its evidence document — a file, or its
+    (name, SHA-256) when the bytes came another way. A code already in the catalogue is refused
+    (entries are never edited in place)."""
     require_any_role(actor, (Role.ADMIN,), "添加生态标签 / add an eco-label")
     checked = check_entry(entry, str(entry.get("code", "?")) if isinstance(entry, dict) else "?")
-    digest = sha256_of_file(evidence)
+    if isinstance(evidence, tuple):
+        evidence_name, digest = evidence[0].strip(), evidence[1]
+    else:
+        evidence_name, digest = Path(evidence).name, sha256_of_file(evidence)
+    if not evidence_name:
+        raise BadLabelInput("证明文件须有文件名。", "the evidence document needs a file name.")
     db = DriverSQL(session)
     if db.first("SELECT 1 FROM eco_label WHERE code = :c", {"c": checked["code"]}):
         raise LabelConflict(
@@ -212,7 +221,7 @@ def add_label(session: Session, actor: Actor, entry: dict[str, Any], evidence: P
         )
     now = datetime.now(UTC)
     row = {"c": checked["code"], "zh": checked["name_zh"].strip(), "en": checked["name_en"].strip(),
-           "k": checked["kind"], "i": checked["issuer"].strip(), "en_": Path(evidence).name,
+           "k": checked["kind"], "i": checked["issuer"].strip(), "en_": evidence_name,
            "h": digest, "cr": canonical_json(checked["criteria"]), "f": checked["valid_from"],
            "t": checked["valid_to"], "by": actor.label, "at": now}  # fmt: skip
     db.rows(
@@ -249,3 +258,21 @@ def mark_revoked(session: Session, actor: Actor, code: str, reason: str) -> Labe
     append_event(session, actor=actor.label, action="label.revoked", entity_type="eco_label",
                  entity_id=code, payload={"code": code, "reason": reason.strip()})  # fmt: skip
     return get_label(session, code)
+
+
+def label_display(session: Session, codes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """How certificates show labels: the catalogue's Chinese and English names (the code when
+    the catalogue has no such entry), and "已撤销 / revoked since <date>" for a revoked one —
+    retired credits keep a label as it stood when they were retired."""
+    entries = label_names(session, codes)
+    shown = []
+    for code in sorted(set(codes)):
+        entry = entries.get(code)
+        if entry is None:
+            shown.append(code)
+            continue
+        text = f"{entry.name_zh} {entry.name_en}"
+        if entry.status == "revoked":
+            text += f"（已撤销 / revoked since {str(entry.revoked_at)[:10]}）"
+        shown.append(text)
+    return tuple(shown)

@@ -80,7 +80,7 @@ class AttachResult(Result):
     vintage: int | None
     quantity: int
     serials: tuple[str, ...]
-    untouched_retired: int
+    untouched_final: int
     op_id: int | None
     evaluation_digest: str
     share_area: float
@@ -93,7 +93,7 @@ class Detached(Result):
     project: str
     quantity: int
     serials: tuple[str, ...]
-    untouched_retired: int
+    untouched_final: int
     op_id: int | None
 
 
@@ -110,7 +110,9 @@ def _relabel(session: Session, actor: Actor, key: str, project: str, vintage: in
              label: str, attach: bool) -> Any:  # fmt: skip
     """The ledger's ``relabel`` operation (``registry.ledger.labels``, the lead's part of #17)."""
     module = importlib.import_module("registry.ledger.labels")
-    return module.relabel(session, actor, key, project, vintage, label, attach=attach)
+    return module.relabel(
+        session, actor, key, project=project, label=label, vintage=vintage, attach=attach
+    )
 
 
 def _stand_facts(session: Session, project_code: str) -> tuple[list[StandFacts], dict[str, Any]]:
@@ -261,7 +263,7 @@ def attach_label(
          "e": int(stored[0]), "d": evaluation.digest, "h": entry.evidence_sha256, "by": actor.label, "t": now},
     )  # fmt: skip
     result = AttachResult(label, project, vintage, int(moved.quantity), tuple(moved.serials),
-                          int(moved.untouched_retired), op_id, evaluation.digest, j.share_area,
+                          int(moved.untouched_final), op_id, evaluation.digest, j.share_area,
                           j.share_credits)  # fmt: skip
     append_event(session, actor=actor.label, action="label.attached", entity_type="label_attachment",
                  entity_id=f"{label}/{project}/{vintage if vintage is not None else '*'}",
@@ -303,7 +305,7 @@ def revoke_label(session: Session, actor: Actor, key: str, label: str, reason: s
              "h": entry.evidence_sha256, "by": actor.label, "t": now},
         )  # fmt: skip
         detached.append(Detached(project, int(moved.quantity), tuple(moved.serials),
-                                 int(moved.untouched_retired), op_id))  # fmt: skip
+                                 int(moved.untouched_final), op_id))  # fmt: skip
     result = RevokeResult(label, str(entry.revoked_at), reason.strip(), tuple(detached))
     request.finish(result.to_dict())
     return result
