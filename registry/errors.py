@@ -324,6 +324,10 @@ class BufferRule(LedgerError, Forbidden):
     registry's minimum."""
 
 
+class NothingToLabel(LedgerError, Conflict):
+    """No live credit in the scope lacks the label (to attach) or carries it (to detach)."""
+
+
 class LedgerTampered(LedgerError, Failure):
     """The tables disagree with the audit log that recorded them (a row changed behind the
     ledger's back)."""

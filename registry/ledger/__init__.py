@@ -26,6 +26,7 @@ and each operation runs a fixed handful of them whatever the number of blocks it
 from registry.errors import LedgerError
 from registry.ledger.accounts import ensure_account, open_account
 from registry.ledger.invariants import check_invariants
+from registry.ledger.labels import relabel
 from registry.ledger.moves import (
     ROUNDING_RULE,
     cancel,
@@ -73,6 +74,7 @@ __all__ = [
     "open_account",
     "parse_serial",
     "pledge",
+    "relabel",
     "release",
     "retire",
     "serial",

@@ -7,6 +7,7 @@ of blocks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,16 @@ from registry.errors import BadQuantity, InsufficientCredits, SerialsNotHeld
 from registry.ledger.operations import Operation
 from registry.ledger.serials import Range, format_block
 
-__all__ = ["Block", "NewBlock", "Piece", "insert_blocks", "live_blocks", "move", "select"]
+__all__ = [
+    "Block",
+    "NewBlock",
+    "Piece",
+    "insert_blocks",
+    "live_blocks",
+    "move",
+    "rewrite",
+    "select",
+]
 
 
 @dataclass
@@ -148,6 +158,18 @@ def move(
     Two statements whatever the number of blocks: one closes them, one writes the pieces.
     Returns the moved serials, one block each.
     """
+    return rewrite(op, pieces, lambda b: (b, account_id, state, pledge_id))
+
+
+def rewrite(
+    op: Operation,
+    pieces: list[Piece],
+    becomes: Callable[[Block], tuple[Block, int, str, int | None]],
+) -> tuple[str, ...]:
+    """Close each touched block and write its pieces: the part outside ``first..last`` as it was,
+    the part inside as ``becomes(block)`` says — (template for project, vintage and labels,
+    account, state, pledge). Two statements whatever the number of blocks. Returns the
+    rewritten serials, one block each."""
     if not pieces:
         return ()
     ids = {f"b{i}": b.id for i, (b, _, _) in enumerate(pieces)}
@@ -160,7 +182,8 @@ def move(
     for b, first, last in pieces:
         if first > b.first:
             rows.append((b, b.first, first - 1, b.account_id, b.state, b.pledge_id))
-        rows.append((b, first, last, account_id, state, pledge_id))
+        template, account_id, state, pledge_id = becomes(b)
+        rows.append((template, first, last, account_id, state, pledge_id))
         if last < b.last:
             rows.append((b, last + 1, b.last, b.account_id, b.state, b.pledge_id))
         moved.append(format_block(b.project, b.vintage, first, last))

@@ -24,12 +24,14 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from registry.audit import canonical_json
+from registry.ledger.labels import LIVE_STATES, label_set, labels_json
 from registry.ledger.serials import format_block, parse_serial
 from registry.organisations import EFFECTIVE_KIND
 
 __all__ = ["Difference", "ReplayReport", "replay"]
 
-Segment = list[Any]  # [first, last, account code, state, pledge id]
+Segment = list[Any]  # [first, last, account code, state, pledge id, labels (canonical JSON)]
+NO_LABELS = "[]"
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class _Model:
                 covered += hi - lo + 1
                 if first < lo:
                     kept.append([first, lo - 1, *seg[2:]])
-                kept.append([lo, hi, *to])
+                kept.append([lo, hi, *to, seg[5]])
                 if hi < last:
                     kept.append([hi + 1, last, *seg[2:]])
             if covered != r.size:
@@ -110,9 +112,46 @@ class _Model:
     def place(self, project: str, vintage: int, block: str, account: str) -> None:
         r = parse_serial(block)
         self.segments.setdefault((project, vintage), []).append(
-            [r.first, r.last, account, "active", None]
+            [r.first, r.last, account, "active", None, NO_LABELS]
         )
         self.segments[(project, vintage)].sort(key=lambda s: s[0])
+
+    def relabel(self, seq: int, serials: Iterable[str], label: str, attach: bool) -> None:
+        """Add ``label`` to (or take it from) the labels of each block of serials, which by the
+        log must be live (active or pledged) and lack (or carry) the label."""
+        for block in serials:
+            r = parse_serial(block)
+            segs = self.segments.setdefault((r.project, r.vintage), [])
+            covered, kept = 0, []
+            for seg in segs:
+                first, last = seg[0], seg[1]
+                if last < r.first or first > r.last:
+                    kept.append(seg)
+                    continue
+                lo, hi = max(first, r.first), min(last, r.last)
+                codes = set(label_set(seg[5]))
+                if seg[3] not in LIVE_STATES or (label in codes) == attach:
+                    self.problems.append(Difference(
+                        "audit_event", f"#{seq}",
+                        f"日志中的标签操作改写了 {format_block(r.project, r.vintage, lo, hi)}，但按日志它们为 {seg[3]}，标签 {seg[5]}",
+                        f"the logged label operation rewrites {format_block(r.project, r.vintage, lo, hi)}, which by "
+                        f"the log were {seg[3]} with labels {seg[5]}",
+                    ))  # fmt: skip
+                covered += hi - lo + 1
+                if first < lo:
+                    kept.append([first, lo - 1, *seg[2:]])
+                kept.append(
+                    [lo, hi, *seg[2:5], labels_json(codes | {label} if attach else codes - {label})]
+                )
+                if hi < last:
+                    kept.append([hi + 1, last, *seg[2:]])
+            if covered != r.size:
+                self.problems.append(Difference(
+                    "audit_event", f"#{seq}",
+                    f"日志中的标签操作改写了从未签发的序列号 {block}",
+                    f"the logged label operation rewrites serials that were never issued: {block}",
+                ))  # fmt: skip
+            segs[:] = sorted(kept, key=lambda s: s[0])
 
 
 def _events(session: Session) -> list[tuple[int, str, str, dict[str, Any]]]:
@@ -191,6 +230,8 @@ def _apply(model: _Model, seq: int, action: str, entity: str, payload: dict[str,
         fen = int(Decimal(result["amount_yuan"]) * 100)
         model.pledges[pid] = [op_id, result["account"], result["bank"], result["loan_ref"], fen,
                               int(result["quantity"]), "active", None]  # fmt: skip
+    elif kind == "label":
+        model.relabel(seq, result["serials"], result["label"], bool(result["attached"]))
     elif kind in ("release", "enforce"):
         pid = int(result["pledge"])
         pledge = model.pledges.get(pid)
@@ -295,11 +336,9 @@ def replay(session: Session) -> ReplayReport:
     for p, v, first, last, code, state, pledge, labels in _rows(session,
         "SELECT b.project_code, b.vintage, b.first_seq, b.last_seq, a.code, b.state, b.pledge_id, b.labels "
         "FROM credit_block b JOIN ledger_account a ON a.id = b.account_id WHERE b.closed_op_id IS NULL"):  # fmt: skip
-        stored.setdefault((p, int(v)), []).append([int(first), int(last), code, state, pledge])
-        if json.loads(labels) != []:
-            diffs.append(Difference("credit_block", format_block(p, int(v), int(first), int(last)),
-                                    f"表中有生态标签 {labels}，日志中没有贴标签的操作",
-                                    f"the table shows eco-labels {labels}; the log never attached any"))  # fmt: skip
+        stored.setdefault((p, int(v)), []).append(
+            [int(first), int(last), code, state, pledge, labels_json(label_set(labels))]
+        )
     for key in sorted(set(model.segments) | set(stored)):
         want, have = _merged(model.segments.get(key, [])), _merged(stored.get(key, []))
         if want == have:
@@ -307,10 +346,10 @@ def replay(session: Session) -> ReplayReport:
         project, vintage = key
         for seg in sorted(set(have) - set(want)):
             diffs.append(Difference("credit_block", format_block(project, vintage, seg[0], seg[1]),
-                                    f"表中为 {seg[2]} 的 {seg[3]} 积分，日志中不是这样",
-                                    f"the table holds these as {seg[3]} credits of {seg[2]}; the log does not"))  # fmt: skip
+                                    f"表中为 {seg[2]} 的 {seg[3]} 积分（生态标签 {seg[5]}），日志中不是这样",
+                                    f"the table holds these as {seg[3]} credits of {seg[2]} (eco-labels {seg[5]}); the log does not"))  # fmt: skip
         for seg in sorted(set(want) - set(have)):
             diffs.append(Difference("credit_block", format_block(project, vintage, seg[0], seg[1]),
-                                    f"按日志应为 {seg[2]} 的 {seg[3]} 积分，表中不是这样",
-                                    f"by the log these are {seg[3]} credits of {seg[2]}; the table differs"))  # fmt: skip
+                                    f"按日志应为 {seg[2]} 的 {seg[3]} 积分（生态标签 {seg[5]}），表中不是这样",
+                                    f"by the log these are {seg[3]} credits of {seg[2]} (eco-labels {seg[5]}); the table differs"))  # fmt: skip
     return ReplayReport(len(events), tuple(diffs))

@@ -30,6 +30,7 @@ __all__ = [
     "PledgeResult",
     "PledgeView",
     "ProjectHoldings",
+    "RelabelResult",
     "RetireResult",
     "RetirementLine",
     "TransferResult",
@@ -110,6 +111,22 @@ class PledgeCloseResult(Result):
     action: str
     quantity: int
     serials: tuple[str, ...]
+    replayed: bool = transient()
+
+
+@dataclass(frozen=True)
+class RelabelResult(Result):
+    """An eco-label attached to (or detached from) live credits of a project: the serials whose
+    blocks were rewritten, and how many retired or cancelled credits in the scope were left as
+    they stood (a retirement is final: its labels are those it was retired with)."""
+
+    project: str
+    vintage: int | None
+    label: str
+    attached: bool
+    quantity: int
+    serials: tuple[str, ...]
+    untouched_final: int
     replayed: bool = transient()
 
 
@@ -220,6 +237,7 @@ class Certificate(Result):
     serials: tuple[str, ...]
     projects: tuple[CertificateProject, ...] = field(metadata={"of": CertificateProject})
     audit_event: dict[str, Any]
+    labels: tuple[str, ...] = ()  # the eco-label codes the credits carried when retired
 
 
 @dataclass(frozen=True)
@@ -232,6 +250,7 @@ class HistoryEntry(Result):
     created_by: str
     at: str
     closed_by: str | None
+    labels: tuple[str, ...] = ()  # the block's eco-label codes (a label operation rewrites it)
 
 
 @dataclass(frozen=True)

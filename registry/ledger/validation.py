@@ -33,6 +33,7 @@ __all__ = [
     "check_amount",
     "check_date",
     "check_key",
+    "check_label_code",
     "check_quantity",
     "check_text",
 ]
@@ -66,6 +67,17 @@ def check_account_code(code: str) -> str:
         raise BadInput(
             f"账户代码 {code!r} 无效：只能用英文字母、数字、-、_ 和 .，2–40 个字符，以字母或数字开头。",
             f"account code {code!r} is not valid: ASCII letters, digits, '-', '_' and '.' only, "
+            "2–40 characters, starting with a letter or digit.",
+        )
+    return code
+
+
+def check_label_code(code: str) -> str:
+    """An eco-label's code (生态标签代码): the account codes' character set (ASCII, 2–40)."""
+    if not isinstance(code, str) or not ACCOUNT_CODE.fullmatch(code):
+        raise BadInput(
+            f"生态标签代码 {code!r} 无效：只能用英文字母、数字、-、_ 和 .，2–40 个字符，以字母或数字开头。",
+            f"eco-label code {code!r} is not valid: ASCII letters, digits, '-', '_' and '.' only, "
             "2–40 characters, starting with a letter or digit.",
         )
     return code

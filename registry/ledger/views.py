@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from registry.db import DriverSQL
 from registry.errors import LedgerTampered, UnknownAccount, UnknownCertificate
 from registry.ledger.accounts import account
+from registry.ledger.labels import label_set
 from registry.ledger.results import (
     AccountHoldings,
     AccountMove,
@@ -187,6 +188,9 @@ def certificate(session: Session, certificate_id: str) -> Certificate:
         projects=tuple(CertificateProject(p, names.get(p, ("", ""))[0], names.get(p, ("", ""))[1], v, q)
                        for (p, v), q in sorted(per_project.items())),
         audit_event={"seq": int(event[0]), "hash": event[1], "occurred_at": event[2]},
+        labels=tuple(sorted({code for (labels,) in _rows(session,
+            "SELECT DISTINCT labels FROM credit_block WHERE created_op_id = :o", {"o": int(row[6])})
+            for code in label_set(labels)})),
     )  # fmt: skip
 
 
@@ -212,12 +216,13 @@ def history(session: Session, serial_text: str) -> list[HistoryEntry]:
     """Every block that ever held this serial, oldest first: where it was and which operation."""
     r = parse_serial(serial_text)
     rows = _rows(session,
-        "SELECT b.id, a.code, b.state, b.first_seq, b.last_seq, o1.kind, o1.created_at, o2.kind "
+        "SELECT b.id, a.code, b.state, b.first_seq, b.last_seq, o1.kind, o1.created_at, o2.kind, b.labels "
         "FROM credit_block b JOIN ledger_account a ON a.id = b.account_id "
         "JOIN ledger_operation o1 ON o1.id = b.created_op_id LEFT JOIN ledger_operation o2 ON o2.id = b.closed_op_id "
         "WHERE b.project_code = :p AND b.vintage = :v AND b.first_seq <= :s AND b.last_seq >= :s ORDER BY b.id",
         {"p": r.project, "v": r.vintage, "s": r.first})  # fmt: skip
-    return [HistoryEntry(format_block(r.project, r.vintage, x[3], x[4]), x[1], x[2], x[5], str(x[6]), x[7])
+    return [HistoryEntry(format_block(r.project, r.vintage, x[3], x[4]), x[1], x[2], x[5], str(x[6]), x[7],
+                         tuple(label_set(x[8])))
             for x in rows]  # fmt: skip
 
 

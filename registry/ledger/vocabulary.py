@@ -42,3 +42,4 @@ class OperationKind(StrEnum):
     PLEDGE = "pledge"
     RELEASE = "release"
     ENFORCE = "enforce"
+    LABEL = "label"  # attach or detach an eco-label (生态标签): the blocks are rewritten
