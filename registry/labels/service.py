@@ -23,7 +23,6 @@ Both changes take an idempotency key: the same key and request return the first 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -40,6 +39,7 @@ from registry.errors import LabelConflict
 from registry.labels.catalogue import LabelEntry, get_label, mark_revoked
 from registry.labels.criteria import ProjectJudgement, StandFacts, judge_project, layers_of
 from registry.labels.layers import inside_shares, layer_digest
+from registry.ledger.labels import relabel
 from registry.request_keys import KeyedRequest
 from registry.results import Result, transient
 from registry.vocabulary import Role
@@ -104,15 +104,6 @@ class RevokeResult(Result):
     reason: str
     detached: tuple[Detached, ...] = field(metadata={"of": Detached})
     replayed: bool = transient()
-
-
-def _relabel(session: Session, actor: Actor, key: str, project: str, vintage: int | None,
-             label: str, attach: bool) -> Any:  # fmt: skip
-    """The ledger's ``relabel`` operation (``registry.ledger.labels``, the lead's part of #17)."""
-    module = importlib.import_module("registry.ledger.labels")
-    return module.relabel(
-        session, actor, key, project=project, label=label, vintage=vintage, attach=attach
-    )
 
 
 def _stand_facts(session: Session, project_code: str) -> tuple[list[StandFacts], dict[str, Any]]:
@@ -253,7 +244,7 @@ def attach_label(
          "d": evaluation.digest, "by": actor.label, "t": now},
     )  # fmt: skip
     assert stored is not None
-    moved = _relabel(session, actor, key, project, vintage, label, attach=True)
+    moved = relabel(session, actor, key, project, label, vintage=vintage, attach=True)
     op_id = _op_id(db, key)
     db.rows(
         "INSERT INTO label_attachment (label_code, project_code, vintage, attached, op_id, quantity, "
@@ -296,7 +287,7 @@ def revoke_label(session: Session, actor: Actor, key: str, label: str, reason: s
     now = datetime.now(UTC)
     for project in _carrying(db, label):
         op_key = f"{key}:{project}"
-        moved = _relabel(session, actor, op_key, project, None, label, attach=False)
+        moved = relabel(session, actor, op_key, project, label, attach=False)
         op_id = _op_id(db, op_key)
         db.rows(
             "INSERT INTO label_attachment (label_code, project_code, vintage, attached, op_id, quantity, "

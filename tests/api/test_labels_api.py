@@ -82,3 +82,24 @@ def test_labels_over_http(api: Api) -> None:
     )
     with api.engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM label_attachment")).scalar() == 0
+
+    issued = _post(api, "director", "/credits/issue", {"project": "L1"}, "issue-1")
+    assert issued.status_code == 200, issued.text
+    total = issued.json()["quantity"]
+    first = _post(
+        api, "director", "/labels/bamboo_managed/attach", {"project": "L1", "vintage": 2026}, "a-2"
+    )
+    assert first.status_code == 200, first.text
+    assert first.json()["quantity"] == total and first.json()["replayed"] is False
+    again = _post(
+        api, "director", "/labels/bamboo_managed/attach", {"project": "L1", "vintage": 2026}, "a-2"
+    )
+    assert again.json()["replayed"] is True and again.json()["quantity"] == total
+    held = api.client.get("/api/v1/credits/blocks", headers=api.auth("director")).json()["items"]
+    assert held and all(b["labels"] == ["bamboo_managed"] for b in held)
+    gone = _post(
+        api, "director", "/labels/bamboo_managed/revoke", {"reason": "撤回 withdrawn"}, "r-1"
+    )
+    assert gone.status_code == 200 and gone.json()["detached"][0]["quantity"] == total
+    held = api.client.get("/api/v1/credits/blocks", headers=api.auth("director")).json()["items"]
+    assert all(b["labels"] == [] for b in held)
