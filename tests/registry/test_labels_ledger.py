@@ -31,7 +31,9 @@ from registry.ledger import (
 )
 from registry.ledger.replay import replay
 from registry.public.ledger import public_certificate
+from tests.cli_runner import run_cli
 from tests.registry.ledger_fixtures import ADMIN, BUYER_USER, STAFF, verified_project
+from tests.registry.user_fixtures import cli_env
 
 P = "CN-431123-L1-2026-"
 BAMBOO = {
@@ -64,7 +66,9 @@ def _labels_of_live(engine: Engine) -> dict[tuple[str, str, str], tuple[str, ...
         return {(b.account, b.serials.removeprefix(P), b.state): tuple(b.labels) for b in blocks(s)}
 
 
-def test_a_label_travels_with_the_credits_and_is_revoked(issued: Engine, tmp_path: Path) -> None:
+def test_a_label_travels_with_the_credits_and_is_revoked(
+    issued: Engine, tmp_path: Path, db_url: str
+) -> None:
     evidence = tmp_path / "认定.pdf"
     evidence.write_bytes(b"%PDF-1.4 designation")
     with session_scope(issued) as s:
@@ -124,6 +128,9 @@ def test_a_label_travels_with_the_credits_and_is_revoked(issued: Engine, tmp_pat
     assert [(bool(a), int(q)) for a, q, _, _ in stored] == [(True, 990)]
     assert stored[0][2] == attached.evaluation_digest and stored[0][3] == attached.op_id
 
+    shown_cli = run_cli("credits", "show", "--account", "BUYER", env=cli_env(db_url, "director"))
+    assert shown_cli.returncode == 0, shown_cli.stderr
+    assert "bamboo_managed" in shown_cli.stdout  # the statement's blocks show their labels
     with session_scope(issued) as s:
         revoked = revoke_label(s, ADMIN, "revoke-1", "bamboo_managed", "发布机构撤回 withdrawn")
     # live: 990 − 10 retired since = 980 detached; retired and untouched: 10 + 10 = 20
