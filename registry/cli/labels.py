@@ -17,7 +17,10 @@ from registry.cli.output import print_json, print_table, warn_unverified
 __all__ = ["labels_app"]
 
 labels_app = typer.Typer(help="生态标签 / eco-labels on credits.", no_args_is_help=True)
-layers_app = typer.Typer(help="标签图层 / polygon layers for the labels' spatial tests.")
+layers_app = typer.Typer(
+    help="标签图层（不带子命令：列出） / polygon layers for the labels' spatial tests (alone: list).",
+    invoke_without_command=True,
+)
 labels_app.add_typer(layers_app, name="layers")
 
 KeyOpt = Annotated[
@@ -161,6 +164,12 @@ def layer_add_cmd(
         f"[green]图层已载入 layer loaded[/] {escape(info.name)}: {info.n_polygons} 个面 polygons, "
         f"{info.area_ha:,.2f} ha, {escape(info.source_crs)} → EPSG:4490, sha256 {info.file_sha256}"
     )
+
+
+@layers_app.callback()
+def layers_default(context: typer.Context) -> None:
+    if context.invoked_subcommand is None:
+        layer_list_cmd()
 
 
 @layers_app.command("list")

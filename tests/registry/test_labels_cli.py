@@ -31,8 +31,11 @@ def test_labels_on_the_command_line(db_url: str, tmp_path: Path) -> None:
     )
     assert loaded.returncode == 0, loaded.stderr
     assert "2 个面 polygons" in loaded.stdout and "EPSG:4525 → EPSG:4490" in loaded.stdout
-    listed = run_cli("labels", "layers", "list", env=staff)
-    assert "water_source" in listed.stdout and "w.gpkg" in listed.stdout
+    for args in (("labels", "layers", "list"), ("labels", "layers")):
+        listed = run_cli(*args, env=staff)
+        assert (
+            listed.returncode == 0 and "water_source" in listed.stdout and "w.gpkg" in listed.stdout
+        )
 
     refused = run_cli("labels", "add", "--evidence", str(evidence), env=staff)
     assert refused.returncode != 0 and "admin" in refused.stderr
