@@ -14,6 +14,7 @@ import pyogrio
 import pytest
 import shapely
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from registry.db import session_scope
 from registry.errors import (
@@ -100,6 +101,10 @@ def test_criteria_by_hand_for_square_stands_and_a_polygon_layer(
     assert len(found.digest) == 64 and found.layers == {"water_source": layer.file_sha256}
     with session_scope(engine) as s:  # the same inputs give the same digest
         assert evaluate_label(s, STAFF, "LB1", "test_water").digest == found.digest
+    for sql in ("DELETE FROM label_layer_polygon", "UPDATE label_layer SET source_crs = 'x'"):
+        with pytest.raises(DBAPIError) as appended, engine.begin() as conn:
+            conn.execute(text(sql))
+        assert "append-only" in str(appended.value)
 
 
 def test_the_project_share_of_credits_by_hand() -> None:
@@ -192,6 +197,13 @@ def test_catalogue_entries_are_checked_and_never_replaced(engine: Engine, tmp_pa
     assert "不可修改" in again.value.message_zh and "never edited" in again.value.message_en
     with session_scope(engine) as s:
         assert get_label(s, "test_water").name_zh == "测试水源"
+    # the database refuses an edit behind the service's back, and any deletion
+    for sql in ("UPDATE eco_label SET name_zh = '改名' WHERE code = 'test_water'",
+                "UPDATE eco_label SET valid_to = '2099-12-31' WHERE code = 'test_water'",
+                "DELETE FROM eco_label WHERE code = 'test_water'"):  # fmt: skip
+        with pytest.raises(DBAPIError) as guarded, engine.begin() as conn:
+            conn.execute(text(sql))
+        assert "never edited" in str(guarded.value)
 
 
 def test_roles_admin_attaches_and_revokes_staff_evaluates(engine: Engine, tmp_path: Path) -> None:
@@ -359,3 +371,5 @@ def test_a_revoked_label_cannot_be_attached(issued: Engine, tmp_path: Path) -> N
         entry.status == "revoked" and entry.revoke_reason == "发布机构撤回 withdrawn by the issuer"
     )
     assert date.fromisoformat(str(entry.revoked_at)[:10]) >= date(2026, 1, 1)
+    with pytest.raises(DBAPIError), issued.begin() as conn:  # revoked once, then final
+        conn.execute(text("UPDATE eco_label SET revoke_reason = 'x' WHERE code = 'gone'"))

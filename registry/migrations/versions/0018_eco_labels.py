@@ -17,6 +17,11 @@ branch_labels = None
 depends_on = None
 
 KINDS = "('co-benefit', 'certification', 'market', 'integrity')"
+# what no UPDATE of a catalogue entry may change: revoking sets status and the revoked_* columns
+FIXED = ("code", "name_zh", "name_en", "kind", "issuer", "evidence_name", "evidence_sha256",
+         "criteria_json", "valid_from", "valid_to", "created_by", "created_at")  # fmt: skip
+APPEND_ONLY = ("label_layer", "label_layer_polygon", "label_evaluation", "label_attachment")
+MESSAGE = "eco_label: an entry is never edited, only revoked once (标签条目不可修改，只能撤销一次)"
 
 
 def upgrade() -> None:
@@ -98,6 +103,65 @@ def upgrade() -> None:
     op.create_index(
         "ix_label_attachment_project", "label_attachment", ["project_code", "label_code"]
     )
+    _guards()
+
+
+def _guards() -> None:
+    """The database refuses what the service never does: editing a catalogue entry (other than
+    revoking an active one), deleting it, and changing or deleting a layer, an evaluation or an
+    attachment."""
+    changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in FIXED)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"""
+            CREATE FUNCTION eco_label_guard() RETURNS trigger AS $$
+            BEGIN
+                IF TG_OP = 'DELETE' OR OLD.status = 'revoked' OR NEW.status <> 'revoked'
+                   OR {changed} THEN
+                    RAISE EXCEPTION '{MESSAGE}';
+                END IF;
+                RETURN NEW;
+            END;
+            $$ LANGUAGE plpgsql
+            """
+        )
+        op.execute(
+            "CREATE TRIGGER eco_label_guard BEFORE UPDATE OR DELETE ON eco_label "
+            "FOR EACH ROW EXECUTE FUNCTION eco_label_guard()"
+        )
+        op.execute(
+            """
+            CREATE FUNCTION label_append_only() RETURNS trigger AS $$
+            BEGIN
+                RAISE EXCEPTION '% is append-only (只能追加)', TG_TABLE_NAME;
+            END;
+            $$ LANGUAGE plpgsql
+            """
+        )
+        for table in APPEND_ONLY:
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION label_append_only()"
+            )
+        return
+    changed = changed.replace("IS DISTINCT FROM", "IS NOT")
+    op.execute(
+        f"""
+        CREATE TRIGGER eco_label_guard_update BEFORE UPDATE ON eco_label
+        WHEN OLD.status = 'revoked' OR NEW.status <> 'revoked' OR {changed}
+        BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER eco_label_guard_delete BEFORE DELETE ON eco_label "
+        f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
+    )
+    for table in APPEND_ONLY:
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only (只能追加)'); END"
+            )
 
 
 def downgrade() -> None:
@@ -106,3 +170,6 @@ def downgrade() -> None:
     op.drop_table("label_layer_polygon")
     op.drop_table("label_layer")
     op.drop_table("eco_label")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS eco_label_guard()")
+        op.execute("DROP FUNCTION IF EXISTS label_append_only()")
