@@ -25,6 +25,7 @@ from api.routes import (
     compensation_payments,
     credits,
     inventory,
+    labels,
     organisations,
     projects,
     purchases,
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         purchases,
         compensation,
         compensation_payments,
+        labels,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -176,7 +176,7 @@ def certificate_pdf(found: PublicCertificate, url: str | None, registry_name: st
     _row(pdf, "项目与年份", "Projects and vintages", vintages, text_w)
     _row(pdf, "序列号", "Serial numbers", "\n".join(cert.serials), text_w, mono=True)
     if found.labels:
-        _row(pdf, "生态标签", "Eco-labels", "、".join(found.labels), text_w)
+        _row(pdf, "生态标签", "Eco-labels", "\n".join(found.label_names or found.labels), text_w)
     event = cert.audit_event
     _row(pdf, "审计记录", "Audit event",
          f"#{event['seq']} · {str(event['occurred_at'])[:19].replace('T', ' ')} UTC\n"

@@ -383,3 +383,23 @@ class RosterClosed(Conflict):
 
 class IdentityMissing(Conflict):
     """A roster pays owners who have no checked identity and bank card on record."""
+
+
+# -- part C of #17: eco-labels (registry/labels) --------------------------------------------------
+
+
+class LabelError(RegistryError):
+    """An eco-label (生态标签) request was refused."""
+
+
+class UnknownLabel(LabelError, NotFound):
+    """No catalogue entry (or no polygon layer) has this code or name."""
+
+
+class LabelConflict(LabelError, Conflict):
+    """The label cannot be attached or changed in the registry's state: revoked, already in the
+    catalogue, not qualifying, its validity shorter than the verification period."""
+
+
+class BadLabelInput(LabelError, Invalid):
+    """A catalogue entry, its criteria or a layer file is wrong (which record and why)."""

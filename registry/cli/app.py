@@ -18,6 +18,7 @@ from registry.cli import (
     compensation_payments,
     credits,
     inventory,
+    labels,
     model,
     opendata,
     project,
@@ -48,6 +49,7 @@ app.add_typer(opendata.opendata_app, name="opendata")
 app.add_typer(tiles.tiles_app, name="tiles")
 compensation_payments.register(compensation.compensation_app)
 app.add_typer(compensation.compensation_app, name="compensation")
+app.add_typer(labels.labels_app, name="labels")
 
 
 @app.callback()

@@ -304,7 +304,9 @@ def show_cmd(
             ("active", "pledged", "retired", "cancelled"),
         )
         print_table(
-            "积分块 serial blocks", result["blocks"], ("serials", "quantity", "state", "pledge")
+            "积分块 serial blocks",
+            result["blocks"],
+            ("serials", "quantity", "state", "pledge", "labels"),
         )
         print_table(
             "质押 pledges",

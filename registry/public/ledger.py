@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from registry.db import DriverSQL
+from registry.labels.catalogue import label_display
 from registry.ledger.results import Certificate
 from registry.ledger.serials import format_block, parse_serial
 from registry.ledger.views import certificate
@@ -147,11 +148,13 @@ def certificate_for_serial(session: Session, serial: str) -> str | None:
 class PublicCertificate:
     """A retirement certificate as the public sees it: the ledger's certificate (checked
     against the audit event that recorded it), the eco-labels its credits carried when they
-    were retired, and the organisation that retired them (never the user's name)."""
+    were retired (codes, and as shown: the catalogue's names, "revoked since" for a label
+    revoked later), and the organisation that retired them (never the user's name)."""
 
     certificate: Certificate
     labels: tuple[str, ...]
     retired_by: str
+    label_names: tuple[str, ...] = ()
 
 
 @by_audit_head
@@ -167,4 +170,4 @@ def public_certificate(session: Session, certificate_id: str) -> PublicCertifica
         session, (found.beneficiary, found.purpose, organisation_of(found.retired_by))
     )
     shown = replace(found, beneficiary=beneficiary, purpose=purpose)
-    return PublicCertificate(shown, labels, by)
+    return PublicCertificate(shown, labels, by, label_display(session, labels))
