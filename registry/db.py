@@ -265,14 +265,23 @@ _GUARDED_UPDATES = {
     "issuance": (),
     "retirement": (),
     "request_key": ("result_json",),  # a key's first request is kept (migration 0015)
+    "price_scenario": (),  # append-only (migration 0016)
+    "eco_label": ("status", "revoked_at", "revoked_by", "revoke_reason"),  # revoked once (0018)
+    "label_layer": (),
+    "label_layer_polygon": (),
+    "label_evaluation": (),
+    "label_attachment": (),
 }
+# the working rows the application may delete: a draft roster's lines when it is prepared
+# again (migration 0017's guard refuses it once approved), a user's link to an owner it moves
+_DELETABLE = ("roster_line", "owner_user_link")
 
 
 def grant_application_role(engine: Engine, role: str) -> None:
     """PostgreSQL: give the application's role (which must not own the tables) what it needs —
     SELECT and INSERT everywhere, UPDATE on the registry's working tables, and on the ledger's
-    and audit tables only the columns their transitions write; never DELETE, TRUNCATE or
-    ownership, so it cannot drop or disable the guards. Run as the owner after each upgrade."""
+    and audit tables only the columns their transitions write; DELETE only on a draft roster's
+    lines and an owner's user link (``_DELETABLE``); never TRUNCATE or ownership, so it cannot drop or disable the guards. Run as the owner after each upgrade."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
         raise DatabaseSetupError(
             f"角色名 {role!r} 无效（小写字母、数字、下划线）。",
@@ -307,6 +316,8 @@ def grant_application_role(engine: Engine, role: str) -> None:
         for table in tables:
             conn.execute(text(f'GRANT SELECT, INSERT ON "{table}" TO {role}'))
             columns = _GUARDED_UPDATES.get(table)
+            if table in _DELETABLE:
+                conn.execute(text(f'GRANT DELETE ON "{table}" TO {role}'))
             if columns is None:
                 conn.execute(text(f'GRANT UPDATE ON "{table}" TO {role}'))
             elif columns:

@@ -22,6 +22,7 @@ audit event in the same transaction."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from registry.actors import Actor, require_any_role
-from registry.audit import append_event
+from registry.audit import append_event, canonical_json
 from registry.compensation.allocation import FEN
 from registry.compensation.compensation_tables import owner_identity, roster, roster_line
 from registry.compensation.owners import linked_owner
@@ -48,6 +49,7 @@ from registry.vocabulary import PeriodStatus, Role
 __all__ = [
     "RosterView",
     "approve_roster",
+    "lines_digest",
     "my_payments",
     "owner_figures",
     "pay_roster",
@@ -276,6 +278,29 @@ def prepare_roster(
     return _view(session, _row(session, roster_id))
 
 
+def lines_digest(session: Session, roster_id: int) -> str:
+    """SHA-256 of a roster's lines as stored (number, party, owner id, payee, stands, figures,
+    amount in fen; canonical JSON): the approval's audit event records it, and payment checks
+    the lines still have it — a line changed behind the service's back is never paid."""
+    rows = session.execute(
+        sa.select(roster_line.c.line_no, roster_line.c.party, roster_line.c.owner_id,
+                  roster_line.c.payee, roster_line.c.stands_json, roster_line.c.figures_json,
+                  roster_line.c.amount_fen)
+        .where(roster_line.c.roster_id == roster_id).order_by(roster_line.c.line_no)
+    ).all()  # fmt: skip
+    body = canonical_json([[int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6])] for r in rows])
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _approved_digest(session: Session, roster_id: int) -> str | None:
+    found = session.execute(
+        sa.text("SELECT payload FROM audit_event WHERE action = 'compensation.roster_approved' "
+                "AND entity_type = 'roster' AND entity_id = :r ORDER BY id DESC"),
+        {"r": str(roster_id)},
+    ).first()  # fmt: skip
+    return None if found is None else json.loads(found[0]).get("lines_sha256")
+
+
 def approve_roster(session: Session, actor: Actor, roster_id: int) -> RosterView:
     """Approve a draft roster (admin). Refused (:class:`IdentityMissing`, naming them) when an
     owner to be paid has no identity on record. Audit event ``compensation.roster_approved``."""
@@ -303,7 +328,8 @@ def approve_roster(session: Session, actor: Actor, roster_id: int) -> RosterView
                     .values(status="approved", approved_by=actor.label, approved_at=at))  # fmt: skip
     append_event(session, actor=actor.label, action="compensation.roster_approved",
                  entity_type="roster", entity_id=str(roster_id),
-                 payload={"amount_fen": int(row.amount_fen), "rule_id": int(row.rule_id)})  # fmt: skip
+                 payload={"amount_fen": int(row.amount_fen), "rule_id": int(row.rule_id),
+                          "lines_sha256": lines_digest(session, roster_id)})  # fmt: skip
     return _view(session, _row(session, roster_id))
 
 
@@ -320,6 +346,12 @@ def pay_roster(session: Session, actor: Actor, roster_id: int, reference: str) -
     if row.status != "approved":
         raise RosterClosed(f"发放名册 {roster_id} 状态为 {row.status}，只有已审批的名册可登记发放。",
                            f"roster {roster_id} is {row.status}: only an approved roster can be paid.")  # fmt: skip
+    if lines_digest(session, roster_id) != _approved_digest(session, roster_id):
+        raise RosterClosed(
+            f"发放名册 {roster_id} 的明细与审批时审计日志记录的不符（被改动过），不予登记发放。",
+            f"the lines of roster {roster_id} differ from those the audit log recorded at its "
+            "approval (they were changed): the payment is not recorded.",
+        )
     session.execute(roster.update().where(roster.c.id == roster_id).values(
         status="paid", paid_by=actor.label, paid_at=datetime.now(UTC),
         payment_reference=reference.strip()))  # fmt: skip

@@ -332,3 +332,40 @@ def test_the_audit_log_keeps_the_income_share_table_as_a_digest_never_names(l1: 
     text_ = json.dumps({k: str(v) for k, v in table.items()}, ensure_ascii=False, sort_keys=True)
     assert payload["owner_shares_sha256"] == hashlib.sha256(text_.encode()).hexdigest()
     assert payload["owner_shares_n"] == len(owners)
+
+
+def test_the_database_refuses_changing_an_approved_roster_and_payment_checks_its_digest(
+    l1: Engine,
+) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    _act(l1, "li", lambda s, a: create_rule(s, a, "L1", preset_rule("per-mu")))
+    draft = _act(l1, "li", lambda s, a: prepare_roster(s, a, "L1", 1, Decimal("1000.00")))
+    data = _identity_csv(_identities(l1))
+    _act(l1, "li", lambda s, a: import_identities(s, a, data, "i.csv"))
+    _act(l1, "director", lambda s, a: approve_roster(s, a, draft.id))
+    for sql in (  # each refused by migration 0017's guards, on both engines
+        "UPDATE roster_line SET amount_fen = amount_fen + 100 WHERE line_no = 1",
+        "DELETE FROM roster_line WHERE line_no = 1",
+        "INSERT INTO roster_line (roster_id, line_no, party, payee, amount_fen) "
+        "VALUES (1, 99, 'owners', '某人', 100)",
+        "UPDATE roster SET amount_fen = 1",
+        "UPDATE roster SET status = 'draft'",
+        "DELETE FROM roster",
+    ):
+        with pytest.raises(DBAPIError, match="never changes"), l1.begin() as c:
+            c.execute(text(sql))
+    # the tables' owner drops the guard and moves a fen between two lines (the sum still
+    # holds): the payment compares the lines with the digest the approval logged, and refuses
+    postgres = l1.dialect.name == "postgresql"
+    with l1.begin() as c:
+        if postgres:
+            c.execute(text("ALTER TABLE roster_line DISABLE TRIGGER USER"))
+        else:
+            c.execute(text("DROP TRIGGER roster_line_guard_update"))
+        c.execute(text("UPDATE roster_line SET amount_fen = amount_fen + 1 WHERE line_no = 2"))
+        c.execute(text("UPDATE roster_line SET amount_fen = amount_fen - 1 WHERE line_no = 3"))
+    with pytest.raises(RosterClosed, match="differ from those the audit log recorded"):
+        _act(l1, "director", lambda s, a: pay_roster(s, a, draft.id, "BATCH-X"))
+    with l1.connect() as c:
+        assert c.execute(text("SELECT status FROM roster")).scalar_one() == "approved"

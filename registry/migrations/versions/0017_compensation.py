@@ -86,9 +86,93 @@ def upgrade() -> None:
         sa.CheckConstraint("amount_fen >= 0", name="ck_roster_line_amount"),
     )
     op.create_index("ix_roster_line_roster_id", "roster_line", ["roster_id"])
+    _guards()
+
+
+FROZEN = "roster: an approved or paid roster never changes (已批准或已支付的名册不可更改)"
+# what a roster's row may become: a draft anything (a re-preparation); an approved roster only
+# paid (status, paid_by, paid_at, payment_reference); a paid one nothing. Lines change only
+# while their roster is a draft. Neither is ever deleted once approved.
+_ROSTER_CHANGE = (
+    "OLD.status = 'paid' OR (OLD.status = 'approved' AND (NEW.status <> 'paid' "
+    "OR NEW.project_code <> OLD.project_code OR NEW.period_no <> OLD.period_no "
+    "OR NEW.rule_id <> OLD.rule_id OR NEW.amount_fen <> OLD.amount_fen "
+    "OR NEW.method_json <> OLD.method_json OR NEW.approved_at <> OLD.approved_at "
+    "OR NEW.approved_by <> OLD.approved_by))"
+)
+
+
+def _guards() -> None:
+    """The database refuses what the service never does: changing an approved or paid roster or
+    its lines (the tables' owner can still disable these; the audit log recorded each roster's
+    approval with its digest of lines — see registry/compensation/rosters.py)."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"""
+            CREATE FUNCTION roster_guard() RETURNS trigger AS $$
+            BEGIN
+                IF TG_OP = 'DELETE' THEN
+                    IF OLD.status <> 'draft' THEN RAISE EXCEPTION '{FROZEN}'; END IF;
+                    RETURN OLD;
+                END IF;
+                IF {_ROSTER_CHANGE} THEN RAISE EXCEPTION '{FROZEN}'; END IF;
+                RETURN NEW;
+            END;
+            $$ LANGUAGE plpgsql
+            """
+        )
+        op.execute(
+            "CREATE TRIGGER roster_guard BEFORE UPDATE OR DELETE ON roster "
+            "FOR EACH ROW EXECUTE FUNCTION roster_guard()"
+        )
+        op.execute(
+            f"""
+            CREATE FUNCTION roster_line_guard() RETURNS trigger AS $$
+            BEGIN
+                IF (TG_OP <> 'INSERT' AND (SELECT status FROM roster WHERE id = OLD.roster_id) <> 'draft')
+                   OR (TG_OP <> 'DELETE' AND (SELECT status FROM roster WHERE id = NEW.roster_id) <> 'draft') THEN
+                    RAISE EXCEPTION '{FROZEN}';
+                END IF;
+                RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+            END;
+            $$ LANGUAGE plpgsql
+            """
+        )
+        op.execute(
+            "CREATE TRIGGER roster_line_guard BEFORE INSERT OR UPDATE OR DELETE ON roster_line "
+            "FOR EACH ROW EXECUTE FUNCTION roster_line_guard()"
+        )
+        return
+    op.execute(
+        f"CREATE TRIGGER roster_guard_update BEFORE UPDATE ON roster WHEN {_ROSTER_CHANGE} "
+        f"BEGIN SELECT RAISE(ABORT, '{FROZEN}'); END"
+    )
+    op.execute(
+        "CREATE TRIGGER roster_guard_delete BEFORE DELETE ON roster WHEN OLD.status <> 'draft' "
+        f"BEGIN SELECT RAISE(ABORT, '{FROZEN}'); END"
+    )
+    for verb, row in (("INSERT", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD")):
+        op.execute(
+            f"CREATE TRIGGER roster_line_guard_{verb.lower()} BEFORE {verb} ON roster_line "
+            f"WHEN (SELECT status FROM roster WHERE id = {row}.roster_id) <> 'draft' "
+            f"BEGIN SELECT RAISE(ABORT, '{FROZEN}'); END"
+        )
+
+
+def _drop_guards() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER roster_line_guard ON roster_line")
+        op.execute("DROP FUNCTION roster_line_guard()")
+        op.execute("DROP TRIGGER roster_guard ON roster")
+        op.execute("DROP FUNCTION roster_guard()")
+        return
+    for name in ("roster_guard_update", "roster_guard_delete", "roster_line_guard_insert",
+                 "roster_line_guard_update", "roster_line_guard_delete"):  # fmt: skip
+        op.execute(f"DROP TRIGGER {name}")
 
 
 def downgrade() -> None:
+    _drop_guards()
     op.drop_index("ix_roster_line_roster_id", "roster_line")
     op.drop_table("roster_line")
     op.drop_table("roster")
