@@ -116,7 +116,7 @@ def demo_people(engine: Engine, workdir: Path, console: Console) -> dict[str, Ac
 
 
 def ledger_steps(engine: Engine, settings: Settings, console: Console,
-                 people: dict[str, Actor]) -> None:  # fmt: skip
+                 people: dict[str, Actor], workdir: Path) -> None:  # fmt: skip
     from decimal import Decimal
 
     from registry.cli.output import print_table
@@ -164,9 +164,51 @@ def ledger_steps(engine: Engine, settings: Settings, console: Console,
     console.print(
         "[green]账本不变量成立 ledger invariants hold[/]" if not problems else f"[red]{problems}[/]"
     )
+    eco_steps(engine, console, people, workdir / "eco")
     evidence_steps(engine, settings, console, registrar)
     console.print(
         f"试试 / try: tanhui credits show --account BUYER-HNPOWER ; tanhui credits certificate --id {r.certificate}"
+    )
+
+
+def eco_steps(engine: Engine, console: Console, people: dict[str, Actor], folder: Path) -> None:
+    """Issue #17 on the bamboo project: an eco-label from a water-source layer attached to its
+    credits (through the ledger), its value under four price scenarios and the bank's
+    loan-to-value, then a benefit-sharing rule and period 1's payment roster, approved, with its
+    exports (synthetic identities, never real people's)."""
+    from registry.compensation.loans import loan_to_value
+    from registry.compensation.roster_demo import demo_compensation
+    from registry.compensation.valuation_demo import demo_valuation
+    from registry.labels.demo import demo_labels
+
+    code, admin, staff = "SP-BM-2026-01", people["admin"], people["li-gong"]
+    folder.mkdir(parents=True, exist_ok=True)
+    console.print(
+        Rule(f"8a. 生态标签、价值评估与生态补偿 / eco-labels, valuation, compensation ({code})")
+    )
+    with session_scope(engine) as session:
+        labels = demo_labels(session, admin, code, folder)
+    attached = labels.attached
+    console.print(
+        f"水源涵养 water_conservation: {labels.n_passed:,}/{labels.n_stands:,} 个小班 stands inside "
+        f"{labels.layer_file} — {labels.share_area:.0%} of the area → "
+        + (f"[green]贴上 attached[/] to {attached.quantity:,} t ({len(attached.serials)} blocks)"
+           if attached else "[yellow]not qualified[/]")
+    )  # fmt: skip
+    for note in labels.unverified:
+        console.print(f"  [yellow]UNVERIFIED[/] {note}")
+    with session_scope(engine) as session:
+        console.print(demo_valuation(session, staff, code))
+        loans = loan_to_value(session, staff, "CCER 2025")
+    for line in loans.loans:
+        flags = ", ".join(line.flags) if line.flags else "ok"
+        console.print(f"质押 pledge {line.loan_ref}: {line.quantity:,} t × {loans.price_yuan} 元 = "
+                      f"{line.value_yuan} 元; loan {line.amount_yuan} 元; LTV {line.ltv} ({flags})")  # fmt: skip
+    with session_scope(engine) as session:
+        paid = demo_compensation(session, admin, staff, code, folder)
+    console.print(
+        f"补偿名册 roster {paid.roster_id} ({paid.status}): {paid.amount:,} 元 to {paid.owners} owners "
+        f"by rule v{paid.rule_version}; exports: " + ", ".join(p.name for p in paid.files)
     )
 
 
@@ -469,7 +511,7 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
         )  # fmt: skip
 
     console.print(Rule("8. 签发、转让、退役、质押 / credits: issue, transfer, retire, pledge"))
-    ledger_steps(engine, settings, console, people)
+    ledger_steps(engine, settings, console, people, workdir)
 
     # 2031: a new inventory arrives after the projects started (see _second_inventory)
     _second_inventory(engine, workdir, n_stands, options, console, clerk)

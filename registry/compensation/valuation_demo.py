@@ -13,7 +13,7 @@ from registry.actors import Actor
 from registry.compensation.prices import add_price, list_prices
 from registry.compensation.valuation import ProjectValuation, value_project
 
-__all__ = ["DEMO_SCENARIOS", "demo_valuation", "valuation_report"]
+__all__ = ["DEMO_PREMIUMS", "DEMO_SCENARIOS", "demo_valuation", "valuation_report"]
 
 # (name, market, yuan per t CO2e, price date, source) — every one unverified
 DEMO_SCENARIOS: tuple[tuple[str, str, str, date, str], ...] = (
@@ -48,7 +48,18 @@ DEMO_SCENARIOS: tuple[tuple[str, str, str, date, str], ...] = (
         "生态环境部《全国碳市场发展报告》(2025) as reported by 解放日报 2025-09-25: 2024 year-end "
         "close 97.49 元/t (range 69–106); also shared/reference/methodology_notes.md",
     ),
+    (
+        "县林业局保留价（示例）",
+        "县林业局保留价",
+        "60.00",
+        date(2026, 1, 1),
+        "演示用示例：县林业局自定的保留价与水源涵养标签溢价 10%，不是市场数据 / a demo illustration: "
+        "a bureau's own reserve price, with a 10 % premium for the water_conservation label — "
+        "not a market figure",
+    ),
 )
+# eco-label uplifts (%) of a demo scenario, by its name: the bureau's illustration only
+DEMO_PREMIUMS: dict[str, dict[str, str]] = {"县林业局保留价（示例）": {"water_conservation": "10"}}
 
 
 def valuation_report(v: ProjectValuation) -> str:
@@ -83,5 +94,15 @@ def demo_valuation(session: Session, actor: Actor, project_code: str) -> str:
     known = {p.name for p in list_prices(session, actor)}
     for name, market, price, day, source in DEMO_SCENARIOS:
         if name not in known:
-            add_price(session, actor, name, market, Decimal(price), day, source, "unverified")
+            add_price(
+                session,
+                actor,
+                name,
+                market,
+                Decimal(price),
+                day,
+                source,
+                "unverified",
+                label_premiums=DEMO_PREMIUMS.get(name),
+            )
     return valuation_report(value_project(session, actor, project_code))

@@ -278,7 +278,7 @@ def test_the_demo_scenarios_are_sourced_and_flagged(reg: Engine) -> None:
         again = demo_valuation(s, STAFF, "L1")  # a re-run records nothing new
         prices = list_prices(s, STAFF)
     assert report == again
-    assert len(prices) == len(DEMO_SCENARIOS) == 4
+    assert len(prices) == len(DEMO_SCENARIOS) == 5
     assert all(p.status == "unverified" and p.source for p in prices)
     for name, _, price, _, _ in DEMO_SCENARIOS:
         assert f"{name} [unverified] | {price}" in report
@@ -286,7 +286,7 @@ def test_the_demo_scenarios_are_sourced_and_flagged(reg: Engine) -> None:
     # half-even would give 97538.74)
     assert "| 97.49 |" in report and "| 97538.75 |" in report
     notes = report.split("NOTE: unverified sources:")[1].strip().splitlines()
-    assert len(notes) == 6  # four prices, the default rate, the default per-亩 standard
+    assert len(notes) == 7  # five prices, the default rate, the default per-亩 standard
     assert all(n.startswith("- ") and n.endswith("source unverified") for n in notes)
 
 
