@@ -44,6 +44,7 @@ from registry.compensation.rules import BASIS_NAMES, find_rule, rule_by_id
 from registry.compensation.split import OwnerFigures, split_amount
 from registry.errors import IdentityMissing, Invalid, NotFound, RosterClosed, UnknownRoster
 from registry.models import MonitoringPeriod, Owner, Project, ProjectStand, Stand
+from registry.projects.core import find_project
 from registry.vocabulary import PeriodStatus, Role
 
 __all__ = [
@@ -100,15 +101,6 @@ class RosterView:
                 "lines": [dict(line) for line in self.lines], "prepared_by": self.prepared_by,
                 "approved_by": self.approved_by, "paid_by": self.paid_by,
                 "payment_reference": self.payment_reference}  # fmt: skip
-
-
-def _project(session: Session, code: str) -> Project:
-    found = session.execute(
-        sa.select(Project).where(col(Project.code) == code)
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFound(f"没有项目 {code}。", f"no project {code}.")
-    return found
 
 
 def verified_period(session: Session, project: Project, period_no: int) -> MonitoringPeriod:
@@ -227,7 +219,7 @@ def prepare_roster(
     (whole fen) shared by the rule version given (the latest when None). Bureau staff or admin.
     Audit event ``compensation.roster``."""
     require_any_role(actor, STAFF, "编制补偿款发放名册 / prepare a payment roster")
-    project = _project(session, project_code)
+    project = find_project(session, project_code)
     period = verified_period(session, project, period_no)
     rule = find_rule(session, project_code, rule_version)
     owners, method = owner_figures(session, project, period, rule.spec.owner_shares,

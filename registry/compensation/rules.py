@@ -32,7 +32,8 @@ from registry.actors import Actor, require_any_role
 from registry.audit import append_event
 from registry.compensation.compensation_tables import sharing_rule
 from registry.errors import Invalid, NotFound
-from registry.models import Owner, Project
+from registry.models import Owner
+from registry.projects.core import find_project
 from registry.vocabulary import Role
 
 __all__ = [
@@ -236,15 +237,6 @@ class StoredRule:
                 **self.spec.to_json()}  # fmt: skip
 
 
-def _project(session: Session, code: str) -> Project:
-    found = session.execute(
-        sa.select(Project).where(col(Project.code) == code)
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFound(f"没有项目 {code}。", f"no project {code}.")
-    return found
-
-
 def _without_names(rule: dict[str, Any]) -> dict[str, Any]:
     """The rule as the audit log keeps it: the 股 table (owner names → shares: household names,
     RULES 8) replaced by its SHA-256 and size — the private rule row holds the table, and the
@@ -261,7 +253,7 @@ def create_rule(session: Session, actor: Actor, project_code: str, spec: RuleSpe
     """The project's next rule version (bureau staff or admin); the 股 table's names must be
     registered owners. Audit event ``compensation.rule``."""
     require_any_role(actor, STAFF, "制定收益分配规则 / set a benefit-sharing rule")
-    _project(session, project_code)
+    find_project(session, project_code)
     if spec.owner_shares:
         known = set(session.execute(
             sa.select(col(Owner.name)).where(col(Owner.name).in_(list(spec.owner_shares)))

@@ -15,7 +15,7 @@ signed checkpoints (:mod:`registry.checkpoints`); replay trusts what the log say
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -75,39 +75,16 @@ class _Model:
              to: tuple[str, str, int | None]) -> None:  # fmt: skip
         """Reassign each block of serials from ``expect`` (account, state, pledge; account None:
         any) to ``to``, splitting segments; a serial the log never placed there is a problem."""
-        for block in serials:
-            r = parse_serial(block)
-            segs = self.segments.setdefault((r.project, r.vintage), [])
-            covered, kept = 0, []
-            for seg in segs:
-                first, last = seg[0], seg[1]
-                if last < r.first or first > r.last:
-                    kept.append(seg)
-                    continue
-                lo, hi = max(first, r.first), min(last, r.last)
-                held_ok = (expect[0] is None or seg[2] == expect[0]) and tuple(seg[3:5]) == expect[
-                    1:
-                ]
-                if not held_ok:
-                    self.problems.append(Difference(
-                        "audit_event", f"#{seq}",
-                        f"日志中的操作移动了 {format_block(r.project, r.vintage, lo, hi)}，但按日志它们在 {seg[2]}（{seg[3]}）",
-                        f"the logged operation moves {format_block(r.project, r.vintage, lo, hi)}, which by the "
-                        f"log were in {seg[2]} ({seg[3]})",
-                    ))  # fmt: skip
-                covered += hi - lo + 1
-                if first < lo:
-                    kept.append([first, lo - 1, *seg[2:]])
-                kept.append([lo, hi, *to, seg[5]])
-                if hi < last:
-                    kept.append([hi + 1, last, *seg[2:]])
-            if covered != r.size:
-                self.problems.append(Difference(
-                    "audit_event", f"#{seq}",
-                    f"日志中的操作移动了从未签发的序列号 {block}",
-                    f"the logged operation moves serials that were never issued: {block}",
-                ))  # fmt: skip
-            segs[:] = sorted(kept, key=lambda s: s[0])
+
+        def fits(seg: Segment) -> bool:
+            return (expect[0] is None or seg[2] == expect[0]) and tuple(seg[3:5]) == expect[1:]
+
+        def moved(block: str, seg: Segment) -> tuple[str, str]:
+            return (f"日志中的操作移动了 {block}，但按日志它们在 {seg[2]}（{seg[3]}）",
+                    f"the logged operation moves {block}, which by the log were in {seg[2]} ({seg[3]})")  # fmt: skip
+
+        self._rewrite(seq, serials, fits, lambda seg: [*to, seg[5]], moved,
+                      ("日志中的操作移动了从未签发的序列号", "the logged operation moves serials that were never issued"))  # fmt: skip
 
     def place(self, project: str, vintage: int, block: str, account: str) -> None:
         r = parse_serial(block)
@@ -119,6 +96,29 @@ class _Model:
     def relabel(self, seq: int, serials: Iterable[str], label: str, attach: bool) -> None:
         """Add ``label`` to (or take it from) the labels of each block of serials, which by the
         log must be live (active or pledged) and lack (or carry) the label."""
+
+        def fits(seg: Segment) -> bool:
+            return seg[3] in LIVE_STATES and (label in label_set(seg[5])) != attach
+
+        def becomes(seg: Segment) -> list[Any]:
+            codes = set(label_set(seg[5]))
+            return [*seg[2:5], labels_json(codes | {label} if attach else codes - {label})]
+
+        def rewritten(block: str, seg: Segment) -> tuple[str, str]:
+            return (f"日志中的标签操作改写了 {block}，但按日志它们为 {seg[3]}，标签 {seg[5]}",
+                    f"the logged label operation rewrites {block}, which by the log were {seg[3]} "
+                    f"with labels {seg[5]}")  # fmt: skip
+
+        self._rewrite(seq, serials, fits, becomes, rewritten,
+                      ("日志中的标签操作改写了从未签发的序列号", "the logged label operation rewrites serials that were never issued"))  # fmt: skip
+
+    def _rewrite(self, seq: int, serials: Iterable[str], fits: Callable[[Segment], bool],
+                 becomes: Callable[[Segment], list[Any]],
+                 misfit: Callable[[str, Segment], tuple[str, str]],
+                 never_issued: tuple[str, str]) -> None:  # fmt: skip
+        """Split the segments at each block of serials and give the part inside what
+        ``becomes(segment)`` says (account, state, pledge, labels); a part the log says does not
+        ``fit`` the operation, and serials the log never issued, are problems."""
         for block in serials:
             r = parse_serial(block)
             segs = self.segments.setdefault((r.project, r.vintage), [])
@@ -129,28 +129,18 @@ class _Model:
                     kept.append(seg)
                     continue
                 lo, hi = max(first, r.first), min(last, r.last)
-                codes = set(label_set(seg[5]))
-                if seg[3] not in LIVE_STATES or (label in codes) == attach:
-                    self.problems.append(Difference(
-                        "audit_event", f"#{seq}",
-                        f"日志中的标签操作改写了 {format_block(r.project, r.vintage, lo, hi)}，但按日志它们为 {seg[3]}，标签 {seg[5]}",
-                        f"the logged label operation rewrites {format_block(r.project, r.vintage, lo, hi)}, which by "
-                        f"the log were {seg[3]} with labels {seg[5]}",
-                    ))  # fmt: skip
+                if not fits(seg):
+                    zh, en = misfit(format_block(r.project, r.vintage, lo, hi), seg)
+                    self.problems.append(Difference("audit_event", f"#{seq}", zh, en))
                 covered += hi - lo + 1
                 if first < lo:
                     kept.append([first, lo - 1, *seg[2:]])
-                kept.append(
-                    [lo, hi, *seg[2:5], labels_json(codes | {label} if attach else codes - {label})]
-                )
+                kept.append([lo, hi, *becomes(seg)])
                 if hi < last:
                     kept.append([hi + 1, last, *seg[2:]])
             if covered != r.size:
-                self.problems.append(Difference(
-                    "audit_event", f"#{seq}",
-                    f"日志中的标签操作改写了从未签发的序列号 {block}",
-                    f"the logged label operation rewrites serials that were never issued: {block}",
-                ))  # fmt: skip
+                self.problems.append(Difference("audit_event", f"#{seq}", f"{never_issued[0]} {block}",
+                                                f"{never_issued[1]}: {block}"))  # fmt: skip
             segs[:] = sorted(kept, key=lambda s: s[0])
 
 

@@ -16,9 +16,8 @@ import httpx
 from sqlalchemy import Engine
 
 from registry.db import session_scope
-from registry.ledger import ensure_account
 from registry.users import issue_secret, load_actor
-from tests.registry.ledger_fixtures import verified_project
+from tests.registry.ledger_fixtures import open_buyer_and_bank, verified_project
 from tests.registry.user_fixtures import USERS, add_test_users
 
 __all__ = ["api_registry", "read_tokens", "uvicorn_server"]
@@ -31,11 +30,7 @@ def api_registry(engine: Engine, folder: Path) -> None:
     database keeps their hashes; the secrets stay in this process, for the tests)."""
     verified_project(engine, folder)
     with session_scope(engine) as s:
-        for code, holder, kind in (
-            ("BUYER", "某电力公司", "buyer"),
-            ("BANK", "永州某银行", "bank"),
-        ):
-            ensure_account(s, code, holder, "holding", holder, kind)
+        open_buyer_and_bank(s)
     add_test_users(engine)
     tokens = {}
     with session_scope(engine) as s:

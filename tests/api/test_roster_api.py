@@ -5,35 +5,23 @@ own payments — everyone else is refused (403, 401 without credentials)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
 
 from registry.compensation.owners import import_identities, link_owner
-from registry.compensation.roster_demo import synthetic_identity
 from registry.db import session_scope
 from registry.users import load_actor
 from tests.api.conftest import Api
+from tests.registry.compensation_fixtures import identity_csv, project_identities
 
 V1 = "/api/v1/compensation"
 
 
 def _identities(api: Api) -> list[dict[str, str]]:
-    with api.engine.connect() as c:
-        owners = c.execute(text(
-            "SELECT DISTINCT o.id, o.name, o.kind FROM owner o JOIN stand s ON s.owner_id = o.id "
-            "JOIN project_stand ps ON ps.stand_key = s.stand_key AND ps.active "
-            "WHERE s.is_current ORDER BY o.id")).all()  # fmt: skip
-    rows = [synthetic_identity(int(i), str(n), str(k)) for i, n, k in owners]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
+    rows = project_identities(api.engine)
     with session_scope(api.engine) as s:
-        import_identities(s, load_actor(s, "li"), out.getvalue().encode(), "ids.csv")
+        import_identities(s, load_actor(s, "li"), identity_csv(rows), "ids.csv")
     return rows
 
 

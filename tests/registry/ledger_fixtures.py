@@ -6,10 +6,12 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from registry.actors import Actor
 from registry.carbon_model import fit_and_store_growth
 from registry.db import session_scope
+from registry.ledger import ensure_account
 from registry.stands import ImportOptions, import_inventory
 from registry.vocabulary import Role
 from tests.inventory_files import sample_frame, write_gpkg
@@ -23,7 +25,16 @@ from tests.registry.project_fixtures import (
     remeasured,
 )
 
-__all__ = ["ADMIN", "BANK_USER", "BUYER_USER", "STAFF", "VERIFIER", "of", "verified_project"]
+__all__ = [
+    "ADMIN",
+    "BANK_USER",
+    "BUYER_USER",
+    "STAFF",
+    "VERIFIER",
+    "of",
+    "open_buyer_and_bank",
+    "verified_project",
+]
 
 # users of the test ledger's holders: the buyer's and the bank's (accounts BUYER and BANK)
 BUYER_USER = Actor.of("某电力公司 张三", Role.BUYER, "某电力公司", "buyer")
@@ -33,6 +44,12 @@ BANK_USER = Actor.of("永州某银行 信贷员", Role.BANK, "永州某银行", 
 def of(holder: str) -> Actor:
     """A user of the organisation ``holder`` (the tests name holders after their accounts)."""
     return Actor.of(f"{holder} 用户", Role.BUYER, holder)
+
+
+def open_buyer_and_bank(session: Session) -> None:
+    """The test ledger's two holders: a buyer's account BUYER and a bank's account BANK."""
+    for code, holder, kind in (("BUYER", "某电力公司", "buyer"), ("BANK", "永州某银行", "bank")):
+        ensure_account(session, code, holder, "holding", holder, kind)
 
 
 def verified_project(

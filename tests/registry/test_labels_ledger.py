@@ -23,7 +23,6 @@ from registry.ledger import (
     blocks,
     certificate,
     check_invariants,
-    ensure_account,
     history,
     pledge,
     retire,
@@ -32,7 +31,13 @@ from registry.ledger import (
 from registry.ledger.replay import replay
 from registry.public.ledger import public_certificate
 from tests.cli_runner import run_cli
-from tests.registry.ledger_fixtures import ADMIN, BUYER_USER, STAFF, verified_project
+from tests.registry.ledger_fixtures import (
+    ADMIN,
+    BUYER_USER,
+    STAFF,
+    open_buyer_and_bank,
+    verified_project,
+)
 from tests.registry.user_fixtures import cli_env
 
 P = "CN-431123-L1-2026-"
@@ -48,11 +53,7 @@ def _issued(engine: Engine, folder: Path) -> None:
     """L1 verified, issued: BUFFER 1–100, HOLD-L1 101–1000; accounts BUYER and BANK."""
     verified_project(engine, folder)
     with session_scope(engine) as s:
-        for code, holder, kind in (
-            ("BUYER", "某电力公司", "buyer"),
-            ("BANK", "永州某银行", "bank"),
-        ):
-            ensure_account(s, code, holder, "holding", holder, kind)
+        open_buyer_and_bank(s)
         issue(s, ADMIN, "L1", "i-1", minimum_pct=10)
 
 

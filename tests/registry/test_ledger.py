@@ -36,7 +36,14 @@ from registry.ledger import (
 )
 from registry.models import Role
 from registry.projects import Actor
-from tests.registry.ledger_fixtures import ADMIN, BANK_USER, BUYER_USER, STAFF, verified_project
+from tests.registry.ledger_fixtures import (
+    ADMIN,
+    BANK_USER,
+    BUYER_USER,
+    STAFF,
+    open_buyer_and_bank,
+    verified_project,
+)
 from tests.registry.user_fixtures import add_test_users
 
 P = "CN-431123-L1-2026-"
@@ -45,11 +52,7 @@ P = "CN-431123-L1-2026-"
 def _verified_project_with_a_buyer_and_a_bank(engine: Engine, folder: Path) -> None:
     verified_project(engine, folder)
     with session_scope(engine) as s:
-        for code, holder, kind in (
-            ("BUYER", "某电力公司", "buyer"),
-            ("BANK", "永州某银行", "bank"),
-        ):
-            ensure_account(s, code, holder, "holding", holder, kind)
+        open_buyer_and_bank(s)
     add_test_users(engine)
 
 

@@ -32,7 +32,13 @@ from registry.ledger.replay import replay
 from registry.ledger.views import certificate
 from registry.organisations import ensure_organisation
 from tests.cli_runner import run_cli
-from tests.registry.ledger_fixtures import ADMIN, BUYER_USER, STAFF, verified_project
+from tests.registry.ledger_fixtures import (
+    ADMIN,
+    BUYER_USER,
+    STAFF,
+    open_buyer_and_bank,
+    verified_project,
+)
 from tests.registry.user_fixtures import cli_env
 
 P = "CN-431123-L1-2026-"
@@ -45,11 +51,7 @@ def _activity(engine: Engine, folder: Path) -> None:
     HOLD-L1 pledged 401–500 to BANK."""
     verified_project(engine, folder)
     with session_scope(engine) as s:
-        for code, holder, kind in (
-            ("BUYER", "某电力公司", "buyer"),
-            ("BANK", "永州某银行", "bank"),
-        ):
-            ensure_account(s, code, holder, "holding", holder, kind)
+        open_buyer_and_bank(s)
         issue(s, ADMIN, "L1", "issue-1", minimum_pct=10)
         transfer(s, STAFF, "t-1", "HOLD-L1", "BUYER", quantity=300)
         retire(

@@ -20,7 +20,6 @@ from registry.ledger import (
     blocks,
     certificate,
     check_invariants,
-    ensure_account,
     history,
     pledge,
     relabel,
@@ -29,7 +28,14 @@ from registry.ledger import (
     transfer,
 )
 from registry.ledger.replay import replay
-from tests.registry.ledger_fixtures import ADMIN, BANK_USER, BUYER_USER, STAFF, verified_project
+from tests.registry.ledger_fixtures import (
+    ADMIN,
+    BANK_USER,
+    BUYER_USER,
+    STAFF,
+    open_buyer_and_bank,
+    verified_project,
+)
 from tests.registry.user_fixtures import add_test_users
 
 P = "CN-431123-L1-2026-"
@@ -40,11 +46,7 @@ def _issued_and_spread(engine: Engine, folder: Path) -> None:
     50 retired (101–150); 100 of HOLD-L1 pledged to BANK (401–500)."""
     verified_project(engine, folder)
     with session_scope(engine) as s:
-        for code, holder, kind in (
-            ("BUYER", "某电力公司", "buyer"),
-            ("BANK", "永州某银行", "bank"),
-        ):
-            ensure_account(s, code, holder, "holding", holder, kind)
+        open_buyer_and_bank(s)
     add_test_users(engine)
     with session_scope(engine) as s:
         issue(s, ADMIN, "L1", "i-1", minimum_pct=10)

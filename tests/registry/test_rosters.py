@@ -27,7 +27,7 @@ from sqlalchemy import Engine, text
 from registry.compensation.exports import export_roster
 from registry.compensation.owners import import_identities, link_owner
 from registry.compensation.presets import preset_rule
-from registry.compensation.roster_demo import demo_compensation, synthetic_identity
+from registry.compensation.roster_demo import demo_compensation
 from registry.compensation.rosters import (
     approve_roster,
     my_payments,
@@ -48,8 +48,14 @@ from registry.errors import (
 from registry.users import load_actor
 from tests.api.api_fixtures import api_registry
 from tests.conftest import registry_digest
+from tests.registry.compensation_fixtures import (
+    IDENTITY_HEADER,
+    identity_csv,
+    project_identities,
+    project_owners,
+)
 
-HEADER = ["姓名", "身份证号", "统一社会信用代码", "开户行", "银行卡号", "电话"]
+HEADER = IDENTITY_HEADER
 
 
 @pytest.fixture
@@ -58,25 +64,15 @@ def l1(scenario: Callable[..., Engine]) -> Engine:
 
 
 def _owners(engine: Engine) -> list[tuple[int, str, str]]:
-    """The owners of L1's stands: (id, name, kind)."""
-    with engine.connect() as c:
-        return [tuple(r) for r in c.execute(text(  # type: ignore[misc]
-            "SELECT DISTINCT o.id, o.name, o.kind FROM owner o JOIN stand s ON s.owner_id = o.id "
-            "JOIN project_stand ps ON ps.stand_key = s.stand_key AND ps.active "
-            "JOIN project p ON p.id = ps.project_id WHERE p.code = 'L1' AND s.is_current "
-            "ORDER BY o.id"))]  # fmt: skip
+    return project_owners(engine)
 
 
 def _identity_csv(rows: list[dict[str, str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=HEADER)
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8")
+    return identity_csv(rows)
 
 
 def _identities(engine: Engine, skip: int = 0) -> list[dict[str, str]]:
-    return [synthetic_identity(i, n, k) for i, n, k in _owners(engine)[skip:]]
+    return project_identities(engine, skip=skip)
 
 
 def _act(engine: Engine, user: str, work: Callable[..., Any]) -> Any:

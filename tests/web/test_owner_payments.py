@@ -5,20 +5,16 @@ in tests/registry/test_rosters.py), the page shows them as stored, to the fen.""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from decimal import Decimal
 
-from sqlalchemy import text
-
 from registry.compensation.owners import import_identities, link_owner
 from registry.compensation.presets import preset_rule
-from registry.compensation.roster_demo import synthetic_identity
 from registry.compensation.rosters import approve_roster, pay_roster, prepare_roster
 from registry.compensation.rules import create_rule
 from registry.db import session_scope
 from registry.users import load_actor
+from tests.registry.compensation_fixtures import identity_csv, project_identities, project_owners
 from tests.web.conftest import Web
 from tests.web.pages import Person
 
@@ -26,19 +22,11 @@ from tests.web.pages import Person
 def _approved_roster(web: Web) -> list[tuple[int, str, str]]:
     """Identities for L1's owners, a per-亩 rule, a roster of 1,000.00 yuan for period 1,
     approved; returns (owner id, name, amount) of every owner line."""
-    with web.engine.connect() as c:
-        owners = c.execute(text(
-            "SELECT DISTINCT o.id, o.name, o.kind FROM owner o JOIN stand s ON s.owner_id = o.id "
-            "JOIN project_stand ps ON ps.stand_key = s.stand_key AND ps.active "
-            "WHERE s.is_current ORDER BY o.id")).all()  # fmt: skip
-    rows = [synthetic_identity(int(i), str(n), str(k)) for i, n, k in owners]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
+    owners = project_owners(web.engine)
+    data = identity_csv(project_identities(web.engine))
     with session_scope(web.engine) as s:
         staff, admin = load_actor(s, "li"), load_actor(s, "director")
-        import_identities(s, staff, out.getvalue().encode(), "ids.csv")
+        import_identities(s, staff, data, "ids.csv")
         create_rule(s, staff, "L1", preset_rule("per-mu"))
         view = prepare_roster(s, staff, "L1", 1, Decimal("1000.00"))
         approve_roster(s, admin, view.id)
