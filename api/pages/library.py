@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import RegistryDep
 from api.pages.rendering import render
-from registry.public import LibraryQuery, data_as_of, library_facets, library_page
+from registry.public import LibraryQuery, data_as_of, label_names, library_facets, library_page
 
 __all__ = ["router"]
 
@@ -45,11 +45,11 @@ def library(
 
     def read(session: Any) -> tuple[Any, ...]:
         cards, total = library_page(session, query, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-        return cards, total, library_facets(session), data_as_of(session)
+        return cards, total, library_facets(session), label_names(session), data_as_of(session)
 
-    cards, total, facets, as_of = registry.read(read)
+    cards, total, facets, names, as_of = registry.read(read)
     pages = max(1, -(-total // PAGE_SIZE))
     return render(request, registry, "library.html", {
         "cards": cards, "total": total, "facets": facets, "query": query, "page": page,
-        "pages": pages, "page_size": PAGE_SIZE,
+        "pages": pages, "page_size": PAGE_SIZE, "label_names": names,
     }, as_of=as_of)  # fmt: skip

@@ -21,7 +21,7 @@ from api.pages.rendering import render
 from api.pages.session import page_csrf, viewer
 from registry.db import DriverSQL
 from registry.listings import STAFF_ROLES
-from registry.public import data_as_of, exante_csv, project_page, stands_csv
+from registry.public import data_as_of, exante_csv, label_names, project_page, stands_csv
 from registry.public.project_page import ACTION_NAMES, ROLE_NAMES
 
 __all__ = ["GRIEVANCE_FORM", "GrievanceForm", "render_project", "router"]
@@ -58,15 +58,16 @@ def render_project(
         page = project_page(session, code)
         who = viewer(request, session)
         waiting = _open_grievances(session, code) if who and who.has(*STAFF_ROLES) else None
-        return page, who, waiting, data_as_of(session)
+        return page, who, waiting, label_names(session), data_as_of(session)
 
-    page, who, waiting, as_of = registry.read(read)
+    page, who, waiting, names, as_of = registry.read(read)
     return render(request, registry, "project.html", {
         "page": page, "card": page.card, "summary": page.summary, "viewer": who,
         "csrf": page_csrf(request, registry) if who else None, "open_grievances": waiting,
         "form": form or GrievanceForm(), "refusal": refusal, "grievance_sent": sent,
         "form_token": form_token(registry.secret, GRIEVANCE_FORM, page.card.code),
         "action_names": ACTION_NAMES, "role_names": ROLE_NAMES, "nav": "library",
+        "label_names": names,
     }, status_code=status_code, as_of=as_of)  # fmt: skip
 
 

@@ -80,10 +80,15 @@ def render(
         zh, en = STATUS_NAMES.get(status, (status, status))
         return t(zh, en)
 
+    def label_name(code: str) -> str:
+        """An eco-label's name in the page's language (the code when the catalogue lacks it)."""
+        names = context.get("label_names") or {}
+        return t(*names[code]) if code in names else code
+
     if as_of is None:
         as_of = registry.read(data_as_of)
     body = _env.get_template(template).render(
-        request=request, lang=lang, t=t, status_name=status_name, data_as_of=as_of, url_with=lambda **c: url_with(request, **c),
+        request=request, lang=lang, t=t, status_name=status_name, label_name=label_name, data_as_of=as_of, url_with=lambda **c: url_with(request, **c),
         registry_name=registry.settings.registry_name, **context,
     )  # fmt: skip
     response = HTMLResponse(body, status_code=status_code)

@@ -21,6 +21,7 @@ from registry.public.ledger import (
 from registry.public.library import (
     LibraryQuery,
     ProjectCard,
+    label_names,
     library_facets,
     library_page,
     project_card,
@@ -48,6 +49,7 @@ __all__ = [
     "exante_csv",
     "head_key",
     "issuances_page",
+    "label_names",
     "library_facets",
     "library_page",
     "project_boundaries",

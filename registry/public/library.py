@@ -82,6 +82,16 @@ def label_text(label: Any) -> str:
     return str(label.get("code", label)) if isinstance(label, dict) else str(label)
 
 
+@by_audit_head  # the catalogue changes only with an audit event (added, revoked)
+def label_names(session: Session) -> dict[str, tuple[str, str]]:
+    """Every catalogue label's public names, code → (Chinese, English), "（已撤销）/ (revoked)"
+    added to a revoked one: the pages show names where blocks store codes."""
+    rows = DriverSQL(session).rows("SELECT code, name_zh, name_en, status FROM eco_label")
+    return {str(c): (f"{zh}（已撤销）" if st == "revoked" else str(zh),
+                     f"{en} (revoked)" if st == "revoked" else str(en))
+            for c, zh, en, st in rows}  # fmt: skip
+
+
 def organisation_of(actor_label: str) -> str:
     """The organisation of an actor as the lifecycle and the audit log name it
     (``user@organisation``, :attr:`registry.actors.Actor.label`); "" when it names none."""

@@ -67,3 +67,38 @@ def test_library_in_chromium(live_server: str, browser_page: Any, artifacts: Pat
     page.wait_for_url("**/library?q=*")
     assert page.locator("tr[data-project]").count() == 1
     page.screenshot(path=str(artifacts / "library.png"), full_page=True)
+
+
+def test_eco_labels_are_shown_by_their_catalogue_names(web: Web) -> None:
+    """Blocks store label codes; the library and the project page show the catalogue's name in
+    the page's language, the code kept for the filter — and a revoked label says so."""
+    from registry.db import session_scope
+    from registry.labels.catalogue import add_label
+    from registry.labels.service import revoke_label
+    from registry.ledger import relabel
+    from registry.users import load_actor
+
+    entry = {"code": "water_conservation", "name_zh": "水源涵养", "name_en": "Water conservation",
+             "kind": "co-benefit", "issuer": "双牌县林业局", "valid_from": "2026-01-01",
+             "valid_to": "2030-12-31",
+             "criteria": {"stand": {"field": "species_group", "op": "eq", "value": "moso_bamboo",
+                                    "source": "test"},
+                          "project": {"basis": "area", "min_share": 0.5, "source": "test"}}}  # fmt: skip
+    with session_scope(web.engine) as s:
+        admin = load_actor(s, "director")
+        add_label(s, admin, entry, ("认定文件.pdf", "0" * 64))
+        relabel(s, admin, "web-label-1", "L1", "water_conservation")
+    page = web.page("/library").text
+    assert re.search(r'<span class="label" data-code="water_conservation">水源涵养</span>', page)
+    assert '<option value="water_conservation" >水源涵养</option>' in page.replace("  ", " ")
+    english = web.page("/library?lang=en").text
+    assert '<span class="label" data-code="water_conservation">Water conservation</span>' in english
+    project = web.page("/projects/L1?lang=zh").text
+    assert '<span class="label" data-code="water_conservation">水源涵养</span>' in project
+    # revoked: detached from every live credit (L1's 30 retired ones were retired unlabelled),
+    # so the project no longer shows it
+    with session_scope(web.engine) as s:
+        revoke_label(
+            s, load_actor(s, "director"), "web-revoke-1", "water_conservation", "认定被撤销"
+        )
+    assert 'data-code="water_conservation"' not in web.page("/library").text
