@@ -18,6 +18,7 @@ import csv
 import html
 import io
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,7 @@ def _xlsx(session: Session, view: RosterView) -> bytes:
             line["line"], PARTY_NAMES[line["party"]], line["payee"],
             who.id_number if who else "", who.bank_name if who else "",
             who.bank_card if who else "", "、".join(line["stands"]),
-            fig.get("area_ha", ""), fig.get("removals_tco2e", ""), fig.get("trees", ""),
+            fig.get("area_ha", ""), fig.get("removals_tco2e", ""), _trees(fig),
             fig.get("shares", ""), float(line["amount"]),
         ])  # fmt: skip
         sheet.cell(sheet.max_row, 12).number_format = "0.00"
@@ -110,6 +111,13 @@ def _xlsx(session: Session, view: RosterView) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _trees(figures: dict[str, Any]) -> str:
+    """Trees as a reader counts them: stems per ha × area, to the whole tree (the figure the
+    share used keeps its decimals in the roster)."""
+    trees = figures.get("trees")
+    return "" if trees in (None, "") else f"{Decimal(str(trees)):.0f}"
 
 
 def _csv(rows: list[list[str]]) -> bytes:
@@ -144,7 +152,7 @@ def _notice_rows(session: Session, view: RosterView) -> list[list[str]]:
             rows.append([str(line["line"]), mask_name(line["payee"]),
                          mask_id(who.id_number) if who else "", str(len(line["stands"])),
                          fig.get("area_ha", ""), fig.get("removals_tco2e", ""),
-                         fig.get("trees", ""), fig.get("shares", ""), line["amount"]])  # fmt: skip
+                         _trees(fig), fig.get("shares", ""), line["amount"]])  # fmt: skip
         else:
             rows.append([str(line["line"]), PARTY_NAMES[line["party"]], "", "", "", "", "", "",
                          line["amount"]])  # fmt: skip
