@@ -340,6 +340,11 @@ def database_refusal(exc: BaseException) -> RegistryError | None:
         return Invalid(
             f"数据库不能保存这个值：{first}", f"the database cannot hold a value: {first}"
         )
+    if isinstance(orig, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure):
+        return Conflict(  # PostgreSQL chose this transaction to give way; nothing was written
+            f"与另一个同时进行的操作冲突，未作任何更改，请重试：{first}",
+            f"a concurrent operation conflicted; nothing was changed — retry: {first}",
+        )
     refused = (sqlite3.IntegrityError, psycopg.errors.IntegrityError, psycopg.errors.RaiseException)
     if not isinstance(orig, refused):
         return None

@@ -92,6 +92,11 @@ def _premiums(given: list[str] | None) -> dict[str, str]:
     return ctx.run_plain(lambda: parse_premium_pairs(given or []))
 
 
+def _notes(notes: tuple[str, ...]) -> None:
+    for note in notes:
+        err_console.print(f"[yellow]注意 / NOTE[/] {escape(note)}")
+
+
 def _warn(unverified: tuple[str, ...]) -> None:
     for note in unverified:
         err_console.print(f"[yellow]注意 / NOTE[/] 未核实 unverified: {escape(note)}")
@@ -133,6 +138,7 @@ def value_cmd(
                                          uplifts, day))  # fmt: skip
     if as_json:
         print_json(v)
+        _notes(v.notes)
         _warn(v.unverified)
         return
     console.print(
@@ -155,6 +161,7 @@ def value_cmd(
         for s in v.scenarios:
             _table(f"NPV 各年项 / NPV terms: {s.scenario}", [t.to_dict() for t in s.npv_terms],
                         ("year", "t", "credits_tco2e", "term_yuan"))  # fmt: skip
+    _notes(v.notes)
     _warn(v.unverified)
 
 

@@ -166,6 +166,7 @@ class ProjectValuation(Result):
     rounding: str
     unverified: tuple[str, ...]
     scenarios: tuple[ScenarioValue, ...] = field(metadata={"of": ScenarioValue})
+    notes: tuple[str, ...] = ()  # e.g. a label premium that no held credit carries
 
 
 def parse_premium_pairs(items: Sequence[str]) -> dict[str, str]:
@@ -328,6 +329,8 @@ def value_project(
     area_mu = area_ha * MU_PER_HA
     mean_yearly = exante_total / len(yearly) if yearly else Decimal(0)
     values = []
+    carried = {code for labels in by_labels for code in labels}
+    idle: set[str] = set()
     for s in chosen:
         if not s.verified:
             unverified.append(
@@ -336,7 +339,9 @@ def value_project(
             )
         price = s.price
         terms, npv = npv_terms(yearly, price, r, s.growth, day.year)
-        groups, premium = label_premium(by_labels, price, _uplifts(s, premiums))
+        uplifts = _uplifts(s, premiums)
+        idle |= {code for code, pct in uplifts.items() if pct and code not in carried}
+        groups, premium = label_premium(by_labels, price, uplifts)
         per_mu_carbon = mean_yearly * price / area_mu if area_mu > 0 else Decimal(0)
         carbon, std = fen(per_mu_carbon), fen(standard)
         pays = ("碳汇 / carbon" if carbon > std else
@@ -360,4 +365,7 @@ def value_project(
         rate_source=RATE_SOURCE if rate is None else "用户给定 / given by the user",
         per_mu_source=PER_MU_SOURCE if per_mu is None else "用户给定 / given by the user",
         rounding=ROUNDING, unverified=tuple(unverified), scenarios=tuple(values),
+        notes=tuple(f"标签 {code} 的溢价没有用上：本项目持有的积分都不带此标签（代码写错了？） / the premium for "
+                    f"label {code} applies to nothing: no held credit of the project carries it (a typo?)"
+                    for code in sorted(idle)),
     )  # fmt: skip

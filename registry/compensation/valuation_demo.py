@@ -81,6 +81,7 @@ def valuation_report(v: ProjectValuation) -> str:
             f"{s.label_premium_yuan} | {s.carbon_yuan_per_mu_year} | {s.per_mu_standard_yuan} | "
             f"{s.pays_more}"
         )
+    lines += [f"注意 / NOTE: {n}" for n in v.notes]
     if v.unverified:
         lines += ["", "注意：以下来源未核实 / NOTE: unverified sources:"]
         lines += [f"- {u}" for u in v.unverified]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 from sqlalchemy import Engine, text
 
@@ -47,3 +48,51 @@ def test_both_engines_are_spatial_and_store_cgcs2000(engine: Engine) -> None:
         else:
             srid = conn.execute(text("SELECT Find_SRID('public', 'stand', 'geom')")).scalar()
     assert srid == 4490
+
+
+def test_a_deadlock_postgresql_breaks_is_a_retryable_conflict(postgis_cluster: Any) -> None:
+    """PostgreSQL only (SQLite serialises writers: no row locks, no deadlock). Two transactions
+    take two row locks in opposite orders: PostgreSQL aborts one of them (deadlock detected);
+    the shells show that as a bilingual "retry", nothing of it written."""
+    import threading
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import DBAPIError
+
+    from registry.db import database_refusal
+    from registry.errors import Category
+
+    engine = create_engine(postgis_cluster.create_database("deadlock_probe"))
+    with engine.begin() as c:
+        c.execute(text("CREATE TABLE deadlock_probe (id int PRIMARY KEY, n int)"))
+        c.execute(text("INSERT INTO deadlock_probe VALUES (1, 0), (2, 0)"))
+    both_hold_one = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def worker(first: int, second: int) -> None:
+        try:
+            with engine.begin() as c:
+                c.execute(
+                    text("SELECT n FROM deadlock_probe WHERE id = :i FOR UPDATE"), {"i": first}
+                )
+                both_hold_one.wait(timeout=10)
+                c.execute(
+                    text("SELECT n FROM deadlock_probe WHERE id = :i FOR UPDATE"), {"i": second}
+                )
+                c.execute(text("UPDATE deadlock_probe SET n = n + 1 WHERE id = :i"), {"i": first})
+        except DBAPIError as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker, args=a) for a in ((1, 2), (2, 1))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(failures) == 1, failures  # PostgreSQL broke the cycle by aborting one
+    refusal = database_refusal(failures[0])
+    assert refusal is not None and refusal.category == Category.CONFLICT
+    assert "请重试" in refusal.message_zh and "retry" in refusal.message_en
+    with engine.connect() as c:  # the aborted one wrote nothing; the other wrote its one row
+        assert c.execute(text("SELECT sum(n) FROM deadlock_probe")).scalar_one() == 1
+    engine.dispose()
+    postgis_cluster.drop_database("deadlock_probe")

@@ -344,3 +344,14 @@ def test_labelled_credits_carry_their_premium_into_the_value_and_the_pledge(reg:
     assert value.label_premium_yuan == "7200.00"
     # the pledge: 200 × 80 × (1 + 10 %) = 17,600.00; LTV 12,000 / 17,600 = 0.681818… → 0.6818
     assert (line.value_yuan, line.ltv) == ("17600.00", "0.6818")
+
+
+def test_a_premium_no_held_credit_carries_is_said_not_silently_zero(reg: Engine) -> None:
+    _price(reg, "TEST", "80.00")
+    with session_scope(reg) as s:
+        v = value_project(s, STAFF, "L1", "TEST", label_premiums={"watr_conservation": "10"})
+    assert v.scenarios[0].label_premium_yuan == "0.00"  # L1's credits carry no label
+    assert len(v.notes) == 1 and "watr_conservation" in v.notes[0]
+    assert "applies to nothing" in v.notes[0] and "没有用上" in v.notes[0]
+    with session_scope(reg) as s:  # no premium asked: nothing to say
+        assert value_project(s, STAFF, "L1", "TEST").notes == ()
