@@ -5,6 +5,7 @@ credits keep it, shown "已撤销 / revoked since"; the demo's water-source step
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -180,3 +181,35 @@ def test_the_demo_attaches_water_conservation_from_a_synthetic_layer(
         assert {tuple(b.labels) for b in blocks(s)} == {("water_conservation",)}
         names = s.execute(text("SELECT count(*) FROM eco_label")).scalar()
     assert names == 5
+
+
+def test_revoking_with_a_200_character_key_detaches_under_keys_that_fit(
+    issued: Engine, tmp_path: Path
+) -> None:
+    """The ledger takes keys of up to 200 characters: a revocation's key of 200 gives each
+    project's detachment its own key of 77 (``label-revoke-`` + 64 hex of SHA-256)."""
+    evidence = tmp_path / "认定.pdf"
+    evidence.write_bytes(b"%PDF-1.4 designation")
+    key = "revoke-" + "k" * 193
+    assert len(key) == 200
+    with session_scope(issued) as s:
+        add_label(s, ADMIN, BAMBOO, evidence)
+    with session_scope(issued) as s:
+        assert attach_label(s, ADMIN, "label-1", "L1", 2026, "bamboo_managed").quantity == 1000
+    with session_scope(issued) as s:
+        revoked = revoke_label(s, ADMIN, key, "bamboo_managed", "发布机构撤回 withdrawn")
+    # every one of the 1,000 issued credits was live: all detached, none retired
+    assert [(d.project, d.quantity, d.untouched_final) for d in revoked.detached] == [
+        ("L1", 1000, 0)
+    ]
+    expected = "label-revoke-" + hashlib.sha256((key + "\nL1").encode()).hexdigest()
+    assert len(expected) == 13 + 64
+    with session_scope(issued) as s:
+        ops = s.execute(
+            text("SELECT idempotency_key FROM ledger_operation WHERE kind = 'label' ORDER BY id")
+        ).all()
+        assert [r[0] for r in ops] == ["label-1", expected]
+        assert {tuple(b.labels) for b in blocks(s)} == {()}
+    with session_scope(issued) as s:  # a retry with the same 200-character key: the first result
+        again = revoke_label(s, ADMIN, key, "bamboo_managed", "发布机构撤回 withdrawn")
+    assert again.replayed and again.detached == revoked.detached
