@@ -16,7 +16,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from registry.errors import Failure
-from registry.public.ledger import PublicCertificate
+from registry.public.ledger import UNVERIFIED_LABEL, PublicCertificate
 
 __all__ = ["CJK_FONT", "certificate_pdf"]
 
@@ -175,8 +175,12 @@ def certificate_pdf(found: PublicCertificate, url: str | None, registry_name: st
     _row(pdf, "退役日期", "Retired on", f"{cert.retired_on}（由 by {found.retired_by}）", text_w)
     _row(pdf, "项目与年份", "Projects and vintages", vintages, text_w)
     _row(pdf, "序列号", "Serial numbers", "\n".join(cert.serials), text_w, mono=True)
-    if found.labels:
-        _row(pdf, "生态标签", "Eco-labels", "\n".join(found.label_names or found.labels), text_w)
+    if found.label_lines:
+        shown = "\n".join(
+            line.text + (f"\n（{UNVERIFIED_LABEL}）" if line.unverified else "")
+            for line in found.label_lines
+        )
+        _row(pdf, "生态标签", "Eco-labels", shown, text_w)
     event = cert.audit_event
     _row(pdf, "审计记录", "Audit event",
          f"#{event['seq']} · {str(event['occurred_at'])[:19].replace('T', ' ')} UTC\n"

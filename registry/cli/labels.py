@@ -156,7 +156,8 @@ def layer_add_cmd(
     file: Annotated[Path, typer.Argument(help="GeoPackage / Shapefile / GeoJSON")],
     layer: Annotated[str | None, typer.Option(help="文件中的图层 / layer inside the file")] = None,
 ) -> None:
-    """载入面图层（管理员、局工作人员） / load a polygon layer (reprojected to CGCS2000)."""
+    """载入面图层（管理员、局工作人员） / load a polygon layer (reprojected to CGCS2000; the
+    file's attributes are not stored)."""
     from registry.labels.layers import load_layer
 
     info = ctx.run(lambda s: load_layer(s, ctx.acting(s), name, file, layer))
@@ -164,6 +165,8 @@ def layer_add_cmd(
         f"[green]图层已载入 layer loaded[/] {escape(info.name)}: {info.n_polygons} 个面 polygons, "
         f"{info.area_ha:,.2f} ha, {escape(info.source_crs)} → EPSG:4490, sha256 {info.file_sha256}"
     )
+    console.print("[dim]只保存面及其序号，不保存文件的属性 / only the polygons and their numbers are "
+                  "stored, none of the file's attributes[/]")  # fmt: skip
 
 
 @layers_app.callback()

@@ -12,5 +12,26 @@
   issuance (issuance takes no labels).
 - :mod:`.demo`: the demo's water-source layer and label.
 
-Importing this package imports nothing heavy (the schema imports :mod:`.tables`).
+:func:`label_unverified_notes` (from :mod:`.catalogue`): the unverified thresholds of labels'
+criteria, for outputs that use the labels (a valuation's label premium, a certificate).
+
+Importing this package imports nothing heavy (the schema imports :mod:`.tables`):
+:func:`label_unverified_notes` is imported on first use.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from registry.labels.catalogue import label_unverified_notes
+
+__all__ = ["label_unverified_notes"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "label_unverified_notes":
+        from registry.labels.catalogue import label_unverified_notes
+
+        return label_unverified_notes
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -38,6 +38,7 @@ __all__ = [
     "add_label",
     "get_label",
     "label_names",
+    "label_unverified_notes",
     "list_labels",
     "read_catalogue_file",
     "sha256_of_file",
@@ -276,3 +277,25 @@ def label_display(session: Session, codes: list[str] | tuple[str, ...]) -> tuple
             text += f"（已撤销 / revoked since {str(entry.revoked_at)[:10]}）"
         shown.append(text)
     return tuple(shown)
+
+
+def label_unverified_notes(session: Session, codes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """What is unverified about labels' criteria, for any output that uses the labels (a label
+    premium in a valuation, a certificate): one bilingual note per threshold flagged
+    ``"unverified": true`` in a label's criteria (:func:`~registry.labels.criteria.unverified_of`),
+    by code; a code not in the catalogue gets a note that its criteria are unknown. Empty when
+    every threshold states its source."""
+    entries = label_names(session, codes)
+    notes: list[str] = []
+    for code in sorted(set(codes)):
+        entry = entries.get(code)
+        if entry is None:
+            notes.append(f"标签 {code} 不在标签目录中，判定条件不明 / label {code} is not in the "
+                         "catalogue: its criteria are unknown")  # fmt: skip
+            continue
+        notes.extend(
+            f"标签 {code}（{entry.name_zh}）的判定阈值未经核实：{u} / the threshold of label "
+            f"{code} ({entry.name_en}) is unverified: {u}"
+            for u in entry.unverified
+        )
+    return tuple(notes)

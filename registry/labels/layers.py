@@ -6,7 +6,13 @@ for inventories, :func:`gis_data.read.choose_layer`) must declare its CRS; its p
 reprojected to CGCS2000 (EPSG:4490) with pyproj, repaired if invalid (``make_valid``, the
 polygonal part kept) and stored as multipolygons with a spatial index (SpatiaLite's R*Tree or
 PostGIS's GiST). A file that cannot be read, has no CRS, holds no polygon or falls outside
-China is refused with a bilingual error and nothing is stored.
+China is refused with a bilingual error and nothing is stored; so is a file with a degenerate
+feature (its points on one line, or nothing polygonal left after repair), named by its number
+(and its id field, if it has one).
+
+Only the geometry and the feature's number are stored: none of the file's attributes (a layer
+file may carry owners' names or ID numbers, and the criteria read only the polygons). The
+file's SHA-256 identifies what was loaded.
 
 The share of a stand inside a layer: candidates from the spatial index, then
 ``area(stand ∩ ⋃ candidates) / area(stand)`` with both areas on one Lambert azimuthal
@@ -16,7 +22,6 @@ equal-area projection of the CGCS2000 ellipsoid centred on the stand and its can
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +44,8 @@ __all__ = ["LayerInfo", "inside_shares", "list_layers", "load_layer", "read_laye
 SUFFIXES = (".gpkg", ".shp", ".geojson", ".json")
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 LAYER_EDITORS = (Role.ADMIN, Role.BUREAU_STAFF)
+# columns that name a feature in an error message (compared lower-cased); never stored
+ID_FIELDS = ("id", "fid", "objectid", "code", "编号", "编码", "name", "名称")
 
 
 @dataclass(frozen=True)
@@ -57,8 +64,32 @@ def _refuse(path: Path, zh: str, en: str) -> BadLabelInput:
     return BadLabelInput(f"图层文件 {path.name!r}：{zh}", f"layer file {path.name!r}: {en}")
 
 
-def read_layer_file(path: Path, layer: str | None = None) -> tuple[Any, list[dict[str, Any]], str]:
-    """(CGCS2000 multipolygons, their attributes, the file's CRS) of a polygon layer file."""
+def _feature_name(frame: Any, position: int) -> tuple[str, str]:
+    """How an error names a feature: its number in the file (1-based) and, if the file has an
+    id field (:data:`ID_FIELDS`), its value there — (zh, en)."""
+    row = frame.iloc[position]
+    number = int(frame.index[position]) + 1  # the file's order (features without geometry too)
+    for column in frame.columns:
+        if str(column).strip().lower() in ID_FIELDS and column != frame.geometry.name:
+            value = row[column]
+            if value is not None and str(value) not in ("", "nan"):
+                return (f"第 {number} 个要素（{column} = {value}）",
+                        f"feature {number} ({column} = {value})")  # fmt: skip
+    return f"第 {number} 个要素", f"feature {number}"
+
+
+def _polygonal(geom: Any) -> Any:
+    """The polygonal part of a geometry, repaired if invalid (``make_valid``), as a multipolygon
+    (empty when nothing polygonal with an area is left)."""
+    fixed = geom if shapely.is_valid(geom) else shapely.make_valid(geom)
+    parts = [p for p in shapely.get_parts(fixed) if p.geom_type in ("Polygon", "MultiPolygon")]
+    polys = [q for p in parts for q in shapely.get_parts(p) if not q.is_empty and q.area > 0]
+    return shapely.MultiPolygon(polys)
+
+
+def read_layer_file(path: Path, layer: str | None = None) -> tuple[Any, str]:
+    """(CGCS2000 multipolygons, the file's CRS) of a polygon layer file; the attributes are not
+    read further (nothing of them is stored)."""
     import pyogrio
 
     from gis_data.crs import STORAGE_CRS, check_in_china
@@ -98,6 +129,19 @@ def read_layer_file(path: Path, layer: str | None = None) -> tuple[Any, list[dic
     except Exception as exc:  # pyproj's own errors: a CRS it cannot transform
         raise _refuse(path, f"坐标系 {source_crs} 无法转换到 CGCS2000（{exc}）",
                       f"the CRS {source_crs} cannot be transformed to CGCS2000 ({exc})") from exc  # fmt: skip
+    geoms = []
+    source = frame.geometry.to_numpy()
+    for position, g in enumerate(projected.geometry.to_numpy()):
+        # degenerate in the file's own coordinates (points on a line there become a sliver of
+        # nearly no area once reprojected) or after reprojection
+        fixed = _polygonal(g)
+        if fixed.is_empty or _polygonal(source[position]).is_empty:
+            zh, en = _feature_name(frame, position)
+            raise _refuse(path, f"{zh}是退化的面（点共线或面积为零，修复后无面可留），请在 GIS 中修正或删除后重新载入",
+                          f"{en} is a degenerate polygon (its points lie on a line or it has no area; "
+                          "nothing polygonal is left after repair): fix or delete it in a GIS and load "
+                          "the file again")  # fmt: skip
+        geoms.append(fixed)
     bounds = tuple(float(b) for b in projected.total_bounds)
     if not all(np.isfinite(bounds)):
         raise _refuse(path, "坐标无法换算", "coordinates cannot be transformed")
@@ -107,19 +151,7 @@ def read_layer_file(path: Path, layer: str | None = None) -> tuple[Any, list[dic
         raise _refuse(
             path, str(getattr(exc, "message_zh", exc)), str(getattr(exc, "message_en", exc))
         ) from exc
-    geoms = []
-    for g in projected.geometry.to_numpy():
-        fixed = g if shapely.is_valid(g) else shapely.make_valid(g)
-        parts = [p for p in shapely.get_parts(fixed) if p.geom_type in ("Polygon", "MultiPolygon")]
-        polys = [q for p in parts for q in shapely.get_parts(p)]
-        geoms.append(shapely.MultiPolygon(polys))
-    attrs = [
-        {str(k): (None if v is None or (isinstance(v, float) and not np.isfinite(v)) else
-                  v if isinstance(v, int | float | str | bool) else str(v))
-         for k, v in row.items()}
-        for row in frame.drop(columns=frame.geometry.name).to_dict(orient="records")
-    ]  # fmt: skip
-    return np.array(geoms, dtype=object), attrs, source_crs
+    return np.array(geoms, dtype=object), source_crs
 
 
 def load_layer(
@@ -143,7 +175,7 @@ def load_layer(
             f"a layer {name} exists already: layers are never replaced; load the new version "
             "under a new name.",
         )
-    geoms, attrs, source_crs = read_layer_file(Path(path), layer)
+    geoms, source_crs = read_layer_file(Path(path), layer)
     digest = sha256_of_file(Path(path))
     total = float(area_ha(np.array([shapely.union_all(geoms)], dtype=object))[0])
     now = datetime.now(UTC)
@@ -155,13 +187,12 @@ def load_layer(
     )  # fmt: skip
     assert row is not None
     layer_id = int(row[0])
-    for i, (geom, props) in enumerate(zip(geoms, attrs, strict=True)):
+    for i, geom in enumerate(geoms):
         db.rows(
-            "INSERT INTO label_layer_polygon (layer_id, feature_no, properties, geom) "
-            "VALUES (:l, :n, :p, ST_GeomFromWKB(:g, 4490))",
-            {"l": layer_id, "n": i + 1, "p": json.dumps(props, ensure_ascii=False, default=str),
-             "g": shapely.to_wkb(geom)},
-        )  # fmt: skip
+            "INSERT INTO label_layer_polygon (layer_id, feature_no, geom) "
+            "VALUES (:l, :n, ST_GeomFromWKB(:g, 4490))",
+            {"l": layer_id, "n": i + 1, "g": shapely.to_wkb(geom)},
+        )
     append_event(session, actor=actor.label, action="label.layer_loaded", entity_type="label_layer",
                  entity_id=name, payload={"name": name, "source": Path(path).name, "sha256": digest,
                                           "source_crs": source_crs, "n_polygons": len(geoms),

@@ -50,6 +50,7 @@ __all__ = [
     "Evaluation",
     "RevokeResult",
     "attach_label",
+    "detach_key",
     "evaluate_label",
     "revoke_label",
 ]
@@ -274,6 +275,14 @@ def _carrying(db: DriverSQL, label: str) -> list[str]:
     return sorted({str(p) for p, labels in rows if label in json.loads(labels or "[]")})
 
 
+def detach_key(key: str, project: str) -> str:
+    """The ledger key of a revocation's detachment from one project: ``label-revoke-`` and the
+    SHA-256 (hex) of the revocation's key and the project code — 77 characters whatever the key
+    (the ledger takes keys of up to 200), distinct per key and project, the same on a retry."""
+    digest = hashlib.sha256(f"{key}\n{project}".encode()).hexdigest()
+    return f"label-revoke-{digest}"
+
+
 def revoke_label(session: Session, actor: Actor, key: str, label: str, reason: str) -> RevokeResult:
     """Revoke a catalogue entry (admin) and detach it from every live unretired block."""
     require_any_role(actor, (Role.ADMIN,), "撤销生态标签 / revoke an eco-label")
@@ -286,7 +295,7 @@ def revoke_label(session: Session, actor: Actor, key: str, label: str, reason: s
     detached = []
     now = datetime.now(UTC)
     for project in _carrying(db, label):
-        op_key = f"{key}:{project}"
+        op_key = detach_key(key, project)
         moved = relabel(session, actor, op_key, project, label, attach=False)
         op_id = _op_id(db, op_key)
         db.rows(

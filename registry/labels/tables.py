@@ -79,7 +79,6 @@ label_layer_polygon = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("layer_id", sa.Integer, sa.ForeignKey("label_layer.id"), nullable=False, index=True),
     sa.Column("feature_no", sa.Integer, nullable=False),
-    sa.Column("properties", sa.Text, nullable=False),
     sa.Column("geom", Geometry("MULTIPOLYGON", srid=4490, spatial_index=True), nullable=False),
 )  # fmt: skip
 

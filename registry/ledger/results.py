@@ -238,6 +238,8 @@ class Certificate(Result):
     projects: tuple[CertificateProject, ...] = field(metadata={"of": CertificateProject})
     audit_event: dict[str, Any]
     labels: tuple[str, ...] = ()  # the eco-label codes the credits carried when retired
+    # label code → how many of the retired credits carried it (t CO2e; at most ``quantity``)
+    label_quantities: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

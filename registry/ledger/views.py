@@ -152,8 +152,10 @@ def pledges(session: Session, account_id: int | None, only_active: bool) -> tupl
 
 def certificate(session: Session, certificate_id: str) -> Certificate:
     """A retirement certificate: what was retired (serials, projects, vintages, t CO2e), for
-    whom and why, from which account, and the audit event that recorded it — its sequence
-    number and hash, which the audit chain's verification checks against the whole chain."""
+    whom and why, from which account, the eco-labels the retired credits carried with how many
+    of them carried each (a retirement may be only partly labelled), and the audit event that
+    recorded it — its sequence number and hash, which the audit chain's verification checks
+    against the whole chain."""
     row = session.execute(
         text("SELECT r.certificate_id, r.beneficiary, r.purpose, r.retired_on, r.quantity, r.serials, r.op_id, "
              "o.actor, o.created_at, o.request_json FROM retirement r JOIN ledger_operation o ON o.id = r.op_id "
@@ -181,6 +183,14 @@ def certificate(session: Session, certificate_id: str) -> Certificate:
     ).first()  # fmt: skip
     _check_against_the_log(row, None if event is None else json.loads(event[3]))
     assert event is not None
+    # the retired blocks the retirement wrote (not the remainders of blocks it cut, which it
+    # also wrote and which stay active): each label with the credits that carried it
+    carried: dict[str, int] = {}
+    for labels, size in _rows(session,
+        "SELECT labels, SUM(last_seq - first_seq + 1) FROM credit_block WHERE created_op_id = :o "
+        "AND state = 'retired' GROUP BY labels", {"o": int(row[6])}):  # fmt: skip
+        for code in label_set(labels):
+            carried[code] = carried.get(code, 0) + int(size)
     return Certificate(
         certificate=row[0], beneficiary=row[1], purpose=row[2], retired_on=str(row[3]),
         quantity=int(row[4]), account=json.loads(row[9])["account"], retired_by=row[7],
@@ -188,9 +198,8 @@ def certificate(session: Session, certificate_id: str) -> Certificate:
         projects=tuple(CertificateProject(p, names.get(p, ("", ""))[0], names.get(p, ("", ""))[1], v, q)
                        for (p, v), q in sorted(per_project.items())),
         audit_event={"seq": int(event[0]), "hash": event[1], "occurred_at": event[2]},
-        labels=tuple(sorted({code for (labels,) in _rows(session,
-            "SELECT DISTINCT labels FROM credit_block WHERE created_op_id = :o", {"o": int(row[6])})
-            for code in label_set(labels)})),
+        labels=tuple(sorted(carried)),
+        label_quantities=dict(sorted(carried.items())),
     )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from registry.db import DriverSQL
-from registry.labels.catalogue import label_display
+from registry.labels.catalogue import label_display, label_unverified_notes
 from registry.ledger.results import Certificate
 from registry.ledger.serials import format_block, parse_serial
 from registry.ledger.views import certificate
@@ -21,6 +21,7 @@ from registry.public.library import label_text, organisation_of
 from registry.public.withhold import withhold_household_names
 
 __all__ = [
+    "CertificateLabel",
     "PublicCertificate",
     "certificate_for_serial",
     "issuances_page",
@@ -144,17 +145,42 @@ def certificate_for_serial(session: Session, serial: str) -> str | None:
     return str(page.items[0]["certificate"]) if page.items else None
 
 
+UNVERIFIED_LABEL = "标签判定阈值未经核实 / the label's thresholds are unverified"
+
+
+@dataclass(frozen=True)
+class CertificateLabel:
+    """An eco-label on a certificate: its code, its name as shown (:func:`label_display`), how
+    many of the retired credits carried it out of how many were retired (t CO2e), and what is
+    unverified about its criteria (:func:`label_unverified_notes`; empty when nothing is)."""
+
+    code: str
+    name: str
+    quantity: int
+    of: int
+    unverified: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """E.g. "水源涵养 Water conservation — 共 10 t 中的 5 t / 5 of 10 t"."""
+        return (f"{self.name} — 共 {self.of:,} t 中的 {self.quantity:,} t / "
+                f"{self.quantity:,} of {self.of:,} t")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class PublicCertificate:
     """A retirement certificate as the public sees it: the ledger's certificate (checked
     against the audit event that recorded it), the eco-labels its credits carried when they
     were retired (codes, and as shown: the catalogue's names, "revoked since" for a label
-    revoked later), and the organisation that retired them (never the user's name)."""
+    revoked later; ``label_lines``: each with the credits that carried it and whether its
+    thresholds are unverified), and the organisation that retired them (never the user's
+    name)."""
 
     certificate: Certificate
     labels: tuple[str, ...]
     retired_by: str
     label_names: tuple[str, ...] = ()
+    label_lines: tuple[CertificateLabel, ...] = ()
 
 
 @by_audit_head
@@ -170,4 +196,11 @@ def public_certificate(session: Session, certificate_id: str) -> PublicCertifica
         session, (found.beneficiary, found.purpose, organisation_of(found.retired_by))
     )
     shown = replace(found, beneficiary=beneficiary, purpose=purpose)
-    return PublicCertificate(shown, labels, by, label_display(session, labels))
+    carried = found.label_quantities
+    names = dict(zip(sorted(carried), label_display(session, tuple(carried)), strict=True))
+    lines = tuple(
+        CertificateLabel(code, names[code], quantity, found.quantity,
+                         label_unverified_notes(session, [code]))
+        for code, quantity in sorted(carried.items())
+    )  # fmt: skip
+    return PublicCertificate(shown, labels, by, label_display(session, labels), lines)

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
+from registry.db import session_scope
+from registry.issuance import issue
 from tests.api.conftest import Api
 from tests.conftest import registry_digest
+from tests.registry.ledger_fixtures import ADMIN
+from tests.registry.test_labels_ledger import partly_labelled_retirement
 
 EVIDENCE = "双牌县林业局关于竹林经营标签的认定（测试）".encode()
 # L1 is a moso bamboo project: every stand passes, 100 % of its area ≥ 50 %
@@ -103,3 +109,25 @@ def test_labels_over_http(api: Api) -> None:
     assert gone.status_code == 200 and gone.json()["detached"][0]["quantity"] == total
     held = api.client.get("/api/v1/credits/blocks", headers=api.auth("director")).json()["items"]
     assert all(b["labels"] == [] for b in held)
+
+
+def test_a_partly_labelled_certificate_over_http_and_on_its_page(api: Api, tmp_path: Path) -> None:
+    """20 t retired, 5 carrying bamboo_managed, 10 quiet_zone (whose project threshold is
+    unverified): the JSON gives each label's quantity; the page shows "5 of 20 t" and says the
+    thresholds of quiet_zone, and only those, are unverified."""
+    with session_scope(api.engine) as s:
+        issue(s, ADMIN, "L1", "issue-part", minimum_pct=10)
+    with session_scope(api.engine) as s:
+        cert = partly_labelled_retirement(s, tmp_path)
+    shown = api.client.get(f"/api/v1/certificates/{cert}").json()
+    assert shown["quantity"] == 20 and shown["labels"] == ["bamboo_managed", "quiet_zone"]
+    assert shown["label_quantities"] == {"bamboo_managed": 5, "quiet_zone": 10}
+    page = api.client.get(f"/certificates/{cert}")
+    assert page.status_code == 200
+    lines = dict(re.findall(r'<div data-label="(\w+)" data-quantity="\d+">(.*?)</div>', page.text))
+    assert set(lines) == {"bamboo_managed", "quiet_zone"}
+    assert "竹林经营 Managed bamboo — 共 20 t 中的 5 t / 5 of 20 t" in lines["bamboo_managed"]
+    assert "静谧林区 Quiet zone — 共 20 t 中的 10 t / 10 of 20 t" in lines["quiet_zone"]
+    unverified = "标签判定阈值未经核实 / the label's thresholds are unverified"
+    assert unverified not in lines["bamboo_managed"]
+    assert unverified in lines["quiet_zone"]

@@ -13,7 +13,7 @@ import geopandas as gpd
 import pyogrio
 import pytest
 import shapely
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from registry.db import session_scope
@@ -234,8 +234,10 @@ def test_roles_admin_attaches_and_revokes_staff_evaluates(engine: Engine, tmp_pa
 
 
 @pytest.mark.parametrize(
-    "case", ["not-a-file", "no-crs", "points", "outside-china", "unknown-format"]
-)
+    "case",
+    ["not-a-file", "no-crs", "points", "outside-china", "unknown-format", "collinear",
+     "repaired-to-nothing"],
+)  # fmt: skip
 def test_a_bad_layer_file_is_refused_bilingually_and_nothing_is_stored(
     engine: Engine, tmp_path: Path, case: str
 ) -> None:
@@ -258,6 +260,23 @@ def test_a_bad_layer_file_is_refused_bilingually_and_nothing_is_stored(
         path = tmp_path / "paris.gpkg"
         pyogrio.write_dataframe(gpd.GeoDataFrame({"n": [1]}, geometry=[shapely.box(2.3, 48.8, 2.4, 48.9)], crs="EPSG:4326"), path)  # fmt: skip
         zh, en = "不在中国境内", "outside China"
+    elif case == "collinear":  # feature 2's points all lie on one line: no area
+        path = tmp_path / "collinear.gpkg"
+        line = shapely.Polygon([(X0, Y0), (X0 + 50, Y0 + 50), (X0 + 100, Y0 + 100), (X0, Y0)])
+        frame = gpd.GeoDataFrame({"编号": ["W-1", "W-2"]}, crs="EPSG:4525",
+                                 geometry=[shapely.box(X0, Y0, X0 + 100, Y0 + 100), line])  # fmt: skip
+        pyogrio.write_dataframe(frame, path)
+        zh, en = (
+            "第 2 个要素（编号 = W-2）是退化的面",
+            "feature 2 (编号 = W-2) is a degenerate polygon",
+        )
+    elif case == "repaired-to-nothing":  # feature 1 returns on itself: make_valid leaves a line
+        path = tmp_path / "spike.geojson"
+        spike = [[113.0, 26.0], [113.01, 26.0], [113.0, 26.0], [113.0, 26.0]]
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"区": "甲"},
+             "geometry": {"type": "Polygon", "coordinates": [spike]}}]}))  # fmt: skip
+        zh, en = "第 1 个要素是退化的面", "feature 1 is a degenerate polygon"
     else:
         path = tmp_path / "layer.csv"
         path.write_text("x,y\n1,2\n")
@@ -373,3 +392,37 @@ def test_a_revoked_label_cannot_be_attached(issued: Engine, tmp_path: Path) -> N
     assert date.fromisoformat(str(entry.revoked_at)[:10]) >= date(2026, 1, 1)
     with pytest.raises(DBAPIError), issued.begin() as conn:  # revoked once, then final
         conn.execute(text("UPDATE eco_label SET revoke_reason = 'x' WHERE code = 'gone'"))
+
+
+def test_a_layer_keeps_none_of_the_files_attributes(engine: Engine, tmp_path: Path) -> None:
+    """A layer file may carry owners' names and ID numbers: only the polygons and their numbers
+    are stored (the table has no attribute column), and the audit event names none of them."""
+    path = tmp_path / "owners.gpkg"
+    frame = gpd.GeoDataFrame(
+        {"户主": ["赵小明", "钱小红"], "身份证号": ["43112319800101001X", "431123198002020026"]},
+        geometry=[shapely.box(X0, Y0, X0 + 100, Y0 + 100), shapely.box(X0 + 200, Y0, X0 + 300, Y0 + 100)],
+        crs="EPSG:4525",
+    )  # fmt: skip
+    pyogrio.write_dataframe(frame, path)
+    with session_scope(engine) as s:
+        assert load_layer(s, STAFF, "owners_zone", path).n_polygons == 2
+    columns = {c["name"] for c in inspect(engine).get_columns("label_layer_polygon")}
+    assert columns == {"id", "layer_id", "feature_no", "geom"}
+    with engine.connect() as conn:
+        stored = [
+            str(v)
+            for sql in ("SELECT * FROM label_layer", "SELECT id, layer_id, feature_no FROM label_layer_polygon",
+                        "SELECT payload FROM audit_event")
+            for row in conn.execute(text(sql))
+            for v in row
+        ]  # fmt: skip
+    for secret in (
+        "赵小明",
+        "钱小红",
+        "43112319800101001X",
+        "431123198002020026",
+        "户主",
+        "身份证号",
+    ):
+        assert not any(secret in v for v in stored), secret
+    assert "owners.gpkg" in stored  # the layer's own record is there: the check reads real rows

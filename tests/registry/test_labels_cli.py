@@ -31,6 +31,7 @@ def test_labels_on_the_command_line(db_url: str, tmp_path: Path) -> None:
     )
     assert loaded.returncode == 0, loaded.stderr
     assert "2 个面 polygons" in loaded.stdout and "EPSG:4525 → EPSG:4490" in loaded.stdout
+    assert "不保存文件的属性" in loaded.stdout  # says the attributes are not kept
     for args in (("labels", "layers", "list"), ("labels", "layers")):
         listed = run_cli(*args, env=staff)
         assert (

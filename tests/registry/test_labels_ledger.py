@@ -5,17 +5,21 @@ credits keep it, shown "已撤销 / revoked since"; the demo's water-source step
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from registry.audit import verify_chain
 from registry.certificate_pdf import certificate_pdf
 from registry.db import session_scope
 from registry.issuance import issue
+from registry.labels import label_unverified_notes
 from registry.labels.catalogue import add_label
 from registry.labels.demo import demo_labels
 from registry.labels.service import attach_label, revoke_label
@@ -25,6 +29,7 @@ from registry.ledger import (
     check_invariants,
     history,
     pledge,
+    relabel,
     retire,
     transfer,
 )
@@ -180,3 +185,97 @@ def test_the_demo_attaches_water_conservation_from_a_synthetic_layer(
         assert {tuple(b.labels) for b in blocks(s)} == {("water_conservation",)}
         names = s.execute(text("SELECT count(*) FROM eco_label")).scalar()
     assert names == 5
+
+
+def test_revoking_with_a_200_character_key_detaches_under_keys_that_fit(
+    issued: Engine, tmp_path: Path
+) -> None:
+    """The ledger takes keys of up to 200 characters: a revocation's key of 200 gives each
+    project's detachment its own key of 77 (``label-revoke-`` + 64 hex of SHA-256)."""
+    evidence = tmp_path / "认定.pdf"
+    evidence.write_bytes(b"%PDF-1.4 designation")
+    key = "revoke-" + "k" * 193
+    assert len(key) == 200
+    with session_scope(issued) as s:
+        add_label(s, ADMIN, BAMBOO, evidence)
+    with session_scope(issued) as s:
+        assert attach_label(s, ADMIN, "label-1", "L1", 2026, "bamboo_managed").quantity == 1000
+    with session_scope(issued) as s:
+        revoked = revoke_label(s, ADMIN, key, "bamboo_managed", "发布机构撤回 withdrawn")
+    # every one of the 1,000 issued credits was live: all detached, none retired
+    assert [(d.project, d.quantity, d.untouched_final) for d in revoked.detached] == [
+        ("L1", 1000, 0)
+    ]
+    expected = "label-revoke-" + hashlib.sha256((key + "\nL1").encode()).hexdigest()
+    assert len(expected) == 13 + 64
+    with session_scope(issued) as s:
+        ops = s.execute(
+            text("SELECT idempotency_key FROM ledger_operation WHERE kind = 'label' ORDER BY id")
+        ).all()
+        assert [r[0] for r in ops] == ["label-1", expected]
+        assert {tuple(b.labels) for b in blocks(s)} == {()}
+    with session_scope(issued) as s:  # a retry with the same 200-character key: the first result
+        again = revoke_label(s, ADMIN, key, "bamboo_managed", "发布机构撤回 withdrawn")
+    assert again.replayed and again.detached == revoked.detached
+
+
+QUIET = {  # a label whose project rule's threshold is flagged unverified
+    "code": "quiet_zone", "name_zh": "静谧林区", "name_en": "Quiet zone", "kind": "co-benefit",
+    "issuer": "双牌县林业局", "valid_from": "2026-01-01", "valid_to": "2030-12-31",
+    "criteria": {"stand": {"field": "area_ha", "op": "gt", "value": 0, "source": "test"},
+                 "project": {"basis": "area", "min_share": 0.5, "unverified": True}},
+}  # fmt: skip
+QUIET_NOTE = (
+    "标签 quiet_zone（静谧林区）的判定阈值未经核实：project area share ≥ 50% / the threshold of "
+    "label quiet_zone (Quiet zone) is unverified: project area share ≥ 50%"
+)
+
+
+def partly_labelled_retirement(s: Session, folder: Path) -> str:
+    """BUYER gets 101–120; bamboo_managed on 101–105, quiet_zone on 101–110 (the ledger's
+    relabel by serials); BUYER retires 101–120 — 20 t: 5 carry both labels, 5 only quiet_zone,
+    10 none. Returns the certificate id."""
+    evidence = folder / "认定.pdf"
+    evidence.write_bytes(b"%PDF-1.4 designation")
+    add_label(s, ADMIN, BAMBOO, evidence)
+    add_label(s, ADMIN, QUIET, evidence)
+    transfer(s, STAFF, "t-part", "HOLD-L1", "BUYER", serials=P + "000000101..000000120")
+    relabel(s, ADMIN, "l-part-1", "L1", "bamboo_managed", serials=P + "000000101..000000105")
+    relabel(s, ADMIN, "l-part-2", "L1", "quiet_zone", serials=P + "000000101..000000110")
+    done = retire(s, BUYER_USER, "r-part", "BUYER", "某电力公司", "碳中和", date(2026, 7, 1),
+                  serials=P + "000000101..000000120")  # fmt: skip
+    return done.certificate
+
+
+def test_a_partly_labelled_retirement_shows_each_label_with_its_quantity(
+    issued: Engine, tmp_path: Path
+) -> None:
+    with session_scope(issued) as s:
+        cert = partly_labelled_retirement(s, tmp_path)
+    with session_scope(issued) as s:
+        found = certificate(s, cert)
+        shown = public_certificate(s, cert)
+        notes = label_unverified_notes(s, ("quiet_zone", "bamboo_managed", "not_listed"))
+    assert found.quantity == 20 and found.labels == ("bamboo_managed", "quiet_zone")
+    # 101–105 carry bamboo_managed: 5; 101–110 carry quiet_zone: 10; of 20 retired
+    assert found.label_quantities == {"bamboo_managed": 5, "quiet_zone": 10}
+    assert [(x.code, x.text, x.unverified) for x in shown.label_lines] == [
+        ("bamboo_managed", "竹林经营 Managed bamboo — 共 20 t 中的 5 t / 5 of 20 t", ()),
+        ("quiet_zone", "静谧林区 Quiet zone — 共 20 t 中的 10 t / 10 of 20 t", (QUIET_NOTE,)),
+    ]
+    # the valuation's call: bamboo_managed states every source; not_listed is no catalogue entry
+    assert notes == (
+        "标签 not_listed 不在标签目录中，判定条件不明 / label not_listed is not in the catalogue: "
+        "its criteria are unknown",
+        QUIET_NOTE,
+    )
+    pdf = tmp_path / "cert.pdf"
+    pdf.write_bytes(certificate_pdf(shown, None, "测试登记簿"))
+    words = " ".join(
+        subprocess.run(
+            ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    assert "竹林经营 Managed bamboo — 共 20 t 中的 5 t / 5 of 20 t" in words
+    assert "静谧林区 Quiet zone — 共 20 t 中的 10 t / 10 of 20 t" in words
+    assert words.count("标签判定阈值未经核实 / the label's thresholds are unverified") == 1

@@ -67,7 +67,6 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("layer_id", sa.Integer, sa.ForeignKey("label_layer.id"), nullable=False),
         sa.Column("feature_no", sa.Integer, nullable=False),
-        sa.Column("properties", sa.Text, nullable=False),
         sa.Column("geom", Geometry("MULTIPOLYGON", srid=4490, spatial_index=True), nullable=False),
     )
     op.create_index("ix_label_layer_polygon_layer_id", "label_layer_polygon", ["layer_id"])
