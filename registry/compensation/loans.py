@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from registry.actors import Actor, require_any_role
 from registry.compensation.allocation import FEN
 from registry.compensation.prices import moment, parse_decimal, price_in_force, price_known_at
-from registry.compensation.valuation import fen, held_by_labels, label_premium
+from registry.compensation.valuation import fen, held_by_labels, label_notes, label_premium
 from registry.errors import BadValuationInput
 from registry.results import Result
 from registry.vocabulary import Role
@@ -108,14 +108,16 @@ def loan_to_value(
         sql += " AND o.name = :org"
         params["org"] = actor.organisation
     lines = []
+    priced: set[str] = set()  # labels whose premium went into a pledge's value
     for pid, ref, holder, bank_code, bank, created, quantity, amount_fen in session.execute(
         text(sql + " ORDER BY p.id"), params
     ).all():
         pledged_at = moment(created)
         pledged_on = pledged_at.date()
         by_labels = held_by_labels(session, "b.pledge_id = :p", {"p": int(pid)})
-        _, premium = label_premium(by_labels, price.price,
-                                   {k: Decimal(v) for k, v in price.label_premiums.items()})  # fmt: skip
+        uplifts = {k: Decimal(v) for k, v in price.label_premiums.items()}
+        _, premium = label_premium(by_labels, price.price, uplifts)
+        priced |= {c for labels in by_labels for c in labels if uplifts.get(c)}
         value = Decimal(int(quantity)) * price.price + premium
         amount = Decimal(int(amount_fen)) * FEN
         before = price_known_at(session, scenario, pledged_at)
@@ -146,6 +148,7 @@ def loan_to_value(
             value_yuan=str(fen(value)), ltv=str(ltv), over_threshold=over, price_fell=fell,
             flags=tuple(flags),
         ))  # fmt: skip
+    unverified += label_notes(session, priced)
     return LoanView(
         scenario=price.name, price_yuan=price.price_yuan, price_date=price.price_date,
         price_status=price.status, threshold=str(limit),

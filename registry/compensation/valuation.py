@@ -62,6 +62,7 @@ __all__ = [
     "ProjectValuation",
     "ScenarioValue",
     "fen",
+    "label_notes",
     "label_premium",
     "npv_terms",
     "parse_premium_pairs",
@@ -232,6 +233,16 @@ def label_premium(
     return groups, total
 
 
+def label_notes(session: Session, codes: set[str]) -> list[str]:
+    """What is unverified about the labels a premium was paid on (their criteria's thresholds:
+    a label is only as sound as the rule that granted it)."""
+    if not codes:
+        return []
+    from registry.labels import label_unverified_notes
+
+    return list(label_unverified_notes(session, sorted(codes)))
+
+
 def _exante_years(exante_json: str | None) -> list[tuple[int, Decimal]]:
     rows = json.loads(exante_json or "{}").get("by_year", [])
     return [(int(r["year"]), Decimal(str(r["net_removals"]))) for r in rows]
@@ -331,6 +342,7 @@ def value_project(
     values = []
     carried = {code for labels in by_labels for code in labels}
     idle: set[str] = set()
+    priced: set[str] = set()  # labels whose premium went into a value
     for s in chosen:
         if not s.verified:
             unverified.append(
@@ -341,6 +353,7 @@ def value_project(
         terms, npv = npv_terms(yearly, price, r, s.growth, day.year)
         uplifts = _uplifts(s, premiums)
         idle |= {code for code, pct in uplifts.items() if pct and code not in carried}
+        priced |= {code for code, pct in uplifts.items() if pct and code in carried}
         groups, premium = label_premium(by_labels, price, uplifts)
         per_mu_carbon = mean_yearly * price / area_mu if area_mu > 0 else Decimal(0)
         carbon, std = fen(per_mu_carbon), fen(standard)
@@ -357,6 +370,7 @@ def value_project(
             per_mu_standard_yuan=str(std), pays_more=pays, npv_terms=tuple(terms),
             label_groups=tuple(groups),
         ))  # fmt: skip
+    unverified += label_notes(session, priced)
     return ProjectValuation(
         project=project.code, name=project.name, valuation_date=day.isoformat(),
         area_ha=str(area_ha.quantize(_SHOWN_AREA)), area_mu=str(area_mu.quantize(_SHOWN_AREA)),

@@ -338,8 +338,12 @@ def test_labelled_credits_carry_their_premium_into_the_value_and_the_pledge(reg:
         relabel(s, ADMIN, "lab-1", "L1", "BIO")  # all 1,000 live credits: 900 held, 100 buffer
         pledge(s, STAFF, "p-1", "HOLD-L1", "BANK", "DK-1", D("12000.00"), quantity=200)
     with session_scope(reg) as s:
-        value = value_project(s, STAFF, "L1", "TEST").scenarios[0]
-        line = loan_to_value(s, BANK_USER, "TEST").loans[0]
+        valuation = value_project(s, STAFF, "L1", "TEST")
+        loans = loan_to_value(s, BANK_USER, "TEST")
+    value, line = valuation.scenarios[0], loans.loans[0]
+    # a premium paid on a label says what is unsound about the label: BIO is in no catalogue
+    for unverified in (valuation.unverified, loans.unverified):
+        assert any("label BIO is not in the catalogue" in u for u in unverified)
     # the holder's 900 labelled credits: 900 × 80 元 × 10 % = 7,200.00 premium
     assert value.label_premium_yuan == "7200.00"
     # the pledge: 200 × 80 × (1 + 10 %) = 17,600.00; LTV 12,000 / 17,600 = 0.681818… → 0.6818
