@@ -184,12 +184,14 @@ def test_exports_and_the_notice_shows_no_full_name_or_number(l1: Engine, tmp_pat
         files = {f.name.rsplit("-", 1)[-1]: f.content for fmt in ("xlsx", "bank-csv", "notice")
                  for f in export_roster(s, staff, report.roster_id, fmt)}  # fmt: skip
     assert view.method["unverified"] and view.method["removals_rule"]
-    # Excel: one row per line, the total by formula, the rule sheet says unverified
+    # Excel: the status on row 1, headers on row 2, one row per line, the total by formula,
+    # the rule sheet says unverified
     book = load_workbook(BytesIO(files[f"R{report.roster_id}.xlsx"]))
     sheet = book["发放名册"]
-    amounts = [sheet.cell(r, 12).value for r in range(2, 2 + len(view.lines))]
+    assert "已审批" in str(sheet.cell(1, 1).value) and sheet.cell(2, 1).value == "序号"
+    amounts = [sheet.cell(r, 12).value for r in range(3, 3 + len(view.lines))]
     assert sum(Decimal(str(a)) for a in amounts) == report.amount
-    assert sheet.cell(2 + len(view.lines), 12).value == f"=SUM(L2:L{1 + len(view.lines)})"
+    assert sheet.cell(3 + len(view.lines), 12).value == f"=SUM(L3:L{2 + len(view.lines)})"
     assert any("未核实" in str(c.value) for r in book["规则与来源"].iter_rows() for c in r)
     # bank file: the owners paid, card and amount to the fen, a reference each
     bank = list(csv.reader(io.StringIO(files["bank.csv"].decode("utf-8-sig"))))
