@@ -77,7 +77,7 @@ def rules_cmd(
     """收益分配规则：新建一版（预设或文件）或列出各版本 / make a new version of a project's
     benefit-sharing rule (from a preset and/or a JSON file), or --list the versions."""
     from registry.compensation.presets import preset_rule
-    from registry.compensation.rules import RuleSpec, create_rule, list_rules
+    from registry.compensation.rules import RuleSpec, create_rule, list_rules, rule_object
 
     if show:
         rules = ctx.read(lambda s: list_rules(s, ctx.acting(s), project))
@@ -92,6 +92,8 @@ def rules_cmd(
                                  f"cannot read the rule file {file}: {exc}")) from exc  # fmt: skip
     if preset is None and file is None:
         raise refuse(Invalid("请给出 --preset 或 --file。", "give --preset or --file."))
+    if file is not None:  # the file must hold an object (not a list, a text or null)
+        raw = ctx.run_plain(lambda: rule_object(raw, "规则文件 / the rule file"))
     spec = ctx.run_plain(lambda: preset_rule(preset, raw) if preset else RuleSpec.build(raw))
     stored = ctx.run(lambda s: create_rule(s, ctx.acting(s), project, spec))
     if as_json:

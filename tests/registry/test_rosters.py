@@ -178,6 +178,14 @@ def test_exports_and_the_notice_shows_no_full_name_or_number(l1: Engine, tmp_pat
         admin, staff = load_actor(s, "director"), load_actor(s, "li")
         report = demo_compensation(s, admin, staff, "L1", tmp_path)
     assert report.status == "approved" and len(report.files) == 4
+    import stat
+
+    # the private files (identities, Excel, bank file) are readable by their owner only
+    private = [tmp_path / "identities-synthetic.csv"] + [
+        p for p in report.files if p.name.endswith((".xlsx", "-bank.csv"))
+    ]
+    assert len(private) == 3
+    assert [stat.S_IMODE(p.stat().st_mode) for p in private] == [0o600] * 3
     rows = _identities(l1)
     with session_scope(l1) as s:
         view = roster_view(s, staff, report.roster_id)
@@ -259,6 +267,14 @@ def test_the_command_line_round(l1: Engine, db_url: str, tmp_path: Path) -> None
     assert done.returncode == 1, done.stderr
     assert done.stderr.index("第 3 行") < done.stderr.index("row 3")  # zh first, then en
     assert registry_digest(l1) == before
+    for body in ("[1, 2]", '"x"', "null"):  # a rule file that is not a JSON object
+        (tmp_path / "rule.json").write_text(body, encoding="utf-8")
+        refused = tanhui("li", "rules", "--project", "L1", "--file", str(tmp_path / "rule.json"))
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+        assert refused.stderr.index("JSON 对象") < refused.stderr.index("JSON object")
+        refused = tanhui("li", "rules", "--project", "L1", "--preset", "anji", "--file",
+                         str(tmp_path / "rule.json"))  # fmt: skip
+        assert refused.returncode == 1 and "JSON object" in refused.stderr, refused.stderr
     good = tmp_path / "ids.csv"
     good.write_bytes(_identity_csv(rows))
     assert tanhui("li", "owners", "import", str(good)).returncode == 0
