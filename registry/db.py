@@ -266,6 +266,7 @@ _GUARDED_UPDATES = {
     "retirement": (),
     "request_key": ("result_json",),  # a key's first request is kept (migration 0015)
     "price_scenario": (),  # append-only (migration 0016)
+    "sharing_rule": (),  # append-only (migration 0017)
     "eco_label": ("status", "revoked_at", "revoked_by", "revoke_reason"),  # revoked once (0018)
     "label_layer": (),
     "label_layer_polygon": (),

@@ -385,6 +385,14 @@ class IdentityMissing(Conflict):
     """A roster pays owners who have no checked identity and bank card on record."""
 
 
+class RosterNotApproved(Conflict):
+    """A bank payment file was asked for a roster that is not approved (or paid)."""
+
+
+class RosterChanged(Conflict):
+    """The roster's lines differ from the digest the approver read (it changed since)."""
+
+
 # -- part C of #17: eco-labels (registry/labels) --------------------------------------------------
 
 

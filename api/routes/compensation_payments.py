@@ -43,6 +43,14 @@ class RosterCreate(BaseModel):
     rule_version: int | None = Field(default=None, ge=1)
 
 
+class Approval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expect_sha256: str = Field(
+        min_length=64, max_length=64, pattern="^[0-9a-fA-F]{64}$",
+        description="名册明细摘要（查看名册时的 lines_sha256） / the lines' digest you read",
+    )  # fmt: skip
+
+
 class Payment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reference: str = Field(min_length=1, max_length=200)
@@ -81,9 +89,11 @@ def roster(roster_id: RosterId, caller: CallerDep) -> dict[str, Any]:
 
 
 @router.post("/rosters/{roster_id}/approve")
-def approve(roster_id: RosterId, caller: CallerDep) -> dict[str, Any]:
-    """审批名册（管理员） / approve a roster (admin)."""
-    return caller.write(lambda s, a: approve_roster(s, a, roster_id)).to_dict()
+def approve(roster_id: RosterId, body: Approval, caller: CallerDep) -> dict[str, Any]:
+    """审批名册（管理员），须给出所查看名册的明细摘要 ``expect_sha256``（名册视图的
+    ``lines_sha256``），名册此后被改动则拒绝（409） / approve a roster (admin): give the
+    ``lines_sha256`` of the roster you read; refused (409) when it changed since."""
+    return caller.write(lambda s, a: approve_roster(s, a, roster_id, body.expect_sha256)).to_dict()
 
 
 @router.post("/rosters/{roster_id}/pay")
@@ -98,9 +108,11 @@ def export(
     format: Annotated[Literal["xlsx", "bank-csv", "notice"], Query()] = "xlsx",
     part: Annotated[Literal["csv", "html"], Query()] = "csv",
 ) -> Response:  # fmt: skip
-    """名册导出（工作人员）：Excel、银行代发 CSV、公示（CSV 或 HTML） / a roster's export
-    (staff); ``part`` chooses the notice's CSV or HTML."""
-    files = caller.read(lambda s, a: export_roster(s, a, roster_id, format))
+    """名册导出（工作人员）：Excel、银行代发 CSV（仅已审批或已发放的名册）、公示（CSV 或 HTML）；
+    Excel 与银行文件的导出记入审计日志 / a roster's export (staff); ``part`` chooses the
+    notice's CSV or HTML; the bank file only for an approved or paid roster (409 otherwise);
+    the private formats are logged in the audit log (so this runs in a write transaction)."""
+    files = caller.write(lambda s, a: export_roster(s, a, roster_id, format))
     chosen = files[0] if len(files) == 1 or part == "csv" else files[1]
     return Response(chosen.content, media_type=chosen.media_type,
                     headers={"Content-Disposition": f'attachment; filename="{chosen.name}"'})  # fmt: skip

@@ -40,6 +40,8 @@ def _show_roster(view: Any, as_json: bool) -> None:
         f"名册 roster {view.id}：项目 {escape(view.project)} 第 {view.period} 期，规则第 "
         f"{view.rule_version} 版，金额 {view.amount} 元，状态 {view.status}"
     )
+    console.print(f"明细摘要 lines SHA-256：{view.lines_sha256}（审批时用 --expect 核对 / give it to "
+                  "approve --expect）")  # fmt: skip
     rows = [{"line": ln["line"], "party": ln["party"], "payee": ln["payee"],
              "stands": len(ln["stands"]), "basis": ln["figures"].get(method.get("basis", ""), ""),
              "amount": ln["amount"]} for ln in view.lines]  # fmt: skip
@@ -51,8 +53,10 @@ def _show_roster(view: Any, as_json: bool) -> None:
     print_table("发放名册 roster", rows, ("line", "party", "payee", "stands", "basis", "amount"))
     if method.get("removals_rule"):
         console.print(escape(method["removals_rule"]))
+    if method.get("owners_at"):
+        console.print(escape(method["owners_at"]))
     if method.get("unverified"):
-        err_console.print("[yellow]注意：预设规则的数值未经官方文件核实 / NOTE: the preset's "
+        err_console.print("[yellow]注意：规则的数值未经官方文件核实 / NOTE: the rule's "
                           "figures are unverified[/]")  # fmt: skip
 
 
@@ -73,7 +77,7 @@ def rules_cmd(
     """收益分配规则：新建一版（预设或文件）或列出各版本 / make a new version of a project's
     benefit-sharing rule (from a preset and/or a JSON file), or --list the versions."""
     from registry.compensation.presets import preset_rule
-    from registry.compensation.rules import RuleSpec, create_rule, list_rules
+    from registry.compensation.rules import RuleSpec, create_rule, list_rules, rule_object
 
     if show:
         rules = ctx.read(lambda s: list_rules(s, ctx.acting(s), project))
@@ -86,8 +90,10 @@ def rules_cmd(
         except (OSError, ValueError) as exc:
             raise refuse(Invalid(f"无法读取规则文件 {file}：{exc}",
                                  f"cannot read the rule file {file}: {exc}")) from exc  # fmt: skip
-    if preset is None and not raw:
+    if preset is None and file is None:
         raise refuse(Invalid("请给出 --preset 或 --file。", "give --preset or --file."))
+    if file is not None:  # the file must hold an object (not a list, a text or null)
+        raw = ctx.run_plain(lambda: rule_object(raw, "规则文件 / the rule file"))
     spec = ctx.run_plain(lambda: preset_rule(preset, raw) if preset else RuleSpec.build(raw))
     stored = ctx.run(lambda s: create_rule(s, ctx.acting(s), project, spec))
     if as_json:
@@ -96,7 +102,7 @@ def rules_cmd(
         console.print(f"[green]项目 {escape(project)} 收益分配规则第 {stored.version} 版已建立[/] "
                       f"rule version {stored.version} made")  # fmt: skip
     if spec.unverified:
-        err_console.print("[yellow]注意：预设规则的数值未经官方文件核实 / NOTE: the preset's "
+        err_console.print("[yellow]注意：规则的数值未经官方文件核实 / NOTE: the rule's "
                           "figures are unverified[/]")  # fmt: skip
 
 
@@ -125,12 +131,20 @@ def show_cmd(
     _show_roster(ctx.read(lambda s: roster_view(s, ctx.acting(s), roster)), as_json)
 
 
-def approve_cmd(roster: Annotated[int, typer.Option("--roster", help="名册编号")]) -> None:
-    """审批发放名册（管理员） / approve a payment roster (admin)."""
+def approve_cmd(
+    roster: Annotated[int, typer.Option("--roster", help="名册编号")],
+    expect: Annotated[
+        str | None,
+        typer.Option(help="查看名册时显示的明细摘要（lines SHA-256）；不符则拒绝审批"),
+    ] = None,
+) -> None:
+    """审批发放名册（管理员）；--expect 为查看时的明细摘要，名册此后被改动则拒绝 / approve a
+    payment roster (admin); --expect: the lines' digest you read (refused if it changed)."""
     from registry.compensation.rosters import approve_roster
 
-    view = ctx.run(lambda s: approve_roster(s, ctx.acting(s), roster))
+    view = ctx.run(lambda s: approve_roster(s, ctx.acting(s), roster, expect))
     console.print(f"[green]名册 {view.id} 已审批[/] roster {view.id} approved ({view.amount} 元)")
+    console.print(f"所审批的明细摘要 lines SHA-256 approved：{view.lines_sha256}")
 
 
 def pay_cmd(
@@ -154,7 +168,7 @@ def export_cmd(
     公示名单（CSV 与 HTML，姓名与证件号已遮蔽） / export a roster."""
     from registry.compensation.exports import export_roster, write_exports
 
-    files = ctx.read(lambda s: export_roster(s, ctx.acting(s), roster, fmt))
+    files = ctx.run(lambda s: export_roster(s, ctx.acting(s), roster, fmt))  # logs private ones
     for path in write_exports(files, out):
         console.print(f"[green]已写出[/] written {escape(str(path))}")
     if fmt == "bank-csv":

@@ -7,9 +7,11 @@ Alembic's ``target_metadata`` (``registry/schema.py``):
 - ``owner_user_link``: a forest owner's user account linked to the owner it speaks for, so the
   user sees that owner's payments.
 - ``sharing_rule``: a project's benefit-sharing rule, versioned (a change is a new version;
-  old versions are kept and rosters name the version they used).
+  old versions are kept and rosters name the version they used); append-only (guarded).
 - ``roster`` / ``roster_line``: a payment roster per monitoring period (draft → approved →
-  paid) and its lines, each with the figures and the rule version that produced it. Money is
+  paid) and its lines, each with the figures and the rule version that produced it, and — from
+  its approval — the payee's identity snapshot (ID kind and number, bank, card: private), so a
+  later re-import of identities never redirects an approved roster's money. Money is
   whole fen (BIGINT), like ``pledge.amount_fen``."""
 
 from __future__ import annotations
@@ -95,6 +97,11 @@ roster_line = sa.Table(
     sa.Column("stands_json", sa.Text, nullable=False, server_default="[]"),
     sa.Column("figures_json", sa.Text, nullable=False, server_default="{}"),
     sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    # the payee's identity as approved (private): frozen at approval, what the bank file pays
+    sa.Column("payee_id_kind", sa.String, nullable=True),
+    sa.Column("payee_id_number", sa.String, nullable=True),
+    sa.Column("payee_bank_name", sa.String, nullable=True),
+    sa.Column("payee_bank_card", sa.String, nullable=True),
     sa.UniqueConstraint("roster_id", "line_no", name="uq_roster_line_no"),
     sa.CheckConstraint("amount_fen >= 0", name="ck_roster_line_amount"),
 )  # fmt: skip

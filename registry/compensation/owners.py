@@ -6,7 +6,15 @@ collective, state farm or company, its unified social credit code (GB 32100's ch
 character), the bank and the bank card number (Luhn-checked), and optionally a phone number.
 Every row is checked first; when any row is bad, the import is refused naming each bad row
 and why, and nothing is written. A re-import replaces an owner's identity (upsert by owner).
-The audit event holds the counts and the SHA-256 of the file, never the numbers.
+The audit event holds the counts, the SHA-256 of the file and each owner added or changed (its
+id, which fields changed and the last 4 digits of its card), never a full number.
+
+A re-import never redirects a roster already approved: the approval froze each payee's identity
+into the roster's lines (:func:`registry.compensation.rosters.approve_roster`) and the bank
+file pays that snapshot. Replacing the identity of an owner who is in an approved, unpaid
+roster is allowed (a lost card is replaced this way) but the event lists those owners under
+``in_unpaid_rosters``: that roster still pays the approved card, and paying the new one needs a
+new roster (the bureau's decision, recorded).
 
 Accepted column names (Chinese or English): 姓名/权利人/name, 身份证号/id_number,
 统一社会信用代码/credit_code, 开户行/bank_name, 银行卡号/bank_card, 电话/phone."""
@@ -27,7 +35,12 @@ from sqlmodel import col
 
 from registry.actors import Actor, require_any_role
 from registry.audit import append_event
-from registry.compensation.compensation_tables import owner_identity, owner_user_link
+from registry.compensation.compensation_tables import (
+    owner_identity,
+    owner_user_link,
+    roster,
+    roster_line,
+)
 from registry.compensation.identity import check_bank_card, check_resident_id
 from registry.errors import IdentityFileRejected, Invalid, NotFound, RegistryError
 from registry.models import Owner, OwnerKind
@@ -62,10 +75,13 @@ class IdentityImport:
     added: int
     replaced: int
     sha256: str
+    changed: int = 0
+    in_unpaid_rosters: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "added": self.added, "replaced": self.replaced,
-                "sha256": self.sha256}  # fmt: skip
+                "changed": self.changed, "sha256": self.sha256,
+                "in_unpaid_rosters": list(self.in_unpaid_rosters)}  # fmt: skip
 
 
 def read_identity_file(data: bytes, filename: str) -> pd.DataFrame:
@@ -176,12 +192,19 @@ def import_identities(session: Session, actor: Actor, data: bytes, filename: str
             f"imported. {rows_en}",
             bad,
         )
-    existing = set(session.execute(sa.select(owner_identity.c.owner_id)).scalars())
+    existing = {int(r.owner_id): r for r in session.execute(sa.select(owner_identity)).all()}
     at = datetime.now(UTC)
     added = replaced = 0
+    changes: list[dict[str, Any]] = []
     for values in checked:
         record = {**values, "updated_at": at, "updated_by": actor.label}
-        if values["owner_id"] in existing:
+        before = existing.get(values["owner_id"])
+        fields = [k for k in _FIELDS if before is None or getattr(before, k) != values[k]]
+        if fields:
+            changes.append({"owner_id": values["owner_id"],
+                            "change": "added" if before is None else "replaced",
+                            "fields": fields, "card_last4": values["bank_card"][-4:]})  # fmt: skip
+        if before is not None:
             session.execute(owner_identity.update()
                             .where(owner_identity.c.owner_id == values["owner_id"])
                             .values(**record))  # fmt: skip
@@ -189,12 +212,32 @@ def import_identities(session: Session, actor: Actor, data: bytes, filename: str
         else:
             session.execute(owner_identity.insert().values(**record))
             added += 1
+    pending = _in_unpaid_rosters(
+        session, [c["owner_id"] for c in changes if c["change"] == "replaced"]
+    )
     digest = hashlib.sha256(data).hexdigest()
     append_event(session, actor=actor.label, action="compensation.identities",
                  entity_type="owner_identity", entity_id=digest[:16],
                  payload={"rows": len(checked), "added": added, "replaced": replaced,
-                          "sha256": digest})  # fmt: skip
-    return IdentityImport(len(checked), added, replaced, digest)
+                          "sha256": digest, "owners": changes,
+                          "in_unpaid_rosters": pending})  # fmt: skip
+    return IdentityImport(len(checked), added, replaced, digest, len(changes), tuple(pending))
+
+
+_FIELDS = ("id_kind", "id_number", "bank_name", "bank_card", "phone")
+
+
+def _in_unpaid_rosters(session: Session, owner_ids: list[int]) -> list[int]:
+    """Of these owners, those with a line in an approved, not yet paid roster (their roster
+    pays the identity frozen at its approval)."""
+    if not owner_ids:
+        return []
+    found = session.execute(
+        sa.select(roster_line.c.owner_id).distinct()
+        .join(roster, roster.c.id == roster_line.c.roster_id)
+        .where(roster.c.status == "approved", roster_line.c.owner_id.in_(owner_ids))
+    ).scalars()  # fmt: skip
+    return sorted(int(i) for i in found)
 
 
 def link_owner(session: Session, actor: Actor, owner_name: str, username: str) -> dict[str, Any]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.compensation.rules import RuleSpec
+from registry.compensation.rules import RuleSpec, rule_object
 from registry.errors import Invalid
 
-__all__ = ["PRESETS", "preset_rule"]
+__all__ = ["DEPARTURES", "FIXED", "PRESETS", "preset_rule"]
 
 
 def _anji() -> dict[str, Any]:
@@ -90,14 +90,39 @@ PRESET_NAMES = {
 }
 
 
-def preset_rule(name: str, overrides: dict[str, Any] | None = None) -> RuleSpec:
-    """The preset ``name`` as a checked rule, flagged unverified, with ``overrides`` (e.g. the
-    ``owner_shares`` table, a cap, payee names) applied on top."""
+FIXED = ("preset", "unverified", "sources")
+"""What an override may not set: a preset stays named, unverified and cited as it is."""
+DEPARTURES = ("shares", "basis", "cap_per_owner", "cap_surplus_to")
+"""What changes the preset's figures: the rule stays unverified and its note says it departs."""
+
+
+def preset_rule(name: str, overrides: object = None) -> RuleSpec:
+    """The preset ``name`` as a checked rule, flagged unverified, with ``overrides`` (a JSON
+    object: e.g. the ``owner_shares`` table, payee names, a note) applied on top. Overrides may
+    not set ``preset``, ``unverified`` or ``sources`` (refused); overriding the shares, basis or
+    cap keeps the rule unverified and its note says which figures depart from the preset."""
     if name not in PRESETS:
         raise Invalid(f"未知的预设规则 {name!r}；可用：{', '.join(PRESETS)}。",
                       f"unknown preset {name!r}; use one of: {', '.join(PRESETS)}.")  # fmt: skip
+    extra = {} if overrides is None else rule_object(overrides, "覆盖预设的字段 / the overrides")
+    fixed = [k for k in FIXED if k in extra]
+    if fixed:
+        raise Invalid(
+            f"覆盖预设时不能设定 {', '.join(fixed)}：预设的名称、来源与“未核实”标记不可更改。",
+            f"the overrides of a preset may not set {', '.join(fixed)}: a preset's name, "
+            "sources and unverified flag stay as they are.",
+        )
     raw = PRESETS[name]()
-    raw.update({"preset": name, "unverified": True,
-                "note": PRESET_NAMES[name] + "：预设数值未经官方文件核实 / preset figures unverified"})  # fmt: skip
-    raw.update(overrides or {})
+    departs = [k for k in DEPARTURES if k in extra and extra[k] != raw.get(k)]
+    note = PRESET_NAMES[name] + "：预设数值未经官方文件核实 / preset figures unverified"
+    if departs:
+        note += (f"；已偏离预设（改动：{', '.join(departs)}） / departs from the preset "
+                 f"(changed: {', '.join(departs)})")  # fmt: skip
+    own_note = extra.get("note")
+    if own_note is not None and not isinstance(own_note, str):
+        raise Invalid("规则的 note 应为文字。", "the rule's note must be text.")
+    if own_note:
+        note += f"；{own_note}"
+    raw.update({k: v for k, v in extra.items() if k != "note"})
+    raw.update({"preset": name, "unverified": True, "note": note})
     return RuleSpec.build(raw)

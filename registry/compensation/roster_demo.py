@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from registry.actors import Actor
-from registry.compensation.exports import FORMATS, export_roster, write_exports
+from registry.compensation.exports import FORMATS, export_roster, write_exports, write_private
 from registry.compensation.identity import luhn_valid
 from registry.compensation.owners import import_identities
 from registry.compensation.presets import preset_rule
@@ -82,8 +82,8 @@ class CompensationDemo:
 def demo_compensation(
     session: Session, admin_actor: Actor, staff_actor: Actor, project_code: str, workdir: Path
 ) -> CompensationDemo:
-    """Identities for the project's owners (written to ``workdir/identities-synthetic.csv`` and
-    imported), the Anji preset as the project's rule, the roster of period 1 for
+    """Identities for the project's owners (written to ``workdir/identities-synthetic.csv``,
+    mode 0600, and imported), the Anji preset as the project's rule, the roster of period 1 for
     int(verified t) × :data:`DEMO_PRICE`, approved, and every export written to ``workdir``."""
     project = session.execute(
         sa.select(Project).where(col(Project.code) == project_code)
@@ -103,7 +103,7 @@ def demo_compensation(
         writer.writerow(synthetic_identity(cast(int, oid), str(name), str(kind)))
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "identities-synthetic.csv"
-    path.write_text(text.getvalue(), encoding="utf-8")
+    write_private(path, text.getvalue().encode("utf-8"))  # synthetic, but private in form
     import_identities(session, staff_actor, path.read_bytes(), path.name)
     rule = create_rule(session, staff_actor, project_code, preset_rule("anji"))
     verified = verified_period(session, project, 1).verified_tco2e or 0.0

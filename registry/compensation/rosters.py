@@ -11,14 +11,23 @@ sums counted as zero:
 
     removals(stand) = verified_tco2e × modelled(stand) / Σ modelled(stands of the project)
 
-(stated in every roster's ``method``). Stands without a registered owner are left out of the
-owners' part (counted in ``method``), so their removals go to no owner.
+(stated in every roster's ``method``).
+
+Owners and stands are those current when the roster is prepared (the stands' current rows and
+their current owners, the project's active membership), not those of the monitoring period: a
+stand sold or re-mapped since is paid to its owner at preparation (stated in ``method``). A stand
+without a registered owner is counted in ``method`` and left out of every owner's figures; the
+owners' part of the money is nevertheless shared out in full among the owned stands' owners
+(by the basis), so the unowned stands' share is in effect divided among the owned stands.
 
 Status: draft (bureau staff prepare; re-preparing replaces a draft) → approved (admin; refused
-when an owner to be paid has no checked identity, naming the owners) → paid (admin, with the
-payment reference). An approved or paid roster never changes: preparing it again is refused,
-and a new rule version does not touch it (it names the rule row it used). Every change is an
-audit event in the same transaction."""
+when an owner to be paid has no checked identity, naming the owners; refused when the lines'
+digest is not the one the admin read, if given) → paid (admin, with the payment reference). The
+approval freezes each owner line's payee identity (ID kind and number, bank, card) into the
+line and logs the SHA-256 of the lines, of that snapshot and of the rule; the bank file pays the
+snapshot, and payment checks both digests. An approved or paid roster never changes: preparing
+it again is refused, and a new rule version does not touch it (it names the rule row it used).
+Every change is an audit event in the same transaction."""
 
 from __future__ import annotations
 
@@ -38,22 +47,37 @@ from sqlmodel import col
 from registry.actors import Actor, require_any_role
 from registry.audit import append_event, canonical_json
 from registry.compensation.allocation import FEN
-from registry.compensation.compensation_tables import owner_identity, roster, roster_line
+from registry.compensation.compensation_tables import (
+    owner_identity,
+    roster,
+    roster_line,
+    sharing_rule,
+)
 from registry.compensation.owners import linked_owner
 from registry.compensation.rules import BASIS_NAMES, find_rule, rule_by_id
 from registry.compensation.split import OwnerFigures, split_amount
-from registry.errors import IdentityMissing, Invalid, NotFound, RosterClosed, UnknownRoster
+from registry.errors import (
+    IdentityMissing,
+    Invalid,
+    NotFound,
+    RosterChanged,
+    RosterClosed,
+    UnknownRoster,
+)
 from registry.models import MonitoringPeriod, Owner, Project, ProjectStand, Stand
 from registry.projects.core import find_project
 from registry.vocabulary import PeriodStatus, Role
 
 __all__ = [
+    "Payee",
     "RosterView",
     "approve_roster",
     "lines_digest",
     "my_payments",
     "owner_figures",
     "pay_roster",
+    "payees_digest",
+    "payees_of",
     "prepare_roster",
     "roster_view",
     "rosters_of",
@@ -61,6 +85,14 @@ __all__ = [
 ]
 
 STAFF = (Role.BUREAU_STAFF, Role.ADMIN)
+OWNERS_AT = (
+    "权利人与小班为编制名册时的现状（当前小班记录、当前权利人、项目现有成员小班），而非监测期内的；"
+    "无登记权利人的小班不计入任何权利人的数值，权利人份额仍全部分给有权利人的小班，即其份额实际上"
+    "由有权利人的小班分享 / owners and stands are those current when the roster was prepared (not "
+    "during the period); stands without a registered owner count in no owner's figures, and the "
+    "owners' part is shared in full among the owned stands' owners, so those stands' share is in "
+    "effect divided among the owned stands"
+)
 REMOVALS_RULE = (
     "核证减排量按小班模型（事前）净清除量在监测期各年之和的比例分摊到小班 / the period's verified "
     "total apportioned to stands by each stand's modelled (ex-ante) net removals summed over the "
@@ -74,6 +106,16 @@ def _fen(amount: Decimal) -> int:
 
 def _yuan(fen: int) -> Decimal:
     return (Decimal(fen) * FEN).quantize(FEN)
+
+
+@dataclass(frozen=True)
+class Payee:
+    """An owner line's payee identity as frozen at approval (private)."""
+
+    id_kind: str
+    id_number: str
+    bank_name: str
+    bank_card: str
 
 
 @dataclass(frozen=True)
@@ -93,12 +135,14 @@ class RosterView:
     approved_by: str | None
     paid_by: str | None
     payment_reference: str | None
+    lines_sha256: str
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "project": self.project, "period": self.period,
                 "rule_id": self.rule_id, "rule_version": self.rule_version,
                 "amount": str(self.amount), "status": self.status, "method": self.method,
-                "lines": [dict(line) for line in self.lines], "prepared_by": self.prepared_by,
+                "lines": [dict(line) for line in self.lines], "lines_sha256": self.lines_sha256,
+                "prepared_by": self.prepared_by,
                 "approved_by": self.approved_by, "paid_by": self.paid_by,
                 "payment_reference": self.payment_reference}  # fmt: skip
 
@@ -138,8 +182,10 @@ def owner_figures(
     session: Session, project: Project, period: MonitoringPeriod, owner_shares: dict[str, Decimal],
     need_removals: bool = True,
 ) -> tuple[list[OwnerFigures], dict[str, Any]]:  # fmt: skip
-    """Each owner's figures in the project (its current stands of the active membership) and
-    the method that made them."""
+    """Each owner's figures in the project and the method that made them: the stands current
+    now (their current rows, of the project's active membership) and their current owners —
+    not those of the period (``method["owners_at"]`` says so); stands without an owner are
+    counted (``stands_without_owner``) and left out of every owner's figures."""
     rows = session.execute(
         sa.select(col(Stand.stand_key), col(Stand.area_ha), col(Stand.stems_per_ha), col(Owner.id), col(Owner.name))
         .join(ProjectStand, (col(ProjectStand.stand_key) == col(Stand.stand_key))
@@ -181,6 +227,7 @@ def owner_figures(
         "period": {"no": period.period_no, "start": period.start_date.isoformat(),
                    "end": period.end_date.isoformat()},
         "stands": len(rows), "stands_without_owner": no_owner, "stands_without_stems": no_stems,
+        "owners_at": OWNERS_AT,
     }  # fmt: skip
     return owners, method
 
@@ -198,7 +245,8 @@ def _view(session: Session, row: Any) -> RosterView:
     )  # fmt: skip
     return RosterView(row.id, row.project_code, row.period_no, row.rule_id, rule.version,
                       _yuan(row.amount_fen), row.status, json.loads(row.method_json), shown,
-                      row.prepared_by, row.approved_by, row.paid_by, row.payment_reference)  # fmt: skip
+                      row.prepared_by, row.approved_by, row.paid_by, row.payment_reference,
+                      lines_digest(session, int(row.id)))  # fmt: skip
 
 
 def _row(session: Session, roster_id: int, lock: bool = False) -> Any:
@@ -284,23 +332,62 @@ def lines_digest(session: Session, roster_id: int) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _approved_digest(session: Session, roster_id: int) -> str | None:
+def payees_of(session: Session, roster_id: int) -> dict[int, Payee]:
+    """The payee identities frozen into a roster's owner lines at its approval, by line
+    number (none for a draft, nor for a line approved without an identity: nothing to pay)."""
+    rows = session.execute(
+        sa.select(roster_line.c.line_no, roster_line.c.payee_id_kind, roster_line.c.payee_id_number,
+                  roster_line.c.payee_bank_name, roster_line.c.payee_bank_card)
+        .where(roster_line.c.roster_id == roster_id, roster_line.c.payee_bank_card.is_not(None))
+    ).all()  # fmt: skip
+    return {int(r[0]): Payee(str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows}
+
+
+def payees_digest(session: Session, roster_id: int) -> str:
+    """SHA-256 of the payee identities frozen at approval (line number, ID kind, ID number,
+    bank, card of every owner line, nulls kept; canonical JSON): the approval's audit event
+    records it and payment checks it, so the payees never change behind the service's back."""
+    rows = session.execute(
+        sa.select(roster_line.c.line_no, roster_line.c.payee_id_kind, roster_line.c.payee_id_number,
+                  roster_line.c.payee_bank_name, roster_line.c.payee_bank_card)
+        .where(roster_line.c.roster_id == roster_id, roster_line.c.owner_id.is_not(None))
+        .order_by(roster_line.c.line_no)
+    ).all()  # fmt: skip
+    body = canonical_json([[int(r[0]), r[1], r[2], r[3], r[4]] for r in rows])
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _approval(session: Session, roster_id: int) -> dict[str, Any]:
     found = session.execute(
         sa.text("SELECT payload FROM audit_event WHERE action = 'compensation.roster_approved' "
                 "AND entity_type = 'roster' AND entity_id = :r ORDER BY id DESC"),
         {"r": str(roster_id)},
     ).first()  # fmt: skip
-    return None if found is None else json.loads(found[0]).get("lines_sha256")
+    return {} if found is None else dict(json.loads(found[0]))
 
 
-def approve_roster(session: Session, actor: Actor, roster_id: int) -> RosterView:
-    """Approve a draft roster (admin). Refused (:class:`IdentityMissing`, naming them) when an
-    owner to be paid has no identity on record. Audit event ``compensation.roster_approved``."""
+def approve_roster(
+    session: Session, actor: Actor, roster_id: int, expect_sha256: str | None = None
+) -> RosterView:
+    """Approve a draft roster (admin). ``expect_sha256`` is the lines' digest the admin read
+    (``lines_sha256`` of the roster's view): refused (:class:`RosterChanged`) when the lines
+    differ. Refused (:class:`IdentityMissing`, naming them) when an owner to be paid has no
+    identity on record. Freezes each owner line's payee identity (ID kind and number, bank,
+    card) into the line, then flips the status. Audit event ``compensation.roster_approved``
+    with the SHA-256 of the lines, of the payees' snapshot and of the rule's JSON."""
     require_any_role(actor, (Role.ADMIN,), "审批补偿款发放名册 / approve a payment roster")
     row = _row(session, roster_id, lock=True)
     if row.status != "draft":
         raise RosterClosed(f"发放名册 {roster_id} 已{row.status}，不能再审批。",
                            f"roster {roster_id} is {row.status}: it cannot be approved again.")  # fmt: skip
+    digest = lines_digest(session, roster_id)
+    if expect_sha256 is not None and expect_sha256.strip().lower() != digest:
+        raise RosterChanged(
+            f"发放名册 {roster_id} 在您查看之后已被更改（明细摘要现为 {digest}，而非 "
+            f"{expect_sha256.strip()[:64]}），请重新查看后再审批。",
+            f"roster {roster_id} changed since you read it (its lines' digest is now {digest}, "
+            f"not {expect_sha256.strip()[:64]}): read it again before approving.",
+        )
     unpaid = session.execute(
         sa.select(roster_line.c.payee)
         .outerjoin(owner_identity, owner_identity.c.owner_id == roster_line.c.owner_id)
@@ -315,19 +402,35 @@ def approve_roster(session: Session, actor: Actor, roster_id: int) -> RosterView
             f"{len(unpaid)} owners to be paid have no checked identity and bank card, so the "
             f"roster cannot be approved: {names}.",
         )
+    who = session.execute(
+        sa.select(roster_line.c.id, owner_identity.c.id_kind, owner_identity.c.id_number,
+                  owner_identity.c.bank_name, owner_identity.c.bank_card)
+        .join(owner_identity, owner_identity.c.owner_id == roster_line.c.owner_id)
+        .where(roster_line.c.roster_id == roster_id)
+    ).all()  # fmt: skip
+    for line_id, kind, number, bank, card in who:  # while a draft: the guard lets lines change
+        session.execute(roster_line.update().where(roster_line.c.id == line_id).values(
+            payee_id_kind=kind, payee_id_number=number, payee_bank_name=bank,
+            payee_bank_card=card))  # fmt: skip
+    rule_json = session.execute(
+        sa.select(sharing_rule.c.rule_json).where(sharing_rule.c.id == row.rule_id)
+    ).scalar_one()
     at = datetime.now(UTC)
     session.execute(roster.update().where(roster.c.id == roster_id)
                     .values(status="approved", approved_by=actor.label, approved_at=at))  # fmt: skip
     append_event(session, actor=actor.label, action="compensation.roster_approved",
                  entity_type="roster", entity_id=str(roster_id),
                  payload={"amount_fen": int(row.amount_fen), "rule_id": int(row.rule_id),
-                          "lines_sha256": lines_digest(session, roster_id)})  # fmt: skip
+                          "lines_sha256": digest,
+                          "payees_sha256": payees_digest(session, roster_id),
+                          "rule_sha256": hashlib.sha256(str(rule_json).encode()).hexdigest()})  # fmt: skip
     return _view(session, _row(session, roster_id))
 
 
 def pay_roster(session: Session, actor: Actor, roster_id: int, reference: str) -> RosterView:
     """Record an approved roster as paid (admin) with the payment's reference (the bank
-    batch's number). Audit event ``compensation.roster_paid``."""
+    batch's number); refused when its lines or its payees' snapshot differ from the digests
+    its approval logged. Audit event ``compensation.roster_paid``."""
     require_any_role(actor, (Role.ADMIN,), "登记补偿款已发放 / record a roster as paid")
     if not reference.strip():
         raise Invalid(
@@ -338,11 +441,18 @@ def pay_roster(session: Session, actor: Actor, roster_id: int, reference: str) -
     if row.status != "approved":
         raise RosterClosed(f"发放名册 {roster_id} 状态为 {row.status}，只有已审批的名册可登记发放。",
                            f"roster {roster_id} is {row.status}: only an approved roster can be paid.")  # fmt: skip
-    if lines_digest(session, roster_id) != _approved_digest(session, roster_id):
+    approval = _approval(session, roster_id)
+    if lines_digest(session, roster_id) != approval.get("lines_sha256"):
         raise RosterClosed(
             f"发放名册 {roster_id} 的明细与审批时审计日志记录的不符（被改动过），不予登记发放。",
             f"the lines of roster {roster_id} differ from those the audit log recorded at its "
             "approval (they were changed): the payment is not recorded.",
+        )
+    if payees_digest(session, roster_id) != approval.get("payees_sha256"):
+        raise RosterClosed(
+            f"发放名册 {roster_id} 的收款人身份与银行卡与审批时审计日志记录的不符（被改动过），不予登记发放。",
+            f"the payees' identities and cards of roster {roster_id} differ from those the audit "
+            "log recorded at its approval (they were changed): the payment is not recorded.",
         )
     session.execute(roster.update().where(roster.c.id == roster_id).values(
         status="paid", paid_by=actor.label, paid_at=datetime.now(UTC),

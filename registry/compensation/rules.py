@@ -30,6 +30,7 @@ from sqlmodel import col
 
 from registry.actors import Actor, require_any_role
 from registry.audit import append_event
+from registry.compensation.allocation import FEN
 from registry.compensation.compensation_tables import sharing_rule
 from registry.errors import Invalid, NotFound
 from registry.models import Owner
@@ -46,6 +47,7 @@ __all__ = [
     "find_rule",
     "list_rules",
     "parse_fraction",
+    "rule_object",
 ]
 
 PARTIES = ("owners", "village_collective", "developer", "verification", "buffer", "management")
@@ -105,12 +107,41 @@ def _decimal(value: object, what: str) -> Decimal:
 
 
 def _mapping(raw: dict[str, Any], key: str) -> dict[str, Any]:
-    value = raw.get(key) or {}
+    """The object ``raw[key]`` ({} when absent or null); anything else (a list, even an empty
+    one, a text, a number) is refused."""
+    value = raw.get(key)
+    if value is None:
+        return {}
     if not isinstance(value, dict):
         raise Invalid(
             f"规则的 {key} 应为“名称: 值”的对象。", f"the rule's {key} must be an object."
         )
     return value
+
+
+def _whole_fen(value: object, what: str) -> Decimal:
+    """A sum of money in yuan ≥ 0 in whole fen (at most two decimals): a cap finer than a fen
+    could be exceeded by the fen an owner is paid in."""
+    got = _decimal(value, what)
+    if got != got.quantize(FEN):
+        raise Invalid(f"{what} {got} 元应精确到分（最多两位小数）。",
+                      f"{what} {got} yuan must be in whole fen (at most two decimals).")  # fmt: skip
+    return got
+
+
+def rule_object(raw: object, what: str = "规则 / the rule") -> dict[str, Any]:
+    """``raw`` when it is a JSON object; a list, text, number or null is refused (a rule file
+    or a preset's overrides must be an object of named fields)."""
+    if not isinstance(raw, dict):
+        kind = "null" if raw is None else type(raw).__name__
+        zh, _, en = what.partition(" / ")
+        raise Invalid(f"{zh}应为 JSON 对象（{{\"shares\": …, \"basis\": …}}），而不是 {kind}。",
+                      f"{en or zh} must be a JSON object ({{\"shares\": …, \"basis\": …}}), "
+                      f"not {kind}.")  # fmt: skip
+    return raw
+
+
+NO_SOURCES = "无来源，数值未核实 / no sources given: unverified"
 
 
 def _string(raw: dict[str, Any], key: str, default: str | None) -> str | None:
@@ -141,8 +172,13 @@ class RuleSpec:
     @classmethod
     def build(cls, raw: dict[str, Any]) -> RuleSpec:
         """A rule from its JSON form (what the CLI's file, the API's body and the table hold),
-        checked: known parties and basis, fractions in [0, 1] summing to exactly 1, the 股
-        table present for the ``shares`` basis, a cap ≥ 0."""
+        checked: a JSON object; known parties and basis, fractions in [0, 1] summing to exactly
+        1, the 股 table present for the ``shares`` basis, a cap ≥ 0 in whole fen, ``payees`` an
+        object. A rule is shown as verified (已核实) only with its ``sources``: a rule without
+        sources is flagged unverified (and its note says so), one that claims
+        ``unverified: false`` without sources is refused; a rule naming a preset is unverified
+        (every preset's figures are)."""
+        raw = rule_object(raw)
         shares_raw = raw.get("shares")
         if not isinstance(shares_raw, dict) or not shares_raw:
             raise Invalid("规则缺少各方份额（shares）。", "the rule gives no parties' shares.")
@@ -179,8 +215,10 @@ class RuleSpec:
         if surplus not in PARTIES or surplus == "owners":
             raise Invalid(f"超出封顶的部分应归某一方，而非 {surplus!r}。",
                           f"the money above the caps must go to a party, not {surplus!r}.")  # fmt: skip
-        sources = raw.get("sources") or []
-        if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
+        sources = [] if raw.get("sources") is None else raw["sources"]
+        if not isinstance(sources, list) or not all(
+            isinstance(x, str) and x.strip() for x in sources
+        ):
             raise Invalid(
                 "规则的 sources 应为文字列表。", "the rule's sources must be a list of texts."
             )
@@ -188,17 +226,29 @@ class RuleSpec:
         if not all(k in PARTIES and isinstance(v, str) for k, v in payees.items()):
             raise Invalid("规则的 payees 应为“分配方: 收款人名称”。",
                           "the rule's payees must map parties to payee names.")  # fmt: skip
-        unverified = raw.get("unverified", False)
-        if not isinstance(unverified, bool):
+        unverified = raw.get("unverified")
+        if unverified is not None and not isinstance(unverified, bool):
             raise Invalid(
                 "规则的 unverified 应为 true 或 false。",
                 "the rule's unverified must be true or false.",
             )
+        preset = _string(raw, "preset", None)
+        note = _string(raw, "note", "") or ""
+        if unverified is False and (not sources or preset is not None):
+            raise Invalid(
+                "规则没有来源（sources）或来自预设，不能标为已核实（unverified: false）。",
+                "a rule without sources, or from a preset, cannot be marked verified "
+                "(unverified: false).",
+            )
+        if not sources:
+            unverified = True
+            if NO_SOURCES not in note:
+                note = f"{note}；{NO_SOURCES}" if note else NO_SOURCES
         return cls(
             shares=shares, basis=basis, owner_shares=owner_shares,
-            cap_per_owner=None if cap is None else _decimal(cap, "封顶 / cap"),
-            cap_surplus_to=surplus, payees=dict(payees), preset=_string(raw, "preset", None),
-            sources=tuple(sources), unverified=unverified, note=_string(raw, "note", "") or "",
+            cap_per_owner=None if cap is None else _whole_fen(cap, "封顶 / cap"),
+            cap_surplus_to=surplus, payees=dict(payees), preset=preset,
+            sources=tuple(sources), unverified=bool(unverified) or preset is not None, note=note,
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:

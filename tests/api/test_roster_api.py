@@ -47,15 +47,27 @@ def test_rules_rosters_approval_payment_and_exports_by_role(api: Api) -> None:
     for who in ("buyer", "owner", "banker", "auditor"):
         assert c.get(f"{V1}/rosters/{rid}", headers=h(who)).status_code == 403
         assert c.get(f"{V1}/rosters/{rid}/export?format=notice", headers=h(who)).status_code == 403
-    assert c.get(f"{V1}/rosters/{rid}", headers=h("li")).json()["status"] == "draft"
+    read = c.get(f"{V1}/rosters/{rid}", headers=h("li")).json()
+    assert read["status"] == "draft" and read["lines_sha256"] == roster["lines_sha256"]
+    seen = {"expect_sha256": read["lines_sha256"]}
 
-    assert c.post(f"{V1}/rosters/{rid}/approve", headers=h("li")).status_code == 403
-    refused = c.post(f"{V1}/rosters/{rid}/approve", headers=h("director"))
+    assert c.post(f"{V1}/rosters/{rid}/approve", json=seen, headers=h("li")).status_code == 403
+    refused = c.post(f"{V1}/rosters/{rid}/approve", json=seen, headers=h("director"))
     assert refused.status_code == 409 and "身份证" in refused.json()["message_zh"]
     rows = _identities(api)
-    assert (
-        c.post(f"{V1}/rosters/{rid}/approve", headers=h("director")).json()["status"] == "approved"
-    )
+    # a draft pays nobody: no bank file for it (409, in both languages)
+    bank = c.get(f"{V1}/rosters/{rid}/export?format=bank-csv", headers=h("li"))
+    assert bank.status_code == 409 and "尚未审批" in bank.json()["message_zh"]
+    assert "not approved" in bank.json()["message_en"]
+    # the approval names the digest the admin read: required, and refused when it differs
+    assert c.post(f"{V1}/rosters/{rid}/approve", headers=h("director")).status_code == 422
+    other = {"expect_sha256": "0" * 64}
+    changed = c.post(f"{V1}/rosters/{rid}/approve", json=other, headers=h("director"))
+    assert changed.status_code == 409 and "已被更改" in changed.json()["message_zh"]
+    assert "changed since you read it" in changed.json()["message_en"]
+    approved = c.post(f"{V1}/rosters/{rid}/approve", json=seen, headers=h("director"))
+    assert approved.json()["status"] == "approved"
+    assert approved.json()["lines_sha256"] == read["lines_sha256"]
 
     xlsx = c.get(f"{V1}/rosters/{rid}/export?format=xlsx", headers=h("li"))
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"  # a zip: the Excel workbook
@@ -79,7 +91,8 @@ def test_a_forest_owner_reads_only_its_own_payments(api: Api) -> None:
     roster = c.post(f"{V1}/rosters", json={"project": "L1", "period": 1, "amount": "500.00"},
                     headers=h("li")).json()  # fmt: skip
     rows = _identities(api)
-    c.post(f"{V1}/rosters/{roster['id']}/approve", headers=h("director"))
+    c.post(f"{V1}/rosters/{roster['id']}/approve", json={"expect_sha256": roster["lines_sha256"]},
+           headers=h("director"))  # fmt: skip
     assert c.get(f"{V1}/my-payments", headers=h("owner")).status_code == 404  # not linked
     mine = next(ln for ln in roster["lines"] if ln["owner_id"] is not None)
     with session_scope(api.engine) as s:
@@ -99,7 +112,7 @@ def test_no_credentials_no_way_in(api: Api) -> None:
     assert c.get(f"{V1}/my-payments").status_code == 401
     assert c.get(f"{V1}/rosters/1").status_code == 401
     assert c.post(f"{V1}/rules", json={"project": "L1", "preset": "per-mu"}).status_code == 401
-    assert c.post(f"{V1}/rosters/1/approve").status_code == 401
+    assert c.post(f"{V1}/rosters/1/approve", json={"expect_sha256": "0" * 64}).status_code == 401
 
 
 def test_a_roster_id_no_column_holds_is_refused_not_a_server_error(api: Api) -> None:
@@ -111,3 +124,31 @@ def test_a_roster_id_no_column_holds_is_refused_not_a_server_error(api: Api) -> 
     assert huge.status_code == 422 and huge.json()["message_zh"]
     with session_scope(api.engine) as s, pytest.raises(UnknownRoster):
         roster_view(s, load_actor(s, "li"), 2**80)
+
+
+def test_private_exports_are_in_the_audit_log_with_their_digest(api: Api) -> None:
+    import hashlib
+    import json
+
+    from sqlalchemy import text
+
+    c, h = api.client, api.auth
+    c.post(f"{V1}/rules", json={"project": "L1", "preset": "per-mu"}, headers=h("li"))
+    roster = c.post(f"{V1}/rosters", json={"project": "L1", "period": 1, "amount": "500.00"},
+                    headers=h("li")).json()  # fmt: skip
+    _identities(api)
+    c.post(f"{V1}/rosters/{roster['id']}/approve", json={"expect_sha256": roster["lines_sha256"]},
+           headers=h("director"))  # fmt: skip
+    got = {fmt: c.get(f"{V1}/rosters/{roster['id']}/export?format={fmt}", headers=h("li"))
+           for fmt in ("xlsx", "bank-csv", "notice")}  # fmt: skip
+    assert all(r.status_code == 200 for r in got.values())
+    with api.engine.connect() as conn:
+        logged = [(a, e, json.loads(p)) for a, e, p in conn.execute(text(
+            "SELECT actor, entity_id, payload FROM audit_event "
+            "WHERE action = 'compensation.export' ORDER BY id"))]  # fmt: skip
+    # the two private formats, each with the SHA-256 of the very bytes served; not the notice
+    assert [(e, p["format"], p["sha256"]) for _, e, p in logged] == [
+        (str(roster["id"]), fmt, hashlib.sha256(got[fmt].content).hexdigest())
+        for fmt in ("xlsx", "bank-csv")
+    ]
+    assert all("li" in actor for actor, _, _ in logged)

@@ -118,6 +118,20 @@ def test_every_preset_is_flagged_unverified_with_its_sources() -> None:
         {"shares": {"owners": "1"}, "basis": "area", "preset": {"x": 1}},
         {"shares": {"owners": "1"}, "basis": "area", "sources": 5},
         {"shares": {"owners": "1"}, "basis": "area", "payees": {"landlord": "x"}},
+        {"shares": {"owners": "1"}, "basis": "area", "payees": []},  # a list, even empty
+        {"shares": {"owners": "1"}, "basis": "area", "payees": "村委会"},
+        {"shares": {"owners": "1"}, "basis": "area", "cap_per_owner": "1350.005"},  # ½ fen
+        {"shares": {"owners": "1"}, "basis": "area", "cap_per_owner": "0.001"},
+        # verified (unverified: false) without a source, or from a preset: never 已核实
+        {"shares": {"owners": "1"}, "basis": "area", "unverified": False},
+        {"shares": {"owners": "1"}, "basis": "area", "unverified": False, "sources": ["  "]},
+        {
+            "shares": {"owners": "1"},
+            "basis": "area",
+            "unverified": False,
+            "preset": "anji",
+            "sources": ["某文件"],
+        },
     ],
 )
 def test_a_rule_that_does_not_sum_to_exactly_one_or_is_unclear_is_refused(raw: dict) -> None:  # type: ignore[type-arg]
@@ -175,11 +189,15 @@ owner_lists = st.lists(
     owners=owner_lists,
     basis=st.sampled_from(["removals", "area", "trees", "shares"]),
     cap_fen=st.one_of(st.none(), st.integers(min_value=0, max_value=10**8)),
+    near=st.one_of(st.none(), st.integers(min_value=-2, max_value=2)),
 )
 def test_a_roster_always_sums_exactly_and_pays_nobody_a_negative_amount(
-    fen: int, weights: list[int], owners: list[tuple[int, int]], basis: str, cap_fen: int | None
-) -> None:
+    fen: int, weights: list[int], owners: list[tuple[int, int]], basis: str, cap_fen: int | None,
+    near: int | None,
+) -> None:  # fmt: skip
     total = sum(weights)
+    if near is not None:  # a cap within 2 fen of an even split of the owners' part: fen edges
+        cap_fen = max(0, fen * weights[PARTIES.index("owners")] // total // len(owners) + near)
     shares = {p: f"{w}/{total}" for p, w in zip(PARTIES, weights, strict=True) if w}
     raw = {"shares": shares, "basis": basis, "owner_shares": {"x": 1},
            "cap_per_owner": None if cap_fen is None else str(Decimal(cap_fen) * FEN)}  # fmt: skip
@@ -199,3 +217,52 @@ def test_a_roster_always_sums_exactly_and_pays_nobody_a_negative_amount(
     assert sorted(line.owner_id for line in lines if line.owner_id is not None) == list(
         range(1, len(owners) + 1)
     )
+
+
+@pytest.mark.parametrize("raw", [[1, 2], "x", None, 5, []])
+def test_a_rule_that_is_not_a_json_object_is_refused_in_both_languages(raw: object) -> None:
+    with pytest.raises(Invalid) as refused:
+        RuleSpec.build(raw)
+    assert "JSON 对象" in refused.value.message_zh and "JSON object" in refused.value.message_en
+    with pytest.raises(Invalid) as refused:
+        preset_rule("anji", raw if raw is not None else [])
+    assert "JSON 对象" in refused.value.message_zh and "JSON object" in refused.value.message_en
+
+
+@pytest.mark.parametrize(
+    "override", [{"preset": "per-mu"}, {"unverified": False}, {"sources": ["我的文件"]}]
+)
+def test_a_preset_cannot_be_relabelled_by_its_overrides(override: dict) -> None:  # type: ignore[type-arg]
+    with pytest.raises(Invalid) as refused:
+        preset_rule("anji", override)
+    assert next(iter(override)) in refused.value.message_zh
+
+
+def test_a_preset_with_changed_figures_stays_unverified_and_says_it_departs() -> None:
+    same = preset_rule("anji", {"payees": {"developer": "某公司"}})  # no figure changed
+    assert same.unverified and "departs" not in same.note
+    changed = preset_rule("anji", {"shares": {"owners": "9/10", "developer": "1/10"},
+                                   "cap_per_owner": "500"})  # fmt: skip
+    assert changed.unverified and changed.preset == "anji"
+    assert "已偏离预设" in changed.note and "shares, cap_per_owner" in changed.note
+    assert changed.shares == {"owners": Fraction(9, 10), "developer": Fraction(1, 10)}
+    # the note a bureau adds is kept after the preset's own
+    noted = preset_rule("per-mu", {"note": "县局 2026 年决定"})
+    assert noted.note.startswith("公益林") and noted.note.endswith("县局 2026 年决定")
+
+
+def test_a_custom_rule_without_sources_is_unverified_and_says_so() -> None:
+    bare = RuleSpec.build({"shares": {"owners": "1"}, "basis": "area"})
+    assert bare.unverified and "no sources" in bare.note
+    again = RuleSpec.build(bare.to_json())  # stored and read back: the note is not doubled
+    assert again == bare and again.note.count("no sources") == 1
+    cited = RuleSpec.build({"shares": {"owners": "1"}, "basis": "area", "unverified": False,
+                            "sources": ["双牌县林业局 2026 年 3 号文"]})  # fmt: skip
+    assert not cited.unverified and cited.note == ""
+
+
+def test_a_cap_in_whole_fen_is_read_exactly() -> None:
+    assert RuleSpec.build({"shares": {"owners": "1"}, "basis": "area",
+                           "cap_per_owner": "1350.01"}).cap_per_owner == Decimal("1350.01")  # fmt: skip
+    assert RuleSpec.build({"shares": {"owners": "1"}, "basis": "area",
+                           "cap_per_owner": 1350.5}).cap_per_owner == Decimal("1350.5")  # fmt: skip

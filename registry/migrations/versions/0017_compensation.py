@@ -82,17 +82,53 @@ def upgrade() -> None:
         sa.Column("stands_json", sa.Text, nullable=False, server_default="[]"),
         sa.Column("figures_json", sa.Text, nullable=False, server_default="{}"),
         sa.Column("amount_fen", sa.BigInteger, nullable=False),
+        sa.Column("payee_id_kind", sa.String, nullable=True),
+        sa.Column("payee_id_number", sa.String, nullable=True),
+        sa.Column("payee_bank_name", sa.String, nullable=True),
+        sa.Column("payee_bank_card", sa.String, nullable=True),
         sa.UniqueConstraint("roster_id", "line_no", name="uq_roster_line_no"),
         sa.CheckConstraint("amount_fen >= 0", name="ck_roster_line_amount"),
     )
     op.create_index("ix_roster_line_roster_id", "roster_line", ["roster_id"])
     _guards()
+    _rule_guards()
+
+
+RULE_GUARD = (
+    "sharing_rule: rows are never changed or deleted (收益分配规则只能追加新版本，不能修改或删除)"
+)
+
+
+def _rule_guards() -> None:
+    """A sharing rule's version never changes once written (a change is a new version): the
+    pattern of migration 0016's price_scenario."""
+    if op.get_bind().dialect.name == "postgresql":
+        # ledger_append_only() is migration 0011's: it refuses with the table's name
+        op.execute(
+            "CREATE TRIGGER sharing_rule_append_only BEFORE UPDATE OR DELETE ON sharing_rule "
+            "FOR EACH ROW EXECUTE FUNCTION ledger_append_only()"
+        )
+        return
+    for verb in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER sharing_rule_no_{verb.lower()} BEFORE {verb} ON sharing_rule "
+            f"BEGIN SELECT RAISE(ABORT, '{RULE_GUARD}'); END"
+        )
+
+
+def _drop_rule_guards() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER sharing_rule_append_only ON sharing_rule")
+        return
+    for verb in ("update", "delete"):
+        op.execute(f"DROP TRIGGER sharing_rule_no_{verb}")
 
 
 FROZEN = "roster: an approved or paid roster never changes (已批准或已支付的名册不可更改)"
 # what a roster's row may become: a draft anything (a re-preparation); an approved roster only
 # paid (status, paid_by, paid_at, payment_reference); a paid one nothing. Lines change only
-# while their roster is a draft. Neither is ever deleted once approved.
+# while their roster is a draft (the approval writes the payees' identity snapshot into them
+# before it flips the status, in the same transaction). Neither is ever deleted once approved.
 _ROSTER_CHANGE = (
     "OLD.status = 'paid' OR (OLD.status = 'approved' AND (NEW.status <> 'paid' "
     "OR NEW.project_code <> OLD.project_code OR NEW.period_no <> OLD.period_no "
@@ -172,6 +208,7 @@ def _drop_guards() -> None:
 
 
 def downgrade() -> None:
+    _drop_rule_guards()
     _drop_guards()
     op.drop_index("ix_roster_line_roster_id", "roster_line")
     op.drop_table("roster_line")
