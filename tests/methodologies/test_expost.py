@@ -91,6 +91,20 @@ def test_plots_needed_by_hand() -> None:
     assert plots_needed(0.3) == 27
 
 
+def test_plots_needed_is_the_fewest_that_meet_the_target() -> None:
+    """CV 0.413, E 10 %: with 48 plots t(0.95, 47) = 1.67793 → 1.67793 × 0.413 / √48 = 0.100022
+    (over 10 %); with 49, t(0.95, 48) = 1.67722 → 1.67722 × 0.413 / 7 = 0.098955 (met): 49.
+    (A fixed-point iteration settled on 48.)"""
+    from scipy.stats import t
+
+    assert t.ppf(0.95, 47) * 0.413 / 48**0.5 > 0.10 >= t.ppf(0.95, 48) * 0.413 / 49**0.5
+    assert plots_needed(0.413) == 49
+    for cv in [x / 100 for x in range(5, 151)]:  # the fewest, for every CV 0.05 … 1.50
+        n = plots_needed(cv)
+        assert t.ppf(0.95, n - 1) * cv / n**0.5 <= 0.10
+        assert n == 2 or t.ppf(0.95, n - 2) * cv / (n - 1) ** 0.5 > 0.10
+
+
 @pytest.mark.parametrize(
     ("change", "words"),
     [
