@@ -573,7 +573,7 @@ def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
             )
         frame = computed.assign(density=np.asarray(density, dtype=np.float64))
         rows_l: list[tuple[str, str, str, str, str]] = []
-        planned = 0
+        planned, worst = 0, 0
         eqs: list[Equation] = []
         for group, part in frame.groupby("species_group"):
             mean = float(part["density"].mean())
@@ -583,8 +583,8 @@ def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
             planned += n
             rows_l.append((str(group), fmt(float(part["area_ha"].sum()), 2), fmt(len(part)),
                            "—" if not math.isfinite(cv) else f"{cv:.4f}", fmt(n)))  # fmt: skip
-            if math.isfinite(cv) and not eqs:
-                eqs.append(_plots_equation(str(group), cv, target, n))
+            if math.isfinite(cv) and (not eqs or n > worst):
+                eqs, worst = [_plots_equation(str(group), cv, target, n)], n
         rows, total, eq = tuple(rows_l), planned, tuple(eqs)
         source = ("尚无开始测定：CV 暂以小班调查中各小班每公顷碳储量的变异代替（小班间变异小于样地间变异，"
                   "样地数可能偏少），开始测定后按实测重算。 / No start measurement yet: the CV is the "
