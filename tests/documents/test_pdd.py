@@ -1,0 +1,241 @@
+"""The project design document (项目设计文件) and its Word rendering, on both engines.
+
+The scenario: the ledger tests' verified moso bamboo project L1 (15 stands, frozen ex-ante,
+start measurement of 30 permanent plots), two grievances (one sent under a household owner's
+name, with a telephone number), a benefit-sharing rule whose payee text names that household
+and which gives no sources (so it is unverified), and a draft forest-management project D1
+(no frozen ex-ante, no start measurement). Every figure is worked here from the database with
+SQL and written-out arithmetic, not from the builder.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import docx
+import pytest
+from docx.oxml.ns import qn
+from PIL import Image
+from scipy import stats
+from sqlalchemy import Engine, text
+
+from methodologies.expost import estimate
+from registry.compensation.rules import RuleSpec, create_rule
+from registry.db import session_scope
+from registry.documents.docx_render import render_docx
+from registry.documents.model import Document, Figure, Note
+from registry.documents.pdd import SECTION_HEADINGS, build_pdd
+from registry.grievances import submit_grievance
+from registry.projects.monitoring import read_csv
+from tests.registry.ledger_fixtures import STAFF, verified_project
+from tests.registry.project_fixtures import draft
+
+HOUSEHOLDS_SQL = """
+    SELECT DISTINCT o.name FROM owner o
+    JOIN stand s ON s.owner_id = o.id AND s.is_current
+    JOIN project_stand ps ON ps.stand_key = s.stand_key AND ps.active
+    JOIN project p ON p.id = ps.project_id
+    WHERE p.code = :p AND o.kind = 'household'
+"""
+
+
+def _households(engine: Engine, code: str) -> list[str]:
+    with engine.connect() as c:
+        return [str(r[0]) for r in c.execute(text(HOUSEHOLDS_SQL), {"p": code})]
+
+
+def _build(engine: Engine, folder: Path) -> None:
+    verified_project(engine, folder)
+    household = sorted(_households(engine, "L1"))[0]
+    with session_scope(engine) as s:
+        submit_grievance(s, "L1", household, "138 1234 5678", f"{household}：补偿怎么算？")
+        submit_grievance(s, "L1", "匿名", None, "样地在哪里？")
+        create_rule(s, STAFF, "L1", RuleSpec.build({
+            "shares": {"owners": "0.6", "village_collective": "0.3", "developer": "0.1"},
+            "basis": "area", "payees": {"village_collective": f"{household}代收"},
+        }))  # fmt: skip
+    draft(engine, "D1", "AR-CM-003-V01", "species_group=chinese_fir", name="杉木经营测试")
+
+
+@pytest.fixture
+def registry(scenario: Callable[..., Engine]) -> Engine:
+    return scenario("pdd-l1", _build)
+
+
+def _document(engine: Engine, code: str) -> tuple[Document, bytes]:
+    with session_scope(engine) as s:
+        doc = build_pdd(s, code)
+    return doc, render_docx(doc)
+
+
+def _texts(raw: bytes) -> list[str]:
+    """Every paragraph's text of the Word body (tables and notes included), in order."""
+    body = docx.Document(io.BytesIO(raw)).element.body
+    return ["".join(t.text or "" for t in p.iter(qn("w:t"))) for p in body.iter(qn("w:p"))]
+
+
+def _xml(raw: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        return "\n".join(
+            z.read(n).decode("utf-8") for n in z.namelist() if n.endswith((".xml", ".rels"))
+        )
+
+
+def test_docx_opens_with_title_page_headings_in_order_toc_and_page_numbers(
+    registry: Engine,
+) -> None:
+    _, raw = _document(registry, "L1")
+    word = docx.Document(io.BytesIO(raw))
+    headings = [
+        p.text for p in word.paragraphs if p.style is not None and p.style.name == "Heading 1"
+    ]
+    expected = [f"{i}  {h}" for i, h in enumerate(SECTION_HEADINGS, start=1)]
+    assert headings[0] == "目录 Contents"
+    assert headings[1:12] == expected
+    assert headings[12].startswith("附件 A") and headings[13].startswith("附件 B")
+    titles = [p.text for p in word.paragraphs[:12]]
+    assert "项目设计文件 Project Design Document" in titles
+    assert "账本测试项目（L1）" in titles
+    cells = [c.text for t in word.tables[:1] for row in t.rows for c in row.cells]
+    assert "L1" in cells and "AR-CM-005-V01" in " ".join(cells)
+    assert any("由 tanhui 登记簿数据生成 / generated from the registry" in t for t in titles)
+    xml = _xml(raw)
+    assert 'TOC \\o "1-3"' in xml  # the contents field
+    footer = "".join(_xml(raw).split("<w:ftr")[1:])
+    assert " PAGE " in footer  # page numbers in the footer
+    assert 'w:eastAsia="Noto Sans CJK SC"' in xml  # Chinese glyph forms in Word and LibreOffice
+    # the official template was not found: the document says so
+    assert any("未能对照官方模板" in t for t in _texts(raw))
+
+
+def test_every_key_figure_is_shown_and_equals_the_registry(registry: Engine) -> None:
+    doc, raw = _document(registry, "L1")
+    body = "\n".join(_texts(raw))
+    figures = {k.key: k for k in doc.key_figures}
+    for k in doc.key_figures:
+        assert k.shown in body, k
+    with registry.connect() as c:
+        area, n = c.execute(text(
+            "SELECT SUM(s.area_ha), COUNT(*) FROM stand s JOIN project_stand ps ON "
+            "ps.stand_key = s.stand_key AND ps.active JOIN project p ON p.id = ps.project_id "
+            "WHERE s.is_current AND p.code = 'L1'")).one()  # fmt: skip
+        start, years, frozen, plots, strata = c.execute(text(
+            "SELECT start_date, crediting_years, exante_json, start_plots_csv, start_strata_csv "
+            "FROM project WHERE code = 'L1'")).one()  # fmt: skip
+    # area: the boundary is the union of the stands, which overlap by at most the 1 m² tolerance
+    # each: 15 stands × 1 m² = 0.0015 ha at most between the union and the sum of their areas
+    assert abs(figures["project_area_ha"].value - float(area)) <= 15 * 1.0 / 10_000
+    assert figures["project_area_ha"].shown == f"{float(area):,.2f} ha"
+    assert figures["n_stands"].value == n == 15
+    by_year = json.loads(frozen)["by_year"]
+    total = 0.0
+    for row in by_year:
+        total += row["net_removals"]
+        assert figures[f"exante_{row['year']}"].value == pytest.approx(row["net_removals"])
+        assert figures[f"exante_{row['year']}"].shown == f"{row['net_removals']:,.1f}"
+    assert figures["exante_total_tco2e"].value == pytest.approx(total, rel=1e-9)
+    assert figures["exante_total_tco2e"].shown == f"{total:,.1f} t CO2e"
+    first = int(str(start)[:4])
+    assert (figures["first_year"].value, figures["crediting_years"].value) == (first, years)
+    assert figures["last_year"].value == first + years - 1 == by_year[-1]["year"]
+    assert len(by_year) == years == 30
+    # plots needed: per stratum the smallest n with t(0.95, n − 1) × CV / √n ≤ 0.10, the CV
+    # of the start measurement's plots (the registry's stratified estimate of them)
+    cvs = estimate(read_csv(plots), read_csv(strata)).strata["cv"].tolist()
+    needed = 0
+    for cv in cvs:
+        m = 2
+        while stats.t.ppf(0.95, m - 1) * cv / math.sqrt(m) > 0.10:
+            m += 1
+        needed += m
+    assert figures["plots_needed"].value == needed
+    assert figures["plots_needed"].shown == f"{needed:,}"
+    assert figures["grievances"].value == 2 and "共 2 件" in body
+
+
+def test_no_household_name_anywhere_in_the_document(registry: Engine) -> None:
+    names = _households(registry, "L1")
+    assert names  # the sample gives some of L1's stands household owners (10 names)
+    with registry.connect() as c:
+        rule = c.execute(
+            text("SELECT rule_json FROM sharing_rule WHERE project_code = 'L1'")
+        ).scalar()
+        grievances = c.execute(
+            text("SELECT name FROM grievance WHERE project_code = 'L1'")
+        ).scalars()
+        assert any(n in str(rule) for n in names)  # the data the document reads do hold a name
+        assert any(g in names for g in grievances)
+    _, raw = _document(registry, "L1")
+    xml = _xml(raw)
+    for name in names:
+        assert name not in xml, name
+    assert "138 1234 5678" not in xml and "补偿怎么算" not in xml  # grievances: counted only
+    assert "（农户，不公开 / household, not shown）" in xml
+    assert "某农户代收" in xml  # the payee text, the household's name withheld
+
+
+def test_map_and_chart_are_pngs_of_their_size_embedded_in_the_docx(registry: Engine) -> None:
+    doc, raw = _document(registry, "L1")
+    figures = [b for s in doc.walk() for b in s.blocks if isinstance(b, Figure)]
+    assert len(figures) == 2
+    sizes = []
+    for figure in figures:
+        with Image.open(io.BytesIO(figure.png)) as image:
+            image.load()  # decodes the whole picture
+            sizes.append(image.size)
+    # 150 dpi: the map 8 × 7 in = 1200 × 1050 px, the chart 9 × 4.5 in = 1350 × 675 px
+    assert sizes == [(1200, 1050), (1350, 675)]
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        media = sorted(z.read(n) for n in z.namelist() if n.startswith("word/media/"))
+    assert media == sorted(f.png for f in figures)
+
+
+def test_unverified_parameters_of_the_ex_ante_are_in_an_unverified_note(registry: Engine) -> None:
+    with registry.connect() as c:
+        frozen = json.loads(
+            c.execute(text("SELECT exante_json FROM project WHERE code = 'L1'")).scalar_one()
+        )
+    flagged = frozen["unverified_parameters"]
+    assert "culm_a" in flagged and "bamboo_project_culm_increase" in flagged
+    doc, raw = _document(registry, "L1")
+    exante = next(s for s in doc.sections if s.number == "7")
+    notes = [b.text for b in exante.blocks if isinstance(b, Note) and b.kind == "unverified"]
+    assert len(notes) == 1
+    for name in flagged:
+        assert re.search(rf"{re.escape(name)}：", notes[0]), name
+        assert any(u.startswith(f"{name}：") for u in doc.unverified)
+    # in Word: the shaded note, and Annex B lists every unverified parameter
+    texts = _texts(raw)
+    boxed = [t for t in texts if t.startswith("未核实 UNVERIFIED：事前估计")]
+    assert len(boxed) == 1 and all(name in boxed[0] for name in flagged)
+    annex = texts[next(i for i, t in enumerate(texts) if t.startswith("附件 B")) :]
+    for name in flagged:
+        assert any(t.startswith(f"{name}：") for t in annex), name
+    # the sharing rule gave no sources: the eco-compensation section flags it
+    rule_section = next(s for s in doc.sections if s.number == "11")
+    assert any(isinstance(b, Note) and b.kind == "unverified" for b in rule_section.blocks)
+
+
+def test_a_draft_without_frozen_ex_ante_is_documented_as_such(registry: Engine) -> None:
+    doc, raw = _document(registry, "D1")
+    body = "\n".join(_texts(raw))
+    for k in doc.key_figures:
+        assert k.shown in body, k
+    figures = {k.key: k for k in doc.key_figures}
+    assert figures["exante_total_tco2e"].value == "—"
+    assert not any(k.startswith("exante_2") for k in figures)
+    assert "项目尚未登记" in body
+    with registry.connect() as c:
+        n = c.execute(text(
+            "SELECT COUNT(*) FROM project_stand ps JOIN project p ON p.id = ps.project_id "
+            "WHERE p.code = 'D1' AND ps.active")).scalar_one()  # fmt: skip
+    assert figures["n_stands"].value == n > 0
+    # no start measurement: the plan is from the inventory's stand-to-stand variation
+    assert isinstance(figures["plots_needed"].value, int) and figures["plots_needed"].value >= 2
+    assert "尚无开始测定" in body
