@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from registry.db import session_scope
-from registry.documents.model import Document, Note, Table
+from registry.documents.model import Document, Equation, Note, Table
 from registry.documents.monitoring_report import build_monitoring_report
 from registry.errors import PeriodNotFound
-from tests.documents.doc_fixtures import CODE, issued_project
+from tests.documents.doc_fixtures import CODE, FM_CODE, issued_project, submitted_fir_project
 
 
 @pytest.fixture
@@ -127,3 +127,32 @@ def test_an_unknown_period_is_refused_in_both_languages(registry: Engine) -> Non
     with session_scope(registry) as s, pytest.raises(PeriodNotFound) as err:
         build_monitoring_report(s, CODE, 7)
     assert "没有第 7 监测期" in err.value.message_zh and "period 7" in err.value.message_en
+
+
+def test_a_submitted_period_with_a_baseline_says_not_issued(
+    scenario: Callable[..., Engine],
+) -> None:
+    engine = submitted_fir_project(scenario)
+    with engine.connect() as conn:
+        removals, baseline, provenance = conn.execute(
+            text(
+                "SELECT m.removals_tco2e, m.baseline_tco2e, m.provenance_json FROM "
+                "monitoring_period m JOIN project p ON p.id = m.project_id WHERE p.code = :c"
+            ),
+            {"c": FM_CODE},
+        ).one()
+    with session_scope(engine) as s:
+        doc = build_monitoring_report(s, FM_CODE, 1)
+    fig = _figures(doc)
+    # removals = kept change − baseline − 0
+    kept = float(json.loads(provenance)["conservative_change_tco2e"])
+    assert math.isclose(kept - baseline, removals, rel_tol=1e-9)
+    assert math.isclose(float(str(fig["removals_tco2e"])), kept - baseline, rel_tol=1e-9)
+    assert fig["verified_tco2e"] == "—" and fig["issued_credits"] == "—"
+    equations = [b for sec in doc.walk() for b in sec.blocks if isinstance(b, Equation)]
+    assert any(f"− {baseline:,.3f} −" in e.worked for e in equations)
+    strata = next(
+        b for sec in doc.walk() for b in sec.blocks
+        if isinstance(b, Table) and b.caption.startswith("表 2")
+    )  # fmt: skip
+    assert len(strata.rows) == 2

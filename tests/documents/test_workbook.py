@@ -20,7 +20,7 @@ from sqlalchemy import Engine, text
 from registry.db import session_scope
 from registry.documents.workbook import build_workbook
 from registry.errors import PeriodNotFound
-from tests.documents.doc_fixtures import CODE, issued_project
+from tests.documents.doc_fixtures import CODE, FM_CODE, issued_project, submitted_fir_project
 from tests.documents.libreoffice import recalculate
 
 SHEETS = ("说明", "参数", "小班", "样地", "计算", "事前", "核对")
@@ -75,6 +75,9 @@ def test_libreoffice_recomputes_the_registrys_numbers(registry: Engine, tmp_path
         sheet, ref = next(iter(formulas.defined_names[name].destinations))
         assert formulas[sheet][ref.replace("$", "")].data_type == "f", name
     assert calc.title == "计算"
+    # openpyxl writes no cached value: whatever a formula cell shows later, LibreOffice computed
+    cached = openpyxl.load_workbook(path, data_only=True)
+    assert cached["核对"]["B4"].value is None and _named(cached, "REMOVALS") is None
 
     recalculated = recalculate(path, tmp_path)
     wb = openpyxl.load_workbook(recalculated, data_only=True)
@@ -154,3 +157,39 @@ def test_an_unknown_period_is_refused(registry: Engine) -> None:
     with session_scope(registry) as s, pytest.raises(PeriodNotFound) as err:
         build_workbook(s, CODE, 2)
     assert "没有第 2 监测期" in err.value.message_zh
+
+
+def test_trees_two_strata_and_a_baseline_recompute_too(
+    scenario: Callable[..., Engine], tmp_path: Path
+) -> None:
+    engine = submitted_fir_project(scenario)
+    with engine.connect() as conn:
+        stock, change, removals, baseline = conn.execute(
+            text(
+                "SELECT m.stock_tco2e, m.change_tco2e, m.removals_tco2e, m.baseline_tco2e "
+                "FROM monitoring_period m JOIN project p ON p.id = m.project_id "
+                "WHERE p.code = :c AND m.period_no = 1"
+            ),
+            {"c": FM_CODE},
+        ).one()
+    assert baseline > 0  # the ex-ante's baseline grows: the workbook takes it from 事前
+    with session_scope(engine) as s:
+        path = tmp_path / "FM1.xlsx"
+        path.write_bytes(build_workbook(s, FM_CODE, 1))
+    wb = openpyxl.load_workbook(recalculate(path, tmp_path), data_only=True)
+    for name, value in (("END_TOTAL", stock), ("CHANGE", change), ("BASELINE", baseline),
+                        ("REMOVALS", removals)):  # fmt: skip
+        assert math.isclose(_named(wb, name), value, rel_tol=1e-6), name
+    strata = {r[2] for r in wb["样地"].iter_rows(values_only=True) if r[0] == "期末"}
+    assert len(strata) == 2
+    # one Chinese fir by hand: v = 0.000058777042 D^1.9699831 H^0.89646157 (m³, LY 208-77);
+    # C = 44/12 × CF 0.47 × v × SVD 0.307 × BEF 1.634 × (1 + R 0.246) (t CO2e)
+    sheet = wb["样地"]
+    r = next(i for i in range(1, sheet.max_row + 1) if sheet.cell(i, 5).value == "chinese_fir")
+    d, h = float(sheet.cell(r, 6).value), float(sheet.cell(r, 7).value)
+    v = 0.000058777042 * d**1.9699831 * h**0.89646157
+    assert math.isclose(sheet.cell(r, 10).value, v, rel_tol=1e-9)
+    carbon = 44 / 12 * 0.47 * v * 0.307 * 1.634 * (1 + 0.246)
+    assert math.isclose(sheet.cell(r, 11).value, carbon, rel_tol=1e-9)
+    lines = [r for r in wb["核对"].iter_rows(values_only=True) if isinstance(r[2], (int, float))]
+    assert lines and all(abs(line[4]) < 1e-6 for line in lines)
