@@ -9,7 +9,8 @@ SYSTEM_PACKAGES := python3 python3-venv libsqlite3-mod-spatialite gdal-bin ca-ce
 # chromium: the browser tests drive Debian's Chromium with Playwright (no browser download)
 # poppler-utils: the certificate tests read their PDFs back (pdftotext) and render them (pdftoppm);
 # the privacy test reads every PDF a public page offers as its text
-TEST_SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts chromium poppler-utils
+# libreoffice-calc-nogui: the workbook tests recalculate the verifier's .xlsx headless (soffice)
+TEST_SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts chromium poppler-utils libreoffice-calc-nogui
 
 .PHONY: demo test check setup setup-test system-deps test-system-deps lint typecheck pytest bench clean
 

@@ -411,3 +411,10 @@ class LabelConflict(LabelError, Conflict):
 
 class BadLabelInput(LabelError, Invalid):
     """A catalogue entry, its criteria or a layer file is wrong (which record and why)."""
+
+
+# -- part B of #18: the monitoring report and the verifier's workbook (registry/documents) -------
+
+
+class PeriodNotFound(ProjectError, NotFound):
+    """The project has no monitoring period with this number."""

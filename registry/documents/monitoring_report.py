@@ -1,0 +1,424 @@
+"""The monitoring report (监测报告) of one monitoring period, built as a :class:`Document`.
+
+Every figure is the registry's: the period's stored results (removals, uncertainty, baseline,
+verified quantity), the ledger's issuance, and per-plot values recomputed from the stored plot
+CSVs with the methodology's own functions (:func:`methodologies.expost.estimate_change`, the
+function :func:`registry.projects.monitoring.submit_monitoring` used). Where the recomputed
+change differs from the stored one, the report says so in a warning.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from methodologies import catalogue
+from methodologies.provenance import EQUATIONS
+from methodologies.uncertainty import t_value
+from registry.documents.model import (
+    Block,
+    Document,
+    Equation,
+    KeyFigure,
+    Note,
+    Paragraph,
+    Section,
+    Table,
+    fmt,
+)
+from registry.documents.period_data import PeriodData, load_period, registered_at
+from registry.models import InventoryBatch, ProjectStand, StandLineage
+
+__all__ = ["build_monitoring_report"]
+
+T = "t CO2e"
+STATUS_ZH = {"submitted": "待核证 submitted", "verified": "已核证 verified",
+             "rejected": "已退回 rejected"}  # fmt: skip
+LINEAGE_ZH = {"split": "分割 split", "merge": "合并 merge", "renumbered": "重新编号 renumbered",
+              "reshaped": "边界调整 reshaped", "retired": "注销 retired"}  # fmt: skip
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None or not math.isfinite(x) else f"{x:.2%}"
+
+
+def _header(data: PeriodData) -> Section:
+    p, m = data.project, data.period
+    rows = (
+        ("项目编号 Project code", p.code),
+        ("项目名称 Name", p.name),
+        ("方法学 Methodology", f"{catalogue.methodology(p.methodology).name}"),
+        ("项目业主 Developer", p.developer),
+        ("项目面积 Area", fmt(p.area_ha, 1, "ha")),
+        ("监测期 Period", f"第 {m.period_no} 期 No. {m.period_no}"),
+        ("起止日期 Dates", f"{m.start_date.isoformat()} – {m.end_date.isoformat()}"),
+        ("状态 Status", STATUS_ZH.get(m.status, m.status)),
+        ("期初测定 Start of the change", data.start_label),
+        ("样地数据摘要 Plot data SHA-256", m.plots_digest),
+    )
+    return Section(
+        "1",
+        "项目与监测期 Project and monitoring period",
+        (Table("表 1 项目与监测期 Project and period", ("项目 Item", "内容 Value"), rows),),
+    )
+
+
+def _strata(data: PeriodData) -> Section:
+    end = data.change.end.strata
+    start_n: dict[Any, Any] = dict(
+        zip(data.change.start.strata["stratum"], data.change.start.strata["n_plots"], strict=True)
+    )
+    records: list[dict[str, Any]] = end.to_dict(orient="records")  # type: ignore[assignment]
+    rows = tuple(
+        (str(r["stratum"]), fmt(float(r["area_ha"]), 2), str(int(start_n.get(r["stratum"], 0))),
+         str(int(r["n_plots"])), fmt(float(r["mean_tco2e_per_ha"]), 2))
+        for r in records
+    )  # fmt: skip
+    total_area = float(end["area_ha"].sum())
+    n_trees = int(data.change.end.plots["n_trees"].sum())
+    return Section(
+        "2",
+        "样地与分层 Plots and strata",
+        (
+            Paragraph(
+                f"本监测期在 {len(end)} 个层的 {int(end['n_plots'].sum())} 个固定样地上测定，"
+                f"共 {n_trees} 株（丛/竿）；各层面积合计 {fmt(total_area, 2)} 公顷。"
+                f" {int(end['n_plots'].sum())} permanent plots in {len(end)} strata, "
+                f"{n_trees} trees or culms measured; strata total {fmt(total_area, 2)} ha."
+            ),
+            Table(
+                "表 2 分层与样地数 Strata and plots",
+                (
+                    "层 Stratum",
+                    "面积 Area (ha)",
+                    "期初样地数 Plots (start)",
+                    "期末样地数 Plots (end)",
+                    "期末均值 Mean end (t CO2e/ha)",
+                ),
+                rows,
+                numeric=(1, 2, 3, 4),
+            ),
+        ),
+    )
+
+
+def _measurements(data: PeriodData) -> Section:
+    start = data.change.start.plots.set_index("plot_id")
+    end = data.change.end.plots.set_index("plot_id")
+    ids = sorted(set(start.index) | set(end.index), key=str)
+    rows: list[tuple[str, ...]] = []
+    for pid in ids:
+        s = start["tco2e_per_ha"].get(pid)
+        e = end["tco2e_per_ha"].get(pid)
+        stratum = end["stratum"].get(pid, start["stratum"].get(pid))
+        d = None if s is None or e is None else float(e) - float(s)
+        rows.append((str(pid), str(stratum), fmt(None if s is None else float(s), 3),
+                     fmt(None if e is None else float(e), 3), fmt(d, 3)))  # fmt: skip
+    blocks: list[Block] = [
+        Paragraph(
+            "每株碳储量按方法学的材积（或竹秆生物量）与碳计量公式计算，按样地求和并除以样地面积"
+            "（t CO2e/公顷）。Per tree (or culm) carbon by the methodology's equations, summed "
+            "per plot and divided by the plot area (t CO2e/ha)."
+        ),
+        Table(
+            "表 3 各样地两次测定 Plots at both measurements",
+            (
+                "样地 Plot",
+                "层 Stratum",
+                "期初 Start (t CO2e/ha)",
+                "期末 End (t CO2e/ha)",
+                "变化 Change (t CO2e/ha)",
+            ),
+            tuple(rows),
+            numeric=(2, 3, 4),
+            notes=(f"期初 start: {data.start_label}；期末 end: 第 {data.period.period_no} 监测期",),
+        ),
+    ]
+    return Section("3", "两次测定 Measurements at both times", tuple(blocks))
+
+
+def _removals(data: PeriodData) -> Section:
+    m, prov, ch = data.period, data.provenance, data.change
+    change = float(m.change_tco2e if m.change_tco2e is not None else prov["change_tco2e"])
+    kept = float(prov.get("conservative_change_tco2e", ch.conservative_change_tco2e))
+    terms: list[dict[str, Any]] = (
+        _paired_strata(data).to_dict(orient="records") if ch.method == "paired" else []
+    )
+    stratum_terms = " + ".join(
+        f"{fmt(float(r['area_ha']), 2)} × {fmt(float(r['mean_tco2e_per_ha']), 4)}" for r in terms
+    )
+    blocks: list[Block] = []
+    if ch.method == "paired":
+        eq = EQUATIONS["change_uncertainty_paired"]
+        blocks.append(
+            Equation(
+                f"{eq.reference}", eq.formula,
+                f"ΔĈ = {stratum_terms} = {fmt(change, 3)} t CO2e",
+                ("A_h: 层面积 stratum area (ha), strata CSV of the period",
+                 "d̄_h: 层内样地变化均值 mean per-plot change (t CO2e/ha), 表 3"),
+            )
+        )  # fmt: skip
+    else:
+        eq = EQUATIONS["change_uncertainty_independent"]
+        blocks.append(
+            Equation(
+                eq.reference, eq.formula,
+                f"ΔĈ = {fmt(float(prov['end_stock_tco2e']), 3)} − "
+                f"{fmt(float(prov['start_stock_tco2e']), 3)} = {fmt(change, 3)} t CO2e",
+                ("Ĉ₁, Ĉ₂: 期初与期末分层估计 stratified estimates at start and end (t CO2e)",),
+            )
+        )  # fmt: skip
+    net = EQUATIONS["net_removals"]
+    years = ", ".join(str(y) for y in prov.get("baseline_years", [])) or "—"
+    blocks.append(
+        Equation(
+            net.reference,
+            "ΔC_AR = ΔC_kept − ΔC_BSL − LK",
+            f"ΔC_AR = {fmt(kept, 3)} − {fmt(m.baseline_tco2e, 3)} − {fmt(m.leakage_tco2e, 3)} "
+            f"= {fmt(m.removals_tco2e, 3)} t CO2e",
+            ("ΔC_kept: 扣减不确定性后的碳储量变化 change after the uncertainty deduction (§5)",
+             f"ΔC_BSL: 基线碳储量变化，登记时冻结的事前估计（年份 {years}）"
+             "baseline change from the ex-ante frozen at registration",
+             "LK: 泄漏 leakage = 0"),
+        )
+    )  # fmt: skip
+    recomputed = ch.change_tco2e
+    if not math.isclose(recomputed, change, rel_tol=1e-9, abs_tol=1e-6):
+        blocks.append(
+            Note("warning",
+                 f"由存储的样地数据重算的变化量 {fmt(recomputed, 3)} 与登记簿存储的 {fmt(change, 3)} "
+                 f"t CO2e 不一致。The change recomputed from the stored plots ({fmt(recomputed, 3)}) "
+                 f"differs from the stored {fmt(change, 3)} t CO2e.")
+        )  # fmt: skip
+    return Section("4", "事后碳汇量 Ex-post removals", tuple(blocks))
+
+
+def _paired_strata(data: PeriodData) -> Any:
+    """Per stratum: area and mean per-plot difference (t CO2e/ha), from the paired plots."""
+    pairs = data.change.pairs
+    areas = data.end_strata.set_index("stratum")["area_ha"].astype(float)
+    grouped = pairs.groupby("stratum")["difference_tco2e_per_ha"].mean().reset_index()
+    grouped["area_ha"] = grouped["stratum"].map(areas)
+    return grouped.rename(columns={"difference_tco2e_per_ha": "mean_tco2e_per_ha"})
+
+
+def _uncertainty(data: PeriodData) -> tuple[Section, float]:
+    m, prov, ch = data.period, data.provenance, data.change
+    change = float(prov["change_tco2e"])
+    half = float(prov["change_half_width_tco2e"])
+    u = m.change_uncertainty
+    fraction = float(prov["deduction_fraction"])
+    kept = float(prov["conservative_change_tco2e"])
+    deducted = fraction * half
+    df = float(prov["change_df"])
+    eq = EQUATIONS["conservative_deduction"]
+    rule = ch.deduction.rule
+    blocks: list[Block] = [
+        Paragraph(
+            f"扣减规则：{rule.text}（{rule.source}）。The deduction rule: {rule.text} "
+            f"({rule.source}). 90 % 置信区间半宽 half-width = t(0.95, {df:.0f}) × SE = "
+            f"{t_value(df):.4f} × SE = {fmt(half, 3)} t CO2e."
+        ),
+        Equation(
+            eq.reference, eq.formula,
+            f"U = {fmt(half, 3)} / |{fmt(change, 3)}| = {_pct(u)} → f = {fraction:g}；"
+            f"kept = {fmt(change, 3)} − {fraction:g} × {fmt(half, 3)} = {fmt(kept, 3)} t CO2e",
+            (f"扣减量 deduction = {fmt(deducted, 3)} t CO2e",),
+        ),
+    ]  # fmt: skip
+    if not rule.verified:
+        blocks.append(Note("unverified", f"扣减规则 {rule.describe()}"))
+    return Section("5", "不确定性与扣减 Uncertainty and deduction", tuple(blocks)), deducted
+
+
+def _plausibility(data: PeriodData) -> Section:
+    m = data.period
+    blocks: list[Block] = []
+    eq = EQUATIONS["plausibility_gate"]
+    blocks.append(Paragraph(f"合理性检查 Plausibility gate: {eq.formula}（{eq.reference}）。"))
+    if not data.flags:
+        blocks.append(Paragraph("本监测期未触发合理性标记。No plausibility flag was raised."))
+    for f in data.flags:
+        blocks.append(
+            Note("warning",
+                 f"{f['message_zh']}（{f['kind']}：{fmt(float(f['figure']), 2)}，界限 limit "
+                 f"{fmt(float(f['limit']), 2)} t CO2e/ha/yr）{f['message_en']}")
+        )  # fmt: skip
+        for name in f.get("unverified", ()):
+            blocks.append(Note("unverified", f"界限所用参数来源未核实 limit parameter: {name}"))
+    if m.override_reason:
+        blocks.append(
+            Note("warning", f"核证机构越过标记的理由 Verifier's override: {m.override_reason}")
+        )
+    return Section("6", "合理性标记与越过 Plausibility flags and overrides", tuple(blocks))
+
+
+def _changes(session: Session, data: PeriodData) -> Section:
+    p = data.project
+    since = registered_at(session, p)
+    members = session.execute(
+        select(ProjectStand).where(col(ProjectStand.project_id) == p.id)
+    ).scalars().all()  # fmt: skip
+    keys = sorted({s.stand_key for s in members})
+    removed = [s for s in members if not s.active and s.removed_at is not None
+               and (since is None or _after(s.removed_at, since))]  # fmt: skip
+    lineage_rows: list[tuple[str, ...]] = []
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        found = session.execute(
+            select(StandLineage, InventoryBatch)
+            .join(InventoryBatch, col(InventoryBatch.id) == col(StandLineage.batch_id))
+            .where(col(StandLineage.old_key).in_(chunk))
+            .order_by(col(StandLineage.id))
+        ).all()
+        for lin, batch in found:
+            if since is not None and not _after(batch.imported_at, since):
+                continue
+            lineage_rows.append((lin.old_key, lin.new_key or "—", LINEAGE_ZH.get(lin.kind, lin.kind),
+                                 batch.source_name, batch.imported_at.date().isoformat()))  # fmt: skip
+    blocks: list[Block] = [
+        Paragraph(
+            f"登记时间 registered: {since.isoformat() if since else '—'}；当前小班 {p.n_stands} 个 "
+            f"current stands {p.n_stands}."
+        )
+    ]
+    if removed:
+        blocks.append(
+            Table(
+                "表 4 移出项目的小班 Stands taken out of the project",
+                ("小班 Stand", "移出时间 Removed"),
+                tuple(
+                    (s.stand_key, s.removed_at.date().isoformat() if s.removed_at else "—")
+                    for s in removed
+                ),
+            )
+        )
+    else:
+        blocks.append(
+            Paragraph("登记后没有小班移出项目。No stand left the project since registration.")
+        )
+    if lineage_rows:
+        blocks.append(
+            Table(
+                "表 5 影响项目小班的资源清查更新 Inventory updates affecting the project's stands",
+                (
+                    "原小班 Old stand",
+                    "新小班 New stand",
+                    "变化 Change",
+                    "清查文件 Inventory file",
+                    "导入日期 Imported",
+                ),
+                tuple(lineage_rows),
+            )
+        )
+    else:
+        blocks.append(
+            Paragraph("登记后没有清查更新改变项目的小班（分割、合并、注销）。No inventory update "
+                      "since registration split, merged, renumbered or retired a project stand.")
+        )  # fmt: skip
+    return Section("7", "自登记以来的变化 Changes since registration", tuple(blocks))
+
+
+def _after(a: datetime, b: datetime) -> bool:
+    def aware(x: datetime) -> datetime:
+        return x if x.tzinfo else x.replace(tzinfo=UTC)
+
+    return aware(a) >= aware(b)
+
+
+def _credits(data: PeriodData) -> Section:
+    m, issued = data.period, data.issued
+    rows = [
+        ("申请（计算的净碳汇）Requested (computed net removals)", fmt(m.removals_tco2e, 3, T)),
+        ("核证量 Verified", fmt(m.verified_tco2e, 3, T)),
+        ("核证机构 Verifier", m.verifier or "—"),
+    ]
+    if issued is not None:
+        rows += [
+            ("签发 Issued credits (floor of verified)", fmt(issued.quantity, 0)),
+            ("缓冲 Buffer credits", fmt(issued.buffer, 0)),
+            ("持有账户 To the holding account", fmt(issued.quantity - issued.buffer, 0)),
+            ("年份 Vintage", str(issued.vintage)),
+        ]
+    else:
+        rows.append(("签发 Issued", "尚未签发 not issued yet"))
+    return Section(
+        "8",
+        "碳信用 Credits requested, verified and issued",
+        (Table("表 6 碳信用 Credits", ("项目 Item", "数量 Quantity"), tuple(rows)),),
+    )
+
+
+def _parameters(data: PeriodData) -> tuple[Section, list[str]]:
+    seen: dict[str, Any] = {}
+    for step in data.change.trace.steps:
+        for prm in step.parameters:
+            seen.setdefault(prm.name, prm)
+    rows = tuple(
+        (p.name, p.text or f"{p.value:g}", p.unit, p.source, p.status if not p.verified
+         else f"{p.status}") for p in seen.values()
+    )  # fmt: skip
+    unverified = [p.name for p in seen.values() if not p.verified]
+    unverified += [
+        n for n in data.provenance.get("unverified_parameters", []) if n not in unverified
+    ]
+    blocks: list[Block] = [
+        Table(
+            "表 7 参数与来源 Parameters and sources",
+            ("参数 Parameter", "值 Value", "单位 Unit", "来源 Source", "状态 Status"),
+            rows,
+        )
+    ]
+    blocks += [
+        Note("unverified", f"参数来源未核实 UNVERIFIED: {seen[n].describe() if n in seen else n}")
+        for n in unverified
+    ]
+    return Section("9", "参数与来源 Parameters and sources", tuple(blocks)), unverified
+
+
+def build_monitoring_report(session: Session, project_code: str, period_no: int) -> Document:
+    """The monitoring report of period ``period_no`` of a project (read only)."""
+    data = load_period(session, project_code, period_no)
+    m = data.period
+    uncertainty, deducted = _uncertainty(data)
+    parameters, unverified = _parameters(data)
+    sections = (
+        _header(data), _strata(data), _measurements(data), _removals(data), uncertainty,
+        _plausibility(data), _changes(session, data), _credits(data), parameters,
+    )  # fmt: skip
+    issued = data.issued
+    figures = [
+        KeyFigure("change_tco2e", "碳储量变化 Stock change", float(m.change_tco2e or 0.0),
+                  fmt(m.change_tco2e, 3, T)),
+        KeyFigure("removals_tco2e", "净碳汇量 Net removals", float(m.removals_tco2e),
+                  fmt(m.removals_tco2e, 3, T)),
+        KeyFigure("uncertainty", "变化量不确定性 Uncertainty of the change",
+                  float(m.change_uncertainty) if m.change_uncertainty is not None else float("inf"),
+                  _pct(m.change_uncertainty)),
+        KeyFigure("deduction_tco2e", "不确定性扣减 Uncertainty deduction", deducted,
+                  fmt(deducted, 3, T)),
+        KeyFigure("verified_tco2e", "核证量 Verified", m.verified_tco2e if m.verified_tco2e
+                  is not None else "—", fmt(m.verified_tco2e, 3, T)),
+        KeyFigure("issued_credits", "签发碳信用 Issued credits",
+                  issued.quantity if issued else "—", fmt(issued.quantity if issued else None)),
+        KeyFigure("buffer_credits", "缓冲 Buffer credits", issued.buffer if issued else "—",
+                  fmt(issued.buffer if issued else None)),
+    ]  # fmt: skip
+    p = data.project
+    return Document(
+        kind="monitoring_report",
+        title=f"{p.name} 监测报告（第 {m.period_no} 监测期）",
+        subtitle=f"Monitoring report, period {m.period_no}: {m.start_date} – {m.end_date}",
+        project=p.code,
+        period=m.period_no,
+        sections=sections,
+        as_of=datetime.now(UTC).isoformat(timespec="seconds"),
+        key_figures=tuple(figures),
+        unverified=tuple(unverified),
+        meta={"methodology": p.methodology, "developer": p.developer, "status": m.status},
+    )

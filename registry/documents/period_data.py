@@ -1,0 +1,134 @@
+"""A monitoring period as the documents read it: the stored row, the two measurements it was
+computed from (the start measurement or the previous kept period, and the period's own plots),
+the change recomputed with :func:`methodologies.expost.estimate_change` — the same function
+:func:`registry.projects.monitoring.submit_monitoring` used — and the ledger's issuance.
+
+Nothing here computes a figure a second way: the per-plot values come from the methodology's
+own functions on the stored CSVs; the period's figures are the stored ones.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from methodologies import catalogue
+from methodologies.expost import ChangeResult, estimate_change
+from registry.errors import PeriodNotFound
+from registry.models import MonitoringPeriod, Project
+from registry.projects.core import find_project, periods
+from registry.projects.monitoring import read_csv
+from registry.vocabulary import PeriodStatus
+
+__all__ = ["Issued", "PeriodData", "load_period"]
+
+
+@dataclass(frozen=True)
+class Issued:
+    """The ledger's issuance for a period: credits (floor of the verified t CO2e), the buffer's
+    share of them, the vintage."""
+
+    quantity: int
+    buffer: int
+    vintage: int
+
+
+@dataclass(frozen=True)
+class PeriodData:
+    project: Project
+    period: MonitoringPeriod
+    start_trees: pd.DataFrame
+    start_strata: pd.DataFrame
+    end_trees: pd.DataFrame
+    end_strata: pd.DataFrame
+    start_label: str  # where the start measurement came from (zh / en)
+    change: ChangeResult  # recomputed from the stored CSVs with the registry's own functions
+    provenance: dict[str, Any]
+    flags: list[dict[str, Any]]
+    issued: Issued | None
+    exclude_pre_existing: bool
+
+
+def _issued(session: Session, period: MonitoringPeriod) -> Issued | None:
+    row = session.execute(
+        text(
+            "SELECT quantity, buffer_quantity, vintage FROM issuance "
+            "WHERE monitoring_period_id = :m"
+        ),
+        {"m": period.id},
+    ).first()
+    return None if row is None else Issued(int(row[0]), int(row[1]), int(row[2]))
+
+
+def load_period(session: Session, code: str, period_no: int | None) -> PeriodData:
+    """Period ``period_no`` of project ``code`` (``None``: its latest period that was not
+    rejected); refuses an unknown project or period in both languages."""
+    project = find_project(session, code)
+    all_periods = periods(session, project)
+    if period_no is None:
+        kept = [p for p in all_periods if p.status != PeriodStatus.REJECTED]
+        if not kept:
+            raise PeriodNotFound(
+                f"项目 {code} 还没有监测期。", f"project {code} has no monitoring period yet."
+            )
+        period = kept[-1]
+    else:
+        found = [p for p in all_periods if p.period_no == period_no]
+        if not found:
+            raise PeriodNotFound(
+                f"项目 {code} 没有第 {period_no} 监测期。",
+                f"project {code} has no monitoring period {period_no}.",
+            )
+        period = found[0]
+    # the start of the change, as submit_monitoring chose it: the previous kept period, else
+    # the start measurement of the crediting period
+    before = [
+        p
+        for p in all_periods
+        if p.period_no < period.period_no and p.status != PeriodStatus.REJECTED
+    ]
+    if before:
+        start_trees, start_strata = read_csv(before[-1].plots_csv), read_csv(before[-1].strata_csv)
+        label = f"第 {before[-1].period_no} 监测期 period {before[-1].period_no}"
+    else:
+        start_trees = read_csv(project.start_plots_csv or "")
+        start_strata = read_csv(project.start_strata_csv or "")
+        label = f"起始测定 start measurement {project.start_measured_on}"
+    end_trees, end_strata = read_csv(period.plots_csv), read_csv(period.strata_csv)
+    record = catalogue.methodology(project.methodology)
+    change = estimate_change(
+        start_trees, start_strata, end_trees, end_strata, project.methodology,
+        exclude_pre_existing=record.excludes_pre_existing_trees,
+    )  # fmt: skip
+    return PeriodData(
+        project=project,
+        period=period,
+        start_trees=start_trees,
+        start_strata=start_strata,
+        end_trees=end_trees,
+        end_strata=end_strata,
+        start_label=label,
+        change=change,
+        provenance=dict(json.loads(period.provenance_json or "{}")),
+        flags=list(json.loads(period.flags_json or "[]")),
+        issued=_issued(session, period),
+        exclude_pre_existing=record.excludes_pre_existing_trees,
+    )
+
+
+def registered_at(session: Session, project: Project) -> Any:
+    """When the project was registered (its ``register`` history row), or None."""
+    from registry.models import ProjectEvent
+
+    return session.execute(
+        select(col(ProjectEvent.at))
+        .where(col(ProjectEvent.project_id) == project.id)
+        .where(col(ProjectEvent.action) == "register")
+        .order_by(col(ProjectEvent.id))
+    ).scalar()
