@@ -499,17 +499,6 @@ class _PlotsPlan:
     unverified: tuple[str, ...]
 
 
-def _plots_for(cv: float, target: float) -> int:
-    """Plots needed for a relative half-width ``target`` at 90 %: the smallest n ≥ 2 with
-    t(0.95, n − 1) × CV / √n ≤ E. Starts from :func:`methodologies.expost.plots_needed` and
-    steps up while the criterion fails: that iteration can stop one short when it oscillates
-    between two values (e.g. CV 0.413 → 48, where t(0.95, 47) × 0.413 / √48 is 10.002 %)."""
-    n = plots_needed(cv, target)
-    while t_value(n - 1) * cv / math.sqrt(n) > target:
-        n += 1
-    return n
-
-
 def _plots_equation(stratum: str, cv: float, target: float, n: int) -> Equation:
     eq = EQUATIONS["plots_needed"]
     t = t_value(n - 1)
@@ -534,7 +523,7 @@ def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
                           record.excludes_pre_existing_trees)  # fmt: skip
         strata = result.strata
         cvs = [None if s_cv is None or pd.isna(s_cv) else float(s_cv) for s_cv in strata["cv"]]
-        needed = [None if cv is None else _plots_for(cv, target) for cv in cvs]
+        needed = [None if cv is None else plots_needed(cv, target) for cv in cvs]
         known = [n for n in needed if n is not None]
         total = sum(known) if known else None
         rows = tuple(
@@ -579,7 +568,7 @@ def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
             mean = float(part["density"].mean())
             sd = float(part["density"].std(ddof=1)) if len(part) > 1 else float("nan")
             cv = sd / mean if mean > 0 and math.isfinite(sd) else float("nan")
-            n = _plots_for(cv, target) if math.isfinite(cv) else 2
+            n = plots_needed(cv, target) if math.isfinite(cv) else 2
             planned += n
             rows_l.append((str(group), fmt(float(part["area_ha"].sum()), 2), fmt(len(part)),
                            "—" if not math.isfinite(cv) else f"{cv:.4f}", fmt(n)))  # fmt: skip
