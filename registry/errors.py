@@ -411,3 +411,14 @@ class LabelConflict(LabelError, Conflict):
 
 class BadLabelInput(LabelError, Invalid):
     """A catalogue entry, its criteria or a layer file is wrong (which record and why)."""
+
+
+# -- part C of #18: project documents (registry/documents: store, PDF) ----------------------------
+
+
+class DocumentNotFound(NotFound):
+    """No stored project document has this number (or the viewer may not see it)."""
+
+
+class BadDocumentRequest(Invalid):
+    """A document was asked for in a kind or format that does not exist, or without its period."""
