@@ -2,9 +2,11 @@
 its audit event ``document.generated`` — written in the same transaction as the row — carries
 the same hash, so that a verifier who receives a file can ask the registry whether it issued it.
 
-- :func:`generate_documents` (admin, bureau staff): builds a project's design document
+- :func:`build_files` (admin, bureau staff; reads only): builds a project's design document
   (``pdd``), a monitoring period's report (``monitoring_report``) or its workbook
-  (``workbook``), renders it in the formats asked (Word, PDF, Excel) and stores each file.
+  (``workbook``) and renders it in the formats asked (Word, PDF, Excel);
+  :func:`store_files` stores each file (a short write transaction); :func:`generate_documents`
+  does both in one.
 - :func:`store_document`: one file, its row and its audit event.
 - :func:`audience_for`: a document is public when the project is registered (or further on);
   a draft project's documents are for staff only. Workbooks stay with staff (they may hold
@@ -46,14 +48,17 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMATS_OF",
     "GENERATORS",
+    "BuiltFile",
     "DocumentInfo",
     "Verification",
     "audience_for",
+    "build_files",
     "generate_documents",
     "get_document",
     "list_documents",
     "sha256_hex",
     "store_document",
+    "store_files",
     "verify_document",
 ]
 
@@ -232,13 +237,25 @@ def _checked_formats(kind: str, formats: Iterable[str] | None) -> tuple[str, ...
     return wanted
 
 
-def generate_documents(
+@dataclass(frozen=True)
+class BuiltFile:
+    """A document rendered in one format, not yet stored."""
+
+    kind: str
+    project: str
+    period: int | None
+    format: str
+    audience: str
+    content: bytes
+
+
+def build_files(
     session: Session, actor: Actor, kind: str, project: str, period: int | None = None,
     formats: Iterable[str] | None = None,
-) -> list[DocumentInfo]:  # fmt: skip
-    """Build a project's document of ``kind``, render it in ``formats`` (default: every format
-    of the kind) and store each file with its audit event — all in the caller's transaction
-    (admin, bureau staff). A monitoring report needs its ``period``."""
+) -> list[BuiltFile]:  # fmt: skip
+    """Build a project's document of ``kind`` and render it in ``formats`` (default: every
+    format of the kind) — admin, bureau staff; reads only, so that a long rendering holds no
+    write lock. A monitoring report needs its ``period``."""
     from registry.projects.core import find_project
 
     require_any_role(actor, GENERATORS, "生成项目文件 / generate project documents")
@@ -259,22 +276,35 @@ def generate_documents(
         from registry.documents.workbook import build_workbook  # part B of #18
 
         content = build_workbook(session, project, period)
-        return [store_document(session, actor, kind=kind, project=project, period=period,
-                               fmt="xlsx", content=content, audience=audience)]  # fmt: skip
+        return [BuiltFile(kind, project, period, "xlsx", audience, content)]
     doc = _builder(kind, project, period)(session)
+    return [BuiltFile(kind, project, period, fmt, audience, _render(doc, fmt)) for fmt in wanted]
+
+
+def store_files(session: Session, actor: Actor, files: Iterable[BuiltFile]) -> list[DocumentInfo]:
+    """Store built files, each with its audit event, in the caller's transaction."""
+    require_any_role(actor, GENERATORS, "生成项目文件 / generate project documents")
     return [
         store_document(
             session,
             actor,
-            kind=kind,
-            project=project,
-            period=period,
-            fmt=fmt,
-            content=_render(doc, fmt),
-            audience=audience,
+            kind=f.kind,
+            project=f.project,
+            period=f.period,
+            fmt=f.format,
+            content=f.content,
+            audience=f.audience,
         )
-        for fmt in wanted
+        for f in files
     ]
+
+
+def generate_documents(
+    session: Session, actor: Actor, kind: str, project: str, period: int | None = None,
+    formats: Iterable[str] | None = None,
+) -> list[DocumentInfo]:  # fmt: skip
+    """:func:`build_files` and :func:`store_files` in one transaction."""
+    return store_files(session, actor, build_files(session, actor, kind, project, period, formats))
 
 
 def _is_staff(actor: Actor | None) -> bool:
