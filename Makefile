@@ -75,6 +75,7 @@ bench: setup-test
 	$(PY) bench/api/run.py
 	$(PY) bench/web/run.py
 	$(PY) bench/web/run.py --load wrk
+	$(PY) bench/docs/run.py
 
 clean:
 	rm -rf $(VENV) node_modules demo_output import_reports *.sqlite build *.egg-info
