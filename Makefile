@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 # Debian's own python3: its sqlite3 can load extensions (mod_spatialite); pyenv builds cannot.
 SYSTEM_PYTHON := /usr/bin/python3
 # fonts-wqy-zenhei: the Chinese font of certificate PDFs (and of pages in headless Chromium)
-SYSTEM_PACKAGES := python3 python3-venv libsqlite3-mod-spatialite gdal-bin ca-certificates fonts-wqy-zenhei
+# fonts-noto-cjk, libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0: WeasyPrint's PDF of the
+# project documents (Noto Sans CJK SC; without harfbuzz-subset fonts are subset slowly in Python)
+SYSTEM_PACKAGES := python3 python3-venv libsqlite3-mod-spatialite gdal-bin ca-certificates fonts-wqy-zenhei fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 # chromium: the browser tests drive Debian's Chromium with Playwright (no browser download)
 # poppler-utils: the certificate tests read their PDFs back (pdftotext) and render them (pdftoppm);
 # the privacy test reads every PDF a public page offers as its text
@@ -74,6 +76,7 @@ bench: setup-test
 	$(PY) bench/api/run.py
 	$(PY) bench/web/run.py
 	$(PY) bench/web/run.py --load wrk
+	$(PY) bench/docs/run.py
 
 clean:
 	rm -rf $(VENV) node_modules demo_output import_reports *.sqlite build *.egg-info

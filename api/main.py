@@ -24,6 +24,7 @@ from api.routes import (
     compensation,
     compensation_payments,
     credits,
+    docs,
     inventory,
     labels,
     organisations,
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compensation,
         compensation_payments,
         labels,
+        docs,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

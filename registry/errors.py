@@ -418,3 +418,14 @@ class BadLabelInput(LabelError, Invalid):
 
 class PeriodNotFound(ProjectError, NotFound):
     """The project has no monitoring period with this number."""
+
+
+# -- part C of #18: project documents (registry/documents: store, PDF) ----------------------------
+
+
+class DocumentNotFound(NotFound):
+    """No stored project document has this number (or the viewer may not see it)."""
+
+
+class BadDocumentRequest(Invalid):
+    """A document was asked for in a kind or format that does not exist, or without its period."""

@@ -27,6 +27,7 @@ def target_metadata() -> MetaData:
     """Every table of the registry on one metadata (importing the modules that define them)."""
     import registry.compensation.compensation_tables
     import registry.compensation.valuation_tables
+    import registry.documents.tables
     import registry.labels.tables
     import registry.ledger.tables
     import registry.models

@@ -20,6 +20,7 @@ from api.pages.form_token import form_token
 from api.pages.rendering import render
 from api.pages.session import page_csrf, viewer
 from registry.db import DriverSQL
+from registry.documents.store import get_document, list_documents
 from registry.listings import STAFF_ROLES
 from registry.public import data_as_of, exante_csv, label_names, project_page, stands_csv
 from registry.public.project_page import ACTION_NAMES, ROLE_NAMES
@@ -58,16 +59,17 @@ def render_project(
         page = project_page(session, code)
         who = viewer(request, session)
         waiting = _open_grievances(session, code) if who and who.has(*STAFF_ROLES) else None
-        return page, who, waiting, label_names(session), data_as_of(session)
+        documents = list_documents(session, code, who)
+        return page, who, waiting, label_names(session), data_as_of(session), documents
 
-    page, who, waiting, names, as_of = registry.read(read)
+    page, who, waiting, names, as_of, documents = registry.read(read)
     return render(request, registry, "project.html", {
         "page": page, "card": page.card, "summary": page.summary, "viewer": who,
         "csrf": page_csrf(request, registry) if who else None, "open_grievances": waiting,
         "form": form or GrievanceForm(), "refusal": refusal, "grievance_sent": sent,
         "form_token": form_token(registry.secret, GRIEVANCE_FORM, page.card.code),
         "action_names": ACTION_NAMES, "role_names": ROLE_NAMES, "nav": "library",
-        "label_names": names,
+        "label_names": names, "documents": documents,
     }, status_code=status_code, as_of=as_of)  # fmt: skip
 
 
@@ -101,3 +103,23 @@ def stands_download(registry: RegistryDep, code: CodePath) -> Response:
     """The project's stands, public attributes only (no household names)."""
     body = registry.read(lambda s: stands_csv(s, code))
     return _csv_response(body, f"{code}-stands.csv")
+
+
+@router.get("/projects/{code}/documents/{doc_id}")
+def document_download(
+    request: Request, registry: RegistryDep, code: CodePath,
+    doc_id: Annotated[int, Path(ge=1, le=2**62)],
+) -> Response:  # fmt: skip
+    """A project document listed on the page: public ones for anyone, drafts for bureau staff
+    signed in (anyone else: not found)."""
+    from api.routes.docs import document_response
+    from registry.errors import DocumentNotFound
+
+    def read(session: Session) -> tuple[Any, bytes]:
+        info, content = get_document(session, doc_id, viewer(request, session))
+        if info.project != code:
+            raise DocumentNotFound(f"项目 {code} 没有编号为 {doc_id} 的文件。",
+                                   f"project {code} has no document number {doc_id}.")  # fmt: skip
+        return info, content
+
+    return document_response(*registry.read(read))

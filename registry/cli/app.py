@@ -17,6 +17,7 @@ from registry.cli import (
     compensation,
     compensation_payments,
     credits,
+    docs,
     inventory,
     labels,
     model,
@@ -50,6 +51,7 @@ app.add_typer(tiles.tiles_app, name="tiles")
 compensation_payments.register(compensation.compensation_app)
 app.add_typer(compensation.compensation_app, name="compensation")
 app.add_typer(labels.labels_app, name="labels")
+app.add_typer(docs.docs_app, name="docs")
 
 
 @app.callback()

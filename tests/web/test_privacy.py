@@ -168,6 +168,15 @@ def _dump_files(scene: Scene) -> list[str]:
     return ["/data/manifest.json", *(f"/data/{f['name']}" for f in manifest["files"])]
 
 
+def _documents(scene: Scene) -> list[str]:
+    """Every public project document of the scene's project, through the API and the page
+    (PDFs read as their text). The scene generates none until the builders of issue #18 are
+    merged; then it should (``generate_documents`` for P1), so that these are read."""
+    listed = scene.client.get("/api/v1/documents", params={"project": scene.values["code"]}).json()
+    return [p for d in listed for p in (f"/api/v1/documents/{d['id']}",
+                                        f"/projects/{d['project']}/documents/{d['id']}")]  # fmt: skip
+
+
 # route → the paths fetched for it ({…}: the scene's values); a callable lists them itself
 SURFACES: dict[str, tuple[str, ...] | Callable[[Scene], list[str]]] = {
     "/library": ("/library", "/library?lang=en", "/library?township=泷泊镇"),
@@ -205,6 +214,9 @@ SURFACES: dict[str, tuple[str, ...] | Callable[[Scene], list[str]]] = {
     "/certificates": ("/certificates?serial={serial}",),  # 303 to the certificate page
     "/certificates/{certificate_id}": ("/certificates/{certificate}",),
     "/certificates/{certificate_id}.pdf": ("/certificates/{certificate}.pdf",),
+    "/api/v1/documents": ("/api/v1/documents?project={code}",),
+    "/api/v1/documents/{doc_id}": _documents,
+    "/projects/{code}/documents/{doc_id}": _documents,
 }
 # routes anyone may call that refuse the public (fetched anyway: the refusal shows nothing)
 REFUSED = {
