@@ -14,8 +14,10 @@ later fails that test until its paths are added here."""
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import subprocess
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +102,11 @@ def private_registry(engine: Engine, folder: Path) -> None:
         retire(
             s, load_actor(s, "buyer"), "priv-retire", "BUYER", "某电力公司", "碳中和", quantity=30
         )
+    with session_scope(engine) as s:  # the public documents of a registered project (issue #18)
+        from registry.documents.store import generate_documents
+
+        generate_documents(s, STAFF, "pdd", "P1", formats=["docx", "pdf"])
+        generate_documents(s, STAFF, "monitoring_report", "P1", 1, ["docx", "pdf"])
 
 
 @dataclass
@@ -169,10 +176,10 @@ def _dump_files(scene: Scene) -> list[str]:
 
 
 def _documents(scene: Scene) -> list[str]:
-    """Every public project document of the scene's project, through the API and the page
-    (PDFs read as their text). The scene generates none until the builders of issue #18 are
-    merged; then it should (``generate_documents`` for P1), so that these are read."""
+    """Every public project document of the scene's project (P1's design document and
+    monitoring report, Word and PDF), through the API and the page (read as their text)."""
     listed = scene.client.get("/api/v1/documents", params={"project": scene.values["code"]}).json()
+    assert len(listed) == 4, listed
     return [p for d in listed for p in (f"/api/v1/documents/{d['id']}",
                                         f"/projects/{d['project']}/documents/{d['id']}")]  # fmt: skip
 
@@ -241,9 +248,13 @@ SIGNED_IN = ("/api/v1/stands?limit=500", "/api/v1/stands?format=geojson&limit=50
 
 
 def _text(body: bytes) -> str:
-    """What a reader of the response sees: gzip unpacked, PDF as its text (pdftotext)."""
+    """What a reader of the response sees: gzip unpacked, PDF as its text (pdftotext), a Word
+    or Excel file (a zip) as the text of every part in it."""
     if body.startswith(b"\x1f\x8b"):
         body = gzip.decompress(body)
+    if body.startswith(b"PK\x03\x04"):
+        with zipfile.ZipFile(io.BytesIO(body)) as z:
+            return "\n".join(z.read(n).decode("utf-8", errors="replace") for n in z.namelist())
     if body.startswith(b"%PDF"):
         done = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=body,
                               capture_output=True, check=True, timeout=60)  # fmt: skip
