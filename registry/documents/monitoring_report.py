@@ -10,6 +10,8 @@ change differs from the stored one, the report says so in a warning.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,8 +33,16 @@ from registry.documents.model import (
     Table,
     fmt,
 )
-from registry.documents.period_data import PeriodData, load_period, registered_at
-from registry.models import InventoryBatch, ProjectStand, StandLineage
+from registry.documents.period_data import (
+    PeriodData,
+    baseline_parameters,
+    load_period,
+    plot_order,
+    registered_at,
+)
+from registry.models import InventoryBatch, ProjectEvent, ProjectStand, StandLineage
+from registry.public.library import organisation_of
+from registry.public.withhold import withhold_household_names
 
 __all__ = ["build_monitoring_report"]
 
@@ -47,13 +57,80 @@ def _pct(x: float | None) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:.2%}"
 
 
-def _header(data: PeriodData) -> Section:
+@dataclass(frozen=True)
+class _Public:
+    """The words a public report may show, household names and contacts withheld: the
+    project's name and developer, the verifier's override reason, the flags' messages
+    (zh, en) and the verifier's organisation (never the login name)."""
+
+    name: str
+    developer: str
+    override: str
+    verifier: str
+    flags: tuple[tuple[str, str], ...]
+
+
+def _verifier_organisation(session: Session, data: PeriodData) -> str:
+    """The organisation of the verifier of the period, from the lifecycle's ``verify`` events
+    (the period stores the user's name, the event ``user@organisation``); "" when unknown."""
+    user = data.period.verifier
+    if not user:
+        return ""
+    actors = session.execute(
+        select(col(ProjectEvent.actor))
+        .where(col(ProjectEvent.project_id) == data.project.id)
+        .where(col(ProjectEvent.action) == "verify")
+        .order_by(col(ProjectEvent.id).desc())
+    ).scalars()  # fmt: skip
+    for actor in actors:
+        if str(actor).rpartition("@")[0] == user:
+            return organisation_of(str(actor))
+    return ""
+
+
+def _public(session: Session, data: PeriodData) -> _Public:
+    """Every private-prone text of the report through one withholding call."""
+    p, m = data.project, data.period
+    texts = [p.name, p.developer, m.override_reason or "", _verifier_organisation(session, data)]
+    for f in data.flags:
+        texts += [str(f.get("message_zh", "")), str(f.get("message_en", ""))]
+    clean = withhold_household_names(session, texts)
+    messages = clean[4:]
+    return _Public(
+        clean[0], clean[1], clean[2], clean[3],
+        tuple(zip(messages[0::2], messages[1::2], strict=True)),
+    )  # fmt: skip
+
+
+def _shown(x: float, digits: int) -> float:
+    """``x`` as a reader reads it back from the text shown with ``digits`` decimals."""
+    return float(f"{x:.{digits}f}")
+
+
+def _decimals(x: float, most: int = 6) -> int:
+    """The fewest decimals (at least 2, at most ``most``) that show ``x`` as stored."""
+    for d in range(2, most + 1):
+        if math.isclose(_shown(x, d), x, rel_tol=1e-12, abs_tol=1e-12):
+            return d
+    return most
+
+
+def _reproducing(total: float, recompute: Callable[[int], float], first: int) -> int:
+    """The fewest decimals (from ``first``, at most 12) for the worked numbers of an equation
+    so that a reader recomputing it from the shown numbers gets the shown total (3 decimals)."""
+    for d in range(first, 13):
+        if fmt(recompute(d), 3) == fmt(total, 3):
+            return d
+    return 12
+
+
+def _header(data: PeriodData, public: _Public) -> Section:
     p, m = data.project, data.period
     rows = (
         ("项目编号 Project code", p.code),
-        ("项目名称 Name", p.name),
+        ("项目名称 Name", public.name),
         ("方法学 Methodology", f"{catalogue.methodology(p.methodology).name}"),
-        ("项目业主 Developer", p.developer),
+        ("项目业主 Developer", public.developer),
         ("项目面积 Area", fmt(p.area_ha, 1, "ha")),
         ("监测期 Period", f"第 {m.period_no} 期 No. {m.period_no}"),
         ("起止日期 Dates", f"{m.start_date.isoformat()} – {m.end_date.isoformat()}"),
@@ -110,7 +187,7 @@ def _strata(data: PeriodData) -> Section:
 def _measurements(data: PeriodData) -> Section:
     start = data.change.start.plots.set_index("plot_id")
     end = data.change.end.plots.set_index("plot_id")
-    ids = sorted(set(start.index) | set(end.index), key=str)
+    ids = sorted(set(start.index) | set(end.index), key=plot_order)
     rows: list[tuple[str, ...]] = []
     for pid in ids:
         s = start["tco2e_per_ha"].get(pid)
@@ -142,15 +219,26 @@ def _measurements(data: PeriodData) -> Section:
     return Section("3", "两次测定 Measurements at both times", tuple(blocks))
 
 
-def _removals(data: PeriodData) -> Section:
+def _removals(data: PeriodData, baseline: dict[str, dict[str, Any]]) -> Section:
+    """§4: the change and the net removals, worked with as many decimals as a reader needs to
+    recompute each shown total from the shown numbers."""
     m, prov, ch = data.period, data.provenance, data.change
     change = float(m.change_tco2e if m.change_tco2e is not None else prov["change_tco2e"])
     kept = float(prov.get("conservative_change_tco2e", ch.conservative_change_tco2e))
-    terms: list[dict[str, Any]] = (
-        _paired_strata(data).to_dict(orient="records") if ch.method == "paired" else []
-    )
+    terms = [
+        (float(r["area_ha"]), float(r["mean_tco2e_per_ha"]))
+        for r in (_paired_strata(data).to_dict(orient="records") if ch.method == "paired" else [])
+    ]
+    area_digits = [_decimals(a) for a, _ in terms]
+    mean_digits = _reproducing(
+        change,
+        lambda d: sum(_shown(a, da) * _shown(x, d) for (a, x), da in zip(terms, area_digits,
+                                                                       strict=True)),
+        4,
+    )  # fmt: skip
     stratum_terms = " + ".join(
-        f"{fmt(float(r['area_ha']), 2)} × {fmt(float(r['mean_tco2e_per_ha']), 4)}" for r in terms
+        f"{fmt(a, da)} × {fmt(x, mean_digits)}"
+        for (a, x), da in zip(terms, area_digits, strict=True)
     )
     blocks: list[Block] = []
     if ch.method == "paired":
@@ -165,28 +253,44 @@ def _removals(data: PeriodData) -> Section:
         )  # fmt: skip
     else:
         eq = EQUATIONS["change_uncertainty_independent"]
+        c2, c1 = float(prov["end_stock_tco2e"]), float(prov["start_stock_tco2e"])
+        d = _reproducing(change, lambda d: _shown(c2, d) - _shown(c1, d), 3)
         blocks.append(
             Equation(
                 eq.reference, eq.formula,
-                f"ΔĈ = {fmt(float(prov['end_stock_tco2e']), 3)} − "
-                f"{fmt(float(prov['start_stock_tco2e']), 3)} = {fmt(change, 3)} t CO2e",
+                f"ΔĈ = {fmt(c2, d)} − {fmt(c1, d)} = {fmt(change, 3)} t CO2e",
                 ("Ĉ₁, Ĉ₂: 期初与期末分层估计 stratified estimates at start and end (t CO2e)",),
             )
         )  # fmt: skip
     net = EQUATIONS["net_removals"]
     years = ", ".join(str(y) for y in prov.get("baseline_years", [])) or "—"
+    bsl, lk = float(m.baseline_tco2e), float(m.leakage_tco2e)
+    d = _reproducing(
+        float(m.removals_tco2e), lambda d: _shown(kept, d) - _shown(bsl, d) - _shown(lk, d), 3
+    )
     blocks.append(
         Equation(
             net.reference,
             "ΔC_AR = ΔC_kept − ΔC_BSL − LK",
-            f"ΔC_AR = {fmt(kept, 3)} − {fmt(m.baseline_tco2e, 3)} − {fmt(m.leakage_tco2e, 3)} "
+            f"ΔC_AR = {fmt(kept, d)} − {fmt(bsl, d)} − {fmt(lk, d)} "
             f"= {fmt(m.removals_tco2e, 3)} t CO2e",
             ("ΔC_kept: 扣减不确定性后的碳储量变化 change after the uncertainty deduction (§5)",
              f"ΔC_BSL: 基线碳储量变化，登记时冻结的事前估计（年份 {years}）"
              "baseline change from the ex-ante frozen at registration",
-             "LK: 泄漏 leakage = 0"),
+             f"LK: 泄漏 leakage = {fmt(lk, 3)} t CO2e，登记簿存储的本期值；方法学适用条件排除活动"
+             f"转移与燃烧，泄漏计为 0（{net.reference}）。The period's stored leakage: the "
+             "methodology's applicability conditions exclude displaced activities and burning, "
+             "so leakage is counted as 0."),
         )
     )  # fmt: skip
+    if baseline:
+        blocks.append(
+            Note("unverified",
+                 f"ΔC_BSL（{fmt(bsl, 3)} t CO2e）来自登记时冻结的事前估计，所用参数来源未核实，"
+                 f"净碳汇量因此依赖这些参数：{', '.join(baseline)}。UNVERIFIED: the baseline "
+                 "change, and so the net removals, rest on these parameters of the frozen "
+                 "ex-ante, whose sources are not verified.")
+        )  # fmt: skip
     recomputed = ch.change_tco2e
     if not math.isclose(recomputed, change, rel_tol=1e-9, abs_tol=1e-6):
         blocks.append(
@@ -236,24 +340,23 @@ def _uncertainty(data: PeriodData) -> tuple[Section, float]:
     return Section("5", "不确定性与扣减 Uncertainty and deduction", tuple(blocks)), deducted
 
 
-def _plausibility(data: PeriodData) -> Section:
-    m = data.period
+def _plausibility(data: PeriodData, public: _Public) -> Section:
     blocks: list[Block] = []
     eq = EQUATIONS["plausibility_gate"]
     blocks.append(Paragraph(f"合理性检查 Plausibility gate: {eq.formula}（{eq.reference}）。"))
     if not data.flags:
         blocks.append(Paragraph("本监测期未触发合理性标记。No plausibility flag was raised."))
-    for f in data.flags:
+    for f, (zh, en) in zip(data.flags, public.flags, strict=True):
         blocks.append(
             Note("warning",
-                 f"{f['message_zh']}（{f['kind']}：{fmt(float(f['figure']), 2)}，界限 limit "
-                 f"{fmt(float(f['limit']), 2)} t CO2e/ha/yr）{f['message_en']}")
+                 f"{zh}（{f['kind']}：{fmt(float(f['figure']), 2)}，界限 limit "
+                 f"{fmt(float(f['limit']), 2)} t CO2e/ha/yr）{en}")
         )  # fmt: skip
         for name in f.get("unverified", ()):
             blocks.append(Note("unverified", f"界限所用参数来源未核实 limit parameter: {name}"))
-    if m.override_reason:
+    if public.override:
         blocks.append(
-            Note("warning", f"核证机构越过标记的理由 Verifier's override: {m.override_reason}")
+            Note("warning", f"核证机构越过标记的理由 Verifier's override: {public.override}")
         )
     return Section("6", "合理性标记与越过 Plausibility flags and overrides", tuple(blocks))
 
@@ -321,6 +424,12 @@ def _changes(session: Session, data: PeriodData) -> Section:
             Paragraph("登记后没有清查更新改变项目的小班（分割、合并、注销）。No inventory update "
                       "since registration split, merged, renumbered or retired a project stand.")
         )  # fmt: skip
+    blocks.append(
+        Paragraph("干扰与逆转 Disturbances and reversals: 登记簿尚无干扰（火灾、病虫害、采伐等）与碳储量"
+                  "逆转的记录功能，本报告因此无从报告，核证时须现场核查。The registry holds no "
+                  "disturbance or reversal records yet (fire, pests, harvesting): this report "
+                  "cannot list any; the verifier checks on site.")
+    )  # fmt: skip
     return Section("7", "自登记以来的变化 Changes since registration", tuple(blocks))
 
 
@@ -331,12 +440,12 @@ def _after(a: datetime, b: datetime) -> bool:
     return aware(a) >= aware(b)
 
 
-def _credits(data: PeriodData) -> Section:
+def _credits(data: PeriodData, public: _Public) -> Section:
     m, issued = data.period, data.issued
     rows = [
         ("申请（计算的净碳汇）Requested (computed net removals)", fmt(m.removals_tco2e, 3, T)),
         ("核证量 Verified", fmt(m.verified_tco2e, 3, T)),
-        ("核证机构 Verifier", m.verifier or "—"),
+        ("核证机构 Verifier", public.verifier or "—"),
     ]
     if issued is not None:
         rows += [
@@ -354,7 +463,7 @@ def _credits(data: PeriodData) -> Section:
     )
 
 
-def _parameters(data: PeriodData) -> tuple[Section, list[str]]:
+def _parameters(data: PeriodData, baseline: dict[str, dict[str, Any]]) -> tuple[Section, list[str]]:
     seen: dict[str, Any] = {}
     for step in data.change.trace.steps:
         for prm in step.parameters:
@@ -378,18 +487,38 @@ def _parameters(data: PeriodData) -> tuple[Section, list[str]]:
         Note("unverified", f"参数来源未核实 UNVERIFIED: {seen[n].describe() if n in seen else n}")
         for n in unverified
     ]
+    for name, frozen in baseline.items():
+        if name in unverified:
+            continue
+        unverified.append(name)
+        blocks.append(
+            Note("unverified",
+                 f"基线（登记时冻结的事前估计）所用参数来源未核实 UNVERIFIED, used by the baseline "
+                 f"change ΔC_BSL: {name} = {frozen.get('value', '—')} {frozen.get('unit', '')}；"
+                 f"{frozen.get('status', '—')}（来源 source: {frozen.get('source', '—')}）")
+        )  # fmt: skip
     return Section("9", "参数与来源 Parameters and sources", tuple(blocks)), unverified
 
 
-def build_monitoring_report(session: Session, project_code: str, period_no: int) -> Document:
-    """The monitoring report of period ``period_no`` of a project (read only)."""
+def build_monitoring_report(
+    session: Session, project_code: str, period_no: int | None = None
+) -> Document:
+    """The monitoring report of period ``period_no`` of a project (``None``: its latest period
+    that was not rejected), read only. ``Document.period`` is the period the report holds —
+    what a store of the document records, also when it was asked without one. The project's
+    name, developer, the override reason and flag messages pass through
+    :func:`~registry.public.withhold.withhold_household_names`; the verifier is named by
+    organisation."""
     data = load_period(session, project_code, period_no)
     m = data.period
+    public = _public(session, data)
+    baseline = baseline_parameters(data)
     uncertainty, deducted = _uncertainty(data)
-    parameters, unverified = _parameters(data)
+    parameters, unverified = _parameters(data, baseline)
     sections = (
-        _header(data), _strata(data), _measurements(data), _removals(data), uncertainty,
-        _plausibility(data), _changes(session, data), _credits(data), parameters,
+        _header(data, public), _strata(data), _measurements(data), _removals(data, baseline),
+        uncertainty, _plausibility(data, public), _changes(session, data),
+        _credits(data, public), parameters,
     )  # fmt: skip
     issued = data.issued
     figures = [
@@ -412,13 +541,18 @@ def build_monitoring_report(session: Session, project_code: str, period_no: int)
     p = data.project
     return Document(
         kind="monitoring_report",
-        title=f"{p.name} 监测报告（第 {m.period_no} 监测期）",
+        title=f"{public.name} 监测报告（第 {m.period_no} 监测期）",
         subtitle=f"Monitoring report, period {m.period_no}: {m.start_date} – {m.end_date}",
         project=p.code,
         period=m.period_no,
         sections=sections,
-        as_of=datetime.now(UTC).isoformat(timespec="seconds"),
+        as_of=data.as_of,
         key_figures=tuple(figures),
         unverified=tuple(unverified),
-        meta={"methodology": p.methodology, "developer": p.developer, "status": m.status},
+        meta={
+            "methodology": p.methodology,
+            "developer": public.developer,
+            "status": m.status,
+            "project_name": public.name,
+        },
     )

@@ -10,6 +10,7 @@ own functions on the stored CSVs; the period's figures are the stored ones.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +25,10 @@ from registry.errors import PeriodNotFound
 from registry.models import MonitoringPeriod, Project
 from registry.projects.core import find_project, periods
 from registry.projects.monitoring import read_csv
+from registry.public.as_of import data_as_of
 from registry.vocabulary import PeriodStatus
 
-__all__ = ["Issued", "PeriodData", "load_period"]
+__all__ = ["Issued", "PeriodData", "baseline_parameters", "load_period", "plot_order"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class PeriodData:
     flags: list[dict[str, Any]]
     issued: Issued | None
     exclude_pre_existing: bool
+    exante: dict[str, Any]  # the ex-ante frozen at registration ({} before), as stored
+    as_of: str  # the registry's data time (its newest audit event), read with the period
 
 
 def _issued(session: Session, period: MonitoringPeriod) -> Issued | None:
@@ -119,7 +123,37 @@ def load_period(session: Session, code: str, period_no: int | None) -> PeriodDat
         flags=list(json.loads(period.flags_json or "[]")),
         issued=_issued(session, period),
         exclude_pre_existing=record.excludes_pre_existing_trees,
+        exante=dict(json.loads(project.exante_json or "{}")),
+        as_of=data_as_of(session) or "—",
     )
+
+
+def plot_order(plot_id: object) -> tuple[tuple[int, int | str], ...]:
+    """Natural order of plot names: P2 before P10 before P100 (runs of digits compare as
+    numbers)."""
+    parts = re.split(r"(\d+)", str(plot_id))
+    return tuple((1, int(t)) if t.isdigit() else (0, t) for t in parts)
+
+
+def baseline_parameters(data: PeriodData) -> dict[str, dict[str, Any]]:
+    """The unverified parameters the baseline of the ex-ante frozen at registration used
+    (name → its stored value, unit, source, status), when the period's baseline change ΔC_BSL
+    is not zero: the period's net removals then rest on them. Empty for a zero baseline.
+
+    The frozen traces' steps are read in order; a step the methodology notes as the project
+    scenario's (its note starts "project") is left out — the growth curve, the carbon factors
+    and the baseline's own step are kept."""
+    if not data.period.baseline_tco2e:
+        return {}
+    unverified = [str(n) for n in data.exante.get("unverified_parameters", [])]
+    found: dict[str, dict[str, Any]] = {}
+    for trace in data.exante.get("traces", {}).values():
+        for step in trace.get("steps", []):
+            if str(step.get("note", "")).startswith("project"):
+                continue
+            for prm in step.get("parameters", []):
+                found.setdefault(str(prm["name"]), dict(prm))
+    return {n: found[n] for n in unverified if n in found}
 
 
 def registered_at(session: Session, project: Project) -> Any:

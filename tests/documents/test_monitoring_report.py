@@ -14,10 +14,21 @@ import pytest
 from sqlalchemy import Engine, text
 
 from registry.db import session_scope
-from registry.documents.model import Document, Equation, Note, Table
+from registry.documents.model import Document, Equation, Figure, Note, Table
 from registry.documents.monitoring_report import build_monitoring_report
+from registry.documents.period_data import plot_order
 from registry.errors import PeriodNotFound
-from tests.documents.doc_fixtures import CODE, FM_CODE, issued_project, submitted_fir_project
+from tests.documents.doc_fixtures import (
+    CODE,
+    FM_CODE,
+    PHONE,
+    PRIVATE_CODE,
+    household_name,
+    issued_project,
+    private_project,
+    submitted_fir_project,
+)
+from tests.inventory_files import sample_frame
 
 
 @pytest.fixture
@@ -156,3 +167,155 @@ def test_a_submitted_period_with_a_baseline_says_not_issued(
         if isinstance(b, Table) and b.caption.startswith("表 2")
     )  # fmt: skip
     assert len(strata.rows) == 2
+
+
+def _all_text(doc: Document) -> str:
+    """Every word of the document a renderer may print: title, meta, key figures, headings,
+    paragraphs, tables, equations, notes, captions."""
+    parts = [doc.title, doc.subtitle, doc.project, doc.as_of, *doc.meta.values(), *doc.unverified]
+    parts += [f"{k.label} {k.shown} {k.value}" for k in doc.key_figures]
+    for sec in doc.walk():
+        parts.append(sec.heading)
+        for b in sec.blocks:
+            if isinstance(b, Table):
+                parts += [b.caption, *b.headers, *b.notes, *(c for row in b.rows for c in row)]
+            elif isinstance(b, Equation):
+                parts += [b.reference, b.formula, b.worked, *b.where]
+            elif isinstance(b, Figure):
+                parts.append(b.caption)
+            else:
+                parts.append(b.text)
+    return "\n".join(parts)
+
+
+def test_no_household_name_phone_or_login_in_the_report(scenario: Callable[..., Engine]) -> None:
+    engine = private_project(scenario)
+    someone = household_name(sample_frame(300, 21))
+    with engine.connect() as conn:
+        households = {
+            n for (n,) in conn.execute(text("SELECT name FROM owner WHERE kind = 'household'"))
+        }
+        override, verifier = conn.execute(
+            text("SELECT override_reason, verifier FROM monitoring_period")
+        ).one()
+        actor = conn.execute(
+            text("SELECT actor FROM project_event WHERE action = 'verify'")
+        ).scalar_one()
+    # the registry holds the private words: a household's name and a phone in the override
+    assert someone in households and someone in override and PHONE in override
+    organisation = actor.rpartition("@")[2]
+    assert verifier and organisation and verifier != organisation
+    with session_scope(engine) as s:
+        doc = build_monitoring_report(s, PRIVATE_CODE, 1)
+    words = _all_text(doc)
+    assert someone not in words and PHONE not in words
+    assert not [n for n in households if n in words]
+    # what stands in their place, in the title, the header and the override note
+    assert doc.title.startswith("某农户") and doc.meta["developer"] == "某农户家庭林场"
+    notes = [b.text for sec in doc.walk() for b in sec.blocks if isinstance(b, Note)]
+    assert any("某农户（电话 （已隐去））确认样地无误" in n for n in notes)
+    # §8 names the verifier's organisation, as the public project page does, not its login
+    credits = next(b for sec in doc.walk() for b in sec.blocks
+                   if isinstance(b, Table) and b.caption.startswith("表 6"))  # fmt: skip
+    assert ("核证机构 Verifier", organisation) in credits.rows
+    assert verifier not in [c for row in credits.rows for c in row]
+
+
+def test_a_baseline_from_the_ex_ante_flags_its_unverified_parameters(
+    scenario: Callable[..., Engine],
+) -> None:
+    engine = submitted_fir_project(scenario)
+    with engine.connect() as conn:
+        baseline, exante = conn.execute(
+            text(
+                "SELECT m.baseline_tco2e, p.exante_json FROM monitoring_period m "
+                "JOIN project p ON p.id = m.project_id WHERE p.code = :c"
+            ),
+            {"c": FM_CODE},
+        ).one()
+    frozen = set(json.loads(exante)["unverified_parameters"])
+    mine = {"fm_baseline_rotation_chinese_fir", "fm_baseline_cut_quota_m3_per_ha_yr",
+            "fm_hwp_long_lived_fraction"}  # fmt: skip
+    assert baseline > 0 and mine <= frozen  # the baseline's rotation, quota, wood products
+    with session_scope(engine) as s:
+        doc = build_monitoring_report(s, FM_CODE, 1)
+    assert mine <= set(doc.unverified)
+    removals = next(sec for sec in doc.walk() if sec.number == "4")
+    beside = [b.text for b in removals.blocks if isinstance(b, Note) and b.kind == "unverified"]
+    assert len(beside) == 1 and all(n in beside[0] for n in mine)
+    assert f"{baseline:,.3f}" in beside[0]
+    # the project scenario's own assumptions do not make the baseline: not named beside it
+    assert "fm_project_tending_growth_gain" in frozen
+    assert "fm_project_tending_growth_gain" not in beside[0]
+    params = next(sec for sec in doc.walk() if sec.number == "9")
+    notes = [b.text for b in params.blocks if isinstance(b, Note)]
+    for name in mine:
+        assert any(name in n and "ΔC_BSL" in n for n in notes), name
+
+
+def test_no_baseline_no_baseline_note(registry: Engine) -> None:
+    with session_scope(registry) as s:
+        doc = build_monitoring_report(s, CODE, 1)
+    removals = next(sec for sec in doc.walk() if sec.number == "4")
+    assert not [b for b in removals.blocks if isinstance(b, Note)]
+
+
+def _recompute(worked: str) -> tuple[float, str]:
+    """An equation's worked line read back as a reader would: ``ΔX = a × b + c × d = T t CO2e``
+    or ``ΔX = a − b − c = T t CO2e``; returns (the sum of the shown terms, the shown T)."""
+    _, expression, total = worked.split(" = ")
+    expression = expression.replace(",", "")
+    if " × " in expression:
+        value = 0.0
+        for term in expression.split(" + "):
+            a, b = term.split(" × ")
+            value += float(a) * float(b)
+    else:
+        first, *rest = expression.split(" − ")
+        value = float(first) - sum(float(x) for x in rest)
+    return value, total.removesuffix(" t CO2e")
+
+
+@pytest.mark.parametrize("which", ["bamboo", "fir"])
+def test_the_worked_equations_reproduce_their_totals(
+    scenario: Callable[..., Engine], which: str
+) -> None:
+    engine, code = (
+        (issued_project(scenario), CODE)
+        if which == "bamboo"
+        else (submitted_fir_project(scenario), FM_CODE)
+    )
+    with session_scope(engine) as s:
+        doc = build_monitoring_report(s, code, 1)
+    removals = next(sec for sec in doc.walk() if sec.number == "4")
+    worked = [b.worked for b in removals.blocks if isinstance(b, Equation)]
+    assert len(worked) == 2 and " × " in worked[0]  # the paired change, then the net removals
+    for line in worked:
+        value, shown = _recompute(line)
+        assert f"{value:,.3f}" == shown, line
+
+
+def test_the_report_reads_its_period_and_its_data_time(registry: Engine) -> None:
+    with registry.connect() as conn:
+        newest = conn.execute(
+            text("SELECT occurred_at FROM audit_event ORDER BY id DESC LIMIT 1")
+        ).scalar_one()
+    with session_scope(registry) as s:
+        doc = build_monitoring_report(s, CODE, None)  # no period: the latest kept one, 1
+    assert doc.period == 1
+    assert doc.as_of == str(newest)
+    words = _all_text(doc)
+    # what the registry holds about disturbances: nothing yet, and the report says so
+    assert "登记簿尚无干扰" in words and "no disturbance or reversal records" in words
+    assert "#18" not in words
+    # the leakage is the period's stored value, with where it comes from
+    net = next(b for sec in doc.walk() for b in sec.blocks
+               if isinstance(b, Equation) and b.formula.startswith("ΔC_AR"))  # fmt: skip
+    assert any(
+        w.startswith("LK: 泄漏 leakage = 0.000 t CO2e，登记簿存储的本期值") for w in net.where
+    )
+
+
+def test_plots_are_in_natural_order() -> None:
+    names = ["P10", "P100", "P11", "P2", "S-P1", "P1"]
+    assert sorted(names, key=plot_order) == ["P1", "P2", "P10", "P11", "P100", "S-P1"]
