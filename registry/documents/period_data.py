@@ -28,7 +28,14 @@ from registry.projects.monitoring import read_csv
 from registry.public.as_of import data_as_of
 from registry.vocabulary import PeriodStatus
 
-__all__ = ["Issued", "PeriodData", "baseline_parameters", "load_period", "plot_order"]
+__all__ = [
+    "Issued",
+    "PeriodData",
+    "baseline_parameters",
+    "frozen_baseline_parameters",
+    "load_period",
+    "plot_order",
+]
 
 
 @dataclass(frozen=True)
@@ -137,17 +144,23 @@ def plot_order(plot_id: object) -> tuple[tuple[int, int | str], ...]:
 
 def baseline_parameters(data: PeriodData) -> dict[str, dict[str, Any]]:
     """The unverified parameters the baseline of the ex-ante frozen at registration used
-    (name → its stored value, unit, source, status), when the period's baseline change ΔC_BSL
-    is not zero: the period's net removals then rest on them. Empty for a zero baseline.
+    (:func:`frozen_baseline_parameters`), when the period's baseline change ΔC_BSL is not zero:
+    the period's net removals then rest on them. Empty for a zero baseline."""
+    if not data.period.baseline_tco2e:
+        return {}
+    return frozen_baseline_parameters(data.exante)
+
+
+def frozen_baseline_parameters(exante: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The unverified parameters the baseline of a frozen ex-ante (as stored at registration)
+    used: name → its stored value, unit, source, status.
 
     The frozen traces' steps are read in order; a step the methodology notes as the project
     scenario's (its note starts "project") is left out — the growth curve, the carbon factors
     and the baseline's own step are kept."""
-    if not data.period.baseline_tco2e:
-        return {}
-    unverified = [str(n) for n in data.exante.get("unverified_parameters", [])]
+    unverified = [str(n) for n in exante.get("unverified_parameters", [])]
     found: dict[str, dict[str, Any]] = {}
-    for trace in data.exante.get("traces", {}).values():
+    for trace in exante.get("traces", {}).values():
         for step in trace.get("steps", []):
             if str(step.get("note", "")).startswith("project"):
                 continue

@@ -4,8 +4,9 @@ Excel or LibreOffice recomputes the registry's result from the plots and the par
 Sheets:
 
 - 说明 — what the workbook holds, how to recompute it;
-- 参数 — every factor the formulas use, in named cells, with its source and status
-  (UNVERIFIED where it applies);
+- 参数 — every factor the formulas use (only those of the species groups and the culm model
+  the period's plots hold), in named cells, with its source and status (UNVERIFIED where it
+  applies); and the unverified parameters the frozen ex-ante's baseline used;
 - 小班 — the project's stands, public attributes only (no household names, no certificate
   numbers);
 - 样地 — the tree (or culm) list of both measurements of the period, each tree's volume or
@@ -15,7 +16,7 @@ Sheets:
   stratified totals, the change and its 90 % half-width (t from TINV), the uncertainty
   deduction band, the baseline from the 事前 sheet, net removals, credits;
 - 事前 — the ex-ante frozen at registration, year by year, its net removals as formulas and
-  their SUM;
+  their SUM; a status note on its baseline column (the parameters it rests on);
 - 核对 — each formula result beside the registry's stored value and the difference.
 
 Nothing is pre-computed by the builder in a formula cell: openpyxl writes formulas without
@@ -28,6 +29,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,13 +52,14 @@ from methodologies.parameters import (
 )
 from methodologies.species import SpeciesGroup
 from methodologies.uncertainty import AR_TOOL14_BANDS, CONFIDENCE
-from registry.documents.period_data import PeriodData, load_period
+from registry.documents.period_data import PeriodData, frozen_baseline_parameters, load_period
 from registry.errors import PeriodNotFound
 from registry.models import ProjectStand, Stand
 from registry.projects.core import find_project
 from registry.public.stands import PUBLIC_STAND_COLUMNS
+from registry.public.withhold import withhold_household_names
 
-__all__ = ["build_workbook"]
+__all__ = ["WorkbookFile", "build_workbook", "make_workbook"]
 
 BOLD = Font(bold=True)
 NOTE = Font(italic=True, color="555555")
@@ -113,8 +116,24 @@ def _status(p: Parameter | None, status: str | None = None) -> str:
 # -- 参数 ---------------------------------------------------------------------------------------
 
 
-def _parameters(book: _Book, data: PeriodData | None) -> None:
+def _groups_used(data: PeriodData | None) -> set[str]:
+    """The species groups of the period's tree lists (both measurements; bamboo and empty
+    plots included as they are named there)."""
+    if data is None:
+        return set()
+    groups: set[str] = set()
+    for trees in (data.start_trees, data.end_trees):
+        if "species_group" in trees:
+            groups |= {str(g) for g in trees["species_group"].dropna().unique()}
+    return groups
+
+
+def _parameters(book: _Book, data: PeriodData | None, baseline: dict[str, dict[str, Any]]) -> None:
+    """The parameters the workbook's formulas use — the culm model only when the plots hold
+    bamboo, the species table only for the plots' tree groups — then the unverified parameters
+    the frozen ex-ante's baseline used (values as frozen at registration)."""
     ws = book.sheet("参数")
+    used = _groups_used(data)
     row = _notes(ws, (
         "参数 Parameters: every factor the formulas use, in named cells (Formulas → Name Manager).",
         "状态 Status: UNVERIFIED marks a value whose source the registry has not verified.",
@@ -145,13 +164,14 @@ def _parameters(book: _Book, data: PeriodData | None) -> None:
         row += 1
 
     put("CO2/C", "=44/12", "t CO2 / t C", "molecular weights 44/12", "official", "CO2_PER_C")
-    bamboo = bamboo_parameters()
-    for k in "abcdef":
-        p = bamboo[f"culm_{k}"]
-        put(p.name, p.value, p.unit, p.source, _status(p), f"CULM_{k.upper()}")
-    for key, defined in (("carbon_fraction", "BAMBOO_CF"), ("root_shoot_ratio", "BAMBOO_R")):
-        p = bamboo[key]
-        put(f"moso {p.name}", p.value, p.unit, p.source, _status(p), defined)
+    if BAMBOO in used:
+        bamboo = bamboo_parameters()
+        for k in "abcdef":
+            p = bamboo[f"culm_{k}"]
+            put(p.name, p.value, p.unit, p.source, _status(p), f"CULM_{k.upper()}")
+        for key, defined in (("carbon_fraction", "BAMBOO_CF"), ("root_shoot_ratio", "BAMBOO_R")):
+            p = bamboo[key]
+            put(f"moso {p.name}", p.value, p.unit, p.source, _status(p), defined)
     put("置信水平 confidence", CONFIDENCE, "-", "90 % two-sided (CDM A/R sample-plot tool)",
         "official", "CONFIDENCE")  # fmt: skip
     exclude = bool(data and data.exclude_pre_existing)
@@ -165,6 +185,23 @@ def _parameters(book: _Book, data: PeriodData | None) -> None:
     put("扣减档 above the last band: fraction", 1.0, "-",
         rule.source if rule else "AR-TOOL14 Appendix 2", _status(rule), "BAND_F_OVER")  # fmt: skip
     row += 1
+    if baseline:
+        ws.cell(row, 1, "基线参数 Parameters of the baseline of the ex-ante frozen at registration "
+                        "(事前 sheet, column baseline_change): values as frozen").font = BOLD  # fmt: skip
+        row += 1
+        _header_row(ws, row, ("名称 Name", "值 Value", "单位 Unit", "来源 Source", "状态 Status"))
+        for name, prm in baseline.items():
+            row += 1
+            for j, v in enumerate((name, _cell(prm.get("value")), prm.get("unit", ""),
+                                   prm.get("source", ""), _status(None, str(prm.get("status", ""))
+                                   )), start=1):  # fmt: skip
+                ws.cell(row, j, v)
+        row += 2
+    tree_groups = [g for g in species_parameters().items() if g[0].value in used]
+    if not tree_groups:
+        ws.column_dimensions["A"].width = 34
+        ws.column_dimensions["D"].width = 40
+        return
     ws.cell(row, 1, "树种组参数 Tree species groups (SPECIES): 二元材积 v = a·D^b·H^c; "
                     "C = 44/12 × CF × V × SVD × BEF × (1 + R)").font = BOLD  # fmt: skip
     row += 1
@@ -173,7 +210,7 @@ def _parameters(book: _Book, data: PeriodData | None) -> None:
                           "SVD/BEF/R 来源 source", "状态 status", "CF 来源 source", "CF 状态 status"))  # fmt: skip
     first = row + 1
     equations = volume_equations()
-    for group, sp in species_parameters().items():
+    for group, sp in tree_groups:
         row += 1
         eq = equations[VOLUME_EQUATION_OF[SpeciesGroup(group)]]
         values: list[Any] = [group.value, eq.name, eq.a, eq.b, eq.c, sp.svd.value, sp.bef.value,
@@ -452,11 +489,18 @@ EXANTE_COLUMNS = ("year", "baseline_stock", "project_stock", "baseline_change", 
                   "leakage", "project_emissions", "net_removals", "cumulative_net_removals")  # fmt: skip
 
 
-def _exante(book: _Book, by_year: list[dict[str, Any]]) -> str | None:
+def _exante(book: _Book, by_year: list[dict[str, Any]], baseline: Sequence[str]) -> str | None:
     ws = book.sheet("事前")
+    status = (
+        "D baseline_change 状态 status: UNVERIFIED 未核实 — computed at registration with "
+        f"parameters whose sources are not verified: {', '.join(baseline)} (参数 sheet)."
+        if baseline
+        else "D baseline_change 状态 status: no unverified parameter in the baseline."
+    )
     row = _notes(ws, (
         "事前估计 Ex-ante frozen at registration (t CO2e per year). H: 净碳汇 net removals = "
         "project change − project emissions − baseline change − leakage (formula); total: SUM.",
+        status,
     ))  # fmt: skip
     _header_row(ws, row, EXANTE_COLUMNS)
     first = row + 1
@@ -499,10 +543,10 @@ def _check(book: _Book, items: list[tuple[str, str, float | None]]) -> None:
     ws.column_dimensions["A"].width = 40
 
 
-def _readme(book: _Book, project: Any, data: PeriodData | None) -> None:
+def _readme(book: _Book, project: Any, data: PeriodData | None, name: str) -> None:
     ws = book.sheet("说明", first=True)
     lines = [
-        f"{project.name}（{project.code}）核证工作簿 Verifier's workbook",
+        f"{name}（{project.code}）核证工作簿 Verifier's workbook",
         f"方法学 Methodology: {project.methodology}",
         f"生成时间 Generated: {datetime.now(UTC).isoformat(timespec='seconds')}",
         "所有计算单元格均为公式，打开时由 Excel/LibreOffice 重算；核对 sheet 比较公式结果与登记簿存储值。",
@@ -520,10 +564,27 @@ def _readme(book: _Book, project: Any, data: PeriodData | None) -> None:
     ws.cell(1, 1).font = BOLD
 
 
+@dataclass(frozen=True)
+class WorkbookFile:
+    """A built workbook: the .xlsx bytes and the monitoring period it holds (the one asked
+    for, or the latest kept one when asked without; None when the project has no period) —
+    what a store of the file records as its period."""
+
+    content: bytes
+    period: int | None
+
+
 def build_workbook(session: Session, project_code: str, period_no: int | None) -> bytes:
-    """The verifier's workbook of a project (.xlsx bytes): ``period_no`` names a monitoring
-    period; ``None`` takes the latest period that was not rejected, or — when the project has
-    none — a workbook of the stands, the parameters and the ex-ante only."""
+    """The verifier's workbook of a project (.xlsx bytes); see :func:`make_workbook`, which
+    also says which period the workbook holds."""
+    return make_workbook(session, project_code, period_no).content
+
+
+def make_workbook(session: Session, project_code: str, period_no: int | None) -> WorkbookFile:
+    """The verifier's workbook of a project: ``period_no`` names a monitoring period; ``None``
+    takes the latest period that was not rejected, or — when the project has none — a workbook
+    of the stands, the parameters and the ex-ante only. The resolved period is returned with
+    the bytes."""
     project = find_project(session, project_code)
     try:
         data: PeriodData | None = load_period(session, project_code, period_no)
@@ -532,11 +593,14 @@ def build_workbook(session: Session, project_code: str, period_no: int | None) -
             raise
         data = None
     book = _Book()
-    _readme(book, project, data)
-    _parameters(book, data)
+    (name,) = withhold_household_names(session, [project.name])
+    _readme(book, project, data, name)
+    exante = json.loads(project.exante_json or "{}")
+    grows = any(float(r.get("baseline_change") or 0.0) for r in exante.get("by_year", []))
+    baseline = frozen_baseline_parameters(exante) if grows else {}
+    _parameters(book, data, baseline)
     assert project.id is not None
     _stands(book, session, project.id)
-    exante = json.loads(project.exante_json or "{}")
     checks: list[tuple[str, str, float | None]] = []
     if data is not None:
         trees = _plots_sheet(book, data)
@@ -557,10 +621,10 @@ def build_workbook(session: Session, project_code: str, period_no: int | None) -
         ]  # fmt: skip
         if data.issued is not None:
             checks.append(("签发碳信用 issued credits", a["credits"], float(data.issued.quantity)))
-    total = _exante(book, exante.get("by_year", []))
+    total = _exante(book, exante.get("by_year", []), list(baseline))
     if total is not None:
         checks.append(("事前合计 ex-ante total", total, project.exante_total_tco2e))
     _check(book, checks)
     out = io.BytesIO()
     book.wb.save(out)
-    return out.getvalue()
+    return WorkbookFile(out.getvalue(), None if data is None else data.period.period_no)

@@ -17,8 +17,9 @@ import openpyxl
 import pytest
 from sqlalchemy import Engine, text
 
+from methodologies.species import SpeciesGroup
 from registry.db import session_scope
-from registry.documents.workbook import build_workbook
+from registry.documents.workbook import build_workbook, make_workbook
 from registry.errors import PeriodNotFound
 from tests.documents.doc_fixtures import CODE, FM_CODE, issued_project, submitted_fir_project
 from tests.documents.libreoffice import recalculate
@@ -193,3 +194,51 @@ def test_trees_two_strata_and_a_baseline_recompute_too(
     assert math.isclose(sheet.cell(r, 11).value, carbon, rel_tol=1e-9)
     lines = [r for r in wb["核对"].iter_rows(values_only=True) if isinstance(r[2], (int, float))]
     assert lines and all(abs(line[4]) < 1e-6 for line in lines)
+
+
+def test_the_parameters_are_the_projects_own_and_the_baselines(
+    scenario: Callable[..., Engine],
+) -> None:
+    engine = submitted_fir_project(scenario)
+    with engine.connect() as conn:
+        exante = json.loads(
+            conn.execute(text("SELECT exante_json FROM project WHERE code = :c"), {"c": FM_CODE})
+            .scalar_one()
+        )  # fmt: skip
+    with session_scope(engine) as s:
+        made = make_workbook(s, FM_CODE, None)
+    assert made.period == 1  # asked without a period: it holds the latest kept one
+    wb = openpyxl.load_workbook(io.BytesIO(made.content))
+    groups = {r[4] for r in wb["样地"].iter_rows(values_only=True) if r[0] in ("期初", "期末")}
+    assert groups == {"chinese_fir"}
+    params = [r for r in wb["参数"].iter_rows(values_only=True) if r[0]]
+    names = {str(r[0]) for r in params}
+    # a fir project: no bamboo culm model, one species row (its own group)
+    assert not {f"culm_{k}" for k in "abcdef"} & names
+    others = {g.value for g in SpeciesGroup} - {"chinese_fir"}
+    assert "chinese_fir" in names and not others & names
+    # the frozen baseline's own parameters, as frozen, UNVERIFIED
+    mine = ("fm_baseline_rotation_chinese_fir", "fm_baseline_cut_quota_m3_per_ha_yr",
+            "fm_hwp_long_lived_fraction")  # fmt: skip
+    assert set(mine) <= set(exante["unverified_parameters"])
+    frozen = {
+        p["name"]: p["value"]
+        for t in exante["traces"].values() for st in t["steps"] for p in st["parameters"]
+    }  # fmt: skip
+    status = {str(r[0]): r for r in params}
+    for name in mine:
+        assert status[name][1] == frozen[name] and str(status[name][4]).startswith("UNVERIFIED")
+    # the project scenario's assumptions make no baseline: not listed as the baseline's
+    assert "fm_project_tending_growth_gain" not in names
+    # the 事前 sheet says its baseline column rests on them
+    notes = [str(r[0]) for r in wb["事前"].iter_rows(max_row=3, values_only=True) if r[0]]
+    assert any("UNVERIFIED" in n and all(m in n for m in mine) for n in notes)
+
+
+def test_a_bamboo_workbook_lists_no_tree_species(registry: Engine) -> None:
+    with session_scope(registry) as s:
+        made = make_workbook(s, CODE, 1)
+    wb = openpyxl.load_workbook(io.BytesIO(made.content))
+    names = {str(r[0]) for r in wb["参数"].iter_rows(values_only=True) if r[0]}
+    assert "culm_a" in names and "chinese_fir" not in names and "SPECIES" not in wb.defined_names
+    assert made.period == 1
