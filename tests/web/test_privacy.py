@@ -38,7 +38,13 @@ from registry.db import session_scope
 from registry.issuance import issue
 from registry.ledger import ensure_account, retire, transfer
 from registry.models import OwnerKind
-from registry.projects import project_stands, transition
+from registry.projects import (
+    project_stands,
+    record_start_measurement,
+    submit_monitoring,
+    transition,
+    verify_period,
+)
 from registry.settings import Settings
 from registry.stands import ImportOptions, classify_owner, import_inventory
 from registry.tiles import build_tiles
@@ -50,7 +56,6 @@ from tests.registry.project_fixtures import (
     TOLERANCE_M2,
     VERIFIER,
     draft,
-    monitor_and_verify,
     remeasured,
 )
 from tests.registry.user_fixtures import add_test_users
@@ -90,7 +95,12 @@ def private_registry(engine: Engine, folder: Path) -> None:
     plots = remeasured(engine, stands, "AR-CM-005-V01", 1, plots=30)
     from datetime import date
 
-    monitor_and_verify(engine, "P1", plots, date(2026, 1, 1), date(2026, 12, 31), 1000.5)
+    first, last, strata = plots
+    with session_scope(engine) as s:  # the verifier's comment and override name a household
+        record_start_measurement(s, STAFF, "P1", date(2026, 1, 1), first, strata)
+        submit_monitoring(s, STAFF, "P1", date(2026, 1, 1), date(2026, 12, 31), last, strata)
+        verify_period(s, VERIFIER, "P1", 1000.5, f"已与农户{someone}核对（电话 {PHONES[1]}）",
+                      override_reason=f"农户{someone}（身份证 {ID_NUMBERS[1]}）确认样地无误")  # fmt: skip
     with session_scope(engine) as s:
         ensure_account(s, "BUYER", "某电力公司", "holding", "某电力公司", "buyer")
     add_test_users(engine)
