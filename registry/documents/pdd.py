@@ -23,6 +23,7 @@ grievances are counted, never quoted.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -180,8 +181,11 @@ def _description(p: Project, name: str, developer: str, stands: list[_StandRow],
     return Section("1", SECTION_HEADINGS[0], (
         Paragraph(f"{name}（{p.code}）按方法学 {p.methodology} 开发，由 {developer} 实施，"
                   f"包括 {p.n_stands} 个小班、{fmt(p.area_ha, 2)} 公顷。本文件由 tanhui 登记簿的数据"
-                  "生成，每个数字均为登记簿所存之值。 / Generated from the tanhui registry: every "
-                  "figure is the registry's stored value."),
+                  "生成：事前估计、基线与面积为登记簿所存之值（事前估计为登记时冻结的）；适用性检查、所需样地数与"
+                  "代表性小班的碳储量算式在生成时按当前参数计算。 / Generated from the tanhui registry: the "
+                  "ex-ante (frozen at registration), baseline and areas are stored values; the "
+                  "applicability checks, plots needed and the representative stand equation are "
+                  "computed at generation from the current parameters."),
         Table("项目概况 Project at a glance", ("项目 Item", "内容 Value"), rows),
         Note("info", OFFICIAL_TEMPLATE_NOTE),
     ))  # fmt: skip
@@ -287,14 +291,65 @@ def _trace_steps(exante: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for t in exante.get("traces", {}).values() for s in t.get("steps", [])]
 
 
+_CURVE_NOTE = re.compile(r"a=(?P<a>[0-9.]+) m³/ha, b=(?P<b>[0-9.]+)/yr, c=(?P<c>[0-9.]+)")
+WORKED_AGE_YEARS = 20  # the age at which the growth curve is worked out with numbers
+
+
+def _stratum_title(key: str) -> str:
+    """A trace's key as a heading: ``chinese_fir|II`` → species group and site class."""
+    if "|" in key:
+        group, site = key.split("|", 1)
+        return f"层 Stratum：树种组 species group {group} · 立地等级 site class {site}"
+    return f"层 Stratum：{key}"
+
+
+def _growth_curve(exante: dict[str, Any]) -> Equation | None:
+    """The first frozen trace's Chapman–Richards curve, worked at :data:`WORKED_AGE_YEARS`
+    years with the parameters frozen at registration (not today's fitted defaults):
+    V(t) = a(1 − e^(−bt))^c, m³/ha."""
+    for key, trace in exante.get("traces", {}).items():
+        for step in trace.get("steps", []):
+            found = _CURVE_NOTE.search(str(step.get("note", "")))
+            if step.get("equation") != "chapman_richards" or found is None:
+                continue
+            a, b, c = (float(found[x]) for x in "abc")
+            t = WORKED_AGE_YEARS
+            v = a * (1.0 - math.exp(-b * t)) ** c
+            return Equation(
+                str(step.get("reference", "")), str(step.get("formula", "")),
+                f"V({t}) = {a:g} × (1 − e^(−{b:g} × {t}))^{c:g} = {v:,.1f} m³/ha",
+                (f"层 stratum: {key}（登记时冻结的事前估计 the frozen ex-ante）",
+                 f"a: 最大蓄积 asymptote = {a:g} m³/ha", f"b: 生长速率 rate = {b:g} /yr",
+                 f"c: 形状参数 shape = {c:g}", f"t: 林龄 age = {t} 年 years"),
+            )  # fmt: skip
+    return None
+
+
 def _baseline(p: Project, exante: dict[str, Any], evidence: pd.DataFrame) -> Section:
-    notes = list(dict.fromkeys(s["note"] for s in _trace_steps(exante) if s.get("note")))
+    traces = exante.get("traces", {})
+    notes_of = {
+        k: [s["note"] for s in t.get("steps", []) if s.get("note")] for k, t in traces.items()
+    }
+    shared = [n for n in dict.fromkeys(n for ns in notes_of.values() for n in ns)
+              if len(notes_of) > 1 and all(n in ns for ns in notes_of.values())]  # fmt: skip
     by_year = exante.get("by_year", [])
     blocks: list[Block] = [
-        Paragraph("基准线情景：登记时冻结的事前估计中方法学所述的基准线假设如下。 / Baseline scenario as "
-                  "the frozen ex-ante's methodology steps state it:"),
+        Paragraph("基准线情景：登记时冻结的事前估计中方法学所述的基准线假设如下（先列各层共同的，再逐层列出）。 / "
+                  "Baseline scenario as the frozen ex-ante's methodology steps state it (common to "
+                  "every stratum first, then stratum by stratum):"),
     ]  # fmt: skip
-    blocks += [Paragraph(f"• {n}") for n in notes] or [Paragraph("—")]
+    blocks += [Paragraph(f"• {n}") for n in shared]
+    for key, notes in notes_of.items():
+        own = [n for n in dict.fromkeys(notes) if n not in shared]
+        if own:
+            blocks.append(Paragraph(_stratum_title(key)))
+            blocks += [Paragraph(f"• {n}") for n in own]
+    if not notes_of or not any(notes_of.values()):
+        blocks.append(Paragraph("—"))
+    curve = _growth_curve(exante)
+    if curve is not None:
+        blocks += [Paragraph(f"生长曲线示例（林龄 {WORKED_AGE_YEARS} 年）/ A growth curve worked out:"),
+                   curve]  # fmt: skip
     if by_year:
         first, last = by_year[0], by_year[-1]
         blocks.append(Paragraph(
@@ -533,6 +588,11 @@ def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
         )  # fmt: skip
         source = (f"CV 取自项目开始时的样地测定（{p.start_measured_on}，{len(result.plots)} 个样地）。 / CV from "
                   "the start measurement's plots.")  # fmt: skip
+        if any(cv is None for cv in cvs):
+            source += (" 标“—”的层在开始测定时碳储量为零（如造林前尚无林木），变异系数无定义，"
+                       "其所需样地数须在首次监测测定后按实测变异系数确定。 / A stratum shown “—” had no "
+                       "stock at the start measurement (e.g. before planting): its CV is undefined "
+                       "and its plots needed follow from the first monitoring measurement.")  # fmt: skip
         ranked = sorted(((n, str(st), cv) for st, cv, n in zip(strata["stratum"], cvs, needed, strict=True)
                          if n is not None and cv is not None), reverse=True)  # fmt: skip
         eq: tuple[Equation, ...] = (
@@ -587,7 +647,7 @@ def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
             "所需样地 Plots needed",
         )
     blocks: list[Block] = [
-        Paragraph(f"样地数按 90 % 置信度下 ±{target * 100:g} % 的精度目标确定：n = (t·CV/E)²，迭代至稳定。{source}"),
+        Paragraph(f"样地数按 90 % 置信度下 ±{target * 100:g} % 的精度目标确定：n 取满足 t(0.95, n − 1)·CV/√n ≤ E 的最小整数（the fewest n that meet the target）。{source}"),
         Table("所需样地数 Plots needed for ±10 % at 90 % confidence", headers, rows, numeric=(1, 2, 3, 4),
               notes=(f"合计 total: {fmt(total)} 个样地 plots",)),
         *eq,

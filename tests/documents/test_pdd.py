@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import docx
+import pandas as pd
 import pytest
 from docx.oxml.ns import qn
 from PIL import Image
@@ -29,7 +30,7 @@ from methodologies.expost import estimate
 from registry.compensation.rules import RuleSpec, create_rule
 from registry.db import session_scope
 from registry.documents.docx_render import render_docx
-from registry.documents.model import Document, Figure, Note
+from registry.documents.model import Document, Equation, Figure, Note, Paragraph
 from registry.documents.pdd import SECTION_HEADINGS, build_pdd
 from registry.grievances import submit_grievance
 from registry.projects.monitoring import read_csv
@@ -239,3 +240,30 @@ def test_a_draft_without_frozen_ex_ante_is_documented_as_such(registry: Engine) 
     # no start measurement: the plan is from the inventory's stand-to-stand variation
     assert isinstance(figures["plots_needed"].value, int) and figures["plots_needed"].value >= 2
     assert "尚无开始测定" in body
+
+
+def test_the_baseline_names_each_stratum_and_works_the_frozen_growth_curve() -> None:
+    """§4 from a frozen ex-ante (the forest-management trace's shape): each stratum's key is a
+    heading over its own notes, the shared note is listed once, and V(20) is worked with the
+    FROZEN a, b, c (hand-computed here)."""
+    from registry.documents.pdd import _baseline
+
+    shared = "baseline: continuation of current management"
+    traces = {
+        key: {"steps": [
+            {"equation": "chapman_richards", "reference": "growth", "formula": "V(t) = a(1 − e^(−bt))^c",
+             "note": f"a={a:.1f} m³/ha, b={b:.4f}/yr, c={c:.3f}; n=12, RMSE=9.0 m³/ha, R²=0.900; fit"},
+            {"equation": "stock_difference", "note": shared},
+        ]}
+        for key, a, b, c in (("chinese_fir|II", 310.0, 0.0625, 1.8), ("masson_pine|III", 250.0, 0.05, 2.0))
+    }  # fmt: skip
+    section = _baseline(None, {"traces": traces}, pd.DataFrame({"item": []}))  # type: ignore[arg-type]
+    texts = [b.text for b in section.blocks if isinstance(b, Paragraph)]
+    assert texts.count(f"• {shared}") == 1
+    heads = [t for t in texts if t.startswith("层 Stratum")]
+    assert len(heads) == 2 and "chinese_fir" in heads[0] and "site class II" in heads[0]
+    assert "masson_pine" in heads[1] and "site class III" in heads[1]
+    worked = next(b for b in section.blocks if isinstance(b, Equation))
+    v20 = 310.0 * (1 - math.exp(-0.0625 * 20)) ** 1.8  # = 310 × (1 − e^−1.25)^1.8
+    assert f"{v20:,.1f} m³/ha" in worked.worked and "310 ×" in worked.worked
+    assert "chinese_fir|II" in worked.where[0]
