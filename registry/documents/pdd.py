@@ -60,7 +60,7 @@ from registry.documents.model import (
     fmt,
 )
 from registry.errors import NotFound
-from registry.models import Owner, Project, ProjectStand, Stand
+from registry.models import MonitoringPeriod, Owner, Project, ProjectStand, Stand
 from registry.projects.core import find_project, stands_of
 from registry.projects.evidence import project_evidence
 from registry.projects.membership import conflicts
@@ -568,7 +568,9 @@ def _plots_equation(stratum: str, cv: float, target: float, n: int) -> Equation:
     )  # fmt: skip
 
 
-def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
+def _plots_plan(
+    p: Project, stands: pd.DataFrame, latest: MonitoringPeriod | None = None
+) -> _PlotsPlan:
     target_p = defaults()["uncertainty_target"]
     target = target_p.value
     record = catalogue.methodology(p.methodology)
@@ -578,6 +580,17 @@ def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
                           record.excludes_pre_existing_trees)  # fmt: skip
         strata = result.strata
         cvs = [None if s_cv is None or pd.isna(s_cv) else float(s_cv) for s_cv in strata["cv"]]
+        from_period: list[str] = []
+        if latest is not None and any(cv is None for cv in cvs):
+            # zero stock at the start (before planting): the latest kept period's CV instead
+            later = estimate(read_csv(latest.plots_csv), read_csv(latest.strata_csv),
+                             record.excludes_pre_existing_trees).strata  # fmt: skip
+            cv_of = {str(st): cv for st, cv in zip(later["stratum"], later["cv"], strict=True)
+                     if cv is not None and not pd.isna(cv) and math.isfinite(float(cv))}  # fmt: skip
+            for i, st in enumerate(strata["stratum"]):
+                if cvs[i] is None and str(st) in cv_of:
+                    cvs[i] = float(cv_of[str(st)])
+                    from_period.append(str(st))
         needed = [None if cv is None else plots_needed(cv, target) for cv in cvs]
         known = [n for n in needed if n is not None]
         total = sum(known) if known else None
@@ -588,10 +601,16 @@ def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
         )  # fmt: skip
         source = (f"CV 取自项目开始时的样地测定（{p.start_measured_on}，{len(result.plots)} 个样地）。 / CV from "
                   "the start measurement's plots.")  # fmt: skip
+        if from_period:
+            source += (f" 开始测定时碳储量为零的层（{'、'.join(from_period)}）的 CV 取自第 "
+                       f"{latest.period_no if latest else ''} 监测期（最近一个未被退回的监测期）的样地。 / "
+                       f"Strata with no stock at the start ({', '.join(from_period)}): CV from the "
+                       f"plots of period {latest.period_no if latest else ''}, the latest kept one.")  # fmt: skip
         if any(cv is None for cv in cvs):
             source += (" 标“—”的层在开始测定时碳储量为零（如造林前尚无林木），变异系数无定义，"
-                       "其所需样地数须在首次监测测定后按实测变异系数确定。 / A stratum shown “—” had no "
-                       "stock at the start measurement (e.g. before planting): its CV is undefined "
+                       "且尚无未被退回的监测期可用，其所需样地数须在首次监测测定后按实测变异系数确定。 / "
+                       "A stratum shown “—” had no stock at the start measurement (e.g. before "
+                       "planting) and no kept monitoring period measured it yet: its CV is undefined "
                        "and its plots needed follow from the first monitoring measurement.")  # fmt: skip
         ranked = sorted(((n, str(st), cv) for st, cv, n in zip(strata["stratum"], cvs, needed, strict=True)
                          if n is not None and cv is not None), reverse=True)  # fmt: skip
@@ -657,8 +676,20 @@ def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
     )
 
 
-def _monitoring(p: Project, stands: pd.DataFrame) -> tuple[Section, _PlotsPlan, list[str]]:
-    plan = _plots_plan(p, stands)
+def _latest_kept_period(session: Session, p: Project) -> MonitoringPeriod | None:
+    """The project's latest monitoring period that was not rejected (submitted or verified)."""
+    return session.scalars(
+        select(MonitoringPeriod)
+        .where(col(MonitoringPeriod.project_id) == p.id, col(MonitoringPeriod.status) != "rejected")
+        .order_by(col(MonitoringPeriod.period_no).desc())
+        .limit(1)
+    ).first()
+
+
+def _monitoring(
+    session: Session, p: Project, stands: pd.DataFrame
+) -> tuple[Section, _PlotsPlan, list[str]]:
+    plan = _plots_plan(p, stands, _latest_kept_period(session, p))
     rule = deduction_rule(p.methodology)
     unverified = list(plan.unverified)
     blocks = list(plan.blocks)
@@ -774,7 +805,7 @@ def build_pdd(
     last_year = p.start_date.year + p.crediting_years - 1
     evidence = project_evidence(session, p)
     ex_section, ex_unverified = _exante(p, exante, frame, name)
-    mon_section, plan, mon_unverified = _monitoring(p, frame)
+    mon_section, plan, mon_unverified = _monitoring(session, p, frame)
     stake_section, n_grievances = _stakeholders(session, p)
     comp_section, comp_unverified = _compensation(session, p, developer)
     sections = (

@@ -16,6 +16,7 @@ import math
 import re
 import zipfile
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import docx
@@ -30,12 +31,12 @@ from methodologies.expost import estimate
 from registry.compensation.rules import RuleSpec, create_rule
 from registry.db import session_scope
 from registry.documents.docx_render import render_docx
-from registry.documents.model import Document, Equation, Figure, Note, Paragraph
+from registry.documents.model import Document, Equation, Figure, Note, Paragraph, Table
 from registry.documents.pdd import SECTION_HEADINGS, build_pdd
 from registry.grievances import submit_grievance
 from registry.projects.monitoring import read_csv
 from tests.registry.ledger_fixtures import STAFF, verified_project
-from tests.registry.project_fixtures import draft
+from tests.registry.project_fixtures import draft, monitor_and_verify, register, remeasured
 
 HOUSEHOLDS_SQL = """
     SELECT DISTINCT o.name FROM owner o
@@ -267,3 +268,41 @@ def test_the_baseline_names_each_stratum_and_works_the_frozen_growth_curve() -> 
     v20 = 310.0 * (1 - math.exp(-0.0625 * 20)) ** 1.8  # = 310 × (1 − e^−1.25)^1.8
     assert f"{v20:,.1f} m³/ha" in worked.worked and "310 ×" in worked.worked
     assert "chinese_fir|II" in worked.where[0]
+
+
+def _afforestation(engine: Engine, folder: Path) -> None:
+    """An afforestation project registered, its start measurement (bare land: zero stock) and a
+    first period monitored and verified five years on."""
+    from registry.carbon_model import fit_and_store_growth
+    from registry.stands import ImportOptions, import_inventory
+    from tests.inventory_files import sample_frame, write_gpkg
+
+    gpkg = write_gpkg(sample_frame(300, 21), folder / "s.gpkg")
+    import_inventory(engine, gpkg, ImportOptions(inventory_year=2020))
+    with session_scope(engine) as session:
+        fit_and_store_growth(session, STAFF)
+    draft(engine, "AF", "CCER-14-001-V01", "land_class=规划造林地|其他宜林地", name="造林测试")
+    stands = register(engine, "AF")
+    plots = remeasured(engine, stands, "CCER-14-001-V01", 5)
+    monitor_and_verify(engine, "AF", plots, date(2026, 1, 1), date(2031, 1, 1))
+
+
+def test_afforestation_plots_needed_use_the_latest_kept_periods_cv(
+    scenario: Callable[..., Engine],
+) -> None:
+    """At the start the stock is zero (CV undefined): §8 takes each stratum's CV from the latest
+    kept period's plots — the stratified estimate of the stored period, read here from its
+    CSVs — and says so, instead of "—" without a word."""
+    engine = scenario("pdd-afforestation", _afforestation)
+    with engine.connect() as c:
+        period_no, plots_csv, strata_csv = c.execute(text(
+            "SELECT m.period_no, m.plots_csv, m.strata_csv FROM monitoring_period m "
+            "JOIN project p ON p.id = m.project_id WHERE p.code = 'AF'")).one()  # fmt: skip
+    later = estimate(read_csv(plots_csv), read_csv(strata_csv), True).strata
+    doc, raw = _document(engine, "AF")
+    body = "\n".join(_texts(raw))
+    assert f"取自第 {period_no} 监测期" in body and f"plots of period {period_no}" in body
+    plan = next(b for s in doc.walk() if s.number == "8" for b in s.blocks if isinstance(b, Table))
+    shown = {row[0]: row[3] for row in plan.rows}
+    for stratum, cv in zip(later["stratum"], later["cv"], strict=True):
+        assert shown[str(stratum)] == f"{float(cv):.4f}"
