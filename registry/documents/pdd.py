@@ -90,11 +90,11 @@ SECTION_HEADINGS = (
 
 OFFICIAL_TEMPLATE_NOTE = (
     "本文件结构未能对照官方模板：《温室气体自愿减排项目设计与实施指南》（国家气候战略中心，2023 年 11 月）"
-    "及其附件中的项目设计文件模板未能检索到原文，章节按 issue #18 所列顺序（与 CDM/CCER 项目设计文件的"
-    "通常结构一致）编排；提交前请按官方模板核对。 / The official design-document template (annexes of "
+    "及其附件中的项目设计文件模板未能检索到原文，章节按 CDM/CCER 项目设计文件的"
+    "通常顺序编排；提交前请按官方模板核对。 / The official design-document template (annexes of "
     "the 2023 Guide for the design and implementation of voluntary GHG emission reduction "
-    "projects) could not be retrieved; the sections follow the order listed in issue #18 "
-    "(the usual CDM/CCER PDD order). Check against the official template before submission."
+    "projects) could not be retrieved; the sections follow the usual CDM/CCER "
+    "design-document order. Check against the official template before submission."
 )
 
 OWNER_KIND_ZH = {"household": "农户 household", "collective": "村集体 collective",

@@ -306,3 +306,59 @@ def test_afforestation_plots_needed_use_the_latest_kept_periods_cv(
     shown = {row[0]: row[3] for row in plan.rows}
     for stratum, cv in zip(later["stratum"], later["cv"], strict=True):
         assert shown[str(stratum)] == f"{float(cv):.4f}"
+
+
+def test_word_metadata_is_the_registrys_and_the_generation_time() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.documents.sample import sample_document
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    raw = render_docx(sample_document("SP-TEST-01"))
+    after = datetime.now(UTC)
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        core = z.read("docProps/core.xml").decode("utf-8")
+    assert "python-docx" not in core.lower() and "2013" not in core
+    props = docx.Document(io.BytesIO(raw)).core_properties
+    assert props.author == props.last_modified_by == "tanhui 登记簿"
+    assert props.subject == "SP-TEST-01" and props.title.startswith("项目设计文件")
+    for stamp in (props.created, props.modified):
+        assert before - timedelta(seconds=1) <= stamp.replace(tzinfo=UTC) <= after
+
+
+def test_the_charts_two_y_axes_put_zero_at_the_same_height() -> None:
+    """Bars from −50 to 200 t CO2e/yr and a running total from −50 to 250 t CO2e: without
+    alignment matplotlib puts each axis' zero at its own height."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from registry.documents.figures import align_zero, exante_chart_png, zero_fraction
+
+    for net in ([-50.0, 100.0, 200.0], [10.0, 20.0, 30.0], [-40.0, -10.0, 5.0], [-5.0, -5.0, -5.0]):
+        fig, ax = plt.subplots()
+        ax.bar([1, 2, 3], net)
+        right = ax.twinx()
+        running = [sum(net[: i + 1]) for i in range(len(net))]
+        right.plot([1, 2, 3], running)
+        align_zero(ax, right)
+        for axis, values in ((ax, net), (right, running)):
+            low, high = axis.get_ylim()
+            assert low <= min(0.0, *values) and high >= max(0.0, *values)
+        assert abs(zero_fraction(ax) - zero_fraction(right)) < 1e-9, net
+        plt.close(fig)
+    assert exante_chart_png([2026, 2027, 2028], [-50.0, 100.0, 200.0], "t").startswith(b"\x89PNG")
+
+
+def test_the_text_says_what_is_stored_and_what_is_computed_now(registry: Engine) -> None:
+    """§1 does not claim every figure is stored; plots needed are "the fewest n that meet the
+    target", not "iterated"; no issue-tracker citation in the public text."""
+    _, raw = _document(registry, "L1")
+    body = "\n".join(_texts(raw))
+    assert "every figure is the registry's stored value" not in body
+    assert "computed at generation from the current parameters" in body
+    assert "在生成时按当前参数计算" in body
+    assert "迭代" not in body and "iterated" not in body
+    assert "the fewest n that meet the target" in body
+    assert "issue #18" not in body
