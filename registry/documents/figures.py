@@ -168,10 +168,8 @@ def align_zero(left: Axes, right: Axes) -> None:
     down (bottom = −f·top/(1 − f)) or up (top = −bottom·(1 − f)/f) to put its zero there."""
     limits = [(min(a.get_ylim()[0], 0.0), max(a.get_ylim()[1], 0.0)) for a in (left, right)]
     fractions = [-lo / (hi - lo) if hi > lo else 0.5 for lo, hi in limits]
-    if max(fractions) < 1.0:
-        f = max(fractions)
-    else:
-        f = min(fractions) if min(fractions) > 0.0 else 0.5
+    low, high = min(fractions), max(fractions)
+    f = high if high < 1.0 else (low if low > 0.0 else 0.5)
     for axis, (lo, hi) in zip((left, right), limits, strict=True):
         if hi <= lo:  # nothing but zeros
             axis.set_ylim(-f, 1.0 - f)
