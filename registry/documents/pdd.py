@@ -425,8 +425,21 @@ def _value_text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float | int) else str(value)
 
 
-def _representative(p: Project, stands: pd.DataFrame) -> Equation | None:
-    """The stand-carbon equation with the numbers of the project's largest stand."""
+def _frozen_values(frozen: dict[str, dict[str, Any]], names: dict[str, str],
+                   current: dict[str, float]) -> tuple[dict[str, float], str]:  # fmt: skip
+    """The parameters a worked equation uses: the values frozen with the ex-ante at
+    registration when every one of ``names`` is there, otherwise today's (and it says which)."""
+    if all(n in frozen for n in names.values()):
+        values = {k: float(frozen[n]["value"]) for k, n in names.items()}
+        return values, "登记时冻结的参数值 values frozen at registration"
+    return current, "当前参数值（尚无冻结的事前估计） current values (no frozen ex-ante yet)"
+
+
+def _representative(
+    p: Project, stands: pd.DataFrame, frozen: dict[str, dict[str, Any]]
+) -> Equation | None:
+    """The stand-carbon equation with the numbers of the project's largest stand (its
+    parameters those frozen with the ex-ante where they exist)."""
     record = catalogue.methodology(p.methodology)
     if stands.empty or record.kind is MethodologyKind.AFFORESTATION:
         return None
@@ -435,12 +448,16 @@ def _representative(p: Project, stands: pd.DataFrame) -> Equation | None:
     area = float(row["area_ha"])
     if record.kind is MethodologyKind.BAMBOO:
         table = bamboo_parameters()
-        cf, r = table["carbon_fraction"].value, table["root_shoot_ratio"].value
+        used, origin = _frozen_values(
+            frozen, {"cf": "carbon_fraction", "r": "root_shoot_ratio"},
+            {"cf": table["carbon_fraction"].value, "r": table["root_shoot_ratio"].value},
+        )  # fmt: skip
+        cf, r = used["cf"], used["r"]
         n, d = float(row["culms_per_ha"]), float(row["mean_dbh_cm"])
         shares = bamboo.default_age_shares()
         masses = {du: float(bamboo.culm_biomass_kg(d, du)) for du in shares}
         mean_mass = sum(shares[du].value * masses[du] for du in shares)
-        total = float(bamboo.stand_carbon_tco2e(n, d, area))
+        total = 44.0 / 12.0 * cf * (1.0 + r) * n * mean_mass / 1000.0 * area
         eq = EQUATIONS["bamboo_stand_carbon"]
         terms = " + ".join(f"{shares[du].value:g} × {masses[du]:.3f}" for du in shares)
         return Equation(
@@ -453,20 +470,24 @@ def _representative(p: Project, stands: pd.DataFrame) -> Equation | None:
              *(f"M(D, A={du} 度): 单株生物量 culm biomass (kg) = {masses[du]:.3f}（{EQUATIONS['bamboo_culm_biomass'].formula}）"
                for du in shares),
              f"Σ share × M = {mean_mass:.3f} kg",
-             f"CF = {cf:g}, R = {r:g}（见参数表 see the parameter table）"),
+             f"CF = {cf:g}, R = {r:g}（{origin}；见参数表 see the parameter table）"),
         )  # fmt: skip
     group = str(row["species_group"])
     prm = species_parameters()[SpeciesGroup(group)]
+    used, origin = _frozen_values(
+        frozen, {k: x.name for k, x in zip(("svd", "bef", "r", "cf"), prm.all(), strict=True)},
+        {k: x.value for k, x in zip(("svd", "bef", "r", "cf"), prm.all(), strict=True)},
+    )  # fmt: skip
     volume = float(row["volume_m3_per_ha"]) * area
-    total = float(stand_tree_carbon([float(row["volume_m3_per_ha"])], [area], [group])[0])
+    total = 44.0 / 12.0 * used["cf"] * volume * used["svd"] * used["bef"] * (1.0 + used["r"])
     eq = EQUATIONS["carbon_stock_trees"]
     return Equation(
         eq.reference, eq.formula,
-        f"C = 44/12 × {prm.carbon_fraction.value:g} × {volume:,.3f} × {prm.svd.value:g} × "
-        f"{prm.bef.value:g} × (1 + {prm.root_shoot.value:g}) = {total:,.3f} t CO2e",
+        f"C = 44/12 × {used['cf']:g} × {volume:,.3f} × {used['svd']:g} × "
+        f"{used['bef']:g} × (1 + {used['r']:g}) = {total:,.3f} t CO2e",
         (f"小班 stand: {row['stand_id']}（面积最大 the largest）, {group}",
          f"V = {float(row['volume_m3_per_ha']):g} m³/ha × {area:.4f} ha = {volume:,.3f} m³（小班调查 inventory）",
-         f"CF, SVD, BEF, R: {group}（见参数表 see the parameter table）"),
+         f"CF, SVD, BEF, R: {group}（{origin}；见参数表 see the parameter table）"),
     )  # fmt: skip
 
 
@@ -509,7 +530,7 @@ def _exante(p: Project, exante: dict[str, Any], stands: pd.DataFrame,
          "ΔC_BSL: 基线碳储量变化 baseline stock change (t CO2e/yr)",
          "LK: 泄漏 leakage; GHG_E: 项目排放 project emissions (t CO2e/yr)"),
     ))  # fmt: skip
-    stand_eq = _representative(p, stands)
+    stand_eq = _representative(p, stands, _parameters(exante))
     if stand_eq is not None:
         equations.append(stand_eq)
     params = _parameters(exante)

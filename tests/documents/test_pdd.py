@@ -362,3 +362,28 @@ def test_the_text_says_what_is_stored_and_what_is_computed_now(registry: Engine)
     assert "迭代" not in body and "iterated" not in body
     assert "the fewest n that meet the target" in body
     assert "issue #18" not in body
+
+
+def test_the_representative_stand_equation_uses_the_frozen_parameters(registry: Engine) -> None:
+    """D1 (chinese fir, forest management): given frozen CF, SVD, BEF, R that differ from
+    today's, the worked equation uses the frozen ones — C = 44/12 × CF × V × SVD × BEF × (1 + R)
+    recomputed here by hand — and says so; without them it says it uses current values."""
+    from registry.documents.pdd import _representative
+    from registry.projects.core import find_project, stands_of
+
+    with session_scope(registry) as s:
+        p = find_project(s, "D1")
+        frame = stands_of(s, p)
+        frozen = {f"{n}[chinese_fir]": {"value": v} for n, v in (
+            ("wood_density_t_per_m3", 0.5), ("bef", 1.5), ("root_shoot_ratio", 0.25),
+            ("carbon_fraction", 0.4))}  # fmt: skip
+        worked = _representative(p, frame, frozen)
+        today = _representative(p, frame, {})
+    assert worked is not None and today is not None
+    largest = frame.sort_values(["area_ha", "stand_id"], ascending=[False, True]).iloc[0]
+    volume = float(largest["volume_m3_per_ha"]) * float(largest["area_ha"])
+    c = 44 / 12 * 0.4 * volume * 0.5 * 1.5 * (1 + 0.25)
+    assert worked.worked.endswith(f"= {c:,.3f} t CO2e")
+    assert f"44/12 × 0.4 × {volume:,.3f} × 0.5 × 1.5 × (1 + 0.25)" in worked.worked
+    assert "values frozen at registration" in worked.where[-1]
+    assert "current values" in today.where[-1] and today.worked != worked.worked
