@@ -154,8 +154,9 @@ def verify_cmd(
     file: Annotated[Path, typer.Argument(help="收到的文件 / the file received")],
     as_json: JsonOpt = False,
 ) -> None:
-    """核对文件是否为本系统签发 / check whether the registry issued this file (exit 0: it did;
-    exit 1: unknown or altered)."""
+    """核对文件是否为本系统签发 / check whether the registry issued this file (exit 0: it did —
+    with a warning if the registry's stored copy is missing or altered; exit 1: unknown or
+    altered)."""
     from registry.documents.store import verify_document
     from registry.errors import UnreadableFile
 

@@ -106,3 +106,24 @@ def test_an_unwritable_folder_is_refused_before_anything_is_built_or_stored(
             == 0
         )
     engine.dispose()
+
+
+def test_verify_warns_when_the_stored_copy_is_gone(db_url: str, tmp_path: Path) -> None:
+    """The tables' owner deleted the row: the audit event still vouches for the file (exit 0),
+    with a warning naming the event."""
+    from registry.db import is_postgres
+    from tests.registry.test_ledger_evidence import _disable_guards
+
+    env = cli_env(db_url)
+    content = b"%PDF-1.7\n issued, then its row deleted\n%%EOF\n"
+    doc_id = _stored(db_url, content, "public")
+    engine = make_engine(db_url)
+    with engine.begin() as c:
+        _disable_guards(c, "document", is_postgres(engine))
+        c.execute(text("DELETE FROM document WHERE id = :i"), {"i": doc_id})
+    engine.dispose()
+    received = tmp_path / "received.pdf"
+    received.write_bytes(content)
+    done = run_cli("docs", "verify", str(received), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "缺失或被改动" in done.stdout and "stored copy is missing or altered" in done.stdout
