@@ -92,7 +92,7 @@ EQUATIONS: dict[str, Equation] = {
         Equation(
             "plots_needed",
             "CDM A/R sample-plot tool, per stratum",
-            "n = (t(0.95, n−1) × CV / E)²  (iterated)",
+            "n = the fewest n with t(0.95, n−1) × CV / √n ≤ E",
             "plots",
         ),
         Equation(

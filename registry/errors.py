@@ -429,3 +429,14 @@ class DocumentNotFound(NotFound):
 
 class BadDocumentRequest(Invalid):
     """A document was asked for in a kind or format that does not exist, or without its period."""
+
+
+# -- #18 review fixes (registry/documents/store.py, tanhui docs) --------------------------------
+
+
+class DocumentTampered(Failure):
+    """A stored document's bytes no longer have the SHA-256 recorded for them: never served."""
+
+
+class OutputNotWritable(Invalid):
+    """The folder asked for the generated files cannot be created or written."""

@@ -5,6 +5,7 @@ file is, or that the registry never issued it."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -35,22 +36,56 @@ FormatOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON")]
 
 
+def _unwritable(out: Path, reason_zh: str, reason_en: str) -> typer.Exit:
+    from registry.errors import OutputNotWritable
+
+    return refuse(
+        OutputNotWritable(
+            f"无法在 {out} 写入文件：{reason_zh}。未生成任何文件。",
+            f"cannot write files in {out}: {reason_en}. Nothing was generated.",
+        )
+    )
+
+
+def _check_folder(out: Path) -> None:
+    """Refuse, before anything is built, a folder that cannot be made or written: the nearest
+    existing ancestor must be a folder this process may write in (``out`` is created only once
+    the files are built, so that a refusal leaves nothing behind)."""
+    found = out.absolute()
+    while not found.exists():  # the root always exists
+        found = found.parent
+    if not found.is_dir():
+        raise _unwritable(out, f"{found} 不是文件夹", f"{found} is not a folder")
+    if not os.access(found, os.W_OK | os.X_OK):
+        raise _unwritable(out, f"没有 {found} 的写入权限", f"no permission to write in {found}")
+
+
 def _generate(kind: str, project: str, period: int | None, out: Path, formats: str | None,
               as_json: bool) -> None:  # fmt: skip
-    """Build and render in a read transaction, store in a short write transaction, then write
-    the files (a refusal writes nothing)."""
-    from registry.documents.store import build_files, store_files
-    from registry.errors import UnreadableFile
+    """Check the folder, build and render in a read transaction, write the files under
+    temporary names, store them in a short write transaction, then give them their names: a
+    refusal or a failure leaves neither a stored row without its file nor a file."""
+    from registry.documents.store import build_files, file_name_for, store_files
 
     wanted = None if formats is None else formats.split(",")
-    if out.exists() and not out.is_dir():
-        raise refuse(UnreadableFile(f"{out} 不是文件夹。", f"{out} is not a folder."))
+    _check_folder(out)
     with console.status("正在生成 generating …"):
         built = ctx.read(lambda s: build_files(s, ctx.acting(s), kind, project, period, wanted))
-    stored = ctx.run(lambda s: store_files(s, ctx.acting(s), built))
-    out.mkdir(parents=True, exist_ok=True)
-    for info, file in zip(stored, built, strict=True):
-        (out / info.file_name).write_bytes(file.content)
+    names = [file_name_for(f.kind, f.project, f.period, f.format) for f in built]
+    partial = [out / f".{name}.partial" for name in names]
+    try:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for path, file in zip(partial, built, strict=True):
+                path.write_bytes(file.content)
+        except OSError as exc:
+            raise _unwritable(out, str(exc.strerror or exc), str(exc.strerror or exc)) from None
+        stored = ctx.run(lambda s: store_files(s, ctx.acting(s), built))
+        for path, info in zip(partial, stored, strict=True):
+            path.replace(out / info.file_name)
+    finally:
+        for path in partial:
+            path.unlink(missing_ok=True)
     if as_json:
         print_json([{**i.to_dict(), "path": str(out / i.file_name)} for i in stored])
         return
@@ -119,8 +154,9 @@ def verify_cmd(
     file: Annotated[Path, typer.Argument(help="收到的文件 / the file received")],
     as_json: JsonOpt = False,
 ) -> None:
-    """核对文件是否为本系统签发 / check whether the registry issued this file (exit 0: it did;
-    exit 1: unknown or altered)."""
+    """核对文件是否为本系统签发 / check whether the registry issued this file (exit 0: it did —
+    with a warning if the registry's stored copy is missing or altered; exit 1: unknown or
+    altered)."""
     from registry.documents.store import verify_document
     from registry.errors import UnreadableFile
 
@@ -129,6 +165,10 @@ def verify_cmd(
     found = ctx.read(lambda s: verify_document(s, file))
     if as_json:
         print_json(found)
+    elif found.issued and found.document is None:  # issued, but the stored copy is gone
+        console.print(f"[yellow]![/] {escape(found.message_zh)}")
+        console.print(f"  {escape(found.message_en)}")
+        console.print(f"  sha256 {found.sha256}")
     elif found.issued:
         console.print(f"[green]✓[/] {escape(found.message_zh)}")
         console.print(f"  {escape(found.message_en)}")

@@ -25,7 +25,14 @@ from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter
 
-__all__ = ["CHART_SIZE_PX", "MAP_SIZE_PX", "exante_chart_png", "project_map_png"]
+__all__ = [
+    "CHART_SIZE_PX",
+    "MAP_SIZE_PX",
+    "align_zero",
+    "exante_chart_png",
+    "project_map_png",
+    "zero_fraction",
+]
 
 DPI = 150
 MAP_INCHES = (8.0, 7.0)
@@ -148,6 +155,32 @@ def project_map_png(
         return _png(fig)
 
 
+def zero_fraction(ax: Axes) -> float:
+    """Where 0 sits on ``ax``'s y axis, as a fraction of its height from the bottom."""
+    low, high = ax.get_ylim()
+    return (0.0 - low) / (high - low)
+
+
+def align_zero(left: Axes, right: Axes) -> None:
+    """Set the two y axes' limits so that both show 0 at the same height f (a fraction from
+    the bottom) and still hold all their data: f is the higher of the two zeros (or, when one
+    axis is wholly negative and the other wholly positive, the middle); each axis is extended
+    down (bottom = −f·top/(1 − f)) or up (top = −bottom·(1 − f)/f) to put its zero there."""
+    limits = [(min(a.get_ylim()[0], 0.0), max(a.get_ylim()[1], 0.0)) for a in (left, right)]
+    fractions = [-lo / (hi - lo) if hi > lo else 0.5 for lo, hi in limits]
+    low, high = min(fractions), max(fractions)
+    f = high if high < 1.0 else (low if low > 0.0 else 0.5)
+    for axis, (lo, hi) in zip((left, right), limits, strict=True):
+        if hi <= lo:  # nothing but zeros
+            axis.set_ylim(-f, 1.0 - f)
+        elif f <= 0.0:  # both wholly at or above zero
+            axis.set_ylim(0.0, hi)
+        elif f >= 1.0:  # both wholly at or below zero
+            axis.set_ylim(lo, 0.0)
+        else:
+            axis.set_ylim(min(lo, -f * hi / (1.0 - f)), max(hi, -lo * (1.0 - f) / f))
+
+
 def exante_chart_png(years: Sequence[int], net: Sequence[float], title: str) -> bytes:
     """Ex-ante net removals by year (bars, t CO2e/yr) and their running total (line, t CO2e,
     right axis), as frozen at registration. ``CHART_SIZE_PX`` pixels."""
@@ -164,8 +197,7 @@ def exante_chart_png(years: Sequence[int], net: Sequence[float], title: str) -> 
         right = ax.twinx()
         right.plot(list(years), running, color="black", marker=".", label="累计 cumulative")
         right.set_ylabel("累计 cumulative (t CO2e)")
-        if min(running, default=0.0) >= 0:
-            right.set_ylim(bottom=0)
+        align_zero(ax, right)
         thousands = FuncFormatter(lambda v, _: f"{v:,.0f}")
         ax.yaxis.set_major_formatter(thousands)
         right.yaxis.set_major_formatter(thousands)

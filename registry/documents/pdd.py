@@ -23,6 +23,7 @@ grievances are counted, never quoted.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -59,7 +60,7 @@ from registry.documents.model import (
     fmt,
 )
 from registry.errors import NotFound
-from registry.models import Owner, Project, ProjectStand, Stand
+from registry.models import MonitoringPeriod, Owner, Project, ProjectStand, Stand
 from registry.projects.core import find_project, stands_of
 from registry.projects.evidence import project_evidence
 from registry.projects.membership import conflicts
@@ -89,11 +90,11 @@ SECTION_HEADINGS = (
 
 OFFICIAL_TEMPLATE_NOTE = (
     "本文件结构未能对照官方模板：《温室气体自愿减排项目设计与实施指南》（国家气候战略中心，2023 年 11 月）"
-    "及其附件中的项目设计文件模板未能检索到原文，章节按 issue #18 所列顺序（与 CDM/CCER 项目设计文件的"
-    "通常结构一致）编排；提交前请按官方模板核对。 / The official design-document template (annexes of "
+    "及其附件中的项目设计文件模板未能检索到原文，章节按 CDM/CCER 项目设计文件的"
+    "通常顺序编排；提交前请按官方模板核对。 / The official design-document template (annexes of "
     "the 2023 Guide for the design and implementation of voluntary GHG emission reduction "
-    "projects) could not be retrieved; the sections follow the order listed in issue #18 "
-    "(the usual CDM/CCER PDD order). Check against the official template before submission."
+    "projects) could not be retrieved; the sections follow the usual CDM/CCER "
+    "design-document order. Check against the official template before submission."
 )
 
 OWNER_KIND_ZH = {"household": "农户 household", "collective": "村集体 collective",
@@ -180,8 +181,11 @@ def _description(p: Project, name: str, developer: str, stands: list[_StandRow],
     return Section("1", SECTION_HEADINGS[0], (
         Paragraph(f"{name}（{p.code}）按方法学 {p.methodology} 开发，由 {developer} 实施，"
                   f"包括 {p.n_stands} 个小班、{fmt(p.area_ha, 2)} 公顷。本文件由 tanhui 登记簿的数据"
-                  "生成，每个数字均为登记簿所存之值。 / Generated from the tanhui registry: every "
-                  "figure is the registry's stored value."),
+                  "生成：事前估计、基线与面积为登记簿所存之值（事前估计为登记时冻结的）；适用性检查、所需样地数与"
+                  "代表性小班的碳储量算式在生成时按当前参数计算。 / Generated from the tanhui registry: the "
+                  "ex-ante (frozen at registration), baseline and areas are stored values; the "
+                  "applicability checks, plots needed and the representative stand equation are "
+                  "computed at generation from the current parameters."),
         Table("项目概况 Project at a glance", ("项目 Item", "内容 Value"), rows),
         Note("info", OFFICIAL_TEMPLATE_NOTE),
     ))  # fmt: skip
@@ -287,14 +291,65 @@ def _trace_steps(exante: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for t in exante.get("traces", {}).values() for s in t.get("steps", [])]
 
 
+_CURVE_NOTE = re.compile(r"a=(?P<a>[0-9.]+) m³/ha, b=(?P<b>[0-9.]+)/yr, c=(?P<c>[0-9.]+)")
+WORKED_AGE_YEARS = 20  # the age at which the growth curve is worked out with numbers
+
+
+def _stratum_title(key: str) -> str:
+    """A trace's key as a heading: ``chinese_fir|II`` → species group and site class."""
+    if "|" in key:
+        group, site = key.split("|", 1)
+        return f"层 Stratum：树种组 species group {group} · 立地等级 site class {site}"
+    return f"层 Stratum：{key}"
+
+
+def _growth_curve(exante: dict[str, Any]) -> Equation | None:
+    """The first frozen trace's Chapman–Richards curve, worked at :data:`WORKED_AGE_YEARS`
+    years with the parameters frozen at registration (not today's fitted defaults):
+    V(t) = a(1 − e^(−bt))^c, m³/ha."""
+    for key, trace in exante.get("traces", {}).items():
+        for step in trace.get("steps", []):
+            found = _CURVE_NOTE.search(str(step.get("note", "")))
+            if step.get("equation") != "chapman_richards" or found is None:
+                continue
+            a, b, c = (float(found[x]) for x in "abc")
+            t = WORKED_AGE_YEARS
+            v = a * (1.0 - math.exp(-b * t)) ** c
+            return Equation(
+                str(step.get("reference", "")), str(step.get("formula", "")),
+                f"V({t}) = {a:g} × (1 − e^(−{b:g} × {t}))^{c:g} = {v:,.1f} m³/ha",
+                (f"层 stratum: {key}（登记时冻结的事前估计 the frozen ex-ante）",
+                 f"a: 最大蓄积 asymptote = {a:g} m³/ha", f"b: 生长速率 rate = {b:g} /yr",
+                 f"c: 形状参数 shape = {c:g}", f"t: 林龄 age = {t} 年 years"),
+            )  # fmt: skip
+    return None
+
+
 def _baseline(p: Project, exante: dict[str, Any], evidence: pd.DataFrame) -> Section:
-    notes = list(dict.fromkeys(s["note"] for s in _trace_steps(exante) if s.get("note")))
+    traces = exante.get("traces", {})
+    notes_of = {
+        k: [s["note"] for s in t.get("steps", []) if s.get("note")] for k, t in traces.items()
+    }
+    shared = [n for n in dict.fromkeys(n for ns in notes_of.values() for n in ns)
+              if len(notes_of) > 1 and all(n in ns for ns in notes_of.values())]  # fmt: skip
     by_year = exante.get("by_year", [])
     blocks: list[Block] = [
-        Paragraph("基准线情景：登记时冻结的事前估计中方法学所述的基准线假设如下。 / Baseline scenario as "
-                  "the frozen ex-ante's methodology steps state it:"),
+        Paragraph("基准线情景：登记时冻结的事前估计中方法学所述的基准线假设如下（先列各层共同的，再逐层列出）。 / "
+                  "Baseline scenario as the frozen ex-ante's methodology steps state it (common to "
+                  "every stratum first, then stratum by stratum):"),
     ]  # fmt: skip
-    blocks += [Paragraph(f"• {n}") for n in notes] or [Paragraph("—")]
+    blocks += [Paragraph(f"• {n}") for n in shared]
+    for key, notes in notes_of.items():
+        own = [n for n in dict.fromkeys(notes) if n not in shared]
+        if own:
+            blocks.append(Paragraph(_stratum_title(key)))
+            blocks += [Paragraph(f"• {n}") for n in own]
+    if not notes_of or not any(notes_of.values()):
+        blocks.append(Paragraph("—"))
+    curve = _growth_curve(exante)
+    if curve is not None:
+        blocks += [Paragraph(f"生长曲线示例（林龄 {WORKED_AGE_YEARS} 年）/ A growth curve worked out:"),
+                   curve]  # fmt: skip
     if by_year:
         first, last = by_year[0], by_year[-1]
         blocks.append(Paragraph(
@@ -370,8 +425,21 @@ def _value_text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float | int) else str(value)
 
 
-def _representative(p: Project, stands: pd.DataFrame) -> Equation | None:
-    """The stand-carbon equation with the numbers of the project's largest stand."""
+def _frozen_values(frozen: dict[str, dict[str, Any]], names: dict[str, str],
+                   current: dict[str, float]) -> tuple[dict[str, float], str]:  # fmt: skip
+    """The parameters a worked equation uses: the values frozen with the ex-ante at
+    registration when every one of ``names`` is there, otherwise today's (and it says which)."""
+    if all(n in frozen for n in names.values()):
+        values = {k: float(frozen[n]["value"]) for k, n in names.items()}
+        return values, "登记时冻结的参数值 values frozen at registration"
+    return current, "当前参数值（尚无冻结的事前估计） current values (no frozen ex-ante yet)"
+
+
+def _representative(
+    p: Project, stands: pd.DataFrame, frozen: dict[str, dict[str, Any]]
+) -> Equation | None:
+    """The stand-carbon equation with the numbers of the project's largest stand (its
+    parameters those frozen with the ex-ante where they exist)."""
     record = catalogue.methodology(p.methodology)
     if stands.empty or record.kind is MethodologyKind.AFFORESTATION:
         return None
@@ -380,12 +448,16 @@ def _representative(p: Project, stands: pd.DataFrame) -> Equation | None:
     area = float(row["area_ha"])
     if record.kind is MethodologyKind.BAMBOO:
         table = bamboo_parameters()
-        cf, r = table["carbon_fraction"].value, table["root_shoot_ratio"].value
+        used, origin = _frozen_values(
+            frozen, {"cf": "carbon_fraction", "r": "root_shoot_ratio"},
+            {"cf": table["carbon_fraction"].value, "r": table["root_shoot_ratio"].value},
+        )  # fmt: skip
+        cf, r = used["cf"], used["r"]
         n, d = float(row["culms_per_ha"]), float(row["mean_dbh_cm"])
         shares = bamboo.default_age_shares()
         masses = {du: float(bamboo.culm_biomass_kg(d, du)) for du in shares}
         mean_mass = sum(shares[du].value * masses[du] for du in shares)
-        total = float(bamboo.stand_carbon_tco2e(n, d, area))
+        total = 44.0 / 12.0 * cf * (1.0 + r) * n * mean_mass / 1000.0 * area
         eq = EQUATIONS["bamboo_stand_carbon"]
         terms = " + ".join(f"{shares[du].value:g} × {masses[du]:.3f}" for du in shares)
         return Equation(
@@ -398,20 +470,24 @@ def _representative(p: Project, stands: pd.DataFrame) -> Equation | None:
              *(f"M(D, A={du} 度): 单株生物量 culm biomass (kg) = {masses[du]:.3f}（{EQUATIONS['bamboo_culm_biomass'].formula}）"
                for du in shares),
              f"Σ share × M = {mean_mass:.3f} kg",
-             f"CF = {cf:g}, R = {r:g}（见参数表 see the parameter table）"),
+             f"CF = {cf:g}, R = {r:g}（{origin}；见参数表 see the parameter table）"),
         )  # fmt: skip
     group = str(row["species_group"])
     prm = species_parameters()[SpeciesGroup(group)]
+    used, origin = _frozen_values(
+        frozen, {k: x.name for k, x in zip(("svd", "bef", "r", "cf"), prm.all(), strict=True)},
+        {k: x.value for k, x in zip(("svd", "bef", "r", "cf"), prm.all(), strict=True)},
+    )  # fmt: skip
     volume = float(row["volume_m3_per_ha"]) * area
-    total = float(stand_tree_carbon([float(row["volume_m3_per_ha"])], [area], [group])[0])
+    total = 44.0 / 12.0 * used["cf"] * volume * used["svd"] * used["bef"] * (1.0 + used["r"])
     eq = EQUATIONS["carbon_stock_trees"]
     return Equation(
         eq.reference, eq.formula,
-        f"C = 44/12 × {prm.carbon_fraction.value:g} × {volume:,.3f} × {prm.svd.value:g} × "
-        f"{prm.bef.value:g} × (1 + {prm.root_shoot.value:g}) = {total:,.3f} t CO2e",
+        f"C = 44/12 × {used['cf']:g} × {volume:,.3f} × {used['svd']:g} × "
+        f"{used['bef']:g} × (1 + {used['r']:g}) = {total:,.3f} t CO2e",
         (f"小班 stand: {row['stand_id']}（面积最大 the largest）, {group}",
          f"V = {float(row['volume_m3_per_ha']):g} m³/ha × {area:.4f} ha = {volume:,.3f} m³（小班调查 inventory）",
-         f"CF, SVD, BEF, R: {group}（见参数表 see the parameter table）"),
+         f"CF, SVD, BEF, R: {group}（{origin}；见参数表 see the parameter table）"),
     )  # fmt: skip
 
 
@@ -454,7 +530,7 @@ def _exante(p: Project, exante: dict[str, Any], stands: pd.DataFrame,
          "ΔC_BSL: 基线碳储量变化 baseline stock change (t CO2e/yr)",
          "LK: 泄漏 leakage; GHG_E: 项目排放 project emissions (t CO2e/yr)"),
     ))  # fmt: skip
-    stand_eq = _representative(p, stands)
+    stand_eq = _representative(p, stands, _parameters(exante))
     if stand_eq is not None:
         equations.append(stand_eq)
     params = _parameters(exante)
@@ -513,7 +589,9 @@ def _plots_equation(stratum: str, cv: float, target: float, n: int) -> Equation:
     )  # fmt: skip
 
 
-def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
+def _plots_plan(
+    p: Project, stands: pd.DataFrame, latest: MonitoringPeriod | None = None
+) -> _PlotsPlan:
     target_p = defaults()["uncertainty_target"]
     target = target_p.value
     record = catalogue.methodology(p.methodology)
@@ -523,6 +601,17 @@ def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
                           record.excludes_pre_existing_trees)  # fmt: skip
         strata = result.strata
         cvs = [None if s_cv is None or pd.isna(s_cv) else float(s_cv) for s_cv in strata["cv"]]
+        from_period: list[str] = []
+        if latest is not None and any(cv is None for cv in cvs):
+            # zero stock at the start (before planting): the latest kept period's CV instead
+            later = estimate(read_csv(latest.plots_csv), read_csv(latest.strata_csv),
+                             record.excludes_pre_existing_trees).strata  # fmt: skip
+            cv_of = {str(st): cv for st, cv in zip(later["stratum"], later["cv"], strict=True)
+                     if cv is not None and not pd.isna(cv) and math.isfinite(float(cv))}  # fmt: skip
+            for i, st in enumerate(strata["stratum"]):
+                if cvs[i] is None and str(st) in cv_of:
+                    cvs[i] = float(cv_of[str(st)])
+                    from_period.append(str(st))
         needed = [None if cv is None else plots_needed(cv, target) for cv in cvs]
         known = [n for n in needed if n is not None]
         total = sum(known) if known else None
@@ -533,6 +622,17 @@ def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
         )  # fmt: skip
         source = (f"CV 取自项目开始时的样地测定（{p.start_measured_on}，{len(result.plots)} 个样地）。 / CV from "
                   "the start measurement's plots.")  # fmt: skip
+        if from_period:
+            source += (f" 开始测定时碳储量为零的层（{'、'.join(from_period)}）的 CV 取自第 "
+                       f"{latest.period_no if latest else ''} 监测期（最近一个未被退回的监测期）的样地。 / "
+                       f"Strata with no stock at the start ({', '.join(from_period)}): CV from the "
+                       f"plots of period {latest.period_no if latest else ''}, the latest kept one.")  # fmt: skip
+        if any(cv is None for cv in cvs):
+            source += (" 标“—”的层在开始测定时碳储量为零（如造林前尚无林木），变异系数无定义，"
+                       "且尚无未被退回的监测期可用，其所需样地数须在首次监测测定后按实测变异系数确定。 / "
+                       "A stratum shown “—” had no stock at the start measurement (e.g. before "
+                       "planting) and no kept monitoring period measured it yet: its CV is undefined "
+                       "and its plots needed follow from the first monitoring measurement.")  # fmt: skip
         ranked = sorted(((n, str(st), cv) for st, cv, n in zip(strata["stratum"], cvs, needed, strict=True)
                          if n is not None and cv is not None), reverse=True)  # fmt: skip
         eq: tuple[Equation, ...] = (
@@ -587,7 +687,7 @@ def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
             "所需样地 Plots needed",
         )
     blocks: list[Block] = [
-        Paragraph(f"样地数按 90 % 置信度下 ±{target * 100:g} % 的精度目标确定：n = (t·CV/E)²，迭代至稳定。{source}"),
+        Paragraph(f"样地数按 90 % 置信度下 ±{target * 100:g} % 的精度目标确定：n 取满足 t(0.95, n − 1)·CV/√n ≤ E 的最小整数（the fewest n that meet the target）。{source}"),
         Table("所需样地数 Plots needed for ±10 % at 90 % confidence", headers, rows, numeric=(1, 2, 3, 4),
               notes=(f"合计 total: {fmt(total)} 个样地 plots",)),
         *eq,
@@ -597,8 +697,20 @@ def _plots_plan(p: Project, stands: pd.DataFrame) -> _PlotsPlan:
     )
 
 
-def _monitoring(p: Project, stands: pd.DataFrame) -> tuple[Section, _PlotsPlan, list[str]]:
-    plan = _plots_plan(p, stands)
+def _latest_kept_period(session: Session, p: Project) -> MonitoringPeriod | None:
+    """The project's latest monitoring period that was not rejected (submitted or verified)."""
+    return session.scalars(
+        select(MonitoringPeriod)
+        .where(col(MonitoringPeriod.project_id) == p.id, col(MonitoringPeriod.status) != "rejected")
+        .order_by(col(MonitoringPeriod.period_no).desc())
+        .limit(1)
+    ).first()
+
+
+def _monitoring(
+    session: Session, p: Project, stands: pd.DataFrame
+) -> tuple[Section, _PlotsPlan, list[str]]:
+    plan = _plots_plan(p, stands, _latest_kept_period(session, p))
     rule = deduction_rule(p.methodology)
     unverified = list(plan.unverified)
     blocks = list(plan.blocks)
@@ -714,7 +826,7 @@ def build_pdd(
     last_year = p.start_date.year + p.crediting_years - 1
     evidence = project_evidence(session, p)
     ex_section, ex_unverified = _exante(p, exante, frame, name)
-    mon_section, plan, mon_unverified = _monitoring(p, frame)
+    mon_section, plan, mon_unverified = _monitoring(session, p, frame)
     stake_section, n_grievances = _stakeholders(session, p)
     comp_section, comp_unverified = _compensation(session, p, developer)
     sections = (

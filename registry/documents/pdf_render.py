@@ -115,11 +115,26 @@ def _environment() -> Environment:
     )
 
 
+META_LABELS = {  # the builders' meta keys → the cover's bilingual labels
+    "project_name": "项目名称 project name",
+    "methodology": "方法学 methodology",
+    "developer": "项目业主 developer",
+    "status": "登记状态 status",
+    "version": "版本 edition",
+}
+
+
+def _cover_meta(doc: Document) -> list[tuple[str, str]]:
+    """The title page's rows: each meta entry under its bilingual label (a key the table does
+    not know is shown as the builder wrote it)."""
+    return [(META_LABELS.get(key, key), value) for key, value in doc.meta.items()]
+
+
 def render_html(doc: Document) -> str:
     """The document as one self-contained HTML page (UTF-8 text; images inlined)."""
     css = (TEMPLATES / "document.css").read_text(encoding="utf-8")
     template = _environment().get_template("document.html")
-    return template.render(doc=doc, toc=_headings(doc), css=css)
+    return template.render(doc=doc, toc=_headings(doc), css=css, meta=_cover_meta(doc))
 
 
 def render_pdf(doc: Document) -> bytes:

@@ -10,7 +10,8 @@ the same hash, so that a verifier who receives a file can ask the registry wheth
 - :func:`store_document`: one file, its row and its audit event.
 - :func:`audience_for`: a document is public when the project is registered (or further on);
   a draft project's documents are for staff only. Workbooks stay with staff (they may hold
-  the compensation roster).
+  the compensation roster). "Staff" here is bureau staff and the verification bodies, who
+  read (not generate) them: the workbooks are written for the verifier.
 - :func:`list_documents`, :func:`get_document`: what a viewer may see and download.
 - :func:`verify_document`: which registry document a file is (kind, project, period, generated
   when and by whom, the audit event that recorded it), or that the registry never issued it —
@@ -27,7 +28,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,10 +36,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from registry.actors import Actor, require_any_role
-from registry.audit import append_event
+from registry.audit import GENESIS_HASH, append_event, event_hash
 from registry.db import DriverSQL
 from registry.documents.tables import DOCUMENT_FORMATS, DOCUMENT_KINDS
-from registry.errors import BadDocumentRequest, DocumentNotFound
+from registry.errors import BadDocumentRequest, DocumentNotFound, DocumentTampered
 from registry.results import Result
 from registry.vocabulary import ProjectStatus, Role
 
@@ -113,6 +114,7 @@ class Verification(Result):
     document: DocumentInfo | None
     message_zh: str
     message_en: str
+    audit_seq: int | None = None  # the document.generated event that recorded this hash
 
 
 def sha256_hex(data: bytes) -> str:
@@ -152,6 +154,42 @@ def _audit_of(db: DriverSQL, doc_id: int) -> tuple[int, str, str] | None:
         {"e": str(doc_id)},
     )
     return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+
+_EVENT_COLUMNS = "id, occurred_at, actor, action, entity_type, entity_id, payload, prev_hash, hash"
+
+
+def _event_in_chain(db: DriverSQL, seq: int) -> bool:
+    """Whether audit event ``seq`` is a sound link of the hash chain: its stored hash is the one
+    recomputed from its own fields (``registry.audit.event_hash``), its ``prev_hash`` is the
+    stored hash of event ``seq − 1`` (64 zeros for the first), whose own hash recomputes too,
+    the next event (if any) links to it, and the chain head is at or past it. An event written
+    around the log (with any hash) fails one of these."""
+    head = db.first("SELECT seq FROM audit_head WHERE id = 1")
+    if head is None or int(head[0]) < seq:
+        return False
+    rows = {
+        int(r[0]): r
+        for r in db.rows(
+            f"SELECT {_EVENT_COLUMNS} FROM audit_event WHERE id BETWEEN :a AND :b",
+            {"a": seq - 1, "b": seq + 1},
+        )
+    }
+
+    def sound(r: tuple[object, ...]) -> bool:
+        fields = [str(v) for v in r[1:8]]
+        return event_hash(int(str(r[0])), *fields) == str(r[8])
+
+    event = rows.get(seq)
+    if event is None or not sound(event):
+        return False
+    before = rows.get(seq - 1)
+    if seq == 1:
+        linked = str(event[7]) == GENESIS_HASH
+    else:
+        linked = before is not None and sound(before) and str(event[7]) == str(before[8])
+    after = rows.get(seq + 1)
+    return linked and (after is None or str(after[7]) == str(event[8]))
 
 
 def _safe_name(text: str) -> str:
@@ -278,7 +316,8 @@ def build_files(
         content = build_workbook(session, project, period)
         return [BuiltFile(kind, project, period, "xlsx", audience, content)]
     doc = _builder(kind, project, period)(session)
-    return [BuiltFile(kind, project, period, fmt, audience, _render(doc, fmt)) for fmt in wanted]
+    resolved = period if period is not None else doc.period  # the period the builder chose
+    return [BuiltFile(kind, project, resolved, fmt, audience, _render(doc, fmt)) for fmt in wanted]
 
 
 def store_files(session: Session, actor: Actor, files: Iterable[BuiltFile]) -> list[DocumentInfo]:
@@ -307,51 +346,99 @@ def generate_documents(
     return store_files(session, actor, build_files(session, actor, kind, project, period, formats))
 
 
+READERS = (Role.ADMIN, Role.BUREAU_STAFF, Role.VERIFIER)
+
+
 def _is_staff(actor: Actor | None) -> bool:
-    return actor is not None and actor.has(*GENERATORS)
+    """Whether ``actor`` may read staff-only documents: bureau staff, and the verification
+    bodies (审定/核证机构) — the design document of a project under validation and the
+    calculation workbooks are written for them to check. They may read, not generate."""
+    return actor is not None and actor.has(*READERS)
+
+
+def _organisation_of(label: str) -> str:
+    """``user@organisation`` → ``organisation``: what a public answer says of who generated a
+    document (the organisation, never a staff member's login)."""
+    return label.rpartition("@")[2] or label
+
+
+def _for_viewer(info: DocumentInfo, actor: Actor | None) -> DocumentInfo:
+    if _is_staff(actor):
+        return info
+    return replace(info, generated_by=_organisation_of(info.generated_by))
 
 
 def list_documents(
     session: Session, project: str, actor: Actor | None = None
 ) -> list[DocumentInfo]:
-    """A project's stored documents, newest first: the public ones for anyone, every one for
-    bureau staff."""
+    """A project's stored documents, newest first: the public ones for anyone (who generated
+    them named by organisation only), every one for bureau staff and verifiers."""
     db = DriverSQL(session)
     where = "" if _is_staff(actor) else " AND audience = 'public'"
     rows = db.rows(
         f"SELECT {_COLUMNS} FROM document WHERE project_code = :p{where} ORDER BY id DESC",
         {"p": project},
     )
-    return [_info(r) for r in rows]
+    return [_for_viewer(_info(r), actor) for r in rows]
 
 
 def get_document(
     session: Session, doc_id: int, actor: Actor | None = None
 ) -> tuple[DocumentInfo, bytes]:
     """One stored document and its bytes. A staff-only document is "not found" for anyone but
-    bureau staff (its existence is not revealed)."""
+    bureau staff and verifiers (its existence is not revealed). Bytes whose SHA-256 is not the
+    one in the row and in its audit event are never served (:class:`DocumentTampered`)."""
     db = DriverSQL(session)
     row = db.first(f"SELECT {_COLUMNS}, content FROM document WHERE id = :i", {"i": doc_id})
     if row is None or (row[8] != "public" and not _is_staff(actor)):
         raise DocumentNotFound(f"没有编号为 {doc_id} 的项目文件。", f"no document number {doc_id}.")
+    content = bytes(row[-1])
     audit = _audit_of(db, doc_id)
-    return _info(row[:-1], None if audit is None else audit[:2]), bytes(row[-1])
+    recorded = None if audit is None else json.loads(audit[2]).get("sha256")
+    if sha256_hex(content) != str(row[6]) or recorded != str(row[6]):
+        raise DocumentTampered(
+            f"项目文件 #{doc_id} 的存储内容与登记的 SHA-256 不符（存储副本已被改动），不予提供下载；"
+            "请通知登记簿管理员。",
+            f"document #{doc_id}'s stored bytes do not match the SHA-256 recorded for it (the "
+            "stored copy was altered); it is not served — tell the registry's administrator.",
+        )  # fmt: skip
+    info = _info(row[:-1], None if audit is None else audit[:2])
+    return _for_viewer(info, actor), content
+
+
+def _issued_by_audit(db: DriverSQL, digest: str) -> int | None:
+    """The sequence number of a sound ``document.generated`` event that recorded ``digest``
+    (whatever became of the document row), or None."""
+    for seq, payload in db.rows(
+        "SELECT id, payload FROM audit_event WHERE action = 'document.generated' "
+        "AND payload LIKE :p ORDER BY id",
+        {"p": f'%"sha256":"{digest}"%'},
+    ):
+        if json.loads(str(payload)).get("sha256") == digest and _event_in_chain(db, int(seq)):
+            return int(seq)
+    return None
 
 
 def verify_document(session: Session, file: bytes | Path) -> Verification:
     """Which registry document ``file`` (its bytes, or a path) is: found by its SHA-256 among the
-    stored documents, and only if the audit event that recorded it carries the same hash;
-    otherwise "unknown or altered". Anyone may ask (the answer names no private data)."""
+    stored documents, and only if the stored bytes still have that hash and the audit event that
+    recorded it carries the same hash and is a sound link of the hash chain (its own hash
+    recomputes, it links to the event before it). A file whose row is gone or altered but whose
+    hash a sound ``document.generated`` event recorded is "issued, but the stored copy is
+    missing or altered"; anything else is "unknown or altered". Anyone may ask (the answer
+    names the generating organisation, not the staff member)."""
     data = file.read_bytes() if isinstance(file, Path) else file
     digest = sha256_hex(data)
     db = DriverSQL(session)
     for row in db.rows(
-        f"SELECT {_COLUMNS} FROM document WHERE sha256 = :h ORDER BY id", {"h": digest}
+        f"SELECT {_COLUMNS}, content FROM document WHERE sha256 = :h ORDER BY id", {"h": digest}
     ):
         audit = _audit_of(db, int(row[0]))
         if audit is None or json.loads(audit[2]).get("sha256") != digest:
             continue
-        info = _info(row, audit[:2])
+        if sha256_hex(bytes(row[-1])) != digest or not _event_in_chain(db, audit[0]):
+            continue
+        info = _for_viewer(_info(row[:-1], audit[:2]), None)
         period = "" if info.period is None else f"第 {info.period} 监测期，"
         period_en = "" if info.period is None else f", period {info.period}"
         return Verification(
@@ -360,6 +447,17 @@ def verify_document(session: Session, file: bytes | Path) -> Verification:
             f"{info.generated_at} 由 {info.generated_by} 生成（审计事件 #{info.audit_seq}）。",
             f"issued by this registry: {info.kind} of project {info.project}{period_en}, generated "
             f"{info.generated_at} by {info.generated_by} (audit event #{info.audit_seq}).",
+            info.audit_seq,
+        )  # fmt: skip
+    seq = _issued_by_audit(db, digest)
+    if seq is not None:
+        return Verification(
+            digest, len(data), True, None,
+            f"本系统签发过此文件（审计事件 #{seq} 记录了它的 SHA-256），但登记簿中存储的副本已缺失或被改动；"
+            "请通知登记簿管理员。",
+            f"issued by this registry (audit event #{seq} recorded its SHA-256), but the stored "
+            "copy is missing or altered — tell the registry's administrator.",
+            seq,
         )  # fmt: skip
     return Verification(
         digest, len(data), False, None,

@@ -16,9 +16,11 @@ import math
 import re
 import zipfile
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import docx
+import pandas as pd
 import pytest
 from docx.oxml.ns import qn
 from PIL import Image
@@ -29,12 +31,12 @@ from methodologies.expost import estimate
 from registry.compensation.rules import RuleSpec, create_rule
 from registry.db import session_scope
 from registry.documents.docx_render import render_docx
-from registry.documents.model import Document, Figure, Note
+from registry.documents.model import Document, Equation, Figure, Note, Paragraph, Table
 from registry.documents.pdd import SECTION_HEADINGS, build_pdd
 from registry.grievances import submit_grievance
 from registry.projects.monitoring import read_csv
 from tests.registry.ledger_fixtures import STAFF, verified_project
-from tests.registry.project_fixtures import draft
+from tests.registry.project_fixtures import draft, monitor_and_verify, register, remeasured
 
 HOUSEHOLDS_SQL = """
     SELECT DISTINCT o.name FROM owner o
@@ -239,3 +241,149 @@ def test_a_draft_without_frozen_ex_ante_is_documented_as_such(registry: Engine) 
     # no start measurement: the plan is from the inventory's stand-to-stand variation
     assert isinstance(figures["plots_needed"].value, int) and figures["plots_needed"].value >= 2
     assert "尚无开始测定" in body
+
+
+def test_the_baseline_names_each_stratum_and_works_the_frozen_growth_curve() -> None:
+    """§4 from a frozen ex-ante (the forest-management trace's shape): each stratum's key is a
+    heading over its own notes, the shared note is listed once, and V(20) is worked with the
+    FROZEN a, b, c (hand-computed here)."""
+    from registry.documents.pdd import _baseline
+
+    shared = "baseline: continuation of current management"
+    traces = {
+        key: {"steps": [
+            {"equation": "chapman_richards", "reference": "growth", "formula": "V(t) = a(1 − e^(−bt))^c",
+             "note": f"a={a:.1f} m³/ha, b={b:.4f}/yr, c={c:.3f}; n=12, RMSE=9.0 m³/ha, R²=0.900; fit"},
+            {"equation": "stock_difference", "note": shared},
+        ]}
+        for key, a, b, c in (("chinese_fir|II", 310.0, 0.0625, 1.8), ("masson_pine|III", 250.0, 0.05, 2.0))
+    }  # fmt: skip
+    section = _baseline(None, {"traces": traces}, pd.DataFrame({"item": []}))  # type: ignore[arg-type]
+    texts = [b.text for b in section.blocks if isinstance(b, Paragraph)]
+    assert texts.count(f"• {shared}") == 1
+    heads = [t for t in texts if t.startswith("层 Stratum")]
+    assert len(heads) == 2 and "chinese_fir" in heads[0] and "site class II" in heads[0]
+    assert "masson_pine" in heads[1] and "site class III" in heads[1]
+    worked = next(b for b in section.blocks if isinstance(b, Equation))
+    v20 = 310.0 * (1 - math.exp(-0.0625 * 20)) ** 1.8  # = 310 × (1 − e^−1.25)^1.8
+    assert f"{v20:,.1f} m³/ha" in worked.worked and "310 ×" in worked.worked
+    assert "chinese_fir|II" in worked.where[0]
+
+
+def _afforestation(engine: Engine, folder: Path) -> None:
+    """An afforestation project registered, its start measurement (bare land: zero stock) and a
+    first period monitored and verified five years on."""
+    from registry.carbon_model import fit_and_store_growth
+    from registry.stands import ImportOptions, import_inventory
+    from tests.inventory_files import sample_frame, write_gpkg
+
+    gpkg = write_gpkg(sample_frame(300, 21), folder / "s.gpkg")
+    import_inventory(engine, gpkg, ImportOptions(inventory_year=2020))
+    with session_scope(engine) as session:
+        fit_and_store_growth(session, STAFF)
+    draft(engine, "AF", "CCER-14-001-V01", "land_class=规划造林地|其他宜林地", name="造林测试")
+    stands = register(engine, "AF")
+    plots = remeasured(engine, stands, "CCER-14-001-V01", 5)
+    monitor_and_verify(engine, "AF", plots, date(2026, 1, 1), date(2031, 1, 1))
+
+
+def test_afforestation_plots_needed_use_the_latest_kept_periods_cv(
+    scenario: Callable[..., Engine],
+) -> None:
+    """At the start the stock is zero (CV undefined): §8 takes each stratum's CV from the latest
+    kept period's plots — the stratified estimate of the stored period, read here from its
+    CSVs — and says so, instead of "—" without a word."""
+    engine = scenario("pdd-afforestation", _afforestation)
+    with engine.connect() as c:
+        period_no, plots_csv, strata_csv = c.execute(text(
+            "SELECT m.period_no, m.plots_csv, m.strata_csv FROM monitoring_period m "
+            "JOIN project p ON p.id = m.project_id WHERE p.code = 'AF'")).one()  # fmt: skip
+    later = estimate(read_csv(plots_csv), read_csv(strata_csv), True).strata
+    doc, raw = _document(engine, "AF")
+    body = "\n".join(_texts(raw))
+    assert f"取自第 {period_no} 监测期" in body and f"plots of period {period_no}" in body
+    plan = next(b for s in doc.walk() if s.number == "8" for b in s.blocks if isinstance(b, Table))
+    shown = {row[0]: row[3] for row in plan.rows}
+    for stratum, cv in zip(later["stratum"], later["cv"], strict=True):
+        assert shown[str(stratum)] == f"{float(cv):.4f}"
+
+
+def test_word_metadata_is_the_registrys_and_the_generation_time() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.documents.sample import sample_document
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    raw = render_docx(sample_document("SP-TEST-01"))
+    after = datetime.now(UTC)
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        core = z.read("docProps/core.xml").decode("utf-8")
+    assert "python-docx" not in core.lower() and "2013" not in core
+    props = docx.Document(io.BytesIO(raw)).core_properties
+    assert props.author == props.last_modified_by == "tanhui 登记簿"
+    assert props.subject == "SP-TEST-01" and props.title.startswith("项目设计文件")
+    for stamp in (props.created, props.modified):
+        assert before - timedelta(seconds=1) <= stamp.replace(tzinfo=UTC) <= after
+
+
+def test_the_charts_two_y_axes_put_zero_at_the_same_height() -> None:
+    """Bars from −50 to 200 t CO2e/yr and a running total from −50 to 250 t CO2e: without
+    alignment matplotlib puts each axis' zero at its own height."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from registry.documents.figures import align_zero, exante_chart_png, zero_fraction
+
+    for net in ([-50.0, 100.0, 200.0], [10.0, 20.0, 30.0], [-40.0, -10.0, 5.0], [-5.0, -5.0, -5.0]):
+        fig, ax = plt.subplots()
+        ax.bar([1, 2, 3], net)
+        right = ax.twinx()
+        running = [sum(net[: i + 1]) for i in range(len(net))]
+        right.plot([1, 2, 3], running)
+        align_zero(ax, right)
+        for axis, values in ((ax, net), (right, running)):
+            low, high = axis.get_ylim()
+            assert low <= min(0.0, *values) and high >= max(0.0, *values)
+        assert abs(zero_fraction(ax) - zero_fraction(right)) < 1e-9, net
+        plt.close(fig)
+    assert exante_chart_png([2026, 2027, 2028], [-50.0, 100.0, 200.0], "t").startswith(b"\x89PNG")
+
+
+def test_the_text_says_what_is_stored_and_what_is_computed_now(registry: Engine) -> None:
+    """§1 does not claim every figure is stored; plots needed are "the fewest n that meet the
+    target", not "iterated"; no issue-tracker citation in the public text."""
+    _, raw = _document(registry, "L1")
+    body = "\n".join(_texts(raw))
+    assert "every figure is the registry's stored value" not in body
+    assert "computed at generation from the current parameters" in body
+    assert "在生成时按当前参数计算" in body
+    assert "迭代" not in body and "iterated" not in body
+    assert "the fewest n that meet the target" in body
+    assert "issue #18" not in body
+
+
+def test_the_representative_stand_equation_uses_the_frozen_parameters(registry: Engine) -> None:
+    """D1 (chinese fir, forest management): given frozen CF, SVD, BEF, R that differ from
+    today's, the worked equation uses the frozen ones — C = 44/12 × CF × V × SVD × BEF × (1 + R)
+    recomputed here by hand — and says so; without them it says it uses current values."""
+    from registry.documents.pdd import _representative
+    from registry.projects.core import find_project, stands_of
+
+    with session_scope(registry) as s:
+        p = find_project(s, "D1")
+        frame = stands_of(s, p)
+        frozen = {f"{n}[chinese_fir]": {"value": v} for n, v in (
+            ("wood_density_t_per_m3", 0.5), ("bef", 1.5), ("root_shoot_ratio", 0.25),
+            ("carbon_fraction", 0.4))}  # fmt: skip
+        worked = _representative(p, frame, frozen)
+        today = _representative(p, frame, {})
+    assert worked is not None and today is not None
+    largest = frame.sort_values(["area_ha", "stand_id"], ascending=[False, True]).iloc[0]
+    volume = float(largest["volume_m3_per_ha"]) * float(largest["area_ha"])
+    c = 44 / 12 * 0.4 * volume * 0.5 * 1.5 * (1 + 0.25)
+    assert worked.worked.endswith(f"= {c:,.3f} t CO2e")
+    assert f"44/12 × 0.4 × {volume:,.3f} × 0.5 × 1.5 × (1 + 0.25)" in worked.worked
+    assert "values frozen at registration" in worked.where[-1]
+    assert "current values" in today.where[-1] and today.worked != worked.worked

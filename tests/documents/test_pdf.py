@@ -65,6 +65,24 @@ def test_the_html_is_self_contained_and_laid_out_for_print() -> None:
     assert "r 年均清除率 annual removal rate: 来源未核实 source not verified" in html
 
 
+def test_the_cover_shows_the_builders_meta_under_bilingual_labels() -> None:
+    """The design document's builder writes ``methodology``, ``developer``, ``status``,
+    ``project_name``: the title page shows them as 方法学 methodology and so on, never the keys."""
+    meta = {"methodology": "森林经营碳汇", "developer": "双牌县林业局", "status": "registered",
+            "project_name": "测试项目"}  # fmt: skip
+    html = render_html(replace(sample_document(), meta=meta))
+    cover = html[
+        html.index('<table class="meta">') : html.index(
+            "</table>", html.index('<table class="meta">')
+        )
+    ]
+    for label, value in (("方法学 methodology", "森林经营碳汇"), ("项目业主 developer", "双牌县林业局"),
+                         ("登记状态 status", "registered"), ("项目名称 project name", "测试项目")):  # fmt: skip
+        assert f"<tr><th>{label}</th><td>{value}</td></tr>" in cover
+    for key in ("<th>methodology</th>", "<th>developer</th>", "<th>status</th>", "project_name"):
+        assert key not in cover
+
+
 def test_the_html_escapes_the_text_it_is_given() -> None:
     doc = sample_document()
     hostile = Section("9", "<b>标题</b>", blocks=(Paragraph('<script>alert("x")</script>'),))

@@ -13,12 +13,13 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from registry.db import session_scope
+from registry.db import is_postgres, session_scope
 from registry.documents.pdf_render import render_pdf
 from registry.documents.store import audience_for, store_document
 from registry.projects import create_project
 from tests.documents.sample import sample_document
 from tests.registry.project_fixtures import BUREAU, STAFF
+from tests.registry.test_ledger_evidence import _disable_guards
 from tests.web.conftest import Web
 from tests.web.public_pages import sign_in
 
@@ -66,6 +67,7 @@ def test_the_public_sees_the_registered_projects_documents_only(web: Web, l1_pdf
     assert f'data-document="{ids["draft"]}"' not in web.page("/projects/D1").text
     listed = web.client.get("/api/v1/documents", params={"project": "L1"}).json()
     assert [d["id"] for d in listed] == [ids["public"]]
+    assert [d["generated_by"] for d in listed] == [BUREAU]  # the organisation, not the login
     assert web.client.get(f"/api/v1/documents/{ids['public']}").content == l1_pdf
 
 
@@ -77,8 +79,15 @@ def test_bureau_staff_see_the_drafts(web: Web, l1_pdf: bytes) -> None:
     assert (
         web.client.get(f"/api/v1/documents/{ids['draft']}", headers=token).content == b"%PDF draft"
     )
-    auditor = {"Authorization": f"Bearer {web.tokens['auditor']}"}  # a verifier: public only
-    assert web.client.get(f"/api/v1/documents/{ids['draft']}", headers=auditor).status_code == 404
+    # a verification body reads the drafts and workbooks it checks; a buyer does not
+    auditor = {"Authorization": f"Bearer {web.tokens['auditor']}"}
+    assert web.client.get(f"/api/v1/documents/{ids['draft']}", headers=auditor).status_code == 200
+    assert (
+        web.client.get(f"/api/v1/documents/{ids['workbook']}", headers=auditor).content
+        == b"PK\x03\x04 roster"
+    )
+    buyer = {"Authorization": f"Bearer {web.tokens['buyer']}"}
+    assert web.client.get(f"/api/v1/documents/{ids['draft']}", headers=buyer).status_code == 404
     sign_in(web, "li")
     page = web.page("/projects/D1").text
     assert f'data-document="{ids["draft"]}" data-audience="staff"' in page
@@ -103,3 +112,17 @@ def test_a_verifier_may_not_generate(web: Web) -> None:
     assert r.status_code == 403 and "生成项目文件" in r.text
     with web.engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM document")).scalar() == 0
+
+
+def test_altered_stored_bytes_are_refused_not_served(web: Web, l1_pdf: bytes) -> None:
+    """The tables' owner swaps a stored file's bytes: neither the API nor the page serves them."""
+    ids = _documents(web, l1_pdf)
+    with web.engine.begin() as c:
+        _disable_guards(c, "document", is_postgres(web.engine))
+        c.execute(text("UPDATE document SET content = :c WHERE id = :i"),
+                  {"c": b"%PDF swapped", "i": ids["public"]})  # fmt: skip
+    for path in (f"/api/v1/documents/{ids['public']}", f"/projects/L1/documents/{ids['public']}"):
+        r = web.client.get(path)
+        assert r.status_code == 503, path
+        assert b"swapped" not in r.content
+        assert "存储副本已被改动" in r.text and "stored copy was altered" in r.text
