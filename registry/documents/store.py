@@ -245,7 +245,7 @@ def _render(doc: Document, fmt: str) -> bytes:
         from registry.documents.pdf_render import render_html
 
         return render_html(doc).encode("utf-8")
-    from registry.documents.docx_render import render_docx  # part A of #18
+    from registry.documents.docx_render import render_docx
 
     content: bytes = render_docx(doc)
     return content
@@ -253,10 +253,10 @@ def _render(doc: Document, fmt: str) -> bytes:
 
 def _builder(kind: str, project: str, period: int | None) -> Callable[[Session], Document]:
     if kind == "pdd":
-        from registry.documents.pdd import build_pdd  # part A of #18
+        from registry.documents.pdd import build_pdd
 
         return lambda s: build_pdd(s, project)
-    from registry.documents.monitoring_report import build_monitoring_report  # part B of #18
+    from registry.documents.monitoring_report import build_monitoring_report
 
     assert period is not None
     return lambda s: build_monitoring_report(s, project, period)
@@ -311,10 +311,10 @@ def build_files(
     found = find_project(session, project)
     audience = audience_for(kind, str(found.status))
     if kind == "workbook":
-        from registry.documents.workbook import build_workbook  # part B of #18
+        from registry.documents.workbook import make_workbook
 
-        content = build_workbook(session, project, period)
-        return [BuiltFile(kind, project, period, "xlsx", audience, content)]
+        made = make_workbook(session, project, period)  # its period: the one asked, or the latest
+        return [BuiltFile(kind, project, made.period, "xlsx", audience, made.content)]
     doc = _builder(kind, project, period)(session)
     resolved = period if period is not None else doc.period  # the period the builder chose
     return [BuiltFile(kind, project, resolved, fmt, audience, _render(doc, fmt)) for fmt in wanted]

@@ -83,3 +83,12 @@ def test_design_document_and_monitoring_report_carry_their_figures(registry: Eng
         with read_scope(registry) as s:
             found = verify_document(s, content)
         assert found.issued and found.document is not None and found.document.id == info.id
+
+
+def test_a_workbook_asked_without_a_period_is_stored_as_the_period_it_holds(
+    registry: Engine,
+) -> None:
+    with session_scope(registry) as s:
+        [info] = generate_documents(s, STAFF, "workbook", "L1")
+    assert info.period == 1  # L1's one verified period, the latest kept
+    assert info.file_name == "L1-workbook-p1.xlsx"
