@@ -34,7 +34,7 @@ from gis_data.sample import (
 from gis_data.write import write_stands
 from registry.actors import Actor
 from registry.audit import verify_chain
-from registry.db import make_engine, migrate, session_scope
+from registry.db import make_engine, migrate, read_scope, session_scope
 from registry.queries import current_stands_frame, export_frame, stands_summary
 from registry.settings import Settings
 from registry.stands import ImportOptions
@@ -169,6 +169,26 @@ def ledger_steps(engine: Engine, settings: Settings, console: Console,
     console.print(
         f"试试 / try: tanhui credits show --account BUYER-HNPOWER ; tanhui credits certificate --id {r.certificate}"
     )
+
+
+def document_steps(engine: Engine, console: Console, staff: Actor, folder: Path) -> None:
+    """The forest-management project's design document and its first monitoring report, as
+    Word and PDF, written from the registry's data and stored with their SHA-256 in the audit
+    log (built in a read transaction, stored in a short write one)."""
+    from registry.documents.store import build_files, store_files
+
+    code = "SP-FM-2026-01"
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, period in (("pdd", None), ("monitoring_report", 1)):
+        with read_scope(engine) as session:
+            built = build_files(session, staff, kind, code, period, ["docx", "pdf"])
+        with session_scope(engine) as session:
+            stored = store_files(session, staff, built)
+        for file, info in zip(built, stored, strict=True):
+            (folder / info.file_name).write_bytes(file.content)
+            console.print(f"{folder / info.file_name}: {info.size_bytes:,} B, sha256 {info.sha256[:16]}…, "
+                          f"audit #{info.audit_seq}")  # fmt: skip
+    console.print(f"试试 / try: tanhui docs verify {folder / stored[-1].file_name}")
 
 
 def eco_steps(engine: Engine, console: Console, people: dict[str, Actor], folder: Path) -> None:
@@ -522,7 +542,10 @@ def run_demo(workdir: Path, n_stands: int, database_url: str | None, console: Co
     )
     console.print(f"{len(stands)} 个小班 stands → {out}")
 
-    console.print(Rule("10. 县域地图瓦片 / the county map's vector tiles (tippecanoe)"))
+    console.print(Rule("10. 项目文件 / project documents (Word, PDF) with their hashes"))
+    document_steps(engine, console, people["li-gong"], workdir / "docs")
+
+    console.print(Rule("11. 县域地图瓦片 / the county map's vector tiles (tippecanoe)"))
     from registry.cli.tiles import run_tiles_build
 
     run_tiles_build(engine, workdir / "tiles")
