@@ -117,7 +117,9 @@ def main() -> None:
         anchor = results[anchor_name]
         both = np.isfinite(ours[2]) & np.isfinite(anchor[2])
         nan_mismatch = int(np.count_nonzero(np.isfinite(ours[2]) != np.isfinite(anchor[2])))
-        diff = float(np.max(np.abs(ours[2][both] - anchor[2][both]))) if both.any() else float("nan")
+        diff = (
+            float(np.max(np.abs(ours[2][both] - anchor[2][both]))) if both.any() else float("nan")
+        )
         print(f"ratio tanhui / exactextract ({anchor_name}): {ours[0] / anchor[0]:.2f}× the time")
         print(f"largest |difference of means|: {diff:.3g} over {int(both.sum())} stands; "
               f"stands with a mean in one and not the other: {nan_mismatch}")  # fmt: skip

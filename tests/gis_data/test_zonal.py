@@ -13,7 +13,7 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 
 from gis_data.errors import CrsError
-from gis_data.zonal import RasterReadError, ZonalOptions, zonal_stats
+from gis_data.zonal import RasterReadError, ZonalOptions, coverage_fractions, zonal_stats
 
 X0, TOP = 500_000.0, 2_850_000.0  # upper-left corner, EPSG:4546 (CGCS2000 GK CM 111E)
 NODATA = -9999.0
@@ -149,3 +149,16 @@ def test_polygons_without_crs_and_a_missing_file_are_clear_errors(raster: Path) 
         zonal_stats(gpd.GeoDataFrame(geometry=[STRIP]), raster)
     with pytest.raises(RasterReadError, match="Cannot open"):
         zonal_stats(frame(STRIP), raster.parent / "absent.tif")
+
+
+def test_a_hole_and_a_second_part_are_counted_exactly() -> None:
+    # 2×2 cells of 10 m; a 20 m square with a 10 m hole in the middle: each cell loses a
+    # 5 m × 5 m corner → 75/100; a second part (clockwise on purpose) fills the hole's quarter in cell
+    # (1,1), the bottom right (row 0 is the top) → (75 + 25)/100
+    shell = [(0, 0), (20, 0), (20, 20), (0, 20)]
+    hole = [(5, 5), (15, 5), (15, 15), (5, 15)]
+    extra = shapely.box(10, 5, 15, 10).reverse()
+    geom = shapely.MultiPolygon([shapely.Polygon(shell, [hole]), extra])
+    frac = coverage_fractions(geom, np.array([0.0, 10.0, 20.0]), np.array([20.0, 10.0, 0.0]))
+    expected = np.array([[75 / 100, 75 / 100], [75 / 100, (75 + 25) / 100]])
+    assert frac == pytest.approx(expected)
