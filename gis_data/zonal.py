@@ -132,7 +132,8 @@ def coverage_fractions(
     f = f.reshape(n_cols, n_rows + 1)
     area = np.abs(np.diff(f, axis=1)).T  # (n_rows, n_cols)
     cell = np.abs(np.diff(xe))[None, :] * np.abs(np.diff(ye))[:, None]
-    return np.clip(area / cell, 0.0, 1.0)
+    fractions: NDArray[np.float64] = np.clip(area / cell, 0.0, 1.0)
+    return fractions
 
 
 def _weighted_percentile(
