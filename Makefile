@@ -77,6 +77,7 @@ bench: setup-test
 	$(PY) bench/web/run.py
 	$(PY) bench/web/run.py --load wrk
 	$(PY) bench/docs/run.py
+	$(PY) bench/zonal/run.py
 
 clean:
 	rm -rf $(VENV) node_modules demo_output import_reports *.sqlite build *.egg-info

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import resource
 import sys
 import tempfile
 import time
@@ -87,8 +86,16 @@ def run_one(which: str, raster: str, vector: str, out: str) -> tuple[float, floa
         seconds = time.perf_counter() - t0
         means = res["mean"].to_numpy()
     np.save(out, means.astype(np.float64))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return seconds, peak_mb
+    return seconds, peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory (VmHWM), MB. Not ru_maxrss: Linux carries the
+    parent's peak across fork and exec into it."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def main() -> None:
