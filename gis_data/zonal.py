@@ -32,7 +32,7 @@ one projection stays within a small fraction of a cell of its image in the other
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,6 +182,7 @@ def zonal_stats(
     raster: DatasetReader | str | Path,
     options: ZonalOptions | None = None,
     cloud_mask: NDArray[np.bool_] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Exact-area-weighted statistics of one raster band over each polygon (eqs. Z1–Z4).
 
@@ -192,7 +193,8 @@ def zonal_stats(
     percentile, ``frac_above`` (fraction 0..1 of the valid covered area with value > threshold,
     when a threshold is given), ``valid_share`` (0..1, eq. Z2), ``valid_area`` (raster CRS
     units², e.g. m²) and ``cells`` (cells touched). A polygon with no valid cell gets NaN
-    statistics and valid_share 0.
+    statistics and valid_share 0. ``progress(done, total)`` is called every 1 000 polygons
+    and at the end (for a progress bar).
     """
     opts = options or ZonalOptions()
     for p in opts.percentiles:
@@ -200,7 +202,7 @@ def zonal_stats(
             raise UsageError(f"百分位数 {p} 不在 0–100 之间。", f"Percentile {p} is outside 0–100.")
     ds, opened = _open(raster)
     try:
-        return _zonal(polygons, ds, opts, cloud_mask)
+        return _zonal(polygons, ds, opts, cloud_mask, progress)
     finally:
         if opened:
             ds.close()
@@ -211,6 +213,7 @@ def _zonal(
     ds: DatasetReader,
     opts: ZonalOptions,
     cloud_mask: NDArray[np.bool_] | None,
+    progress: Callable[[int, int], None] | None,
 ) -> pd.DataFrame:
     name = ds.name
     if ds.crs is None:
@@ -242,8 +245,11 @@ def _zonal(
 
     cell_area = abs(t.a * t.e)
     rows: list[dict[str, float]] = []
-    for geom in geoms.values:
+    total = len(geoms)
+    for done, geom in enumerate(geoms.values, start=1):
         rows.append(_one(geom, ds, opts, cloud_mask, whole, cell_area))
+        if progress is not None and (done % 1000 == 0 or done == total):
+            progress(done, total)
     columns = ["mean", *[_pname(p) for p in opts.percentiles]]
     if opts.threshold is not None:
         columns.append("frac_above")

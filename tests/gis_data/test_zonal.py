@@ -162,3 +162,10 @@ def test_a_hole_and_a_second_part_are_counted_exactly() -> None:
     frac = coverage_fractions(geom, np.array([0.0, 10.0, 20.0]), np.array([20.0, 10.0, 0.0]))
     expected = np.array([[75 / 100, 75 / 100], [75 / 100, (75 + 25) / 100]])
     assert frac == pytest.approx(expected)
+
+
+def test_progress_is_reported_up_to_the_last_polygon(raster: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    polys = gpd.GeoDataFrame(geometry=[STRIP] * 3, crs="EPSG:4546")
+    zonal_stats(polys, raster, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(3, 3)]
