@@ -48,7 +48,7 @@ import rasterio
 import shapely
 from numpy.typing import NDArray
 from rasterio.features import rasterize
-from rasterio.transform import Affine, from_origin
+from rasterio.transform import Affine
 from scipy.ndimage import gaussian_filter
 
 from gis_data.errors import GisDataError
@@ -199,7 +199,7 @@ def _grid(stands: gpd.GeoDataFrame, res: float) -> tuple[Affine, int, int]:
     x0, y1 = np.floor(minx / res) * res, np.ceil(maxy / res) * res
     x1, y0 = np.ceil(maxx / res) * res, np.floor(miny / res) * res
     width, height = round((x1 - x0) / res), round((y1 - y0) / res)
-    return from_origin(float(x0), float(y1), res, res), int(width), int(height)
+    return Affine(res, 0.0, float(x0), 0.0, -res, float(y1)), int(width), int(height)
 
 
 def _stand_values(stands: gpd.GeoDataFrame) -> NDArray[np.float64]:
@@ -391,11 +391,14 @@ def write_pair(
     folder: str | Path,
     disturbances: gpd.GeoDataFrame | int = 3,
     drop: float = 0.35,
+    clouds: gpd.GeoDataFrame | None = None,
 ) -> tuple[SyntheticRaster, SyntheticRaster]:
     """Write ``before`` and ``after`` rasters of one scene to ``folder``.
 
     ``disturbances`` are given patches or a number to generate (:func:`generate_disturbances`,
-    dated ``after``, index drop ``drop``); they appear in the after raster only. Files are named
+    dated ``after``, index drop ``drop``); they appear in the after raster only. ``clouds``
+    default to each date's own (:func:`generate_clouds`); a frame given is used on both dates
+    (an empty one for clear skies). Files are named
     ``index_<date>.tif``.
     """
     if not before < after:
@@ -411,9 +414,13 @@ def write_pair(
         else disturbances
     )
     first = write_synthetic_raster(
-        spec, before, folder / f"index_{before.isoformat()}.tif", disturbances=patches.iloc[:0]
+        spec,
+        before,
+        folder / f"index_{before.isoformat()}.tif",
+        disturbances=patches.iloc[:0],
+        clouds=clouds,
     )
     second = write_synthetic_raster(
-        spec, after, folder / f"index_{after.isoformat()}.tif", disturbances=patches
+        spec, after, folder / f"index_{after.isoformat()}.tif", disturbances=patches, clouds=clouds
     )
     return first, second
