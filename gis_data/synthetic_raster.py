@@ -10,7 +10,8 @@ The index of a pixel is (all values dimensionless NDVI units)::
   years) with ``v0``, ``vmax``, ``τ`` per species group from ``data/ndvi_age_curves.csv``.
   **These parameters are UNVERIFIED** (illustrative, not from a published table): every file
   written carries that note in its tags. Pixels in no stand, or in a stand without a species
-  group (non-forest land), take ``BACKGROUND_NDVI``.
+  group (non-forest land), take ``BACKGROUND_NDVI``. The age is taken as given on every date
+  (a year's growth between two dates is not added).
 * ``site`` — spatially correlated noise shared by every date of a scene: Gaussian white noise
   smoothed with a Gaussian kernel of ``site_correlation_m`` and rescaled to standard deviation
   ``site_sd``.
@@ -44,6 +45,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rasterio
 import shapely
 from numpy.typing import NDArray
@@ -178,7 +180,7 @@ def _checked_stands(stands: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     for label, group, age in zip(
         stands.index, stands["species_group"], stands["age_years"], strict=True
     ):
-        if group is None or (isinstance(group, float) and np.isnan(group)):
+        if not isinstance(group, str) and pd.isna(group):
             continue  # non-forest land: background value
         if group not in curves:
             raise SyntheticRasterError(
