@@ -43,7 +43,7 @@ __all__ = [
 SPATIALITE_MODULE = "mod_spatialite"
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Python packages that ship their own GEOS / PROJ / GDAL builds in their wheels.
-BUNDLED_GEO_PACKAGES = ("shapely", "pyproj", "pyogrio")
+BUNDLED_GEO_PACKAGES = ("shapely", "pyproj", "pyogrio", "rasterio")
 READ_ONLY_OPTION = "tanhui_read_only"  # execution option: read_scope's deferred BEGIN
 
 
