@@ -24,7 +24,7 @@ from methodologies.expost import ChangeResult, estimate_change
 from registry.errors import PeriodNotFound
 from registry.models import MonitoringPeriod, Project
 from registry.projects.core import find_project, periods
-from registry.projects.monitoring import read_csv
+from registry.projects.monitoring import change_start, read_csv
 from registry.public.as_of import data_as_of
 from registry.vocabulary import PeriodStatus
 
@@ -97,20 +97,18 @@ def load_period(session: Session, code: str, period_no: int | None) -> PeriodDat
                 f"project {code} has no monitoring period {period_no}.",
             )
         period = found[0]
-    # the start of the change, as submit_monitoring chose it: the previous kept period, else
-    # the start measurement of the crediting period
+    # the start of the change, as submit_monitoring chose it (the same rule: change_start)
     before = [
         p
         for p in all_periods
         if p.period_no < period.period_no and p.status != PeriodStatus.REJECTED
     ]
-    if before:
-        start_trees, start_strata = read_csv(before[-1].plots_csv), read_csv(before[-1].strata_csv)
-        label = f"第 {before[-1].period_no} 监测期 period {before[-1].period_no}"
-    else:
-        start_trees = read_csv(project.start_plots_csv or "")
-        start_strata = read_csv(project.start_strata_csv or "")
-        label = f"起始测定 start measurement {project.start_measured_on}"
+    start_trees, start_strata, start_period = change_start(project, before)
+    label = (
+        f"第 {start_period.period_no} 监测期 period {start_period.period_no}"
+        if start_period is not None
+        else f"起始测定 start measurement {project.start_measured_on}"
+    )
     end_trees, end_strata = read_csv(period.plots_csv), read_csv(period.strata_csv)
     record = catalogue.methodology(project.methodology)
     change = estimate_change(

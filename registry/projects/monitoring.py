@@ -45,12 +45,33 @@ from registry.vocabulary import PeriodStatus
 
 __all__ = [
     "START_TOLERANCE_DAYS",
+    "change_start",
     "plots_digest",
     "read_csv",
     "record_start_measurement",
     "submit_monitoring",
     "verify_period",
 ]
+
+
+def change_start(
+    project: Project, kept_before: list[MonitoringPeriod]
+) -> tuple[pd.DataFrame, pd.DataFrame, MonitoringPeriod | None]:
+    """Where a period's change starts: the plots and strata of the last kept (not rejected)
+    period before it, else the start measurement of the crediting period (that period: None).
+    ``kept_before``: the project's kept periods before it, in order."""
+    if kept_before:
+        last = kept_before[-1]
+        return read_csv(last.plots_csv), read_csv(last.strata_csv), last
+    if project.start_plots_csv and project.start_strata_csv:
+        return read_csv(project.start_plots_csv), read_csv(project.start_strata_csv), None
+    raise StartMeasurementMissing(
+        f"项目 {project.code} 没有起始样地测定：请先记录计入期开始时的固定样地测定"
+        "（碳汇量只能来自同一方法的两次测定之差，不能用样地减去模型估算的蓄积）。",
+        f"project {project.code} has no start measurement: record the permanent plots measured "
+        "at the start of the crediting period first — removals come from two measurements made "
+        "the same way, never plots against modelled inventory.",
+    )
 
 
 def read_csv(text_: str) -> pd.DataFrame:
@@ -170,21 +191,12 @@ def submit_monitoring(
             f"监测期 {start}–{end} 须在计入期内（截至 {last_day} 之前）。",
             f"the monitoring period {start}–{end} must end within the crediting period (before {last_day}).",
         )
-    if kept:
-        start_trees, start_strata = read_csv(kept[-1].plots_csv), read_csv(kept[-1].strata_csv)
-        start_source = f"period {kept[-1].period_no} ({kept[-1].plots_digest[:12]})"
-    elif project.start_plots_csv and project.start_strata_csv:
-        start_trees = read_csv(project.start_plots_csv)
-        start_strata = read_csv(project.start_strata_csv)
-        start_source = f"start measurement {project.start_measured_on} ({(project.start_plots_digest or '')[:12]})"
-    else:
-        raise StartMeasurementMissing(
-            f"项目 {code} 没有起始样地测定：请先记录计入期开始时的固定样地测定"
-            "（碳汇量只能来自同一方法的两次测定之差，不能用样地减去模型估算的蓄积）。",
-            f"project {code} has no start measurement: record the permanent plots measured at the "
-            "start of the crediting period first — removals come from two measurements made the "
-            "same way, never plots against modelled inventory.",
-        )
+    start_trees, start_strata, start_period = change_start(project, kept)
+    start_source = (
+        f"period {start_period.period_no} ({start_period.plots_digest[:12]})"
+        if start_period is not None
+        else f"start measurement {project.start_measured_on} ({(project.start_plots_digest or '')[:12]})"
+    )
     if float(strata["area_ha"].sum()) > project.area_ha * 1.01:
         raise ProjectError(
             f"各层面积之和 {strata['area_ha'].sum():,.1f} 公顷超过项目面积 {project.area_ha:,.1f} 公顷。",
