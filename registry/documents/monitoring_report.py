@@ -41,7 +41,7 @@ from registry.documents.period_data import (
     registered_at,
 )
 from registry.models import InventoryBatch, ProjectEvent, ProjectStand, StandLineage
-from registry.public.library import organisation_of
+from registry.public.library import verifier_organisations
 from registry.public.withhold import withhold_household_names
 
 __all__ = ["build_monitoring_report"]
@@ -80,12 +80,9 @@ def _verifier_organisation(session: Session, data: PeriodData) -> str:
         select(col(ProjectEvent.actor))
         .where(col(ProjectEvent.project_id) == data.project.id)
         .where(col(ProjectEvent.action) == "verify")
-        .order_by(col(ProjectEvent.id).desc())
+        .order_by(col(ProjectEvent.id))
     ).scalars()  # fmt: skip
-    for actor in actors:
-        if str(actor).rpartition("@")[0] == user:
-            return organisation_of(str(actor))
-    return ""
+    return verifier_organisations(str(a) for a in actors).get(user, "")
 
 
 def _public(session: Session, data: PeriodData) -> _Public:

@@ -9,6 +9,7 @@ holds now; ``retired`` the credits retired."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -90,6 +91,17 @@ def label_names(session: Session) -> dict[str, tuple[str, str]]:
     return {str(c): (f"{zh}（已撤销）" if st == "revoked" else str(zh),
                      f"{en} (revoked)" if st == "revoked" else str(en))
             for c, zh, en, st in rows}  # fmt: skip
+
+
+def verifier_organisations(verify_actors: Iterable[str]) -> dict[str, str]:
+    """A monitoring period stores its verifying user's name; the lifecycle's ``verify`` events
+    name ``user@organisation``: user → organisation from those actors, in order (the latest
+    wins)."""
+    out: dict[str, str] = {}
+    for actor in verify_actors:
+        user, _, _ = actor.rpartition("@")
+        out[user] = organisation_of(actor)
+    return out
 
 
 def organisation_of(actor_label: str) -> str:

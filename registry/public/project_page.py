@@ -20,7 +20,12 @@ from registry.listings import PageOf
 from registry.projects.views import PeriodSummary, ProjectSummary, frozen_exante, project_summary
 from registry.public.cache import by_audit_head
 from registry.public.ledger import issuances_page, retirements_page
-from registry.public.library import ProjectCard, organisation_of, project_card
+from registry.public.library import (
+    ProjectCard,
+    organisation_of,
+    project_card,
+    verifier_organisations,
+)
 from registry.public.stands import PUBLIC_STAND_COLUMNS, public_stands
 from registry.public.withhold import (
     CONTACT_WITHHELD,
@@ -112,11 +117,7 @@ def _public_periods(session: Session, summary: ProjectSummary) -> tuple[PeriodSu
     """Periods with the verifier's organisation (from the lifecycle's ``verify`` events: the
     period stores the verifying user's name, the event ``user@organisation``) and comments with
     household names withheld."""
-    by_user = {}
-    for h in summary.history:
-        if h.action == "verify":
-            user, _, _ = h.actor.rpartition("@")
-            by_user[user] = organisation_of(h.actor)
+    by_user = verifier_organisations(h.actor for h in summary.history if h.action == "verify")
     texts = [p.comments or "" for p in summary.monitoring_periods]
     texts += [p.override_reason or "" for p in summary.monitoring_periods]
     clean = withhold_household_names(session, texts)
