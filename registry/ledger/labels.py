@@ -42,7 +42,7 @@ def label_set(labels: str) -> list[str]:
     """The label codes of a block's ``labels`` JSON (codes, or objects with a ``code``)."""
     out = []
     for x in json.loads(labels or "[]"):
-        out.append(str(x.get("code")) if isinstance(x, dict) else str(x))
+        out.append(str(x.get("code", x)) if isinstance(x, dict) else str(x))
     return out
 
 

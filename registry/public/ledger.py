@@ -4,7 +4,6 @@ retiring party chose to state them); who moved credits is named by organisation 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -12,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from registry.db import DriverSQL
 from registry.labels.catalogue import label_display, label_unverified_notes
+from registry.ledger.labels import label_set
 from registry.ledger.results import Certificate
 from registry.ledger.serials import format_block, parse_serial
 from registry.ledger.views import certificate
 from registry.listings import PageOf
 from registry.public.cache import by_audit_head
-from registry.public.library import label_text, organisation_of
+from registry.public.library import organisation_of
 from registry.public.withhold import withhold_household_names
 
 __all__ = [
@@ -92,7 +92,7 @@ def _labels_of(db: DriverSQL, op_id: int) -> list[str]:
     rows = db.rows(
         "SELECT DISTINCT labels FROM credit_block WHERE created_op_id = :o", {"o": op_id}
     )
-    return sorted({label_text(x) for r in rows for x in json.loads(r[0] or "[]")})
+    return sorted({code for r in rows for code in label_set(r[0])})
 
 
 def retirements_page(

@@ -8,7 +8,6 @@ holds now; ``retired`` the credits retired."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -19,10 +18,11 @@ from sqlalchemy.orm import Session
 from methodologies.catalogue import CATALOGUE, MethodologyCode
 from registry.db import DriverSQL
 from registry.errors import Invalid
+from registry.ledger.labels import label_set
 from registry.public.cache import by_audit_head
 from registry.results import Result
 
-__all__ = ["SORTS", "LibraryQuery", "ProjectCard", "label_text", "library_facets", "library_page",
+__all__ = ["SORTS", "LibraryQuery", "ProjectCard", "library_facets", "library_page",
            "organisation_of", "project_card"]  # fmt: skip
 
 Sort = Literal["code", "name", "area", "issued", "retired", "start", "status"]
@@ -76,11 +76,6 @@ class LibraryQuery:
             )
         q = (self.q or "").strip() or None
         return replace(self, q=q[:100] if q else None)
-
-
-def label_text(label: Any) -> str:
-    """A block's label as text: labels are stored as codes (or objects with a ``code``)."""
-    return str(label.get("code", label)) if isinstance(label, dict) else str(label)
 
 
 @by_audit_head  # the catalogue changes only with an audit event (added, revoked)
@@ -162,7 +157,7 @@ def _cards(session: Session, code: str | None = None) -> list[ProjectCard]:
             retired[p] = retired.get(p, 0) + int(n)
         if kind == "buffer" and state == "active":
             buffer[p] = buffer.get(p, 0) + int(n)
-        labels.setdefault(p, set()).update(label_text(x) for x in json.loads(block_labels or "[]"))
+        labels.setdefault(p, set()).update(label_set(block_labels))
         vintages.setdefault(p, set()).add(int(vintage))
     # validation and verification bodies: the organisation of whoever validated or verified
     # (the lifecycle names ``user@organisation``; the public sees the organisation only)
