@@ -273,6 +273,7 @@ _GUARDED_UPDATES = {
     "label_evaluation": (),
     "label_attachment": (),
     "document": (),  # append-only (migration 0019)
+    "buffer_debt": (),  # append-only (migration 0020)
 }
 # the working rows the application may delete: a draft roster's lines when it is prepared
 # again (migration 0017's guard refuses it once approved), a user's link to an owner it moves
