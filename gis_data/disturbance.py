@@ -76,6 +76,11 @@ NOTE = (
 )
 
 
+# relative round-off allowed in the comparisons of eq. D6: exact coverage fractions are sums of
+# floating-point areas, so a stand covering exactly 4 cells of 100 m² may sum to 399.99999999 m²
+ROUND_OFF = 1e-9
+
+
 class DetectionError(GisDataError):
     """The two rasters or the stands cannot be compared (different grids, bad parameters)."""
 
@@ -365,7 +370,7 @@ def _detect(
     has = disturbed_m2 > 0
     boundary = np.where(has, edge_m2 / np.where(has, disturbed_m2, 1.0), 0.0)
     valid_share = z_before["valid_share"].to_numpy()
-    is_observed = valid_share >= p.min_valid_share
+    is_observed = valid_share >= p.min_valid_share - ROUND_OFF
     mean_before = z_before["mean"].to_numpy()
     mean_after = z_after["mean"].to_numpy()
     out = pd.DataFrame(
@@ -381,7 +386,7 @@ def _detect(
             "boundary_share": boundary,
             "area_u": 0.5 * boundary,
             "observed": is_observed,
-            "flagged": is_observed & (disturbed_m2 >= p.min_stand_m2),
+            "flagged": is_observed & (disturbed_m2 >= p.min_stand_m2 * (1 - ROUND_OFF)),
         },
         index=stands.index,
     )

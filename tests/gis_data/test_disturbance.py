@@ -242,6 +242,8 @@ def test_evidence_png_is_a_picture(tiny: tuple[Path, Path]) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     img = mpimg.imread(io.BytesIO(png), format="png")
     assert img.shape[0] > 300 and img.shape[1] > 900  # three panels side by side
+    magenta = (img[..., 0] > 0.9) & (img[..., 1] < 0.2) & (img[..., 2] > 0.9)
+    assert magenta.sum() > 50  # the kept patch is outlined (#ff00ff)
 
 
 def test_patches_join_at_corners(tmp_path: Path) -> None:
@@ -256,3 +258,14 @@ def test_patches_join_at_corners(tmp_path: Path) -> None:
     assert list(det.patches["cells"]) == [4]
     assert det.stands["disturbed_ha"].iloc[0] == pytest.approx(400 / 10_000)
     assert det.stands["boundary_share"].iloc[0] == pytest.approx(1.0)  # no cell is interior
+    assert bool(det.stands["flagged"].iloc[0])  # 400 m² ≥ 400 m² (up to round-off)
+
+
+def test_progress_reaches_its_total(tiny: tuple[Path, Path]) -> None:
+    calls: list[tuple[int, int]] = []
+    stands = stands_of(half=box(0, 0, 2.5, 4), single=box(5, 5, 6, 6))
+    detect_disturbances(stands, *tiny, progress=lambda done, total: calls.append((done, total)))
+    # before and after over both stands (2 + 2), then kept and edge cells over the one stand
+    # whose bounds meet the kept patch (1 + 1): 6 stand measurements in all
+    assert calls[-1] == (6, 6)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
