@@ -66,7 +66,8 @@ def scene_store(session: Session) -> Path:
     if configured is not None:
         return configured
     bind = session.get_bind()
-    database = bind.url.database if bind.dialect.name == "sqlite" else None
+    url = bind.engine.url if isinstance(bind, sa.Connection) else bind.url
+    database = url.database if bind.dialect.name == "sqlite" else None
     if database and database != ":memory:":
         return Path(database).resolve().parent / "scenes"
     return Path("scenes").resolve()
