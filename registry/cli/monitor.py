@@ -142,7 +142,6 @@ def disturbances_cmd(
 ) -> None:
     """两期影像间的扰动检测（局工作人员、管理员） / detect disturbances between two dates."""
     from gis_data.disturbance import DetectionParameters
-
     from registry.remote_sensing.runs import run_detection
 
     params = DetectionParameters(drop=drop, min_patch_m2=min_patch, min_stand_m2=min_stand)
