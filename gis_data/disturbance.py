@@ -48,7 +48,7 @@ from rasterio.windows import Window
 from scipy import ndimage
 
 from gis_data.errors import GisDataError, UsageError
-from gis_data.zonal import ZonalOptions, _open, _reproject_polygons, _valid_values, zonal_stats
+from gis_data.zonal import ZonalOptions, open_raster, reproject_polygons, valid_values, zonal_stats
 
 matplotlib.use("Agg")
 
@@ -288,9 +288,9 @@ def detect_disturbances(
         raise UsageError(
             "林分表缺少 stand_key 列。", "The stands table lacks the column stand_key."
         )
-    b_ds, b_opened = _open(before)
+    b_ds, b_opened = open_raster(before)
     try:
-        a_ds, a_opened = _open(after)
+        a_ds, a_opened = open_raster(after)
         try:
             return _detect(stands, b_ds, a_ds, p, progress)
         finally:
@@ -311,8 +311,8 @@ def _detect(
     _check_grid(b_ds, a_ds)
     t = b_ds.transform
     cell_area = abs(t.a * t.e)
-    x_before, v_before = _valid_values(b_ds, 1, None, None)
-    x_after, v_after = _valid_values(a_ds, 1, None, None)
+    x_before, v_before = valid_values(b_ds, 1, None, None)
+    x_after, v_after = valid_values(a_ds, 1, None, None)
     observed = v_before & v_after
     change = np.where(observed, x_after - x_before, np.nan)  # eq. D1
     changed = observed & (change <= -p.drop)  # eq. D2
@@ -320,7 +320,7 @@ def _detect(
     edge = _edges(kept)
     patches = _patch_frame(kept, counts, change, b_ds)
 
-    geoms = _reproject_polygons(stands, b_ds.crs, min(abs(t.a), abs(t.e)))
+    geoms = reproject_polygons(stands, b_ds.crs, min(abs(t.a), abs(t.e)))
     frame = gpd.GeoDataFrame({"stand_key": stands["stand_key"].to_numpy()}, geometry=geoms.values)
     frame = frame.set_crs(b_ds.crs, allow_override=True)
     area = shapely.area(geoms.values)
@@ -442,9 +442,9 @@ def evidence_png(
     the before index, the after index and the change Δ (eq. D1), each with a colour bar; the
     stand outlined in black and the kept patches (eq. D3) in red; axes in km of the raster CRS.
     """
-    b_ds, b_opened = _open(before)
+    b_ds, b_opened = open_raster(before)
     try:
-        a_ds, a_opened = _open(after)
+        a_ds, a_opened = open_raster(after)
         try:
             _check_grid(b_ds, a_ds)
             return _evidence(b_ds, a_ds, stand_geometry, stand_crs, detection, stand_key, title)
@@ -470,7 +470,7 @@ def _evidence(
     t = b_ds.transform
     cell = min(abs(t.a), abs(t.e))
     stand = gpd.GeoDataFrame(geometry=[stand_geometry], crs=stand_crs)
-    geom = _reproject_polygons(stand, b_ds.crs, cell).iloc[0]
+    geom = reproject_polygons(stand, b_ds.crs, cell).iloc[0]
     minx, miny, maxx, maxy = shapely.bounds(geom)
     inv = ~t
     cols, rows = zip(*(inv * (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
@@ -484,8 +484,8 @@ def _evidence(
             f"Stand {stand_key} lies outside the raster; no evidence picture can be drawn.",
         )
     window = Window(col0, row0, col1 - col0, row1 - row0)
-    xb, vb = _valid_values(b_ds, 1, window, None)
-    xa, va = _valid_values(a_ds, 1, window, None)
+    xb, vb = valid_values(b_ds, 1, window, None)
+    xa, va = valid_values(a_ds, 1, window, None)
     both = vb & va
     before_img = np.where(vb, xb, np.nan)
     after_img = np.where(va, xa, np.nan)

@@ -48,7 +48,15 @@ from rasterio.windows import Window
 
 from gis_data.errors import CrsError, GisDataError, UsageError
 
-__all__ = ["RasterReadError", "ZonalOptions", "coverage_fractions", "zonal_stats"]
+__all__ = [
+    "RasterReadError",
+    "ZonalOptions",
+    "coverage_fractions",
+    "open_raster",
+    "reproject_polygons",
+    "valid_values",
+    "zonal_stats",
+]
 
 # a raster up to this many cells is read into memory once; larger ones window by window
 MAX_CELLS_IN_MEMORY = 100_000_000
@@ -146,7 +154,7 @@ def _weighted_percentile(
     return float(values[order][min(k, len(values) - 1)])
 
 
-def _open(raster: DatasetReader | str | Path) -> tuple[DatasetReader, bool]:
+def open_raster(raster: DatasetReader | str | Path) -> tuple[DatasetReader, bool]:
     if isinstance(raster, DatasetReader):
         return raster, False
     try:
@@ -159,7 +167,7 @@ def _open(raster: DatasetReader | str | Path) -> tuple[DatasetReader, bool]:
         ) from exc
 
 
-def _reproject_polygons(polygons: gpd.GeoDataFrame, crs: Any, cell: float) -> gpd.GeoSeries:
+def reproject_polygons(polygons: gpd.GeoDataFrame, crs: Any, cell: float) -> gpd.GeoSeries:
     if polygons.crs is None:
         raise CrsError(
             "多边形没有坐标参考系（CRS），无法与栅格对齐；本程序不会猜测，请先设置 CRS。",
@@ -200,7 +208,7 @@ def zonal_stats(
     for p in opts.percentiles:
         if not 0.0 <= p <= 100.0:
             raise UsageError(f"百分位数 {p} 不在 0–100 之间。", f"Percentile {p} is outside 0–100.")
-    ds, opened = _open(raster)
+    ds, opened = open_raster(raster)
     try:
         return _zonal(polygons, ds, opts, cloud_mask, progress)
     finally:
@@ -239,9 +247,9 @@ def _zonal(
             f"The cloud mask's shape {cloud_mask.shape} differs from the raster {name}'s "
             f"{(ds.height, ds.width)}.",
         )
-    geoms = _reproject_polygons(polygons, ds.crs, min(abs(t.a), abs(t.e)))
+    geoms = reproject_polygons(polygons, ds.crs, min(abs(t.a), abs(t.e)))
     in_memory = ds.width * ds.height <= MAX_CELLS_IN_MEMORY
-    whole = _valid_values(ds, opts.band, None, cloud_mask) if in_memory else None
+    whole = valid_values(ds, opts.band, None, cloud_mask) if in_memory else None
 
     cell_area = abs(t.a * t.e)
     rows: list[dict[str, float]] = []
@@ -261,7 +269,7 @@ def _pname(p: float) -> str:
     return f"p{p:g}"
 
 
-def _valid_values(
+def valid_values(
     ds: DatasetReader, band: int, window: Window | None, cloud: NDArray[np.bool_] | None
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """The band's values (float64) and validity (not nodata, finite, not cloud) in a window."""
@@ -315,7 +323,7 @@ def _one(
         valid = whole[1][row0:row1, col0:col1]
     else:
         window = Window(col0, row0, col1 - col0, row1 - row0)
-        x, valid = _valid_values(ds, opts.band, window, cloud)
+        x, valid = valid_values(ds, opts.band, window, cloud)
     w = frac * valid
     keep = w > 0
     touched = float(np.count_nonzero(frac > 0))

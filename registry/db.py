@@ -273,6 +273,7 @@ _GUARDED_UPDATES = {
     "label_evaluation": (),
     "label_attachment": (),
     "document": (),  # append-only (migration 0019)
+    "buffer_debt": (),  # append-only (migration 0020)
     "rs_scene": (),  # append-only (migration 0021)
     "rs_run": (),
     "rs_flag": ("status", "reviewed_by", "reviewed_at", "review_reason"),  # reviewed once

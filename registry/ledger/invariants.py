@@ -13,7 +13,8 @@ __all__ = ["check_invariants"]
 def check_invariants(session: Session) -> list[str]:
     """Every violation of the ledger's invariants (empty when the ledger tells the truth): per
     project and vintage the live blocks hold what was issued, do not overlap, leave no gap and
-    lie within the serials allocated; no retired or cancelled block was ever moved."""
+    lie within the serials allocated; no retired or cancelled block was ever moved; no project
+    repaid the buffer pool more than it owed."""
     problems = []
     for project, vintage, issued, next_seq in session.execute(
         text("SELECT project_code, vintage, issued, next_seq FROM serial_counter")
@@ -43,4 +44,10 @@ def check_invariants(session: Session) -> list[str]:
     ).scalar()
     if bad:
         problems.append(f"{bad} retired or cancelled blocks were moved")
+    for project, owed in session.execute(
+        text(
+            "SELECT project_code, SUM(quantity) FROM buffer_debt GROUP BY project_code HAVING SUM(quantity) < 0"
+        )
+    ).all():
+        problems.append(f"{project}: repaid {-int(owed)} more to the buffer pool than it owed")
     return problems

@@ -46,6 +46,7 @@ from registry.ledger.results import (
     RetireResult,
     TransferResult,
 )
+from registry.ledger.reversals import outstanding_debt
 from registry.ledger.serials import format_block, parse_serial
 from registry.ledger.validation import (
     check_amount,
@@ -85,7 +86,9 @@ def issue(
     more (``requested_pct``), never less. The share used is the largest of these and the
     project's assessed non-permanence risk — never less than the validator assessed.
     Rounding: credits = floor(verified t CO2e); buffer = ceil(credits × share / 100) to the
-    buffer account (non-permanence pool), the rest to the developer's holding account.
+    buffer account (non-permanence pool), the rest to the developer's holding account. A project
+    that owes the pool for an earlier reversal (:mod:`registry.ledger.reversals`) sends
+    ``repaid`` = min(its debt, credits − buffer) more to the buffer; ``buffer`` includes them.
     """
     require_any_role(actor, (Role.ADMIN,), "签发碳汇积分 / issue credits")
     op = Operation(session, OperationKind.ISSUE, idempotency_key,
@@ -126,6 +129,9 @@ def issue(
     share = buffer_pct if assessed is None else max(buffer_pct, assessed)
     credits = int(to_credits(float(period[1])))  # the one place science becomes credits
     buffer = math.ceil(credits * share / 100 - 1e-9)
+    # a debt to the pool from an earlier reversal (ledger/reversals.py RULE) is repaid first
+    repaid = min(outstanding_debt(session, project_code), credits - buffer)
+    buffer += repaid
     end = period[2] if isinstance(period[2], date) else date.fromisoformat(str(period[2]))
     vintage = end.year
     # the counter row is the lock that serialises issuance of one project and vintage
@@ -167,9 +173,12 @@ def issue(
         "INSERT INTO issuance (op_id, project_code, monitoring_period_id, vintage, quantity, buffer_quantity) VALUES (:o, :p, :m, :v, :q, :b)",
         {"o": op.id, "p": project_code, "m": period[0], "v": vintage, "q": credits, "b": buffer},
     )  # fmt: skip
+    if repaid:
+        db.rows("INSERT INTO buffer_debt (op_id, project_code, kind, quantity) VALUES (:o, :p, 'repayment', :q)",
+                {"o": op.id, "p": project_code, "q": -repaid})  # fmt: skip
     result = IssueResult(project=project_code, vintage=vintage, quantity=credits, buffer=buffer,
                          buffer_pct=share, registry_minimum_pct=minimum_pct, assessed_risk_pct=assessed,
-                         placed=tuple(placed), rounding=ROUNDING_RULE)  # fmt: skip
+                         placed=tuple(placed), rounding=ROUNDING_RULE, repaid=repaid)  # fmt: skip
     op.finish(result)
     return result
 

@@ -68,6 +68,7 @@ class _Model:
     issued: dict[tuple[str, int], int] = field(default_factory=dict)
     retirements: dict[str, tuple[int, str, str, str, int, str]] = field(default_factory=dict)
     pledges: dict[int, list[Any]] = field(default_factory=dict)
+    debts: dict[int, tuple[str, str, int]] = field(default_factory=dict)  # buffer_debt by op
     segments: dict[tuple[str, int], list[Segment]] = field(default_factory=dict)
     problems: list[Difference] = field(default_factory=list)
 
@@ -186,6 +187,8 @@ def _apply(model: _Model, seq: int, action: str, entity: str, payload: dict[str,
         )
         for placed in result["placed"]:
             model.place(project, vintage, placed["serials"], placed["account"])
+        if int(result.get("repaid", 0)):
+            model.debts[op_id] = (project, "repayment", -int(result["repaid"]))
     elif kind == "transfer":
         model.move(
             seq, result["serials"], (result["from"], "active", None), (result["to"], "active", None)
@@ -209,6 +212,8 @@ def _apply(model: _Model, seq: int, action: str, entity: str, payload: dict[str,
             (result["account"], "active", None),
             ("CANCELLATION", "cancelled", None),
         )
+        if int(result.get("debt", 0)):  # a reversal covered from the pool (ledger/reversals.py)
+            model.debts[op_id] = (result["project"], "reversal", int(result["debt"]))
     elif kind == "pledge":
         pid = int(result["pledge"])
         model.move(
@@ -322,6 +327,10 @@ def replay(session: Session) -> ReplayReport:
                           "FROM pledge p JOIN ledger_account h ON h.id = p.holder_account_id "
                           "JOIN ledger_account k ON k.id = p.bank_account_id")},
                       ("质押", "pledge"))  # fmt: skip
+    diffs += _compare("buffer_debt", model.debts,
+                      {int(o): (p, k, int(q)) for o, p, k, q in _rows(session,
+                          "SELECT op_id, project_code, kind, quantity FROM buffer_debt")},
+                      ("缓冲池欠量", "buffer debt"))  # fmt: skip
     stored: dict[tuple[str, int], list[Segment]] = {}
     for p, v, first, last, code, state, pledge, labels in _rows(session,
         "SELECT b.project_code, b.vintage, b.first_seq, b.last_seq, a.code, b.state, b.pledge_id, b.labels "

@@ -48,7 +48,8 @@ class Placement(Result):
 
 @dataclass(frozen=True)
 class IssueResult(Result):
-    """An issuance: credits = floor(verified t CO2e), ``buffer`` of them to the pool."""
+    """An issuance: credits = floor(verified t CO2e), ``buffer`` of them to the pool (``repaid``
+    of those repay the project's debt to the pool after a reversal)."""
 
     project: str
     vintage: int
@@ -59,6 +60,7 @@ class IssueResult(Result):
     assessed_risk_pct: float | None
     placed: tuple[Placement, ...] = field(metadata={"of": Placement})
     rounding: str
+    repaid: int = 0  # of ``buffer``: repaying the project's debt to the pool (ledger/reversals.py)
     replayed: bool = transient()
 
 

@@ -104,6 +104,18 @@ pledge = sa.Table(
     sa.Column("status", sa.String, nullable=False),
     sa.Column("closed_op_id", sa.Integer, sa.ForeignKey("ledger_operation.id")),
 )  # fmt: skip
+buffer_debt = sa.Table(  # migration 0020: a project's debt to the pooled buffer (ledger/reversals.py)
+    "buffer_debt", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("op_id", sa.Integer, sa.ForeignKey("ledger_operation.id"), nullable=False),
+    sa.Column("project_code", sa.String, nullable=False),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+    sa.CheckConstraint("kind IN ('reversal', 'repayment')", name="ck_buffer_debt_kind"),
+    sa.CheckConstraint("(kind = 'reversal' AND quantity > 0) OR (kind = 'repayment' AND quantity < 0)",
+                       name="ck_buffer_debt_sign"),
+    sa.Index("ix_buffer_debt_project", "project_code"),
+)  # fmt: skip
 organisation = sa.Table(
     "organisation", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -131,4 +143,4 @@ audit_checkpoint = sa.Table(
 )  # fmt: skip
 
 LEDGER_TABLES = (ledger_account, ledger_operation, serial_counter, credit_block, issuance,
-                 retirement, pledge, organisation, audit_head, audit_checkpoint)  # fmt: skip
+                 retirement, pledge, buffer_debt, organisation, audit_head, audit_checkpoint)  # fmt: skip
