@@ -274,6 +274,10 @@ _GUARDED_UPDATES = {
     "label_attachment": (),
     "document": (),  # append-only (migration 0019)
     "buffer_debt": (),  # append-only (migration 0020)
+    "rs_scene": (),  # append-only (migration 0021)
+    "rs_run": (),
+    "rs_flag": ("status", "reviewed_by", "reviewed_at", "review_reason"),  # reviewed once
+    "rs_reversal": (),
 }
 # the working rows the application may delete: a draft roster's lines when it is prepared
 # again (migration 0017's guard refuses it once approved), a user's link to an owner it moves

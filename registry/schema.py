@@ -31,6 +31,7 @@ def target_metadata() -> MetaData:
     import registry.labels.tables
     import registry.ledger.tables
     import registry.models
+    import registry.remote_sensing.tables
     import registry.user_tables
     import registry.web_tables
 

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     """Where the open-data files are written (``tanhui opendata dump``) and served from
     (``/data``); the server rewrites them when the data change."""
 
+    scene_store: Path | None = None
+    """Where registered remote-sensing scenes (``tanhui monitor scenes add``) are kept, each file
+    named by its SHA-256; None (the default): a folder ``scenes`` next to the SQLite database
+    (the working directory's ``scenes`` for PostgreSQL)."""
+
     public_url: str | None = None
     """The registry's public address (``https://tanhui.example.cn``) for links that leave the
     page — the certificates' QR codes and PDFs; None: the address the request came in by."""

@@ -21,6 +21,7 @@ from registry.cli import (
     inventory,
     labels,
     model,
+    monitor,
     opendata,
     project,
     tiles,
@@ -51,6 +52,7 @@ app.add_typer(tiles.tiles_app, name="tiles")
 compensation_payments.register(compensation.compensation_app)
 app.add_typer(compensation.compensation_app, name="compensation")
 app.add_typer(labels.labels_app, name="labels")
+app.add_typer(monitor.monitor_app, name="monitor")
 app.add_typer(docs.docs_app, name="docs")
 
 

@@ -11,7 +11,8 @@ sums counted as zero:
 
     removals(stand) = verified_tco2e × modelled(stand) / Σ modelled(stands of the project)
 
-(stated in every roster's ``method``).
+(stated in every roster's ``method``; the modelled removals are
+``registry.projects.removals.modelled_removals``, shared with the reversals).
 
 Owners and stands are those current when the roster is prepared (the stands' current rows and
 their current owners, the project's active membership), not those of the monitoring period: a
@@ -39,7 +40,6 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -66,6 +66,7 @@ from registry.errors import (
 )
 from registry.models import MonitoringPeriod, Owner, Project, ProjectStand, Stand
 from registry.projects.core import find_project
+from registry.projects.removals import modelled_removals
 from registry.vocabulary import PeriodStatus, Role
 
 __all__ = [
@@ -163,21 +164,6 @@ def verified_period(session: Session, project: Project, period_no: int) -> Monit
     return found
 
 
-def _modelled_removals(
-    session: Session, project: Project, period: MonitoringPeriod
-) -> dict[str, Fraction]:
-    """Each stand's modelled net removals over the period's calendar years (t CO2e, ≥ 0)."""
-    from registry.projects.lifecycle import ex_ante
-
-    result, _ = ex_ante(session, project)
-    years = np.asarray(result.years)
-    inside = (years >= period.start_date.year) & (years <= period.end_date.year)
-    sums = np.asarray(result.net_removals)[:, inside].sum(axis=1)
-    return {
-        str(s): Fraction(max(float(v), 0.0)) for s, v in zip(result.stand_ids, sums, strict=True)
-    }
-
-
 def owner_figures(
     session: Session, project: Project, period: MonitoringPeriod, owner_shares: dict[str, Decimal],
     need_removals: bool = True,
@@ -194,7 +180,7 @@ def owner_figures(
         .where(col(Stand.is_current))
         .order_by(col(Stand.stand_key))
     ).all()  # fmt: skip
-    modelled = _modelled_removals(session, project, period) if need_removals else {}
+    modelled = modelled_removals(session, project, period) if need_removals else {}
     total_modelled = sum(modelled.values(), Fraction(0))
     verified = Fraction(repr(float(period.verified_tco2e or 0.0)))
     if need_removals and total_modelled == 0:

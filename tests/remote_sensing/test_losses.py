@@ -1,0 +1,56 @@
+"""Equations R1–R6 of a confirmed loss, against values computed by hand here."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from registry.errors import Invalid
+from registry.remote_sensing.losses import (
+    PeriodShare,
+    combined_uncertainty,
+    credited_removals,
+    credits_to_cancel,
+    estimate_loss,
+)
+
+# two verified periods: 300 t × 40 / 200 = 60 t and 180 t × 50 / 150 = 60 t → C = 120 t
+PERIODS = (PeriodShare(1, 300.0, 40.0, 200.0), PeriodShare(2, 180.0, 50.0, 150.0))
+
+
+def test_the_issue_example_by_hand() -> None:
+    est = estimate_loss(0.25, 400.0, PERIODS, u_area=0.10, u_change=0.20, stock_year=2026)
+    assert est.credited == pytest.approx(60.0 + 60.0)  # R3
+    assert est.l_phys == pytest.approx(0.25 * 400.0)  # R2: 100 t
+    assert est.loss == pytest.approx(0.25 * 120.0)  # R4: 30 t
+    assert est.u == pytest.approx(math.sqrt(0.10**2 + 0.20**2))  # R5: √0.05 = 0.22360679…
+    assert est.u == pytest.approx(0.2236068, abs=1e-7)
+    # R6: 30 × 1.2236068 = 36.708… → 37 credits
+    assert est.quantity == 37
+    numbers = est.equations()
+    assert numbers["R6"] == {"Q": 37}
+    assert numbers["L ±"] == pytest.approx(30.0 * 0.2236068, abs=1e-6)  # ± 6.708 t
+    assert est.notes == ()
+
+
+def test_a_missing_change_uncertainty_is_zero_with_a_note() -> None:
+    est = estimate_loss(0.5, 80.0, (PeriodShare(1, 100.0, 10.0, 50.0),), 0.0, None)
+    # C = 100 × 10 / 50 = 20; L = 0.5 × 20 = 10; U = 0 → Q = 10 exactly (not 11)
+    assert est.loss == pytest.approx(10.0)
+    assert est.u_change == 0.0 and est.quantity == 10
+    assert "change uncertainty" in est.notes[0]
+
+
+def test_rounding_is_up_but_not_for_float_noise() -> None:
+    assert credits_to_cancel(0.1 * 3 * 100, 0.0) == 30  # 30.000000000000004 → 30
+    assert credits_to_cancel(30.01, 0.0) == 31
+    assert credits_to_cancel(0.0, 0.5) == 0
+
+
+def test_a_period_of_no_modelled_removals_credits_nothing_and_bad_inputs_are_refused() -> None:
+    assert credited_removals([PeriodShare(1, 500.0, 0.0, 0.0)]) == 0.0
+    with pytest.raises(Invalid):
+        estimate_loss(1.5, 400.0, PERIODS, 0.1, 0.2)
+    with pytest.raises(Invalid):
+        combined_uncertainty(-0.1, 0.2)

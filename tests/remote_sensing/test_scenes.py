@@ -1,0 +1,73 @@
+"""Scenes registered into the store by SHA-256, on both engines: the same file again is a
+no-op, another file under the same name is refused, a changed file in the store is refused, a
+file that is no raster is refused with nothing written, and the tables refuse edits."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+from sqlalchemy import Engine, text
+
+from registry.audit import verify_chain
+from registry.db import session_scope
+from registry.errors import Conflict, Failure, Invalid, PermissionDenied
+from registry.remote_sensing.scenes import find_scene, register_scene, scene_file
+from tests.registry.project_fixtures import STAFF, VERIFIER
+
+
+def _tif(path: Path, value: float) -> Path:
+    data = np.full((3, 4), value, dtype="float32")
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=3, count=1, dtype="float32",
+                       crs="EPSG:4525", transform=from_origin(37_500_000, 2_800_000, 10, 10),
+                       nodata=-9999.0) as ds:  # fmt: skip
+        ds.write(data, 1)
+    return path
+
+
+def _count(engine: Engine, table: str) -> int:
+    with engine.connect() as c:
+        return int(c.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def test_a_scene_is_stored_by_its_hash_and_checked(engine: Engine, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    tif = _tif(tmp_path / "a.tif", 0.7)
+    digest = hashlib.sha256(tif.read_bytes()).hexdigest()
+    with session_scope(engine) as s:
+        scene = register_scene(s, STAFF, tif, date(2025, 8, 1), "2025", store=store)
+    assert scene.sha256 == digest and not scene.replayed
+    assert (scene.width, scene.height, scene.nodata) == (4, 3, -9999.0)
+    assert scene.transform == (10.0, 0.0, 37_500_000.0, 0.0, -10.0, 2_800_000.0)
+    assert (store / f"{digest}.tif").read_bytes() == tif.read_bytes()
+    with session_scope(engine) as s:  # the same name, bytes and date: the first registration
+        again = register_scene(s, STAFF, tif, date(2025, 8, 1), "2025", store=store)
+    assert again.replayed and again.id == scene.id
+    assert _count(engine, "rs_scene") == 1
+    other = _tif(tmp_path / "b.tif", 0.5)
+    with pytest.raises(Conflict), session_scope(engine) as s:
+        register_scene(s, STAFF, other, date(2025, 8, 1), "2025", store=store)
+    with pytest.raises(PermissionDenied), session_scope(engine) as s:
+        register_scene(s, VERIFIER, other, date(2026, 8, 1), "2026", store=store)
+    bad = tmp_path / "not.tif"
+    bad.write_text("not a raster")
+    with pytest.raises(Invalid) as refused, session_scope(engine) as s:
+        register_scene(s, STAFF, bad, date(2026, 8, 1), "2026", store=store)
+    assert "不是可读的栅格" in refused.value.message_zh and "not a readable raster" in str(
+        refused.value
+    )
+    assert _count(engine, "rs_scene") == 1
+    with session_scope(engine) as s:
+        assert scene_file(s, find_scene(s, "2025"), store) == store / f"{digest}.tif"
+        assert verify_chain(s).ok
+    (store / f"{digest}.tif").write_bytes(other.read_bytes())  # tampered in the store
+    with pytest.raises(Failure) as tampered, session_scope(engine) as s:
+        scene_file(s, find_scene(s, "2025"), store)
+    assert "SHA-256" in tampered.value.message_zh
+    with pytest.raises(Exception, match="append-only"), engine.begin() as c:
+        c.execute(text("UPDATE rs_scene SET name = 'x'"))
