@@ -19,9 +19,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from gis_data.disturbance import DetectionParameters, detect_disturbances, evidence_png
 from sqlalchemy.orm import Session
 
+from gis_data.disturbance import DetectionParameters, detect_disturbances, evidence_png
 from gis_data.errors import GisDataError
 from registry.actors import Actor, require_any_role
 from registry.audit import append_event
