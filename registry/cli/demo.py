@@ -165,6 +165,7 @@ def ledger_steps(engine: Engine, settings: Settings, console: Console,
         "[green]账本不变量成立 ledger invariants hold[/]" if not problems else f"[red]{problems}[/]"
     )
     eco_steps(engine, console, people, workdir / "eco")
+    monitoring_steps(engine, console, people, workdir / "monitoring")
     evidence_steps(engine, settings, console, registrar)
     console.print(
         f"试试 / try: tanhui credits show --account BUYER-HNPOWER ; tanhui credits certificate --id {r.certificate}"
@@ -229,6 +230,38 @@ def eco_steps(engine: Engine, console: Console, people: dict[str, Actor], folder
     console.print(
         f"补偿名册 roster {paid.roster_id} ({paid.status}): {paid.amount:,} 元 to {paid.owners} owners "
         f"by rule v{paid.rule_version}; exports: " + ", ".join(p.name for p in paid.files)
+    )
+
+
+def monitoring_steps(
+    engine: Engine, console: Console, people: dict[str, Actor], folder: Path
+) -> None:
+    """Issue #19 on the forest-management project: two synthetic summer NDVI images, a burnt
+    patch found, confirmed by the verifier, its credited loss cancelled from the buffer pool."""
+    from registry.remote_sensing.demo import demo_monitoring
+
+    code = "SP-FM-2026-01"
+    console.print(
+        Rule(
+            f"8b. 遥感监测：扰动 → 核查 → 缓冲池注销 / remote sensing: a disturbance to a cancelled buffer block ({code})"
+        )
+    )
+    t0 = time.perf_counter()
+    with console.status("合成影像与变化检测 synthetic images and change detection"):
+        got = demo_monitoring(engine, people["li-gong"], people["wang-gong"], code, folder)
+    run, rev = got.run, got.reversal
+    console.print(f"影像 images {got.before.name} → {got.after.name} (合成 SYNTHETIC): {run.stands_checked:,} 个小班 stands checked, "
+                  f"{run.flagged} flagged, {run.unobserved:,} unobserved (clouds, outside the images) — {time.perf_counter() - t0:.1f} s")  # fmt: skip
+    console.print(f"  [yellow]UNVERIFIED[/] {run.note}")
+    console.print(f"标记 flag {got.flag_id}: 小班 stand {got.stand_key}, burnt patch placed {got.fire_ha:.2f} ha → "
+                  f"disturbed share f = {rev.f:.3f}; evidence {got.evidence}")  # fmt: skip
+    console.print(f"核证机构确认（林火）verifier confirms (fire): stock lost L_phys = {rev.l_phys:,.1f} t, "
+                  f"credited loss L = f × C = {rev.f:.3f} × {rev.credited_c:,.1f} = {rev.loss:,.1f} t ± {rev.u:.1%} "
+                  f"→ Q = ⌈L × (1 + U)⌉ = {rev.quantity:,} t")  # fmt: skip
+    console.print(f"缓冲池注销 buffer cancelled: {rev.own:,} t of the project's own buffer + {rev.pool:,} t of the pool; "
+                  f"owed to the pool {rev.debt:,} t, shortfall {rev.shortfall:,} t (ledger op {rev.op_id})")  # fmt: skip
+    console.print(
+        f"试试 / try: tanhui monitor reversals --project {code} ; tanhui monitor flags --project {code}"
     )
 
 
@@ -431,7 +464,7 @@ def _second_inventory(
     from registry.queries import lineage_lines, stand_history
 
     console.print(
-        Rule("8b. 2031 年新一期调查：林地一张图 FileGDB（代码值），有拆分、合并、消失的小班 / the "
+        Rule("8c. 2031 年新一期调查：林地一张图 FileGDB（代码值），有拆分、合并、消失的小班 / the "
              "2031 inventory: coded 一张图 FileGDB with splits, merges and removals")
     )  # fmt: skip
     later, done = second_inventory(generate_sample_inventory(n_stands))

@@ -248,3 +248,5 @@ def reversals_cmd(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
              "op": r.op_id or "—"} for r in found]  # fmt: skip
     print_table("逆转 reversals (t CO2e; Q credits)", rows,
                 ("flag", "project", "stand", "cause", "date", "L", "Q", "own", "pool", "debt", "op"))  # fmt: skip
+    for note in dict.fromkeys(n for r in found for n in r.notes):
+        err_console.print(f"[yellow]未经核实 UNVERIFIED:[/] {escape(note)}")

@@ -59,6 +59,12 @@ RULE_SOURCES = (
     "analogy with the above, until the bureau or the CCER administrator sets one — unverified.",
 )
 
+RULE_NOTE = (
+    "逆转抵偿规则为登记簿自定（参照 Verra VCS 与 NCS 的缓冲池规则；国内 CCER 无缓冲池规定），未经核实。 / "
+    "The reversal rule is the registry's own (after Verra VCS and NCS buffer-pool rules; China's "
+    "CCER sets none): UNVERIFIED."
+)
+
 
 @dataclass(frozen=True)
 class ReversalCover(Result):

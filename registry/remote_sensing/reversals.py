@@ -35,7 +35,7 @@ from registry.db import DriverSQL
 from registry.errors import Conflict, Invalid
 from registry.remote_sensing.losses import stand_loss
 from registry.remote_sensing.runs import find_flag
-from registry.remote_sensing.tables import rs_flag, rs_reversal
+from registry.remote_sensing.tables import rs_flag, rs_reversal, rs_run
 from registry.remote_sensing.views import FlagView, ReversalView, ReviewResult
 from registry.request_keys import KeyedRequest
 from registry.vocabulary import Role
@@ -58,6 +58,15 @@ def _iso(value: Any) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
+def _notes(parameters_json: str | None) -> tuple[str, ...]:
+    """What a reversal's figures rest on that is unverified: the ledger's rule, and the
+    detection thresholds of the run that found it (its stored note)."""
+    from registry.ledger.reversals import RULE_NOTE
+
+    note = json.loads(parameters_json).get("note") if parameters_json else None
+    return (RULE_NOTE, *([str(note)] if note else []))
+
+
 def _reversal_view(row: Any) -> ReversalView:
     return ReversalView(
         int(row.id), int(row.flag_id), str(row.project_code), str(row.stand_key), str(row.cause),
@@ -66,20 +75,29 @@ def _reversal_view(row: Any) -> ReversalView:
         float(row.u_area), float(row.u_change), float(row.u), int(row.quantity),
         None if row.op_id is None else int(row.op_id), int(row.own), int(row.pool),
         int(row.shortfall), int(row.debt), str(row.evidence_sha256),
-        json.loads(row.equations_json), _iso(row.created_at),
+        json.loads(row.equations_json), _iso(row.created_at), _notes(row.parameters_json),
     )  # fmt: skip
+
+
+def _with_run() -> sa.Select[Any]:
+    """A reversal's row and the parameters of the run that found it (for its notes)."""
+    return (
+        sa.select(rs_reversal, rs_run.c.parameters_json)
+        .join(rs_flag, rs_flag.c.id == rs_reversal.c.flag_id)
+        .join(rs_run, rs_run.c.id == rs_flag.c.run_id)
+    )
 
 
 def reversals_of(session: Session, project: str | None = None) -> list[ReversalView]:
     """The confirmed reversals (of one project), oldest first."""
-    stmt = sa.select(rs_reversal).order_by(rs_reversal.c.id)
+    stmt = _with_run().order_by(rs_reversal.c.id)
     if project is not None:
         stmt = stmt.where(rs_reversal.c.project_code == project)
     return [_reversal_view(r) for r in session.execute(stmt)]
 
 
 def _reversal_of_flag(session: Session, flag_id: int) -> ReversalView | None:
-    row = session.execute(sa.select(rs_reversal).where(rs_reversal.c.flag_id == flag_id)).first()
+    row = session.execute(_with_run().where(rs_reversal.c.flag_id == flag_id)).first()
     return None if row is None else _reversal_view(row)
 
 

@@ -73,6 +73,7 @@ class ReversalView(Result):
     evidence_sha256: str
     equations: dict[str, Any]
     created_at: str
+    notes: tuple[str, ...] = ()  # the unverified rules and thresholds behind these figures
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,13 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert len(re.findall(r"within the ex-ante band", out)) == 3
     assert "issued SP-FM-2026-01" in out and "certificate RC-" in out
     assert "ledger invariants hold" in out
+    # a burnt patch in SP-FM-2026-01 found, confirmed, its credited loss cancelled from the buffer
+    cancelled = re.search(
+        r"buffer cancelled: ([\d,]+) t of the project's own buffer \+ ([\d,]+) t", out
+    )
+    assert "verifier confirms (fire)" in out and cancelled is not None, out[-4000:]
+    assert int(cancelled[1].replace(",", "")) + int(cancelled[2].replace(",", "")) > 0
+    assert next((work / "monitoring").glob("evidence_flag_*.png")).stat().st_size > 10_000
     assert "the tables equal the replay of" in out and "verified" in out.split("checkpoint:")[1]
     # the county map's tiles (registry.tiles), stamped with the audit head
     assert "tiles built" in out and (work / "tiles" / "registry.pmtiles").stat().st_size > 10_000
