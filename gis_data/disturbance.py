@@ -473,7 +473,7 @@ def _evidence(
     geom = reproject_polygons(stand, b_ds.crs, cell).iloc[0]
     minx, miny, maxx, maxy = shapely.bounds(geom)
     inv = ~t
-    cols, rows = zip(*(inv * (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
+    cols, rows = zip(*(inv @ (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
     col0 = max(int(np.floor(min(cols))) - MARGIN_CELLS, 0)
     row0 = max(int(np.floor(min(rows))) - MARGIN_CELLS, 0)
     col1 = min(int(np.ceil(max(cols))) + MARGIN_CELLS, b_ds.width)
@@ -490,8 +490,8 @@ def _evidence(
     before_img = np.where(vb, xb, np.nan)
     after_img = np.where(va, xa, np.nan)
     change_img = np.where(both, xa - xb, np.nan)
-    left, top = t * (col0, row0)
-    right, bottom = t * (col1, row1)
+    left, top = t @ (col0, row0)
+    right, bottom = t @ (col1, row1)
     extent = (left / 1000, right / 1000, bottom / 1000, top / 1000)
     box = shapely.box(min(left, right), min(top, bottom), max(left, right), max(top, bottom))
     patches = detection.patches
