@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -102,7 +103,7 @@ def run_detection(
                            detection, str(key), title=f"{key} {first.acquired_on} → {second.acquired_on}")  # fmt: skip
         code = by_key.loc[key, "project_code"]
         session.execute(sa.insert(rs_flag).values(
-            run_id=run_id, stand_key=str(key), project_code=None if code is None else str(code),
+            run_id=run_id, stand_key=str(key), project_code=None if pd.isna(code) else str(code),
             stats_json=json.dumps(stats, sort_keys=True), evidence_png=png,
             evidence_sha256=hashlib.sha256(png).hexdigest(), status="open",
         ))  # fmt: skip

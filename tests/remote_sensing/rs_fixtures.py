@@ -47,14 +47,18 @@ def _stands(engine: Engine) -> gpd.GeoDataFrame:
     return frame.to_crs(4525)
 
 
-def disturbed_pair(engine: Engine, folder: Path) -> Pair:
+def disturbed_pair(engine: Engine, folder: Path, project: str | None = "L1") -> Pair:
+    """The patch in the smallest stand of ``project`` (None: of the stands outside every
+    project, among those large enough for it)."""
     stands = _stands(engine)
-    ours = stands[stands["project"] == "L1"].sort_values(["area_ha", "stand_key"])
+    ours = stands[stands["project"] == project] if project else stands[stands["project"].isna()]
+    ours = ours[ours["area_ha"] >= 5.0] if project is None else ours
+    ours = ours.sort_values(["area_ha", "stand_key"])
     target = ours.iloc[0]
     minx, miny, maxx, maxy = target.geometry.bounds
     west = shapely.box(minx - 1.0, miny - 1.0, (minx + maxx) / 2, maxy + 1.0)
     patch = target.geometry.buffer(-INSET_M).intersection(west)
-    assert patch.area > 10_000, "the smallest stand of L1 is too small for the test patch"
+    assert patch.area > 10_000, f"the smallest stand of {project} is too small for the test patch"
     near = stands[stands.intersects(target.geometry.envelope.buffer(150.0))]
     spec = SceneSpec(near.reset_index(drop=True), seed=19)
     patches = gpd.GeoDataFrame({"patch_id": [1], "drop": [DROP], "date": [AFTER]},

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from registry.actors import Actor
 from registry.audit import verify_chain
 from registry.db import session_scope
-from registry.errors import Conflict, PermissionDenied
+from registry.errors import Conflict, Invalid, PermissionDenied
 from registry.ledger import check_invariants
 from registry.remote_sensing.reversals import review_flag
 from registry.remote_sensing.runs import flag_evidence, list_flags, run_detection
@@ -45,8 +45,8 @@ def _ledger(engine: Engine) -> dict[str, object]:
         }  # fmt: skip
 
 
-def _run(engine: Engine, tmp_path: Path) -> tuple[Pair, int]:
-    pair = disturbed_pair(engine, tmp_path / "rasters")
+def _run(engine: Engine, tmp_path: Path, project: str | None = "L1") -> tuple[Pair, int]:
+    pair = disturbed_pair(engine, tmp_path / "rasters", project)
     store = tmp_path / "store"
     with session_scope(engine) as s:
         register_scene(s, STAFF, pair.before, BEFORE, "before", store=store)
@@ -97,3 +97,18 @@ def test_a_placed_patch_is_flagged_and_a_dismissal_changes_only_the_flag(
         assert name not in shown
     with pytest.raises(Exception, match=r"reviewed, once"), issued.begin() as c:
         c.execute(text(f"UPDATE rs_flag SET status = 'open' WHERE id = {flag_id}"))
+
+
+def test_a_flag_outside_every_project_cannot_become_a_reversal(
+    issued: Engine, tmp_path: Path
+) -> None:
+    pair, flag_id = _run(issued, tmp_path, project=None)
+    with session_scope(issued) as s:
+        flag = next(f for f in list_flags(s, STAFF) if f.id == flag_id)
+    assert flag.project is None and flag.stand_key == pair.stand_key
+    before = _ledger(issued)
+    with pytest.raises(Invalid, match="outside every project"), session_scope(issued) as s:
+        review_flag(s, VERIFIER, "r-out", flag_id, "confirm", "火灾 / fire", cause="fire")
+    with session_scope(issued) as s:  # nothing credited there: it may only be dismissed
+        done = review_flag(s, VERIFIER, "r-out-2", flag_id, "dismiss", "非项目林地 / no credits")
+    assert done.status == "dismissed" and _ledger(issued) == before
