@@ -1,7 +1,7 @@
 """A before/after pair of synthetic NDVI rasters over a corner of the issued project L1
-(``tests.documents.doc_fixtures.issued_project``): one round disturbance patch (radius 40 m,
-index drop 0.35, well above the −0.06 threshold) placed inside the largest stand of L1, clear
-skies on both dates."""
+(``tests.documents.doc_fixtures.issued_project``): one disturbance patch (index drop 0.35, well
+above the −0.06 threshold) covering the western half of the smallest stand of L1 (20 m inside its
+edge), so that a sizeable share of it is lost; clear skies on both dates."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from gis_data.synthetic_raster import SceneSpec, write_pair
 __all__ = ["AFTER", "BEFORE", "Pair", "disturbed_pair"]
 
 BEFORE, AFTER = date(2026, 7, 1), date(2027, 7, 1)
-RADIUS_M = 40.0
+INSET_M = 20.0
 DROP = 0.35
 
 
@@ -49,11 +49,12 @@ def _stands(engine: Engine) -> gpd.GeoDataFrame:
 
 def disturbed_pair(engine: Engine, folder: Path) -> Pair:
     stands = _stands(engine)
-    ours = stands[stands["project"] == "L1"].sort_values("area_ha", ascending=False)
+    ours = stands[stands["project"] == "L1"].sort_values(["area_ha", "stand_key"])
     target = ours.iloc[0]
-    core = target.geometry.buffer(-RADIUS_M - 20.0)
-    assert not core.is_empty, "the largest L1 stand cannot hold the patch"
-    patch = core.representative_point().buffer(RADIUS_M, 32)
+    minx, miny, maxx, maxy = target.geometry.bounds
+    west = shapely.box(minx - 1.0, miny - 1.0, (minx + maxx) / 2, maxy + 1.0)
+    patch = target.geometry.buffer(-INSET_M).intersection(west)
+    assert patch.area > 10_000, "the smallest stand of L1 is too small for the test patch"
     near = stands[stands.intersects(target.geometry.envelope.buffer(150.0))]
     spec = SceneSpec(near.reset_index(drop=True), seed=19)
     patches = gpd.GeoDataFrame({"patch_id": [1], "drop": [DROP], "date": [AFTER]},

@@ -26,7 +26,7 @@ from tests.documents.doc_fixtures import issued_project
 from tests.registry.compensation_fixtures import project_owners
 from tests.registry.ledger_fixtures import BUYER_USER
 from tests.registry.project_fixtures import STAFF, VERIFIER
-from tests.remote_sensing.rs_fixtures import AFTER, BEFORE, disturbed_pair
+from tests.remote_sensing.rs_fixtures import AFTER, BEFORE, Pair, disturbed_pair
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -45,7 +45,7 @@ def _ledger(engine: Engine) -> dict[str, object]:
         }  # fmt: skip
 
 
-def _run(engine: Engine, tmp_path: Path) -> tuple[str, int]:
+def _run(engine: Engine, tmp_path: Path) -> tuple[Pair, int]:
     pair = disturbed_pair(engine, tmp_path / "rasters")
     store = tmp_path / "store"
     with session_scope(engine) as s:
@@ -54,20 +54,20 @@ def _run(engine: Engine, tmp_path: Path) -> tuple[str, int]:
         run = run_detection(s, STAFF, "before", "after", store=store)
     flagged = [f for f in run.flags if f.stand_key == pair.stand_key]
     assert len(flagged) == 1, [(f.stand_key, f.stats) for f in run.flags]
-    return pair.stand_key, flagged[0].id
+    return pair, flagged[0].id
 
 
 def test_a_placed_patch_is_flagged_and_a_dismissal_changes_only_the_flag(
     issued: Engine, tmp_path: Path
 ) -> None:
-    _, flag_id = _run(issued, tmp_path)
+    pair, flag_id = _run(issued, tmp_path)
     with session_scope(issued) as s:
         flag = next(f for f in list_flags(s, VERIFIER, project="L1") if f.id == flag_id)
         png = flag_evidence(s, STAFF, flag_id)
     assert flag.project == "L1" and flag.status == "open"
-    # the patch: a circle of radius 40 m = π × 40² = 5 026.5 m² ≈ 0.503 ha, cells whose centre
-    # is inside it (10 m cells); the detection counts kept-patch pixels exactly weighted
-    assert flag.stats["disturbed_ha"] == pytest.approx(3.14159 * 40**2 / 10_000, rel=0.1)
+    # the patch's area (m² → ha); the generator lowers cells whose centre is inside it (10 m
+    # cells), the detection weighs the kept-patch cells by their exact coverage: within 5 %
+    assert flag.stats["disturbed_ha"] == pytest.approx(pair.patch.area / 10_000, rel=0.05)
     assert flag.stats["disturbed_mean_change"] < -0.3  # the drop 0.35, less the noise
     assert png.startswith(PNG) and hashlib.sha256(png).hexdigest() == flag.evidence_sha256
     before = _ledger(issued)
