@@ -27,6 +27,7 @@ from api.routes import (
     docs,
     inventory,
     labels,
+    monitoring,
     organisations,
     projects,
     purchases,
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compensation,
         compensation_payments,
         labels,
+        monitoring,
         docs,
     )
     for module in routers:

@@ -15,10 +15,18 @@ from pathlib import Path, PurePosixPath
 
 from registry.errors import Invalid
 
-__all__ = ["TABLE_TYPES", "UPLOAD_TYPES", "UploadLimits", "UploadRefused", "receive_upload"]
+__all__ = [
+    "RASTER_TYPES",
+    "TABLE_TYPES",
+    "UPLOAD_TYPES",
+    "UploadLimits",
+    "UploadRefused",
+    "receive_upload",
+]
 
 UPLOAD_TYPES = (".gpkg", ".zip", ".geojson", ".json")
 TABLE_TYPES = (".xlsx", ".csv")  # plot workbooks (样地) and evidence tables
+RASTER_TYPES = (".tif", ".tiff")  # remote-sensing scenes (GeoTIFF)
 MAX_RATIO = 200  # a member may unpack to at most 200× its compressed size (when over 1 MiB)
 MAX_MEMBERS = 10_000
 CHUNK = 1 << 20

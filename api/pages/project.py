@@ -1,5 +1,6 @@
 """A project's public page (``/projects/{code}``): its key figures, map, lifecycle, monitoring
-periods, issuances and retirements, downloads, and the grievance form; and the downloads
+periods, issuances and retirements, the confirmed disturbances and reversals (干扰与逆转),
+downloads, and the grievance form; and the downloads
 themselves (the frozen ex-ante, the stands' public attributes, as CSV).
 
 Every project in the library has a page, drafts included (the library lists them all): a
@@ -24,8 +25,16 @@ from registry.documents.store import get_document, list_documents
 from registry.listings import STAFF_ROLES
 from registry.public import data_as_of, exante_csv, label_names, project_page, stands_csv
 from registry.public.project_page import ACTION_NAMES, ROLE_NAMES
+from registry.public.reversals import public_reversals
 
-__all__ = ["GRIEVANCE_FORM", "GrievanceForm", "render_project", "router"]
+__all__ = [
+    "GRIEVANCE_FORM",
+    "GrievanceForm",
+    "ReversalRow",
+    "render_project",
+    "reversal_rows",
+    "router",
+]
 
 router = APIRouter(include_in_schema=False)
 GRIEVANCE_FORM = "grievance"  # the signed form token's purpose
@@ -39,6 +48,36 @@ class GrievanceForm:
     name: str = ""
     contact: str = ""
     message: str = ""
+
+
+CAUSE_NAMES = {"fire": ("火灾", "fire"), "pests": ("病虫害", "pests"), "felling": ("采伐", "felling"),
+               "wind": ("风灾", "wind"), "other": ("其他", "other")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ReversalRow:
+    """One disturbance event on the page: the confirmed reversals of one date and cause, their
+    stands counted, the credits cancelled from the buffer pool summed, the evidence SHA-256s."""
+
+    event_date: str
+    cause: str
+    stands: int
+    credits_cancelled: int
+    evidence: tuple[str, ...]
+
+
+def reversal_rows(reversals: list[Any]) -> list[ReversalRow]:
+    """The project's confirmed reversals (``registry.public.reversals``, public facts only)
+    grouped by event date and cause, oldest first."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for r in reversals:
+        groups.setdefault((r.event_date[:10], r.cause), []).append(r)
+    return [
+        ReversalRow(day, cause, len({r.stand_key for r in found}),
+                    sum(r.credits_cancelled for r in found),
+                    tuple(dict.fromkeys(r.evidence_sha256 for r in found)))
+        for (day, cause), found in sorted(groups.items())
+    ]  # fmt: skip
 
 
 def _open_grievances(session: Session, code: str) -> int:
@@ -60,16 +99,18 @@ def render_project(
         who = viewer(request, session)
         waiting = _open_grievances(session, code) if who and who.has(*STAFF_ROLES) else None
         documents = list_documents(session, code, who)
-        return page, who, waiting, label_names(session), data_as_of(session), documents
+        reversals = reversal_rows(public_reversals(session, code))
+        return page, who, waiting, label_names(session), data_as_of(session), documents, reversals
 
-    page, who, waiting, names, as_of, documents = registry.read(read)
+    page, who, waiting, names, as_of, documents, reversals = registry.read(read)
     return render(request, registry, "project.html", {
         "page": page, "card": page.card, "summary": page.summary, "viewer": who,
         "csrf": page_csrf(request, registry) if who else None, "open_grievances": waiting,
         "form": form or GrievanceForm(), "refusal": refusal, "grievance_sent": sent,
         "form_token": form_token(registry.secret, GRIEVANCE_FORM, page.card.code),
         "action_names": ACTION_NAMES, "role_names": ROLE_NAMES, "nav": "library",
-        "label_names": names, "documents": documents,
+        "label_names": names, "documents": documents, "reversals": reversals,
+        "cause_names": CAUSE_NAMES,
     }, status_code=status_code, as_of=as_of)  # fmt: skip
 
 

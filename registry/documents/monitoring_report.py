@@ -36,6 +36,7 @@ from registry.documents.model import (
 from registry.documents.period_data import (
     PeriodData,
     baseline_parameters,
+    load_disturbances,
     load_period,
     plot_order,
     registered_at,
@@ -358,6 +359,79 @@ def _plausibility(data: PeriodData, public: _Public) -> Section:
     return Section("6", "合理性标记与越过 Plausibility flags and overrides", tuple(blocks))
 
 
+CAUSES_ZH = {"fire": "火灾 fire", "pests": "病虫害 pests", "felling": "采伐 felling",
+             "wind": "风灾 wind", "other": "其他 other"}  # fmt: skip
+
+
+def _disturbances(session: Session, data: PeriodData) -> Section:
+    """§7: the confirmed reversals whose event falls in the period's window (their numbers by
+    eqs. R1–R6 of ``registry.remote_sensing.losses`` and the cancellation from the buffer pool
+    by ``registry.ledger.reversals.RULE``), the flags awaiting review and the dismissed ones;
+    said plainly when there are none. The verifiers' reasons pass through
+    :func:`withhold_household_names`."""
+    from registry.ledger.reversals import RULE, RULE_SOURCES
+    from registry.remote_sensing.losses import EQUATIONS as LOSS_EQUATIONS
+
+    found = load_disturbances(session, data)
+    window = f"{found.first.isoformat()} – {found.last.isoformat()}"
+    blocks: list[Block] = [
+        Paragraph(f"遥感监测发现的干扰与核证员确认的碳储量逆转（事件日期在 {window} 之间）。"
+                  f"Disturbances found by remote-sensing monitoring and the reversals a verifier "
+                  f"confirmed, with an event date in {window}.")
+    ]  # fmt: skip
+    if found.reversals:
+        rows = tuple(
+            (r.stand_key, r.event_date[:10], CAUSES_ZH.get(r.cause, r.cause),
+             fmt(r.disturbed_ha, 4), fmt(r.f, 4), fmt(r.l_phys, 3),
+             f"{fmt(r.loss, 3)} ± {fmt(r.loss_pm, 3)}", fmt(r.credits_cancelled),
+             fmt(r.own), fmt(r.pool), fmt(r.debt), str(r.ledger_op or "—"))
+            for r in found.reversals
+        )  # fmt: skip
+        blocks.append(Table(
+            "表 4 已确认的逆转及缓冲池注销 Confirmed reversals and the buffer cancellations",
+            ("小班 Stand", "事件日期 Event", "原因 Cause", "受扰面积 Disturbed (ha)", "f (R1)",
+             "物理损失 L_phys (R2, t CO2e)", "逆转 L ± L×U (R4–R5, t CO2e)",
+             "注销 Cancelled (R6, credits)", "本项目缓冲 Own buffer", "缓冲池 Pool",
+             "欠缓冲池 Debt to the pool", "账本操作 Ledger op"),
+            rows, numeric=(3, 4, 5, 7, 8, 9, 10),
+        ))  # fmt: skip
+        blocks += [
+            Paragraph(f"小班 {r.stand_key} 的证据（统计与影像图）SHA-256 evidence: "
+                      f"{r.evidence_sha256}")
+            for r in found.reversals
+        ]  # fmt: skip
+        blocks += [Paragraph(f"{k}: {v}") for k, v in LOSS_EQUATIONS.items()]
+    else:
+        blocks.append(Paragraph(f"{window} 期间没有确认的逆转。No reversal was confirmed with an "
+                                f"event date in {window}."))  # fmt: skip
+    if found.open_flags:
+        blocks.append(Table(
+            "表 5 待复核的扰动标记 Disturbance flags awaiting review",
+            ("小班 Stand", "前期影像 Before", "后期影像 After"), found.open_flags,
+        ))  # fmt: skip
+    else:
+        blocks.append(Paragraph("没有待复核的扰动标记。No disturbance flag awaits review."))
+    if found.dismissed:
+        reasons = withhold_household_names(session, [r for _, r in found.dismissed])
+        listed = "；".join(f"{k}：{r}" for (k, _), r in zip(found.dismissed, reasons, strict=True))
+        blocks.append(Paragraph(f"已驳回的扰动标记 {len(found.dismissed)} 个 Dismissed flags: "
+                                f"{len(found.dismissed)}（{listed}）。"))  # fmt: skip
+    else:
+        blocks.append(Paragraph("没有被驳回的扰动标记。No disturbance flag was dismissed."))
+    blocks.append(Paragraph(RULE))
+    blocks += [
+        Note("unverified" if "unverified" in src else "info", f"规则来源 Rule source: {src}")
+        for src in RULE_SOURCES
+    ]
+    if found.reversals or found.open_flags or found.dismissed:
+        blocks.append(Note("unverified", "扰动检测阈值（默认指数下降 0.06、斑块与小班最小面积 "
+                           "400 m²）来源未核实，待林业局以本地影像标定 / the detection "
+                           "thresholds (defaults: index drop 0.06, minimum patch and stand area "
+                           "400 m²) are UNVERIFIED until the bureau calibrates its own "
+                           "(gis_data.disturbance.DetectionParameters)."))  # fmt: skip
+    return Section("7", "干扰与逆转 Disturbances and reversals", tuple(blocks))
+
+
 def _changes(session: Session, data: PeriodData) -> Section:
     p = data.project
     since = registered_at(session, p)
@@ -390,7 +464,7 @@ def _changes(session: Session, data: PeriodData) -> Section:
     if removed:
         blocks.append(
             Table(
-                "表 4 移出项目的小班 Stands taken out of the project",
+                "表 6 移出项目的小班 Stands taken out of the project",
                 ("小班 Stand", "移出时间 Removed"),
                 tuple(
                     (s.stand_key, s.removed_at.date().isoformat() if s.removed_at else "—")
@@ -405,7 +479,7 @@ def _changes(session: Session, data: PeriodData) -> Section:
     if lineage_rows:
         blocks.append(
             Table(
-                "表 5 影响项目小班的资源清查更新 Inventory updates affecting the project's stands",
+                "表 7 影响项目小班的资源清查更新 Inventory updates affecting the project's stands",
                 (
                     "原小班 Old stand",
                     "新小班 New stand",
@@ -421,13 +495,7 @@ def _changes(session: Session, data: PeriodData) -> Section:
             Paragraph("登记后没有清查更新改变项目的小班（分割、合并、注销）。No inventory update "
                       "since registration split, merged, renumbered or retired a project stand.")
         )  # fmt: skip
-    blocks.append(
-        Paragraph("干扰与逆转 Disturbances and reversals: 登记簿尚无干扰（火灾、病虫害、采伐等）与碳储量"
-                  "逆转的记录功能，本报告因此无从报告，核证时须现场核查。The registry holds no "
-                  "disturbance or reversal records yet (fire, pests, harvesting): this report "
-                  "cannot list any; the verifier checks on site.")
-    )  # fmt: skip
-    return Section("7", "自登记以来的变化 Changes since registration", tuple(blocks))
+    return Section("8", "自登记以来的变化 Changes since registration", tuple(blocks))
 
 
 def _after(a: datetime, b: datetime) -> bool:
@@ -454,9 +522,9 @@ def _credits(data: PeriodData, public: _Public) -> Section:
     else:
         rows.append(("签发 Issued", "尚未签发 not issued yet"))
     return Section(
-        "8",
+        "9",
         "碳信用 Credits requested, verified and issued",
-        (Table("表 6 碳信用 Credits", ("项目 Item", "数量 Quantity"), tuple(rows)),),
+        (Table("表 8 碳信用 Credits", ("项目 Item", "数量 Quantity"), tuple(rows)),),
     )
 
 
@@ -475,7 +543,7 @@ def _parameters(data: PeriodData, baseline: dict[str, dict[str, Any]]) -> tuple[
     ]
     blocks: list[Block] = [
         Table(
-            "表 7 参数与来源 Parameters and sources",
+            "表 9 参数与来源 Parameters and sources",
             ("参数 Parameter", "值 Value", "单位 Unit", "来源 Source", "状态 Status"),
             rows,
         )
@@ -494,7 +562,7 @@ def _parameters(data: PeriodData, baseline: dict[str, dict[str, Any]]) -> tuple[
                  f"change ΔC_BSL: {name} = {frozen.get('value', '—')} {frozen.get('unit', '')}；"
                  f"{frozen.get('status', '—')}（来源 source: {frozen.get('source', '—')}）")
         )  # fmt: skip
-    return Section("9", "参数与来源 Parameters and sources", tuple(blocks)), unverified
+    return Section("10", "参数与来源 Parameters and sources", tuple(blocks)), unverified
 
 
 def build_monitoring_report(
@@ -514,7 +582,8 @@ def build_monitoring_report(
     parameters, unverified = _parameters(data, baseline)
     sections = (
         _header(data, public), _strata(data), _measurements(data), _removals(data, baseline),
-        uncertainty, _plausibility(data, public), _changes(session, data),
+        uncertainty, _plausibility(data, public), _disturbances(session, data),
+        _changes(session, data),
         _credits(data, public), parameters,
     )  # fmt: skip
     issued = data.issued

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -29,10 +30,12 @@ from registry.public.as_of import data_as_of
 from registry.vocabulary import PeriodStatus
 
 __all__ = [
+    "Disturbances",
     "Issued",
     "PeriodData",
     "baseline_parameters",
     "frozen_baseline_parameters",
+    "load_disturbances",
     "load_period",
     "plot_order",
 ]
@@ -177,3 +180,48 @@ def registered_at(session: Session, project: Project) -> Any:
         .where(col(ProjectEvent.action) == "register")
         .order_by(col(ProjectEvent.id))
     ).scalar()
+
+
+@dataclass(frozen=True)
+class Disturbances:
+    """What remote-sensing monitoring found for a period's report (public facts only):
+    the confirmed reversals whose event date lies in the window ``first``–``last`` (both
+    inclusive: from the day after the previous kept period's end, else the period's start, to
+    the period's end), the project's flags still awaiting review, and the dismissed flags whose
+    scenes' interval overlaps the window (stand key, the verifier's reason as written)."""
+
+    first: date
+    last: date
+    reversals: tuple[Any, ...]  # registry.public.reversals.PublicReversal
+    open_flags: tuple[tuple[str, str, str], ...]  # (stand key, before date, after date)
+    dismissed: tuple[tuple[str, str], ...]  # (stand key, reason)
+
+
+def load_disturbances(session: Session, data: PeriodData) -> Disturbances:
+    """The disturbances and reversals of ``data``'s project for its period's window."""
+    import sqlalchemy as sa
+
+    from registry.public.reversals import public_reversals
+    from registry.remote_sensing.runs import find_flag
+    from registry.remote_sensing.tables import rs_flag
+
+    project, period = data.project, data.period
+    earlier = [p for p in periods(session, project) if p.period_no < period.period_no
+               and p.status != PeriodStatus.REJECTED]  # fmt: skip
+    first = earlier[-1].end_date + timedelta(days=1) if earlier else period.start_date
+    last = period.end_date
+    reversals = tuple(
+        r for r in public_reversals(session, project.code)
+        if first <= date.fromisoformat(r.event_date[:10]) <= last
+    )  # fmt: skip
+    ids = session.execute(
+        sa.select(rs_flag.c.id).where(rs_flag.c.project_code == project.code)
+        .where(rs_flag.c.status.in_(("open", "dismissed"))).order_by(rs_flag.c.id)
+    ).scalars()  # fmt: skip
+    open_flags, dismissed = [], []
+    for flag in (find_flag(session, int(i)) for i in ids):
+        if flag.status == "open":
+            open_flags.append((flag.stand_key, flag.before_on[:10], flag.after_on[:10]))
+        elif flag.before_on[:10] <= last.isoformat() and flag.after_on[:10] >= first.isoformat():
+            dismissed.append((flag.stand_key, flag.review_reason or ""))
+    return Disturbances(first, last, reversals, tuple(open_flags), tuple(dismissed))

@@ -51,9 +51,10 @@ def _request(case: schemathesis.Case, credentials: dict[str, str]) -> dict[str, 
 
 MAY_REVOKE = ("/auth/tokens/", "/password")
 # what answers without credentials: the health check, a registered project's public documents
-# (listed and downloaded: drafts and workbooks stay hidden) and the check of a received file
+# (listed and downloaded: drafts and workbooks stay hidden), the check of a received file and
+# the confirmed reversals (public facts)
 PUBLIC_API = {"/health", "/api/v1/documents", "/api/v1/documents/{doc_id}",
-              "/api/v1/documents/verify"}  # fmt: skip  # a generated request may end the caller's token
+              "/api/v1/documents/verify", "/api/v1/monitoring/reversals"}  # fmt: skip  # a generated request may end the caller's token
 
 
 def _keep_signed_in(api: Api, caller: str, credentials: dict[str, str]) -> None:

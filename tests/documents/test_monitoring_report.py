@@ -214,9 +214,9 @@ def test_no_household_name_phone_or_login_in_the_report(scenario: Callable[..., 
     assert doc.title.startswith("某农户") and doc.meta["developer"] == "某农户家庭林场"
     notes = [b.text for sec in doc.walk() for b in sec.blocks if isinstance(b, Note)]
     assert any("某农户（电话 （已隐去））确认样地无误" in n for n in notes)
-    # §8 names the verifier's organisation, as the public project page does, not its login
+    # §9 names the verifier's organisation, as the public project page does, not its login
     credits = next(b for sec in doc.walk() for b in sec.blocks
-                   if isinstance(b, Table) and b.caption.startswith("表 6"))  # fmt: skip
+                   if isinstance(b, Table) and b.caption.startswith("表 8"))  # fmt: skip
     assert ("核证机构 Verifier", organisation) in credits.rows
     assert verifier not in [c for row in credits.rows for c in row]
 
@@ -247,7 +247,7 @@ def test_a_baseline_from_the_ex_ante_flags_its_unverified_parameters(
     # the project scenario's own assumptions do not make the baseline: not named beside it
     assert "fm_project_tending_growth_gain" in frozen
     assert "fm_project_tending_growth_gain" not in beside[0]
-    params = next(sec for sec in doc.walk() if sec.number == "9")
+    params = next(sec for sec in doc.walk() if sec.number == "10")
     notes = [b.text for b in params.blocks if isinstance(b, Note)]
     for name in mine:
         assert any(name in n and "ΔC_BSL" in n for n in notes), name
@@ -305,8 +305,10 @@ def test_the_report_reads_its_period_and_its_data_time(registry: Engine) -> None
     assert doc.period == 1
     assert doc.as_of == str(newest)
     words = _all_text(doc)
-    # what the registry holds about disturbances: nothing yet, and the report says so
-    assert "登记簿尚无干扰" in words and "no disturbance or reversal records" in words
+    # no disturbance was found or confirmed in this registry, and §7 says so plainly
+    assert "2026-01-01 – 2026-12-31 期间没有确认的逆转" in words
+    assert "No reversal was confirmed with an event date in 2026-01-01 – 2026-12-31" in words
+    assert "没有待复核的扰动标记" in words and "No disturbance flag was dismissed" in words
     assert "#18" not in words
     # the leakage is the period's stored value, with where it comes from
     net = next(b for sec in doc.walk() for b in sec.blocks

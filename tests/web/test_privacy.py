@@ -232,6 +232,10 @@ SURFACES: dict[str, tuple[str, ...] | Callable[[Scene], list[str]]] = {
     "/certificates/{certificate_id}": ("/certificates/{certificate}",),
     "/certificates/{certificate_id}.pdf": ("/certificates/{certificate}.pdf",),
     "/api/v1/documents": ("/api/v1/documents?project={code}",),
+    "/api/v1/monitoring/reversals": (
+        "/api/v1/monitoring/reversals",
+        "/api/v1/monitoring/reversals?project={code}",
+    ),
     "/api/v1/documents/{doc_id}": _documents,
     "/projects/{code}/documents/{doc_id}": _documents,
 }
