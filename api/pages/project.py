@@ -99,10 +99,13 @@ def render_project(
         who = viewer(request, session)
         waiting = _open_grievances(session, code) if who and who.has(*STAFF_ROLES) else None
         documents = list_documents(session, code, who)
-        reversals = reversal_rows(public_reversals(session, code))
-        return page, who, waiting, label_names(session), data_as_of(session), documents, reversals
+        found = public_reversals(session, code)
+        reversals = reversal_rows(found)
+        notes = list(dict.fromkeys(n for r in found for n in r.notes))
+        return (page, who, waiting, label_names(session), data_as_of(session), documents,
+                reversals, notes)  # fmt: skip
 
-    page, who, waiting, names, as_of, documents, reversals = registry.read(read)
+    page, who, waiting, names, as_of, documents, reversals, notes = registry.read(read)
     return render(request, registry, "project.html", {
         "page": page, "card": page.card, "summary": page.summary, "viewer": who,
         "csrf": page_csrf(request, registry) if who else None, "open_grievances": waiting,
@@ -110,6 +113,7 @@ def render_project(
         "form_token": form_token(registry.secret, GRIEVANCE_FORM, page.card.code),
         "action_names": ACTION_NAMES, "role_names": ROLE_NAMES, "nav": "library",
         "label_names": names, "documents": documents, "reversals": reversals,
+        "reversal_notes": notes,
         "cause_names": CAUSE_NAMES,
     }, status_code=status_code, as_of=as_of)  # fmt: skip
 

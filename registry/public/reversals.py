@@ -44,6 +44,7 @@ class PublicReversal(Result):
     ledger_op: int | None
     evidence_sha256: str
     confirmed_at: str
+    notes: tuple[str, ...] = ()  # unverified rule and thresholds behind the figures
 
 
 def public_reversals(session: Session, project: str | None = None) -> list[PublicReversal]:
@@ -58,6 +59,6 @@ def public_reversals(session: Session, project: str | None = None) -> list[Publi
             r.id, r.project, r.stand_key, r.cause, r.event_date, r.interval[0], r.interval[1],
             float(stats.get("disturbed_ha", 0.0)), r.f, r.l_phys, r.loss, r.u, r.loss * r.u,
             r.quantity, r.own, r.pool, r.shortfall, r.debt, r.op_id, r.evidence_sha256,
-            r.created_at,
+            r.created_at, r.notes,
         ))  # fmt: skip
     return out

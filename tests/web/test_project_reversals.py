@@ -33,11 +33,14 @@ def test_the_reversal_section_in_chromium(
     cells = [c.strip() for c in row.locator("td").all_inner_texts()]
     assert cells == ["2026-10-15", "火灾", "1", f"{q:,}", done.flag.evidence_sha256]
     assert page.locator("[data-figure=in_buffer]").inner_text() == f"{BUFFER - q:,}"
+    notes = page.locator("[data-field=reversal-note]").all_inner_texts()  # what is unverified
+    assert any("reversal rule" in n and "UNVERIFIED" in n for n in notes), notes
+    assert any("Detection thresholds" in n for n in notes), notes
     top, table = page.locator("h2#reversals").bounding_box(), page.locator("table.reversals")
     bottom = table.bounding_box()
     assert top is not None and bottom is not None
     clip = {"x": 0, "y": top["y"] - 8, "width": 1280,
-            "height": bottom["y"] + bottom["height"] - top["y"] + 16}  # fmt: skip
+            "height": bottom["y"] + bottom["height"] - top["y"] + 90}  # fmt: skip
     page.screenshot(path=str(artifacts / "project_reversals.png"), full_page=True, clip=clip)
     html = visible_text(page.content())
     assert "a forest fire" not in html and "林火" not in html  # the review's reason stays private
