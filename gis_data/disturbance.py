@@ -58,6 +58,7 @@ __all__ = [
     "DetectionParameters",
     "detect_disturbances",
     "evidence_png",
+    "require_projected",
 ]
 
 _PRACTICE = (
@@ -172,6 +173,18 @@ class Detection:
     note: str
 
 
+def require_projected(crs: object, what_zh: str, what_en: str) -> None:
+    """Refuse a geographic CRS (degrees): areas would come out in degrees², not m²."""
+    is_geographic = bool(getattr(crs, "is_geographic", False))
+    if is_geographic:
+        raise DetectionError(
+            f"{what_zh}的坐标参考系是地理坐标（经纬度，单位为度），面积会以“平方度”计：请先投影到投影坐标系，"
+            "例如 gdalwarp -t_srs EPSG:4525 -tr 10 10。",
+            f"{what_en} is in a geographic CRS (degrees): areas would be in degrees². Reproject to "
+            "a projected CRS first, e.g. gdalwarp -t_srs EPSG:4525 -tr 10 10.",
+        )
+
+
 def _check_grid(a: DatasetReader, b: DatasetReader) -> None:
     fix_zh = "请先把一期重采样到另一期的网格上（例如 gdalwarp -t_srs … -tr … -te … -tap）。"
     fix_en = "Resample one onto the other's grid first (e.g. gdalwarp -t_srs … -tr … -te … -tap)."
@@ -186,6 +199,7 @@ def _check_grid(a: DatasetReader, b: DatasetReader) -> None:
             f"The two rasters' sizes differ: before {a.width}×{a.height}, after "
             f"{b.width}×{b.height}. {fix_en}",
         )
+    require_projected(a.crs, "两期栅格", "The rasters")
     if not a.transform.almost_equals(b.transform, precision=1e-9):
         raise DetectionError(
             f"两期栅格的像元网格（原点或像元大小）不同：前期 {tuple(a.transform)[:6]}，"

@@ -155,6 +155,24 @@ def test_mismatched_grids_are_refused_with_a_bilingual_message(tmp_path: Path) -
     assert "坐标参考系" in err.value.message_zh and "CRS" in err.value.message_en
 
 
+def test_geographic_rasters_are_refused_areas_would_be_in_degrees(tmp_path: Path) -> None:
+    band = np.full((6, 6), 0.8, dtype=np.float32)
+    paths = []
+    for name in ("b", "a"):
+        path = tmp_path / f"{name}.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=6, height=6, count=1,
+                           dtype="float32", crs="EPSG:4490",
+                           transform=from_origin(111.6, 25.9, 0.0001, 0.0001)) as ds:  # fmt: skip
+            ds.write(band, 1)
+        paths.append(path)
+    stand = gpd.GeoDataFrame({"stand_key": ["s"]},
+                             geometry=[shapely.box(111.6, 25.8995, 111.6003, 25.9)], crs=4490)  # fmt: skip
+    with pytest.raises(DetectionError) as err:
+        detect_disturbances(stand, paths[0], paths[1])
+    assert "地理坐标" in err.value.message_zh and "degrees²" in err.value.message_en
+    assert "gdalwarp -t_srs EPSG:4525 -tr 10 10" in err.value.message_en
+
+
 def test_bad_parameters_are_refused() -> None:
     with pytest.raises(DetectionError) as err:
         DetectionParameters(drop=-0.06).check()
