@@ -83,21 +83,49 @@ def _sha256(path: Path) -> tuple[str, int]:
 
 
 def _grid(path: Path) -> dict[str, Any]:
-    """The raster's grid; a file GDAL cannot read, or without a CRS, is refused."""
+    """The raster's grid; a file GDAL cannot read, without a CRS, in a geographic CRS (areas
+    would be degrees²), of more than one band (a single-band index raster is expected) or
+    without one valid pixel (all nodata / NaN) is refused."""
+    import numpy as np
     import rasterio
     from rasterio.errors import RasterioIOError
+
+    from gis_data.disturbance import require_projected
+    from gis_data.errors import GisDataError
 
     try:
         with rasterio.open(path) as ds:
             if ds.crs is None:
                 raise Invalid(f"栅格 {path.name} 没有坐标参考系：请先为它指定 CRS（如 gdal_edit.py -a_srs）。",
                               f"raster {path.name} has no CRS: assign one first (e.g. gdal_edit.py -a_srs).")  # fmt: skip
+            try:
+                require_projected(ds.crs, f"栅格 {path.name} ", f"raster {path.name}")
+            except GisDataError as exc:
+                raise Invalid(exc.message_zh, exc.message_en) from exc
+            if ds.count != 1:
+                raise Invalid(f"栅格 {path.name} 有 {ds.count} 个波段：应为单波段的指数栅格（NDVI 等），请先计算指数或取出一个波段（gdal_translate -b N）。",
+                              f"raster {path.name} has {ds.count} bands: a single-band index raster "
+                              "(NDVI or similar) is expected; compute the index or extract one band "
+                              "first (gdal_translate -b N).")  # fmt: skip
+            if not _any_valid(ds, np):
+                raise Invalid(f"栅格 {path.name} 没有一个有效像元（全为 nodata 或 NaN）。",
+                              f"raster {path.name} has no valid pixel (all nodata or NaN).")  # fmt: skip
             return {"crs_wkt": ds.crs.to_wkt(), "width": ds.width, "height": ds.height,
                     "transform": tuple(float(v) for v in tuple(ds.transform)[:6]),
                     "nodata": None if ds.nodata is None else float(ds.nodata)}  # fmt: skip
     except RasterioIOError as exc:
         raise Invalid(f"文件 {path.name} 不是可读的栅格（GeoTIFF 等）：{exc}",
                       f"file {path.name} is not a readable raster (GeoTIFF or similar): {exc}") from exc  # fmt: skip
+
+
+def _any_valid(ds: Any, np: Any) -> bool:
+    """Whether one pixel of band 1 is neither nodata nor NaN (read block by block)."""
+    for _, window in ds.block_windows(1):
+        values = ds.read(1, window=window, masked=True)
+        valid = ~np.ma.getmaskarray(values) & np.isfinite(np.ma.getdata(values))
+        if bool(valid.any()):
+            return True
+    return False
 
 
 def _view(row: Any, replayed: bool = False) -> SceneView:
@@ -134,7 +162,19 @@ def register_scene(
     name = (name or path.stem).strip()
     if not name:
         raise Invalid("影像名称为空。", "the scene name is empty.")
+    if acquired_on > datetime.now(UTC).date():
+        raise Invalid(f"影像 {name} 的获取日期 {acquired_on} 在未来（今天 {datetime.now(UTC).date()}，UTC）。",
+                      f"scene {name}'s acquisition date {acquired_on} is in the future (today is "
+                      f"{datetime.now(UTC).date()}, UTC).")  # fmt: skip
     sha, size = _sha256(path)
+    same_bytes = session.execute(
+        sa.select(rs_scene).where(rs_scene.c.sha256 == sha).where(rs_scene.c.name != name)
+    ).first()
+    if same_bytes is not None:  # re-dating the same image would count one change twice
+        raise Conflict(f"这个文件已登记为影像 {same_bytes.name!r}（{same_bytes.acquired_on}，sha256 {sha[:12]}…）：同一影像不能以另一名称或日期再登记。",
+                       f"this file is already registered as scene {same_bytes.name!r} "
+                       f"({same_bytes.acquired_on}, sha256 {sha[:12]}…): the same image cannot be "
+                       "registered under another name or date.")  # fmt: skip
     existing = session.execute(sa.select(rs_scene).where(rs_scene.c.name == name)).first()
     if existing is not None:
         if existing.sha256 == sha and existing.acquired_on == acquired_on:
