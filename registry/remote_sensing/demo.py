@@ -92,9 +92,14 @@ def demo_monitoring(
     clouds = clouds[~clouds.intersects(target.buffer(200.0))]
     first, second = write_pair(spec, BEFORE, AFTER, folder, disturbances=patches, clouds=clouds)
     with session_scope(engine) as session:
-        register_scene(session, staff, first.path, BEFORE, f"demo-ndvi-{BEFORE.year}")
-        register_scene(session, staff, second.path, AFTER, f"demo-ndvi-{AFTER.year}")
-        run = run_detection(session, staff, f"demo-ndvi-{BEFORE.year}", f"demo-ndvi-{AFTER.year}")
+        # the demo plays years ahead: its clock is the after date (real use: today, UTC)
+        register_scene(session, staff, first.path, BEFORE, f"synthetic-ndvi-{BEFORE.year}",
+                       today=AFTER)  # fmt: skip
+        register_scene(session, staff, second.path, AFTER, f"synthetic-ndvi-{AFTER.year}",
+                       today=AFTER)  # fmt: skip
+        run = run_detection(
+            session, staff, f"synthetic-ndvi-{BEFORE.year}", f"synthetic-ndvi-{AFTER.year}"
+        )
     flag = next(f for f in run.flags if f.stand_key == key)
     with session_scope(engine) as session:
         review = review_flag(session, verifier, f"demo-review-{flag.id}", flag.id, "confirm",

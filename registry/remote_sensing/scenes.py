@@ -145,13 +145,15 @@ def _view(row: Any, replayed: bool = False) -> SceneView:
 
 def register_scene(
     session: Session, actor: Actor, path: Path, acquired_on: date, name: str | None = None,
-    index: str = "ndvi", store: Path | None = None,
+    index: str = "ndvi", store: Path | None = None, today: date | None = None,
 ) -> SceneView:  # fmt: skip
     """Register the raster at ``path`` (bureau staff or admin) as the scene ``name`` (default:
     the file's stem) of ``index`` acquired on ``acquired_on``: the file is copied into the scene
     store as ``<sha256>.tif``, its grid read, one row and one audit event written. The same name
     with the same bytes and date returns the first registration (``replayed``); the same name
-    with other bytes is refused."""
+    with other bytes is refused, and so are these bytes under another name or date (one change
+    counted twice), a date after ``today`` (default: today, UTC — the demo, which plays years
+    ahead, passes its own clock), a geographic CRS, more than one band and no valid pixel."""
     require_any_role(actor, OPERATORS, "登记遥感影像 / register a scene")
     path = Path(path)
     if not path.is_file():
@@ -162,10 +164,11 @@ def register_scene(
     name = (name or path.stem).strip()
     if not name:
         raise Invalid("影像名称为空。", "the scene name is empty.")
-    if acquired_on > datetime.now(UTC).date():
-        raise Invalid(f"影像 {name} 的获取日期 {acquired_on} 在未来（今天 {datetime.now(UTC).date()}，UTC）。",
+    today = today or datetime.now(UTC).date()
+    if acquired_on > today:
+        raise Invalid(f"影像 {name} 的获取日期 {acquired_on} 在未来（今天 {today}，UTC）。",
                       f"scene {name}'s acquisition date {acquired_on} is in the future (today is "
-                      f"{datetime.now(UTC).date()}, UTC).")  # fmt: skip
+                      f"{today}, UTC).")  # fmt: skip
     sha, size = _sha256(path)
     same_bytes = session.execute(
         sa.select(rs_scene).where(rs_scene.c.sha256 == sha).where(rs_scene.c.name != name)
