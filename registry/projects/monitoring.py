@@ -46,12 +46,20 @@ from registry.vocabulary import PeriodStatus
 __all__ = [
     "START_TOLERANCE_DAYS",
     "change_start",
+    "crediting_end",
     "plots_digest",
     "read_csv",
     "record_start_measurement",
     "submit_monitoring",
     "verify_period",
 ]
+
+
+def crediting_end(project: Project) -> date:
+    """The first day after the crediting period: the start date ``crediting_years`` later
+    (periods end before it)."""
+    start = project.start_date
+    return date(start.year + project.crediting_years, start.month, start.day)
 
 
 def change_start(
@@ -176,11 +184,7 @@ def submit_monitoring(
     expected_start = (
         project.start_date if not kept else date.fromordinal(kept[-1].end_date.toordinal() + 1)
     )
-    last_day = date(
-        project.start_date.year + project.crediting_years,
-        project.start_date.month,
-        project.start_date.day,
-    )
+    last_day = crediting_end(project)
     if start != expected_start:
         raise ProjectError(
             f"监测期须从 {expected_start.isoformat()} 开始（与上一监测期连续），而不是 {start.isoformat()}。",

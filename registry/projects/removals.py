@@ -33,13 +33,28 @@ def modelled_removals(
 
 
 def modelled_stock(session: Session, project: Project, on: date) -> tuple[dict[str, float], int]:
-    """Each stand's modelled project stock (t CO2e) at the end of the year before ``on`` — the
-    earliest modelled year if ``on`` falls before it, the last if after — and that year."""
+    """Each stand's modelled project stock (t CO2e) at the end of the year before ``on``, and
+    that year. The end of the year before the first modelled year is the starting stock
+    (the first year's stock less its change); a year outside the model (before the start or
+    after the last modelled year) is refused — never clipped to the nearest year."""
+    from registry.errors import Invalid
     from registry.projects.lifecycle import ex_ante
 
     result, _ = ex_ante(session, project)
     years = np.asarray(result.years)
-    column = int(np.clip(np.searchsorted(years, on.year - 1), 0, len(years) - 1))
-    stock = np.asarray(result.project_stock)[:, column]
+    stocks = np.asarray(result.project_stock)
+    wanted = on.year - 1
+    first, last = int(years[0]), int(years[-1])
+    if wanted == first - 1:
+        stock = stocks[:, 0] - np.asarray(result.project_change)[:, 0]
+    elif first <= wanted <= last:
+        stock = stocks[:, int(np.searchsorted(years, wanted))]
+    else:
+        raise Invalid(
+            f"项目 {project.code} 的事前估算只覆盖 {first - 1}–{last} 年末的蓄积，"
+            f"没有 {wanted} 年末（{on} 的前一年）的数值。",
+            f"project {project.code}'s ex-ante covers stocks at the ends of {first - 1}–{last}, "
+            f"not the end of {wanted} (the year before {on}).",
+        )
     ids = (str(s) for s in result.stand_ids)
-    return dict(zip(ids, (float(v) for v in stock), strict=True)), int(years[column])
+    return dict(zip(ids, (float(v) for v in stock), strict=True)), wanted

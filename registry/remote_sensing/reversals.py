@@ -35,7 +35,7 @@ from registry.db import DriverSQL
 from registry.errors import Conflict, Invalid
 from registry.remote_sensing.losses import stand_loss
 from registry.remote_sensing.runs import find_flag
-from registry.remote_sensing.tables import rs_flag, rs_reversal, rs_run
+from registry.remote_sensing.tables import rs_flag, rs_reversal, rs_run, rs_scene
 from registry.remote_sensing.views import FlagView, ReversalView, ReviewResult
 from registry.request_keys import KeyedRequest
 from registry.vocabulary import Role
@@ -160,6 +160,35 @@ def _close(session: Session, flag_id: int, status: str, actor: Actor, now: datet
         status=status, reviewed_by=actor.label, reviewed_at=now, review_reason=reason))  # fmt: skip
 
 
+def _scene_pair(flag_ids: Any) -> sa.Select[Any]:
+    """(flag id, before SHA-256, after SHA-256) of the flags selected by ``flag_ids``."""
+    before, after = rs_scene.alias("before_scene"), rs_scene.alias("after_scene")
+    return (
+        sa.select(rs_flag.c.id, before.c.sha256, after.c.sha256)
+        .join(rs_run, rs_run.c.id == rs_flag.c.run_id)
+        .join(before, before.c.id == rs_run.c.before_scene_id)
+        .join(after, after.c.id == rs_run.c.after_scene_id)
+        .where(rs_flag.c.id.in_(flag_ids))
+    )
+
+
+def _same_images(session: Session, flag: FlagView) -> None:
+    """Refuse a flag whose two images (by SHA-256) are those of a confirmed reversal of the
+    same stand: the same change re-dated would be counted twice."""
+    mine = session.execute(_scene_pair([flag.id])).one()
+    confirmed = (
+        sa.select(rs_reversal.c.flag_id)
+        .where(rs_reversal.c.project_code == flag.project)
+        .where(rs_reversal.c.stand_key == flag.stand_key)
+    )
+    for other_id, before_sha, after_sha in session.execute(_scene_pair(confirmed)):
+        if (before_sha, after_sha) == (mine[1], mine[2]):
+            raise Conflict(f"标记 {flag.id} 的两期影像（SHA-256 {before_sha[:12]}…/{after_sha[:12]}…）与小班 {flag.stand_key} 已确认的逆转（标记 {other_id}）相同：同一变化只计一次。",
+                           f"flag {flag.id}'s two images (SHA-256 {before_sha[:12]}…/"
+                           f"{after_sha[:12]}…) are those of stand {flag.stand_key}'s confirmed "
+                           f"reversal (flag {other_id}): one change is counted once.")  # fmt: skip
+
+
 def _confirm(
     session: Session, actor: Actor, key: str, flag: FlagView, project: Any, reason: str,
     cause: str | None, event_date: date | None, now: datetime,
@@ -169,11 +198,24 @@ def _confirm(
     if cause not in CAUSES:
         raise Invalid(f"确认逆转须给出原因（{', '.join(CAUSES)}），而不是 {cause!r}。",
                       f"a confirmation needs a cause ({', '.join(CAUSES)}), not {cause!r}.")  # fmt: skip
+    from registry.projects.monitoring import crediting_end
+
     start, end = _date(flag.before_on), _date(flag.after_on)
     event = event_date or end
+    _same_images(session, flag)
     if not start < event <= end:
         raise Invalid(f"事件日期 {event} 须在两期影像之间（{start} 之后，{end} 及之前）。",
                       f"the event date {event} must lie between the scenes ({start} < date ≤ {end}).")  # fmt: skip
+    if event < project.start_date:
+        raise Invalid(f"事件日期 {event} 早于项目 {project.code} 的开始日期 {project.start_date}：开始前的损失已含在起始碳储量中，不是逆转。",
+                      f"the event date {event} is before project {project.code}'s start "
+                      f"{project.start_date}: a loss before the start is in the starting stock, "
+                      "not a reversal.")  # fmt: skip
+    last = crediting_end(project)
+    if event >= last:
+        raise Invalid(f"事件日期 {event} 在项目 {project.code} 的计入期结束（{last} 之前）之后：计入期后不再签发，无可逆转。",
+                      f"the event date {event} is after project {project.code}'s crediting period "
+                      f"(ends before {last}): nothing is credited after it, so nothing is reversed.")  # fmt: skip
     overlapping = session.execute(
         sa.select(rs_reversal.c.id, rs_reversal.c.flag_id)
         .where(rs_reversal.c.project_code == flag.project)
@@ -185,8 +227,14 @@ def _confirm(
                        f"stand {flag.stand_key} already carries a confirmed reversal over "
                        f"{start}–{end} (flag {overlapping[1]}): a loss is counted once.")  # fmt: skip
     stats = flag.stats
+    f_prior, loss_prior = session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(rs_reversal.c.f), 0.0),
+                  sa.func.coalesce(sa.func.sum(rs_reversal.c.l), 0.0))
+        .where(rs_reversal.c.project_code == flag.project)
+        .where(rs_reversal.c.stand_key == flag.stand_key)
+    ).one()  # fmt: skip
     estimate = stand_loss(session, project, flag.stand_key, float(stats["disturbed_share"]),
-                          float(stats["area_u"]), event)  # fmt: skip
+                          float(stats["area_u"]), event, float(f_prior), float(loss_prior))  # fmt: skip
     equations = estimate.equations()
     op_key = reversal_key(flag.id, key)
     own = pool = shortfall = debt = 0

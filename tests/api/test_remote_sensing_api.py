@@ -137,7 +137,7 @@ def test_upload_run_review_and_the_public_reversal(
 
     buffer_before = _count(api, BUFFER_SQL)
     review = {"decision": "confirm", "reason": "林火 / a forest fire", "cause": "fire",
-              "event_date": "2027-03-15"}  # fmt: skip
+              "event_date": "2026-03-15"}  # fmt: skip
     path = f"{V1}/flags/{flag_id}/review"
     _refused(api.client.post(path, json=review, headers={**api.auth("buyer"),
                                                          "Idempotency-Key": "b-1"}), 403)  # fmt: skip
@@ -170,7 +170,7 @@ def test_upload_run_review_and_the_public_reversal(
     assert public.status_code == 200, public.text
     [listed] = public.json()
     assert (listed["project"], listed["stand_key"], listed["cause"], listed["event_date"]) == (
-        "L1", pair.stand_key, "fire", "2027-03-15")  # fmt: skip
+        "L1", pair.stand_key, "fire", "2026-03-15")  # fmt: skip
     assert listed["credits_cancelled"] == q and listed["ledger_op"] == rev["op_id"]
     assert listed["evidence_sha256"] == flagged[0]["evidence_sha256"]
     assert listed["disturbed_ha"] == flagged[0]["stats"]["disturbed_ha"]

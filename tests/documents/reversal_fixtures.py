@@ -43,12 +43,13 @@ def _flag_of(engine: Engine, store: Path, stand_key: str) -> FlagView:
 
 def confirm_a_reversal(
     engine: Engine, folder: Path, store: Path, with_other_flags: bool = False,
-    dismiss_reason: str = "云影 a cloud shadow", event: date = EVENT,
+    dismiss_reason: str = "云影 a cloud shadow", event: date = EVENT, after: date = AFTER,
 ) -> Confirmed:  # fmt: skip
+    """``after`` later than today plays ahead: the registry's clock is then set to it."""
     pair = disturbed_pair(engine, folder / "rasters")
     with session_scope(engine) as s:
-        register_scene(s, STAFF, pair.before, BEFORE, "before", store=store)
-        register_scene(s, STAFF, pair.after, AFTER, "after", store=store)
+        register_scene(s, STAFF, pair.before, BEFORE, "before", store=store, today=after)
+        register_scene(s, STAFF, pair.after, after, "after", store=store, today=after)
     flag = _flag_of(engine, store, pair.stand_key)
     with session_scope(engine) as s:
         done = review_flag(s, VERIFIER, "rev-1", flag.id, "confirm", "林火 a forest fire",

@@ -81,7 +81,7 @@ def test_section_7_lists_the_reversal_the_open_and_the_dismissed_flags(
         f"{q:,}", "0", "0", str(rev.op_id),
     )  # fmt: skip
     assert rev.op_id is not None and rev.own == q  # L1's own buffer covers it: no debt
-    assert tables["表 5"].rows == ((done.stand_key, "2026-07-01", "2027-07-01"),)
+    assert tables["表 5"].rows == ((done.stand_key, "2025-11-01", "2026-11-01"),)
     words = [b.text for b in section.blocks if isinstance(b, Paragraph)]
     assert any(flag.evidence_sha256 in w for w in words)
     assert any(w.startswith("已驳回的扰动标记 1 个") and HOUSEHOLD_WITHHELD in w for w in words)
@@ -92,8 +92,10 @@ def test_section_7_lists_the_reversal_the_open_and_the_dismissed_flags(
 
 
 def test_a_reversal_after_the_period_is_not_in_its_report(registry: Engine, tmp_path: Path) -> None:
-    """The event 2027-03-15 is after period 1's end (2026-12-31): its report lists none."""
-    confirm_a_reversal(registry, tmp_path, tmp_path / "store", event=date(2027, 3, 15))
+    """The event 2027-03-15 is after period 1's end (2026-12-31): its report lists none (the
+    after scene of 2027-07-01 registered with the clock set to that day)."""
+    confirm_a_reversal(registry, tmp_path, tmp_path / "store", event=date(2027, 3, 15),
+                       after=date(2027, 7, 1))  # fmt: skip
     with session_scope(registry) as s:
         doc = build_monitoring_report(s, CODE, 1)
     section = next(sec for sec in doc.walk() if sec.number == "7")

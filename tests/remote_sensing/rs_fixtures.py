@@ -15,9 +15,9 @@ from sqlalchemy import Engine, text
 
 from gis_data.synthetic_raster import SceneSpec, write_pair
 
-__all__ = ["AFTER", "BEFORE", "Pair", "disturbed_pair"]
+__all__ = ["AFTER", "BEFORE", "Pair", "disturbed_pair", "stands_4525"]
 
-BEFORE, AFTER = date(2026, 7, 1), date(2027, 7, 1)
+BEFORE, AFTER = date(2025, 11, 1), date(2026, 11, 1)  # both past: no scene from the future
 INSET_M = 20.0
 DROP = 0.35
 
@@ -30,7 +30,8 @@ class Pair:
     patch: shapely.Geometry  # EPSG:4525
 
 
-def _stands(engine: Engine) -> gpd.GeoDataFrame:
+def stands_4525(engine: Engine) -> gpd.GeoDataFrame:
+    """Every current stand (key, group, age, area, project) in EPSG:4525."""
     with engine.connect() as c:
         rows = c.execute(text(
             "SELECT s.stand_key, s.species_group, s.age_years, s.area_ha, p.code, "
@@ -50,7 +51,7 @@ def _stands(engine: Engine) -> gpd.GeoDataFrame:
 def disturbed_pair(engine: Engine, folder: Path, project: str | None = "L1") -> Pair:
     """The patch in the smallest stand of ``project`` (None: of the stands outside every
     project, among those large enough for it)."""
-    stands = _stands(engine)
+    stands = stands_4525(engine)
     ours = stands[stands["project"] == project] if project else stands[stands["project"].isna()]
     ours = ours[ours["area_ha"] >= 5.0] if project is None else ours
     ours = ours.sort_values(["area_ha", "stand_key"])

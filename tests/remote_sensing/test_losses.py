@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import pytest
 
@@ -12,7 +13,9 @@ from registry.remote_sensing.losses import (
     combined_uncertainty,
     credited_removals,
     credits_to_cancel,
+    effective_share,
     estimate_loss,
+    share_up_to,
 )
 
 # two verified periods: 300 t × 40 / 200 = 60 t and 180 t × 50 / 150 = 60 t → C = 120 t
@@ -54,3 +57,29 @@ def test_a_period_of_no_modelled_removals_credits_nothing_and_bad_inputs_are_ref
         estimate_loss(1.5, 400.0, PERIODS, 0.1, 0.2)
     with pytest.raises(Invalid):
         combined_uncertainty(-0.1, 0.2)
+
+
+def test_r3_counts_a_period_up_to_the_event_linearly_in_time() -> None:
+    start, end = date(2026, 1, 1), date(2026, 12, 31)  # 365 days
+    assert share_up_to(start, end, date(2027, 3, 1)) == 1.0  # ended before the event
+    assert share_up_to(start, end, end) == 1.0
+    assert share_up_to(start, end, date(2025, 12, 31)) == 0.0  # starts after the event
+    assert share_up_to(start, end, start) == pytest.approx(1 / 365)
+    assert share_up_to(start, end, date(2026, 7, 2)) == pytest.approx(183 / 365)  # 181 + 2
+    periods = (PeriodShare(1, 1000.0, 20.0, 400.0, 183 / 365),)
+    est = estimate_loss(0.5, 400.0, periods, u_area=0.0, u_change=0.0)
+    assert est.credited == pytest.approx(183 / 365 * 1000.0 * 20.0 / 400.0)  # 25.068…
+
+
+def test_r1_and_r4_cap_a_stand_at_what_remains() -> None:
+    periods = (PeriodShare(1, 1000.0, 20.0, 400.0),)  # C = 1000 × 20 / 400 = 50
+    est = estimate_loss(0.5, 400.0, periods, u_area=0.0, u_change=0.0, f_prior=0.7,
+                        loss_prior=35.0)  # fmt: skip
+    assert est.f == pytest.approx(0.3) and est.f_detected == 0.5  # min(0.5, 1 − 0.7)
+    assert est.loss == pytest.approx(15.0)  # min(0.3 × 50, 50 − 35)
+    capped = estimate_loss(0.5, 400.0, periods, 0.0, 0.0, f_prior=0.2, loss_prior=40.0)
+    assert capped.loss == pytest.approx(10.0)  # min(0.5 × 50 = 25, 50 − 40 = 10)
+    assert effective_share(0.9, 0.0) == 0.9
+    with pytest.raises(Invalid) as nothing:
+        effective_share(0.4, 1.0)
+    assert "已无剩余" in nothing.value.message_zh

@@ -36,14 +36,14 @@ def test_disturbances_on_two_files_and_a_bad_file(issued: Engine, tmp_path: Path
     bad.write_text("not a GeoTIFF")
     before = _counts(issued)
     refused = run_cli("monitor", "disturbances", "--before", str(bad), "--before-date",
-                      "2026-07-01", "--after", str(pair.after), "--after-date", "2027-07-01",
+                      "2025-11-01", "--after", str(pair.after), "--after-date", "2026-11-01",
                       env=env)  # fmt: skip
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "不是可读的栅格" in refused.stderr and "not a readable raster" in refused.stderr
     assert "Traceback" not in refused.stdout + refused.stderr
     assert _counts(issued) == before  # nothing written
     done = run_cli("monitor", "disturbances", "--before", str(pair.before), "--before-date",
-                   "2026-07-01", "--after", str(pair.after), "--after-date", "2027-07-01",
+                   "2025-11-01", "--after", str(pair.after), "--after-date", "2026-11-01",
                    "--project", "L1", env=env)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert pair.stand_key in done.stdout and "L1" in done.stdout

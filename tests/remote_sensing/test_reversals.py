@@ -55,7 +55,8 @@ def test_a_confirmed_reversal_cancels_exactly_q_from_the_buffer(
         register_scene(s, STAFF, pair.after, AFTER, "after", store=store)
         run = run_detection(s, STAFF, "before", "after", project="L1", store=store)
     flag = next(f for f in run.flags if f.stand_key == pair.stand_key)
-    # the inputs, by hand from the flag and the project's ex-ante (event = the after date 2027)
+    # the inputs, by hand from the flag and the project's ex-ante (event = the after date,
+    # 2026-11-01, inside the verified period 2026-01-01 – 2026-12-31)
     f, u_area = flag.stats["disturbed_share"], flag.stats["area_u"]
     with session_scope(issued) as s:
         project = find_project(s, "L1")
@@ -65,10 +66,13 @@ def test_a_confirmed_reversal_cancels_exactly_q_from_the_buffer(
             "AND status = 'verified'"), {"p": project.id}).scalar_one() or 0.0  # fmt: skip
     years = list(np.asarray(result.years))
     row = list(map(str, result.stand_ids)).index(pair.stand_key)
-    stock = float(np.asarray(result.project_stock)[row, years.index(2026)])  # end of 2026
-    in_2026 = np.asarray(result.net_removals)[:, years.index(2026)]  # the verified period: 2026
+    first = years.index(2026)  # end of 2025: the starting stock (end of 2026 less its change)
+    stock = float(np.asarray(result.project_stock)[row, first]
+                  - np.asarray(result.project_change)[row, first])  # fmt: skip
+    in_2026 = np.asarray(result.net_removals)[:, first]  # the verified period: 2026
     m_s, m_all = max(float(in_2026[row]), 0.0), float(np.clip(in_2026, 0, None).sum())
-    credited = VERIFIED * m_s / m_all  # R3 with one verified period: 1000.5 × m_s / M
+    w = (304 + 1) / 365  # 2026-01-01 … 2026-11-01 inclusive: 305 of the period's 365 days
+    credited = w * VERIFIED * m_s / m_all  # R3 with one verified period: w × 1000.5 × m_s / M
     loss = f * credited  # R4
     u = math.sqrt(u_area**2 + u_change**2)  # R5
     expected_q = math.ceil(loss * (1 + u) - 1e-9)  # R6

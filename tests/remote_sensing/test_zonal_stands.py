@@ -19,7 +19,7 @@ from registry.errors import Invalid
 from registry.remote_sensing.zonal import zonal_for_stands
 from tests.documents.doc_fixtures import issued_project
 from tests.registry.project_fixtures import STAFF
-from tests.remote_sensing.rs_fixtures import _stands
+from tests.remote_sensing.rs_fixtures import stands_4525
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def issued(scenario: Callable[..., Engine]) -> Engine:
 
 
 def test_a_constant_raster_over_one_stand(issued: Engine, tmp_path: Path) -> None:
-    stands = _stands(issued)
+    stands = stands_4525(issued)
     target = stands[stands["project"] == "L1"].iloc[0]
     minx, miny, maxx, maxy = target.geometry.buffer(50.0).bounds
     width, height = int((maxx - minx) // 10) + 1, int((maxy - miny) // 10) + 1
