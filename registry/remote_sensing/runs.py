@@ -27,15 +27,13 @@ from gis_data.errors import GisDataError
 from registry.actors import Actor, require_any_role
 from registry.audit import append_event
 from registry.errors import Invalid, NotFound
-from registry.remote_sensing.scenes import OPERATORS, find_scene, scene_file
+from registry.remote_sensing.scenes import OPERATORS, READERS, find_scene, scene_file
 from registry.remote_sensing.stand_frame import stand_frame
 from registry.remote_sensing.tables import FLAG_STATUSES, rs_flag, rs_run, rs_scene
 from registry.remote_sensing.views import FlagView, RunView
-from registry.vocabulary import Role
 
 __all__ = ["READERS", "STAT_COLUMNS", "flag_evidence", "list_flags", "run_detection"]
 
-READERS = (Role.ADMIN, Role.BUREAU_STAFF, Role.VERIFIER)
 STAT_COLUMNS = ("valid_share", "mean_before", "mean_after", "mean_change", "disturbed_ha",
                 "disturbed_share", "disturbed_mean_change", "boundary_share", "area_u")  # fmt: skip
 

@@ -26,6 +26,7 @@ from registry.vocabulary import Role
 
 __all__ = [
     "OPERATORS",
+    "READERS",
     "SceneView",
     "find_scene",
     "list_scenes",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 OPERATORS = (Role.ADMIN, Role.BUREAU_STAFF)
+READERS = (Role.ADMIN, Role.BUREAU_STAFF, Role.VERIFIER)  # the scenes, runs and flags
 INDICES = ("ndvi", "nbr", "evi")
 
 
@@ -221,7 +223,10 @@ def find_scene(session: Session, name: str) -> SceneView:
     return _view(row)
 
 
-def list_scenes(session: Session) -> list[SceneView]:
+def list_scenes(session: Session, actor: Actor) -> list[SceneView]:
+    """The registered scenes, oldest first: admin, bureau staff and verifiers only (buyers and
+    banks have no use for the bureau's images)."""
+    require_any_role(actor, READERS, "查看遥感影像 / read the scenes")
     rows = session.execute(sa.select(rs_scene).order_by(rs_scene.c.acquired_on, rs_scene.c.id))
     return [_view(r) for r in rows]
 

@@ -17,8 +17,9 @@ from sqlalchemy import Engine, text
 from registry.audit import verify_chain
 from registry.db import session_scope
 from registry.errors import Conflict, Failure, Invalid, PermissionDenied
-from registry.remote_sensing.scenes import find_scene, register_scene, scene_file
-from tests.registry.project_fixtures import STAFF, VERIFIER
+from registry.remote_sensing.scenes import find_scene, list_scenes, register_scene, scene_file
+from tests.registry.ledger_fixtures import BANK_USER, BUYER_USER
+from tests.registry.project_fixtures import ADMIN, STAFF, VERIFIER
 
 
 def _tif(path: Path, value: float) -> Path:
@@ -131,3 +132,15 @@ def test_a_future_date_a_geographic_crs_many_bands_or_no_valid_pixel_are_refused
         empty[2, 3] = 0.4
         register_scene(s, STAFF, _raster(tmp_path / "one.tif", empty), today, "one", store=store)
     assert _count(engine, "rs_scene") == 2
+
+
+def test_the_scene_list_is_for_staff_admins_and_verifiers(engine: Engine, tmp_path: Path) -> None:
+    with session_scope(engine) as s:
+        register_scene(s, STAFF, _tif(tmp_path / "a.tif", 0.7), date(2025, 8, 1), "2025",
+                       store=tmp_path / "store")  # fmt: skip
+    with session_scope(engine) as s:
+        for reader in (STAFF, ADMIN, VERIFIER):
+            assert [v.name for v in list_scenes(s, reader)] == ["2025"]
+        for outsider in (BUYER_USER, BANK_USER):
+            with pytest.raises(PermissionDenied):
+                list_scenes(s, outsider)
