@@ -5,6 +5,7 @@ geometry only — no owner, no name."""
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 import shapely
 from sqlalchemy.orm import Session
 
@@ -28,8 +29,9 @@ def stand_frame(session: Session, project: str | None = None) -> gpd.GeoDataFram
         sql += " AND p.code = :p"
         params["p"] = project
     rows = DriverSQL(session).rows(sql + " ORDER BY s.stand_key", params)
+    # object dtype: pandas' string dtype would turn None into NaN (printed "nan")
+    codes = pd.Series([None if r[1] is None else str(r[1]) for r in rows], dtype=object)
     return gpd.GeoDataFrame(
-        {"stand_key": [str(r[0]) for r in rows],
-         "project_code": [None if r[1] is None else str(r[1]) for r in rows]},
+        {"stand_key": [str(r[0]) for r in rows], "project_code": codes},
         geometry=[shapely.from_wkb(bytes(r[2])) for r in rows], crs=STORAGE_SRID,
     )  # fmt: skip

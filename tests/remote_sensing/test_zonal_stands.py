@@ -53,3 +53,20 @@ def test_a_constant_raster_over_one_stand(issued: Engine, tmp_path: Path) -> Non
         zonal_for_stands(s, STAFF, str(path), ["median"], None, "L1")
     with pytest.raises(Invalid), session_scope(issued) as s:
         zonal_for_stands(s, STAFF, str(path), ["frac_above"], None, "L1")
+
+
+def test_stands_outside_every_project_carry_none_not_nan(issued: Engine, tmp_path: Path) -> None:
+    stands = stands_4525(issued)
+    minx, miny, maxx, maxy = stands.total_bounds
+    width, height = int((maxx - minx) // 100) + 1, int((maxy - miny) // 100) + 1
+    path = tmp_path / "coarse.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=1,
+                       dtype="float32", crs="EPSG:4525", transform=from_origin(minx, maxy, 100, 100),
+                       nodata=-9999.0) as ds:  # fmt: skip
+        ds.write(np.full((height, width), 0.5, dtype="float32"), 1)
+    with session_scope(issued) as s:
+        table = zonal_for_stands(s, STAFF, str(path), ["mean"], None, None)
+    codes = dict(zip(table["stand_key"], table["project_code"], strict=True))
+    outside = set(stands.loc[stands["project"].isna(), "stand_key"])
+    assert outside and all(codes[k] is None for k in outside)  # None, not NaN ("nan" printed)
+    assert {codes[k] for k in stands.loc[stands["project"] == "L1", "stand_key"]} == {"L1"}
