@@ -84,7 +84,7 @@ def scenes_list_cmd(as_json: JsonOpt = False) -> None:
     """已登记的影像 / the registered scenes."""
     from registry.remote_sensing.scenes import list_scenes
 
-    found = ctx.read(list_scenes)
+    found = ctx.read(lambda s: list_scenes(s, ctx.acting(s)))
     if as_json:
         print_json([s.to_dict() for s in found])
         return
@@ -115,11 +115,25 @@ def zonal_cmd(
     """小班栅格统计（精确面积加权） / exact-area-weighted zonal statistics over the stands."""
     from registry.remote_sensing.zonal import zonal_for_stands
 
+    if out is not None and not out.parent.is_dir():  # before the work, not after it
+        from registry.cli.context import refuse
+        from registry.errors import Invalid
+
+        raise refuse(Invalid(f"输出文件夹 {out.parent} 不存在：请先创建它或换一个 --out。",
+                             f"the output folder {out.parent} does not exist: create it first or "
+                             "choose another --out."))  # fmt: skip
     with _bar("小班统计 zonal") as progress:
         table = ctx.read(lambda s: zonal_for_stands(s, ctx.acting(s), raster, stat or [],
                                                     threshold, project, progress))  # fmt: skip
     if out is not None:
-        table.to_csv(out, index=False, encoding="utf-8")
+        try:
+            table.to_csv(out, index=False, encoding="utf-8")
+        except OSError as exc:
+            from registry.cli.context import refuse
+            from registry.errors import Invalid
+
+            raise refuse(Invalid(f"无法写入 {out}：{exc.strerror}。",
+                                 f"cannot write {out}: {exc.strerror}.")) from None  # fmt: skip
         console.print(f"[green]已写入 written[/] {escape(str(out))}（{len(table)} 个小班 stands）")
         return
     print_table(f"小班统计 zonal statistics · {raster}", [{str(k): v for k, v in r.items()} for r in table.head(50).to_dict("records")],
@@ -210,6 +224,7 @@ def review_cmd(
     cause: Annotated[str | None, typer.Option(help="fire|pests|felling|wind|other")] = None,
     on: Annotated[str | None, typer.Option("--date", help="事件日期 YYYY-MM-DD")] = None,
     key: Annotated[str | None, typer.Option("--key", help="幂等键 / idempotency key")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """复核扰动标记（独立核证机构） / review a flag: confirm (cancel from the buffer) or dismiss."""
     from registry.remote_sensing.reversals import review_flag
@@ -229,8 +244,35 @@ def review_cmd(
     when = None if on is None else _date(on)
     decision = "confirm" if confirm else "dismiss"
     k = key
-    print_json(ctx.run(lambda s: review_flag(s, ctx.acting(s), k, flag, decision, reason,
-                                             cause, when)))  # fmt: skip
+    result = ctx.run(lambda s: review_flag(s, ctx.acting(s), k, flag, decision, reason, cause,
+                                           when))  # fmt: skip
+    if as_json:
+        print_json(result)
+        return
+    _print_review(result)
+
+
+def _print_review(result: Any) -> None:
+    """A review in words: the decision, and for a confirmation R1–R6's figures, the ledger's
+    cancellation and the unverified notes (``--json`` for everything)."""
+    again = "（重放，未再变动 replayed, nothing moved again）" if result.replayed else ""
+    console.print(f"标记 flag {result.flag_id}: {result.decision} → {result.status}{again}")
+    r = result.reversal
+    if r is None:
+        return
+    console.print(
+        f"小班 stand {escape(r.stand_key)} · 项目 project {escape(r.project)} · "
+        f"{escape(r.cause)} · {r.event_date}\n"
+        f"  受扰比例 f (R1) = {r.f:.4f}\n"
+        f"  物理损失 L_phys (R2) = {r.l_phys:,.2f} ± {r.l_phys * r.u:,.2f} t CO2e\n"
+        f"  已计入 C (R3) = {r.credited_c:,.2f} t CO2e\n"
+        f"  逆转 L (R4) = {r.loss:,.2f} ± {r.loss * r.u:,.2f} t CO2e (U = {r.u:.1%}, R5)\n"
+        f"  注销 Q (R6) = {r.quantity:,} 信用 credits: 本项目缓冲 own {r.own:,} · "
+        f"缓冲池 pool {r.pool:,} · 欠缓冲池 debt {r.debt:,} · 缺口 shortfall {r.shortfall:,}\n"
+        f"  账本操作 ledger op: {r.op_id if r.op_id is not None else '—'}"
+    )
+    for note in r.notes:
+        err_console.print(f"[yellow]未经核实 UNVERIFIED:[/] {escape(note)}")
 
 
 @monitor_app.command("reversals")

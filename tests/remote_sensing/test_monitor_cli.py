@@ -54,7 +54,7 @@ def test_disturbances_on_two_files_and_a_bad_file(issued: Engine, tmp_path: Path
     assert flags[0]["project"] == "L1" and flags[0]["status"] == "open"
     verifier = {**env, "TANHUI_USER": "auditor"}
     reviewed = run_cli("monitor", "review", str(flags[0]["id"]), "--dismiss", "--reason",
-                       "云影 / cloud shadow", "--key", "cli-1", env=verifier)  # fmt: skip
+                       "云影 / cloud shadow", "--key", "cli-1", "--json", env=verifier)  # fmt: skip
     assert reviewed.returncode == 0, reviewed.stdout + reviewed.stderr
     assert json.loads(reviewed.stdout)["status"] == "dismissed"
     staff_review = run_cli("monitor", "review", str(flags[0]["id"]), "--dismiss", "--reason",
@@ -62,3 +62,43 @@ def test_disturbances_on_two_files_and_a_bad_file(issued: Engine, tmp_path: Path
     assert staff_review.returncode == 5 and "Traceback" not in staff_review.stderr
     scenes = run_cli("monitor", "scenes", "list", "--json", env=env)
     assert len(json.loads(scenes.stdout)) == 2
+
+
+def test_zonal_output_review_summary_and_who_lists_scenes(issued: Engine, tmp_path: Path) -> None:
+    url = issued.url.render_as_string(hide_password=False)
+    pair = disturbed_pair(issued, tmp_path / "rasters")
+    env = {**cli_env(url, "li"), "TANHUI_SCENE_STORE": str(tmp_path / "store")}
+    done = run_cli("monitor", "disturbances", "--before", str(pair.before), "--before-date",
+                   "2025-11-01", "--after", str(pair.after), "--after-date", "2026-11-01",
+                   "--project", "L1", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    # an output folder that does not exist: refused before any work, no traceback
+    missing = run_cli("monitor", "zonal", "--raster", pair.after.stem, "--out",
+                      str(tmp_path / "nowhere" / "x.csv"), env=env)  # fmt: skip
+    assert missing.returncode != 0 and "Traceback" not in missing.stdout + missing.stderr
+    assert "不存在" in missing.stderr and "does not exist" in missing.stderr
+    # every stand of the county: those outside every project have an empty code, not "nan"
+    zonal = run_cli(
+        "monitor", "zonal", "--raster", pair.after.stem, "--stat", "valid_share", env=env
+    )
+    assert zonal.returncode == 0, zonal.stdout + zonal.stderr
+    assert "nan" not in zonal.stdout.lower() and "L1" in zonal.stdout
+    # a confirmation in words: f, L ± U, Q, own / pool / debt / shortfall, the ledger op, notes
+    flags = json.loads(run_cli("monitor", "flags", "--project", "L1", "--json", env=env).stdout)
+    verifier = {**env, "TANHUI_USER": "auditor"}
+    reviewed = run_cli("monitor", "review", str(flags[0]["id"]), "--confirm", "--cause", "fire",
+                       "--reason", "林火 / forest fire", "--key", "cli-9", env=verifier)  # fmt: skip
+    assert reviewed.returncode == 0, reviewed.stdout + reviewed.stderr
+    [rev] = json.loads(run_cli("monitor", "reversals", "--json", env=env).stdout)
+    text_ = reviewed.stdout
+    assert "confirm → confirmed" in text_ and f"f (R1) = {rev['f']:.4f}" in text_
+    assert f"L (R4) = {rev['loss']:,.2f} ± {rev['loss'] * rev['u']:,.2f}" in text_
+    assert f"Q (R6) = {rev['quantity']:,}" in text_ and f"own {rev['own']:,}" in text_
+    assert "pool" in text_ and "debt" in text_ and "shortfall" in text_
+    assert f"ledger op: {rev['op_id']}" in text_
+    assert "UNVERIFIED" in reviewed.stderr
+    # the scene list: staff and verifiers, not buyers or banks
+    assert run_cli("monitor", "scenes", "list", env=verifier).returncode == 0
+    for outsider in ("buyer", "banker"):
+        refused = run_cli("monitor", "scenes", "list", env={**env, "TANHUI_USER": outsider})
+        assert refused.returncode == 5 and "Traceback" not in refused.stderr
