@@ -31,7 +31,7 @@ from registry.remote_sensing.scenes import register_scene
 from tests.documents.doc_fixtures import VERIFIED, issued_project
 from tests.registry.compensation_fixtures import project_owners
 from tests.registry.project_fixtures import STAFF, VERIFIER
-from tests.remote_sensing.rs_fixtures import AFTER, BEFORE, disturbed_pair
+from tests.remote_sensing.rs_fixtures import AFTER, BEFORE, disturbed_pair, stands_4525
 
 
 @pytest.fixture
@@ -55,6 +55,14 @@ def test_a_confirmed_reversal_cancels_exactly_q_from_the_buffer(
         register_scene(s, STAFF, pair.after, AFTER, "after", store=store)
         run = run_detection(s, STAFF, "before", "after", project="L1", store=store)
     flag = next(f for f in run.flags if f.stand_key == pair.stand_key)
+    # R1 against the placed patch's geometry (shapely, EPSG:4525 metres): the share of the stand
+    # the patch covers, within half a 10 m pixel along the patch's edge inside the stand
+    stand = stands_4525(issued).set_index("stand_key").geometry[pair.stand_key]
+    burnt = pair.patch.intersection(stand)
+    true_f = burnt.area / stand.area
+    edge_tolerance = burnt.length * 5.0 / stand.area
+    assert 0.2 < true_f < 0.6  # the western half of the stand less a 20 m inset
+    assert abs(flag.stats["disturbed_share"] - true_f) <= edge_tolerance
     # the inputs, by hand from the flag and the project's ex-ante (event = the after date,
     # 2026-11-01, inside the verified period 2026-01-01 – 2026-12-31)
     f, u_area = flag.stats["disturbed_share"], flag.stats["area_u"]
