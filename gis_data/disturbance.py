@@ -132,6 +132,14 @@ class DetectionParameters:
             share=f"{self.min_valid_share:g}",
         )
 
+    def short_note(self) -> str:
+        """The note's short form, one line for a picture (zh / en)."""
+        return (
+            f"阈值未经核实 UNVERIFIED thresholds: drop {self.drop:g}, patch ≥ "
+            f"{self.min_patch_m2:g} m², stand ≥ {self.min_stand_m2:g} m², observed ≥ "
+            f"{self.min_valid_share:g} — 须由林业局标定 to be calibrated by the bureau"
+        )
+
     def check(self) -> None:
         """Raise :class:`DetectionError` (bilingual) for a value that cannot be used."""
         bad = []
@@ -454,7 +462,9 @@ def evidence_png(
 ) -> bytes:
     """A PNG of three panels over the stand's window (its bounds plus ``MARGIN_CELLS`` cells):
     the before index, the after index and the change Δ (eq. D1), each with a colour bar; the
-    stand outlined in black and the kept patches (eq. D3) in red; axes in km of the raster CRS.
+    stand outlined in black and the kept patches (eq. D3) in red; axes in km of the raster CRS;
+    ``title`` (e.g. the run's scene names) on top and the thresholds' UNVERIFIED line at the
+    foot (both also in the PNG's Title / Description text chunks).
     """
     b_ds, b_opened = open_raster(before)
     try:
@@ -480,6 +490,7 @@ def _evidence(
     title: str,
 ) -> bytes:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     t = b_ds.transform
     cell = min(abs(t.a), abs(t.e))
@@ -552,12 +563,16 @@ def _evidence(
             ax.set_xlabel("x (km)")
             ax.set_ylabel("y (km)")
             ax.ticklabel_format(useOffset=False, style="plain")
+            ax.xaxis.set_major_locator(MaxNLocator(4))  # full eastings: few, or they overlap
         head = title or f"林分 {stand_key} 扰动证据 Disturbance evidence, stand {stand_key}"
         fig.suptitle(
             f"{head}\n{facts}\n黑线：林分；品红线：保留的变化斑块；灰色：无数据  "
             "Black: stand; magenta: kept patches; grey: no data"
         )
+        fig.text(0.5, 0.01, p.short_note(), ha="center", va="bottom", color="#b00020",
+                 fontsize=10)  # fmt: skip
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
+        fig.savefig(buffer, format="png",
+                    metadata={"Title": head, "Description": p.short_note()})  # fmt: skip
         plt.close(fig)
     return buffer.getvalue()

@@ -250,7 +250,7 @@ def monitoring_steps(
     with console.status("合成影像与变化检测 synthetic images and change detection"):
         got = demo_monitoring(engine, people["li-gong"], people["wang-gong"], code, folder)
     run, rev = got.run, got.reversal
-    console.print(f"影像 images {got.before.name} → {got.after.name} (合成 SYNTHETIC): {run.stands_checked:,} 个小班 stands checked, "
+    console.print(f"影像 images {run.before} → {run.after} (合成 SYNTHETIC): {run.stands_checked:,} 个小班 stands checked, "
                   f"{run.flagged} flagged, {run.unobserved:,} unobserved (clouds, outside the images) — {time.perf_counter() - t0:.1f} s")  # fmt: skip
     console.print(f"  [yellow]UNVERIFIED[/] {run.note}")
     console.print(f"标记 flag {got.flag_id}: 小班 stand {got.stand_key}, burnt patch placed {got.fire_ha:.2f} ha → "

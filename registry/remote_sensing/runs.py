@@ -98,7 +98,8 @@ def run_detection(
         stats.update(before_sha256=first.sha256, after_sha256=second.sha256,
                      before_on=first.acquired_on, after_on=second.acquired_on)  # fmt: skip
         png = evidence_png(path_before, path_after, by_key.loc[key, "geometry"], stands.crs,
-                           detection, str(key), title=f"{key} {first.acquired_on} → {second.acquired_on}")  # fmt: skip
+                           detection, str(key), title=f"林分 stand {key}: {first.name} ({first.acquired_on}) → "
+                                 f"{second.name} ({second.acquired_on})")  # fmt: skip
         code = by_key.loc[key, "project_code"]
         session.execute(sa.insert(rs_flag).values(
             run_id=run_id, stand_key=str(key), project_code=None if pd.isna(code) else str(code),

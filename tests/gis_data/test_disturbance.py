@@ -264,6 +264,25 @@ def test_evidence_png_is_a_picture(tiny: tuple[Path, Path]) -> None:
     assert magenta.sum() > 50  # the kept patch is outlined (#ff00ff)
 
 
+def test_evidence_png_says_the_thresholds_are_unverified_and_names_the_scenes(
+    tiny: tuple[Path, Path],
+) -> None:
+    from PIL import Image
+
+    stands = stands_of(whole=box(0, 0, 5, 4))
+    det = detect_disturbances(stands, *tiny)
+    title = "林分 stand whole: synthetic-ndvi-2029 (2029-08-01) → synthetic-ndvi-2030 (2030-08-01)"
+    png = evidence_png(*tiny, stands.geometry[0], stands.crs, det, "whole", title=title)
+    chunks = Image.open(io.BytesIO(png)).text  # type: ignore[attr-defined]
+    assert chunks["Title"] == title
+    assert "UNVERIFIED" in chunks["Description"] and "未经核实" in chunks["Description"]
+    assert "drop 0.06" in chunks["Description"] and "400 m²" in chunks["Description"]
+    img = mpimg.imread(io.BytesIO(png), format="png")
+    foot = img[int(img.shape[0] * 0.9) :]  # the warning line, drawn in #b00020 at the foot
+    red = (foot[..., 0] > 0.6) & (foot[..., 1] < 0.1) & (foot[..., 2] < 0.2)
+    assert red.sum() > 100
+
+
 def test_patches_join_at_corners(tmp_path: Path) -> None:
     before = np.full((5, 5), 0.8, dtype=np.float32)
     after = before.copy()

@@ -6,6 +6,7 @@ name appears in the flags' JSON."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +71,11 @@ def test_a_placed_patch_is_flagged_and_a_dismissal_changes_only_the_flag(
     assert flag.stats["disturbed_ha"] == pytest.approx(pair.patch.area / 10_000, rel=0.05)
     assert flag.stats["disturbed_mean_change"] < -0.3  # the drop 0.35, less the noise
     assert png.startswith(PNG) and hashlib.sha256(png).hexdigest() == flag.evidence_sha256
+    from PIL import Image
+
+    chunks = Image.open(io.BytesIO(png)).text  # type: ignore[attr-defined]
+    assert chunks["Title"] == (f"林分 stand {flag.stand_key}: before ({BEFORE}) → after ({AFTER})")
+    assert "UNVERIFIED" in chunks["Description"]
     before = _ledger(issued)
     with pytest.raises(PermissionDenied), session_scope(issued) as s:  # staff cannot review
         review_flag(s, STAFF, "r-staff", flag_id, "dismiss", "云影 / a cloud shadow")
