@@ -26,7 +26,13 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert "verifier confirms (fire)" in out and cancelled is not None, out[-4000:]
     assert int(cancelled[1].replace(",", "")) + int(cancelled[2].replace(",", "")) > 0
-    assert next((work / "monitoring").glob("evidence_flag_*.png")).stat().st_size > 10_000
+    evidence = next((work / "monitoring").glob("evidence_flag_*.png"))
+    assert evidence.stat().st_size > 10_000
+    assert "images synthetic-ndvi-2029 → synthetic-ndvi-2030 (合成 SYNTHETIC)" in out
+    from PIL import Image
+
+    chunks = Image.open(evidence).text  # type: ignore[attr-defined]
+    assert "synthetic-ndvi-2029" in chunks["Title"] and "UNVERIFIED" in chunks["Description"]
     assert "the tables equal the replay of" in out and "verified" in out.split("checkpoint:")[1]
     # the county map's tiles (registry.tiles), stamped with the audit head
     assert "tiles built" in out and (work / "tiles" / "registry.pmtiles").stat().st_size > 10_000
