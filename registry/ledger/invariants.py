@@ -14,7 +14,8 @@ def check_invariants(session: Session) -> list[str]:
     """Every violation of the ledger's invariants (empty when the ledger tells the truth): per
     project and vintage the live blocks hold what was issued, do not overlap, leave no gap and
     lie within the serials allocated; no retired or cancelled block was ever moved; no project
-    repaid the buffer pool more than it owed."""
+    repaid the buffer pool more than it owed, nor cancelled more for a shortfall than it was
+    short."""
     problems = []
     for project, vintage, issued, next_seq in session.execute(
         text("SELECT project_code, vintage, issued, next_seq FROM serial_counter")
@@ -44,10 +45,13 @@ def check_invariants(session: Session) -> list[str]:
     ).scalar()
     if bad:
         problems.append(f"{bad} retired or cancelled blocks were moved")
-    for project, owed in session.execute(
+    for project, owed, short in session.execute(
         text(
-            "SELECT project_code, SUM(quantity) FROM buffer_debt GROUP BY project_code HAVING SUM(quantity) < 0"
+            "SELECT project_code, SUM(quantity), SUM(shortfall) FROM buffer_debt GROUP BY project_code"
         )
     ).all():
-        problems.append(f"{project}: repaid {-int(owed)} more to the buffer pool than it owed")
+        if int(owed) < 0:
+            problems.append(f"{project}: repaid {-int(owed)} more to the buffer pool than it owed")
+        if not 0 <= int(short) <= int(owed):
+            problems.append(f"{project}: shortfall {int(short)} outside 0..debt {int(owed)}")
     return problems

@@ -46,7 +46,7 @@ from registry.ledger.results import (
     RetireResult,
     TransferResult,
 )
-from registry.ledger.reversals import outstanding_debt
+from registry.ledger.reversals import cancel_shortfall, outstanding_debt
 from registry.ledger.serials import format_block, parse_serial
 from registry.ledger.validation import (
     check_amount,
@@ -88,7 +88,9 @@ def issue(
     Rounding: credits = floor(verified t CO2e); buffer = ceil(credits × share / 100) to the
     buffer account (non-permanence pool), the rest to the developer's holding account. A project
     that owes the pool for an earlier reversal (:mod:`registry.ledger.reversals`) sends
-    ``repaid`` = min(its debt, credits − buffer) more to the buffer; ``buffer`` includes them.
+    ``repaid`` = min(its debt, credits − buffer) more to the buffer (``buffer`` is the normal
+    share alone), and ``shortfall_cancelled`` = min(its shortfall, repaid) of those are then
+    cancelled by a second operation (key ``<key>:shortfall``).
     """
     require_any_role(actor, (Role.ADMIN,), "签发碳汇积分 / issue credits")
     op = Operation(session, OperationKind.ISSUE, idempotency_key,
@@ -129,9 +131,11 @@ def issue(
     share = buffer_pct if assessed is None else max(buffer_pct, assessed)
     credits = int(to_credits(float(period[1])))  # the one place science becomes credits
     buffer = math.ceil(credits * share / 100 - 1e-9)
-    # a debt to the pool from an earlier reversal (ledger/reversals.py RULE) is repaid first
-    repaid = min(outstanding_debt(session, project_code), credits - buffer)
-    buffer += repaid
+    # a debt to the pool from an earlier reversal (ledger/reversals.py RULE) is repaid first;
+    # the part of it the pool could not cancel then is cancelled from the repaid credits
+    debt, shortfall = outstanding_debt(session, project_code)
+    repaid = min(debt, credits - buffer)
+    to_cancel = min(shortfall, repaid)
     end = period[2] if isinstance(period[2], date) else date.fromisoformat(str(period[2]))
     vintage = end.year
     # the counter row is the lock that serialises issuance of one project and vintage
@@ -158,28 +162,34 @@ def issue(
     seed = Block(
         0, project_code, vintage, first, first + credits - 1, issuance_account, active, None
     )
-    if buffer:
-        last = first + buffer - 1
+    pooled = buffer + repaid
+    if pooled:
+        last = first + pooled - 1
         rows.append((seed, first, last, buffer_account, active, None))
-        placed.append(Placement("BUFFER", format_block(project_code, vintage, first, last), buffer))
-    if credits - buffer:
-        begin, last = first + buffer, first + credits - 1
+        placed.append(Placement("BUFFER", format_block(project_code, vintage, first, last), pooled))
+    if credits - pooled:
+        begin, last = first + pooled, first + credits - 1
         rows.append((seed, begin, last, owner_id, active, None))
         placed.append(
-            Placement(owner, format_block(project_code, vintage, begin, last), credits - buffer)
+            Placement(owner, format_block(project_code, vintage, begin, last), credits - pooled)
         )
     insert_blocks(db, op.id, rows)
     db.rows(
         "INSERT INTO issuance (op_id, project_code, monitoring_period_id, vintage, quantity, buffer_quantity) VALUES (:o, :p, :m, :v, :q, :b)",
-        {"o": op.id, "p": project_code, "m": period[0], "v": vintage, "q": credits, "b": buffer},
+        {"o": op.id, "p": project_code, "m": period[0], "v": vintage, "q": credits, "b": pooled},
     )  # fmt: skip
     if repaid:
-        db.rows("INSERT INTO buffer_debt (op_id, project_code, kind, quantity) VALUES (:o, :p, 'repayment', :q)",
-                {"o": op.id, "p": project_code, "q": -repaid})  # fmt: skip
+        db.rows("INSERT INTO buffer_debt (op_id, project_code, kind, quantity, shortfall) "
+                "VALUES (:o, :p, 'repayment', :q, 0)", {"o": op.id, "p": project_code, "q": -repaid})  # fmt: skip
     result = IssueResult(project=project_code, vintage=vintage, quantity=credits, buffer=buffer,
                          buffer_pct=share, registry_minimum_pct=minimum_pct, assessed_risk_pct=assessed,
-                         placed=tuple(placed), rounding=ROUNDING_RULE, repaid=repaid)  # fmt: skip
+                         placed=tuple(placed), rounding=ROUNDING_RULE, repaid=repaid,
+                         shortfall_cancelled=to_cancel)  # fmt: skip
     op.finish(result)
+    if to_cancel:
+        cancel_shortfall(
+            session, actor, f"{idempotency_key}:shortfall", project_code, vintage, to_cancel
+        )
     return result
 
 

@@ -48,8 +48,9 @@ class Placement(Result):
 
 @dataclass(frozen=True)
 class IssueResult(Result):
-    """An issuance: credits = floor(verified t CO2e), ``buffer`` of them to the pool (``repaid``
-    of those repay the project's debt to the pool after a reversal)."""
+    """An issuance: credits = floor(verified t CO2e), ``buffer`` of them to the pool as its share,
+    ``repaid`` more to the pool repaying the project's debt after a reversal
+    (ledger/reversals.py)."""
 
     project: str
     vintage: int
@@ -60,7 +61,8 @@ class IssueResult(Result):
     assessed_risk_pct: float | None
     placed: tuple[Placement, ...] = field(metadata={"of": Placement})
     rounding: str
-    repaid: int = 0  # of ``buffer``: repaying the project's debt to the pool (ledger/reversals.py)
+    repaid: int = 0  # more to the buffer, beyond ``buffer``: the project's debt to the pool repaid
+    shortfall_cancelled: int = 0  # of ``repaid``: cancelled for an earlier reversal's shortfall
     replayed: bool = transient()
 
 

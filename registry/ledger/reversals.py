@@ -40,12 +40,14 @@ __all__ = [
 RULE = (
     "逆转抵偿规则：按逆转量注销缓冲池积分——先注销本项目存入的缓冲积分，不足部分注销缓冲池中其他项目的积分"
     "（按项目、年份、序列号先后）；超出本项目存入量的部分记为本项目对缓冲池的欠量，由本项目此后每次签发"
-    "在正常缓冲比例之外再存入缓冲池偿还，还清为止；缓冲池不足以抵偿的部分（缺口）照样记入欠量并在结果中写明。 / "
+    "在正常缓冲比例之外再存入缓冲池偿还，还清为止；缓冲池不足以抵偿的部分（缺口）也记入欠量，偿还时先把"
+    "相应数量的偿还积分直接注销，补上当初未能注销的逆转。 / "
     "Reversal rule: cancel buffer credits equal to the reversal — the project's own contributions "
     "first, then other projects' credits in the pool (by project, vintage, serial); the part beyond "
     "the project's own contribution is the project's debt to the pool, repaid from each of its later "
     "issuances by sending that many more credits to the buffer on top of the normal share until it "
-    "is repaid; a part the pool cannot cover (a shortfall) is also owed, and said in the result."
+    "is repaid; a part the pool cannot cover (a shortfall) is owed too, and as it is repaid that "
+    "many of the repaid credits are cancelled at once, completing the reversal's cancellation."
 )
 RULE_SOURCES = (
     "Verra, VCS Standard v4.5 (2023-08-29) §3.2.26 and the AFOLU Buffer Account Compensation for "
@@ -101,13 +103,53 @@ def buffer_held(db: DriverSQL, project: str | None = None) -> int:
     return int(row[0]) if row is not None else 0
 
 
-def outstanding_debt(session: Session, project: str) -> int:
-    """What the project still owes the pool (t CO2e): reversals beyond its own contributions
-    less what its issuances repaid (``buffer_debt``, migration 0020)."""
+@dataclass(frozen=True)
+class ShortfallCancel(Result):
+    """Repaid buffer credits cancelled for an earlier reversal's shortfall (t CO2e); reads as a
+    cancellation (the audit action is ``ledger.cancel``)."""
+
+    account: str
+    reason: str
+    quantity: int
+    serials: tuple[str, ...]
+    shortfall_of: str  # the project whose reversal the pool could not cover in full
+    replayed: bool = transient()
+
+
+def outstanding_debt(session: Session, project: str) -> tuple[int, int]:
+    """(debt, shortfall) the project still owes the pool (t CO2e): reversals beyond its own
+    contributions less what its issuances repaid, and the part of them the pool could not
+    cancel less what was cancelled since (``buffer_debt``, migration 0020)."""
     row = DriverSQL(session).first(
-        "SELECT COALESCE(SUM(quantity), 0) FROM buffer_debt WHERE project_code = :p", {"p": project}
+        "SELECT COALESCE(SUM(quantity), 0), COALESCE(SUM(shortfall), 0) FROM buffer_debt "
+        "WHERE project_code = :p",
+        {"p": project},
     )
-    return int(row[0]) if row is not None else 0
+    return (int(row[0]), int(row[1])) if row is not None else (0, 0)
+
+
+def cancel_shortfall(
+    session: Session, actor: Actor, key: str, project: str, vintage: int, quantity: int
+) -> ShortfallCancel:
+    """Cancel ``quantity`` of the project's buffer credits of ``vintage`` (just repaid by its
+    issuance) for the shortfall of an earlier reversal; called by the ledger's issuance, in its
+    transaction, right after the repayment (its own idempotency key and audit event)."""
+    op = Operation(session, OperationKind.CANCEL, key,
+                   {"account": "BUFFER", "shortfall_of": project, "vintage": vintage,
+                    "quantity": quantity}, actor.label)  # fmt: skip
+    if op.previous is not None:
+        return ShortfallCancel.from_dict(op.previous, replayed=True)
+    buffer_id, _ = account(op.db, "BUFFER", (AccountKind.BUFFER.value,), lock=True)
+    cancelled_to = system_account(session, AccountKind.CANCELLATION, actor.label)
+    pieces = select(op.db, buffer_id, BlockState.ACTIVE.value, quantity, None, project, vintage)
+    moved = move(op, pieces, cancelled_to, BlockState.CANCELLED.value, None)
+    op.db.rows("INSERT INTO buffer_debt (op_id, project_code, kind, quantity, shortfall) "
+               "VALUES (:o, :p, 'shortfall_cancelled', 0, :s)",
+               {"o": op.id, "p": project, "s": -quantity})  # fmt: skip
+    result = ShortfallCancel("BUFFER", "逆转缺口补注销 / a reversal's shortfall cancelled on repayment",
+                             quantity, moved, project)  # fmt: skip
+    op.finish(result)
+    return result
 
 
 def cover_reversal(
@@ -145,12 +187,14 @@ def cover_reversal(
             op, _pieces(db, buffer_id, pool, None), cancelled_to, BlockState.CANCELLED.value, None
         )
     debt = quantity - own
+    shortfall = quantity - own - pool
     if debt:
-        db.rows("INSERT INTO buffer_debt (op_id, project_code, kind, quantity) VALUES (:o, :p, 'reversal', :q)",
-                {"o": op.id, "p": project, "q": debt})  # fmt: skip
+        db.rows("INSERT INTO buffer_debt (op_id, project_code, kind, quantity, shortfall) "
+                "VALUES (:o, :p, 'reversal', :q, :s)",
+                {"o": op.id, "p": project, "q": debt, "s": shortfall})  # fmt: skip
     result = ReversalCover(account="BUFFER", reason=reason, quantity=own + pool, serials=tuple(moved),
                            project=project, requested=quantity, own=own, pool=pool,
-                           shortfall=quantity - own - pool, debt=debt,
+                           shortfall=shortfall, debt=debt,
                            evidence_sha256=evidence_sha256, rule=RULE)  # fmt: skip
     op.finish(result)
     return result

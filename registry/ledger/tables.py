@@ -107,12 +107,15 @@ pledge = sa.Table(
 buffer_debt = sa.Table(  # migration 0020: a project's debt to the pooled buffer (ledger/reversals.py)
     "buffer_debt", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("op_id", sa.Integer, sa.ForeignKey("ledger_operation.id"), nullable=False),
+    sa.Column("op_id", sa.Integer, sa.ForeignKey("ledger_operation.id"), nullable=False, unique=True),
     sa.Column("project_code", sa.String, nullable=False),
     sa.Column("kind", sa.String, nullable=False),
     sa.Column("quantity", sa.BigInteger, nullable=False),
-    sa.CheckConstraint("kind IN ('reversal', 'repayment')", name="ck_buffer_debt_kind"),
-    sa.CheckConstraint("(kind = 'reversal' AND quantity > 0) OR (kind = 'repayment' AND quantity < 0)",
+    sa.Column("shortfall", sa.BigInteger, nullable=False),
+    sa.CheckConstraint("kind IN ('reversal', 'repayment', 'shortfall_cancelled')", name="ck_buffer_debt_kind"),
+    sa.CheckConstraint("(kind = 'reversal' AND quantity > 0 AND shortfall BETWEEN 0 AND quantity) "
+                       "OR (kind = 'repayment' AND quantity < 0 AND shortfall = 0) "
+                       "OR (kind = 'shortfall_cancelled' AND quantity = 0 AND shortfall < 0)",
                        name="ck_buffer_debt_sign"),
     sa.Index("ix_buffer_debt_project", "project_code"),
 )  # fmt: skip

@@ -81,7 +81,7 @@ def test_a_reversal_within_the_projects_own_buffer_cancels_its_oldest(ledger: En
         ("HOLD-L1", f"{P1}000000101..000001000", "active"),
     ]
     with session_scope(ledger) as s:
-        assert outstanding_debt(s, "L1") == 0
+        assert outstanding_debt(s, "L1") == (0, 0)
     assert_the_log_agrees(ledger)
 
 
@@ -93,14 +93,14 @@ def test_beyond_its_own_buffer_the_pool_covers_and_the_project_owes_then_repays(
     assert (r.own, r.pool, r.shortfall, r.debt) == (0, 30, 0, 30)
     assert r.serials == (f"{P1}000000001..000000030",)
     with session_scope(ledger) as s:
-        assert outstanding_debt(s, "L2") == 30
+        assert outstanding_debt(s, "L2") == (30, 0)
         got = issue(s, ADMIN, "L2", "i-2", minimum_pct=10)
     # L2: floor(500.4) = 500 credits; buffer ceil(500 × 10 %) = 50, plus the 30 it owes = 80
-    assert (got.quantity, got.buffer, got.repaid) == (500, 80, 30)
+    assert (got.quantity, got.buffer, got.repaid, got.shortfall_cancelled) == (500, 50, 30, 0)
     with session_scope(ledger) as s:
-        assert outstanding_debt(s, "L2") == 0
-        assert s.execute(text("SELECT kind, quantity FROM buffer_debt ORDER BY id")).all() == [
-            ("reversal", 30), ("repayment", -30)
+        assert outstanding_debt(s, "L2") == (0, 0)
+        assert s.execute(text("SELECT kind, quantity, shortfall FROM buffer_debt ORDER BY id")).all() == [
+            ("reversal", 30, 0), ("repayment", -30, 0)
         ]  # fmt: skip
     assert ("BUFFER", f"{P2}000000001..000000080", "active") in live(ledger)
     assert_the_log_agrees(ledger)
@@ -119,9 +119,33 @@ def test_a_reversal_larger_than_the_whole_pool_is_owed_in_full(ledger: Engine) -
         100,
     )
     with session_scope(ledger) as s:
-        assert outstanding_debt(s, "L1") == 30
+        assert outstanding_debt(s, "L1") == (30, 30)
         got = issue(s, ADMIN, "L2", "i-2", minimum_pct=10)
     assert got.repaid == 0  # L2 owes nothing: L1's debt is L1's
+    assert_the_log_agrees(ledger)
+
+
+def test_a_shortfall_is_cancelled_from_the_credits_that_repay_it(ledger: Engine) -> None:
+    with session_scope(ledger) as s:  # L2 has no buffer yet; the pool holds L1's 100
+        r = cover_reversal(s, VERIFIER, "rv-7", "L2", 130, "山火 fire", EVIDENCE)
+    assert (r.own, r.pool, r.shortfall, r.debt, r.quantity) == (0, 100, 30, 130, 100)
+    with session_scope(ledger) as s:
+        got = issue(s, ADMIN, "L2", "i-2", minimum_pct=10)
+    # 500 credits: share ceil(500 × 10 %) = 50, repaid min(130, 500 − 50) = 130 → 180 to the
+    # pool (serials 1–180), of which min(30 short, 130) = 30 cancelled at once (1–30)
+    assert (got.buffer, got.repaid, got.shortfall_cancelled) == (50, 130, 30)
+    assert live(ledger) == [
+        ("BUFFER", f"{P2}000000031..000000180", "active"),
+        ("CANCELLATION", f"{P1}000000001..000000100", "cancelled"),
+        ("CANCELLATION", f"{P2}000000001..000000030", "cancelled"),
+        ("HOLD-L1", f"{P1}000000101..000001000", "active"),
+        ("HOLD-L2", f"{P2}000000181..000000500", "active"),
+    ]
+    with session_scope(ledger) as s:
+        assert outstanding_debt(s, "L2") == (0, 0)
+        again = issue(s, ADMIN, "L2", "i-2", minimum_pct=10)  # a retry: nothing more
+    assert again.replayed and again.shortfall_cancelled == 30
+    assert ("BUFFER", f"{P2}000000031..000000180", "active") in live(ledger)
     assert_the_log_agrees(ledger)
 
 
@@ -154,10 +178,13 @@ def test_the_debt_is_append_only_and_a_row_slipped_in_is_found_by_the_replay(
         s.execute(text("UPDATE buffer_debt SET quantity = 1"))
     with pytest.raises(DBAPIError), session_scope(ledger) as s:
         s.execute(text("DELETE FROM buffer_debt"))
+    with pytest.raises(DBAPIError), session_scope(ledger) as s:  # one row per operation
+        s.execute(text("INSERT INTO buffer_debt (op_id, project_code, kind, quantity, shortfall) "
+                       "SELECT op_id, project_code, kind, quantity, shortfall FROM buffer_debt"))  # fmt: skip
     with session_scope(ledger) as s:  # an insert behind the ledger's back: no event for it
         op = s.execute(text("SELECT min(id) FROM ledger_operation")).scalar()
-        s.execute(text("INSERT INTO buffer_debt (op_id, project_code, kind, quantity) "
-                       "VALUES (:o, 'L1', 'reversal', 7)"), {"o": op})  # fmt: skip
+        s.execute(text("INSERT INTO buffer_debt (op_id, project_code, kind, quantity, shortfall) "
+                       "VALUES (:o, 'L1', 'reversal', 7, 0)"), {"o": op})  # fmt: skip
     with session_scope(ledger) as s:
         report = replay(s)
     assert [d.table for d in report.differences] == ["buffer_debt"]

@@ -86,7 +86,10 @@ def test_every_upload_route_refuses_a_wrong_type_and_a_large_file(web: Web, tmp_
             wrong = post("setup.exe", b"MZ" + b"\0" * 100)
             assert 400 <= wrong.status_code < 500, (path, wrong.status_code, wrong.text[:300])
             assert "not accepted" in wrong.text and "不接受" in wrong.text, (path, wrong.text[:300])
-            big = [post(name, b"x" * (64 << 10)) for name in ("big.gpkg", "big.csv", "big.xlsx")]
+            big = [
+                post(name, b"x" * (64 << 10))
+                for name in ("big.gpkg", "big.csv", "big.xlsx", "big.tif")
+            ]
             assert all(400 <= r.status_code < 500 for r in big), path
             assert any("larger than the limit" in r.text and "超过上限" in r.text for r in big), (
                 path

@@ -1,8 +1,10 @@
 """A project's debt to the pooled buffer account (缓冲池欠量): when a reversal cancels more buffer
-credits than the project itself put in, the rest came from other projects' contributions and the
-project repays it from its next issuances (``registry/ledger/reversals.py``, ``RULE``). One row
-per reversal (+) and per repayment at issuance (−), each with its ledger operation; described for
-Alembic in ``registry/ledger/tables.py``. Append-only: the database refuses UPDATE and DELETE.
+credits than the project itself put in, the rest came from other projects' contributions (or,
+when the pool ran short, was not cancelled at all: the shortfall) and the project repays it from
+its next issuances (``registry/ledger/reversals.py``, ``RULE``). One row per ledger operation: a
+reversal (+debt, +shortfall), a repayment at issuance (−debt), the cancellation of repaid credits
+for a shortfall (−shortfall); described for Alembic in ``registry/ledger/tables.py``.
+Append-only: the database refuses UPDATE and DELETE.
 
 Revision ID: 0020
 """
@@ -24,16 +26,21 @@ def upgrade() -> None:
     op.create_table(
         "buffer_debt",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("op_id", sa.Integer, sa.ForeignKey("ledger_operation.id"), nullable=False),
+        sa.Column("op_id", sa.Integer, sa.ForeignKey("ledger_operation.id"), nullable=False,
+                  unique=True),
         sa.Column("project_code", sa.String, nullable=False),
         sa.Column("kind", sa.String, nullable=False),
         sa.Column("quantity", sa.BigInteger, nullable=False),
-        sa.CheckConstraint("kind IN ('reversal', 'repayment')", name="ck_buffer_debt_kind"),
+        sa.Column("shortfall", sa.BigInteger, nullable=False),
+        sa.CheckConstraint("kind IN ('reversal', 'repayment', 'shortfall_cancelled')",
+                           name="ck_buffer_debt_kind"),
         sa.CheckConstraint(
-            "(kind = 'reversal' AND quantity > 0) OR (kind = 'repayment' AND quantity < 0)",
+            "(kind = 'reversal' AND quantity > 0 AND shortfall BETWEEN 0 AND quantity) "
+            "OR (kind = 'repayment' AND quantity < 0 AND shortfall = 0) "
+            "OR (kind = 'shortfall_cancelled' AND quantity = 0 AND shortfall < 0)",
             name="ck_buffer_debt_sign",
         ),
-    )
+    )  # fmt: skip
     op.create_index("ix_buffer_debt_project", "buffer_debt", ["project_code"])
     if op.get_bind().dialect.name == "postgresql":
         # ledger_append_only() is migration 0011's: it refuses with the table's name
