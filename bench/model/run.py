@@ -128,6 +128,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stands", type=int, default=50_000)
     parser.add_argument("--years", type=int, default=60)
+    parser.add_argument(
+        "--scale-stands", type=int, default=1_000_000,
+        help="in-process, dask and the numba anchor on this many stands (0: skip)",
+    )  # fmt: skip
     args = parser.parse_args()
     stands = stands_from_sample(args.stands)
     curves = fit_growth_curves(stands)
@@ -157,6 +161,10 @@ def main() -> None:
     print(f"ratio loop / vectorised: {loop / vectorised:.0f}x   (target: < 1 s and ≥ 50x)")
     print(f"same answer: vectorised {result.total:,.1f} t CO2e, loop {loop_total:,.1f} t CO2e, "
           f"relative difference {abs(result.total - loop_total) / abs(loop_total):.2e}")  # fmt: skip
+    if args.scale_stands:
+        from bench.model.scale import run_scale
+
+        run_scale(stands, curves, args.scale_stands, args.years)
 
 
 if __name__ == "__main__":
