@@ -8,10 +8,11 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import Result, Select, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -62,6 +63,26 @@ def select_stands(session: Session, selection: str, project_id: int | None = Non
     forest_category, compartment, owner, key, polygon (a file: stands whose interior point
     lies inside its polygons); or ``@file`` with one 小班 key per line.
     """
+    frame = stands_frame(session.execute(selection_statement(session, selection, project_id)))
+    if frame.empty:
+        raise SelectionError(
+            f"选择 {selection!r} 没有选中任何当前小班。",
+            f"the selection {selection!r} selects no current stand.",
+        )
+    return frame
+
+
+def stands_frame(result: Result[Any]) -> pd.DataFrame:
+    """The rows of a :func:`selection_statement` as a frame (its columns, even when empty)."""
+    rows = result.all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=list(result.keys()))
+
+
+def selection_statement(
+    session: Session, selection: str, project_id: int | None = None
+) -> Select[Any]:
+    """The query of :func:`select_stands` (ordered by stand key), not yet run: a caller may add
+    conditions and limits to read the selection part by part."""
     stmt = (
         select(
             col(Stand.stand_key).label("stand_id"),
@@ -118,14 +139,7 @@ def select_stands(session: Session, selection: str, project_id: int | None = Non
                     f"未知的选择字段 {field!r}，可用：{known}",
                     f"unknown selection field {field!r}; use one of {known}",
                 )
-    rows = session.execute(stmt).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(rows[0]._fields) if rows else [])
-    if frame.empty:
-        raise SelectionError(
-            f"选择 {selection!r} 没有选中任何当前小班。",
-            f"the selection {selection!r} selects no current stand.",
-        )
-    return frame
+    return stmt
 
 
 def refuse_server_files(selection: str) -> None:
