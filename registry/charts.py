@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +20,11 @@ from registry.errors import Failure
 __all__ = ["CJK_FONT_FAMILY", "plot_growth_curves", "plot_stock_trajectory", "use_cjk_font"]
 
 CJK_FONT_FAMILY = "WenQuanYi Zen Hei"
+
+
+class _OnlyWeightNotes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("findfont: Failed to find font weight")
 
 
 def use_cjk_font() -> str:
@@ -40,6 +46,8 @@ def use_cjk_font() -> str:
     matplotlib.rcParams["font.sans-serif"] = [CJK_FONT_FAMILY, "DejaVu Sans"]
     matplotlib.rcParams["font.family"] = "sans-serif"
     matplotlib.rcParams["axes.unicode_minus"] = False  # the CJK font lacks U+2212
+    # the font has one weight (500): matplotlib says so on every label; that note only
+    logging.getLogger("matplotlib.font_manager").addFilter(_OnlyWeightNotes())
     return CJK_FONT_FAMILY
 
 
