@@ -30,6 +30,8 @@ Removals = project stock change − baseline stock change (equation ``net_remova
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
@@ -37,7 +39,7 @@ from numpy.typing import NDArray
 from methodologies.errors import InputError
 from methodologies.exante import ExAnteResult, check_stand_inputs, check_years
 from methodologies.growth import GrowthCurve, chapman_richards, curve_lookup
-from methodologies.parameters import Parameter, defaults, require
+from methodologies.parameters import Parameter, defaults, require, with_overrides
 from methodologies.provenance import EQUATIONS, Step, Trace
 from methodologies.trees import carbon_factor, carbon_step
 
@@ -51,8 +53,9 @@ EFFECTS = ("longer_rotation", "tending_thinning", "enrichment_planting")
 Array2 = NDArray[np.float64]
 
 
-def rotation_parameter(group: str) -> Parameter:
-    table = defaults()
+def rotation_parameter(group: str, table: Mapping[str, Parameter] | None = None) -> Parameter:
+    """The plan's rotation age of ``group`` (years) from ``table`` (default: the package's)."""
+    table = defaults() if table is None else table
     key = f"fm_baseline_rotation_{group}"
     if key not in table:
         raise InputError(
@@ -98,8 +101,9 @@ def _simulate(
 
 
 def project_ex_ante(
-    stands: pd.DataFrame, curves: list[GrowthCurve], start_year: int, years: int
-) -> ExAnteResult:
+    stands: pd.DataFrame, curves: list[GrowthCurve], start_year: int, years: int,
+    overrides: Mapping[str, float] | None = None,
+) -> ExAnteResult:  # fmt: skip
     """Ex-ante projection for forest management, vectorised over all stands.
 
     ``stands`` columns: ``stand_id``, ``species_group``, ``site_class``, ``area_ha`` (ha),
@@ -108,6 +112,11 @@ def project_ex_ante(
     ``fm_enrichment_canopy_below`` the project plants to enrich). Each stand's curve is scaled
     to pass through its own current volume (scale 0.5–2). Returns stocks and changes in
     t CO2e; ``effects`` says how much of the net removals each practice brings.
+
+    ``overrides``: a scenario — values of ``methodology_defaults.csv`` parameters to use instead
+    of the defaults (e.g. ``{"fm_baseline_rotation_chinese_fir": 30,
+    "fm_project_tending_growth_gain": 0.2}``); each is flagged in the trace as a scenario value
+    (unverified), naming the default it replaces (:func:`~methodologies.parameters.with_overrides`).
     """
     check_years(years)
     ids = stands["stand_id"].to_numpy(dtype=object)
@@ -129,8 +138,8 @@ def project_ex_ante(
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(at_start > 1e-6, v0 / at_start, 1.0)
     scale = np.clip(np.nan_to_num(scale, nan=1.0), *SCALE_LIMITS)
-    table = defaults()
-    rotation_of = {g: rotation_parameter(g).value for g in set(groups)}
+    table = with_overrides(defaults(), overrides)
+    rotation_of = {g: rotation_parameter(g, table).value for g in set(groups)}
     plan_rotation = pd.Series(groups, dtype=object).map(rotation_of).to_numpy(np.float64)
     protected = (
         stands["forest_category"].to_numpy(dtype=object) == PUBLIC_WELFARE
@@ -183,7 +192,7 @@ def project_ex_ante(
         group, site = label.split("|", 1)
         mask = strata == label
         shares = {name: float(e[mask].sum()) for name, e in zip(EFFECTS, per_effect, strict=True)}
-        traces[label] = _trace(group, site, curves, shares, params)
+        traces[label] = _trace(group, site, curves, shares, params, table)
     result = ExAnteResult.from_stocks(
         CODE, ids, start_year, baseline_stock, project_stock, strata, traces
     )
@@ -193,7 +202,7 @@ def project_ex_ante(
 
 def _trace(
     group: str, site: str, curves: list[GrowthCurve], effects: dict[str, float],
-    params: tuple[Parameter, ...],
+    params: tuple[Parameter, ...], table: Mapping[str, Parameter],
 ) -> Trace:  # fmt: skip
     curve = next(
         (c for c in curves if c.species_group == group and c.site_class == site),
@@ -205,7 +214,7 @@ def _trace(
         if curve
         else "no curve"
     )
-    rotation = rotation_parameter(group)
+    rotation = rotation_parameter(group, table)
     quota, hwp, extension, tending, enrich, open_ = params
     shares = "; ".join(f"{name} {value:,.1f} t CO2e" for name, value in effects.items())
     return Trace(

@@ -6,6 +6,7 @@ Thin glue between the stands in the database and the pure functions of ``methodo
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gis_data.read import read_area_of_interest
-from methodologies import catalogue
+from methodologies import catalogue, forest_management
 from methodologies.exante import ExAnteResult
 from methodologies.growth import GrowthCurve, fit_growth_curves
 from registry.actors import Actor, require_any_role
@@ -32,6 +33,7 @@ __all__ = [
     "fit_and_store_growth",
     "latest_growth_curves",
     "run_ex_ante",
+    "run_management_scenario",
     "select_stands",
 ]
 
@@ -241,3 +243,19 @@ def run_ex_ante(
     stands = record.computed(select_stands(session, selection))
     curves = latest_growth_curves(session) if record.needs_curves else []
     return record.ex_ante(stands, curves, start_year, years, planted_group)
+
+
+def run_management_scenario(
+    session: Session, selection: str, start_year: int, years: int,
+    overrides: Mapping[str, float],
+) -> ExAnteResult:  # fmt: skip
+    """Forest-management ex-ante (AR-CM-003-V01) of the selected tree stands with some of the
+    methodology's parameters replaced — a scenario such as another rotation or more thinning
+    (``overrides``: ``methodology_defaults.csv`` name → value, e.g.
+    ``fm_project_rotation_extension_years``, ``fm_project_tending_growth_gain``). Grows the
+    stands along the latest fitted curves, as :func:`run_ex_ante` does; each replaced value is
+    flagged in the traces as a scenario value naming the default it replaces. Reads only."""
+    record = catalogue.methodology(forest_management.CODE)
+    stands = record.computed(select_stands(session, selection))
+    curves = latest_growth_curves(session)
+    return forest_management.project_ex_ante(stands, curves, start_year, years, overrides)
