@@ -8,8 +8,8 @@ mineral soil, no full clearing or burning, dead wood and litter kept, soil distu
 Baseline = continuation of current management: each commercial stand grows along the county's
 fitted growth curve (scaled to its own volume) and is clear-cut at the rotation age of the
 county's 森林经营方案 (``fm_baseline_rotation_<group>``), no faster than the county's annual
-allowable cut 采伐限额 allows (``fm_baseline_cut_quota_m3_per_ha_yr``: stands due beyond it wait,
-oldest first), then regrows. 公益林 is not clear-cut (only tending is allowed there), so its
+allowable cut 采伐限额 allows (``fm_baseline_cut_quota_m3_per_ha_yr`` × the county's commercial
+area: one quota per county, ``county_code``; stands due beyond it wait, oldest first), then regrows. 公益林 is not clear-cut (only tending is allowed there), so its
 baseline simply grows. A share of the baseline harvest may stay as long-lived wood products
 (``fm_hwp_long_lived_fraction``, counted in the baseline stock; 0 until the methodology's rule
 is read).
@@ -68,14 +68,16 @@ def rotation_parameter(group: str, table: Mapping[str, Parameter] | None = None)
 def _simulate(
     age0: NDArray[np.float64], v0: NDArray[np.float64], abc: NDArray[np.float64],
     scale: NDArray[np.float64], area: NDArray[np.float64], rotation: NDArray[np.float64],
-    gain: NDArray[np.float64], quota_m3: float, years: int,
+    gain: NDArray[np.float64], quota_m3: NDArray[np.float64], county: NDArray[np.int64],
+    years: int,
 ) -> tuple[Array2, Array2]:  # fmt: skip
     """Volume per ha at the start and the end of each year, and the harvested volume (m³/ha).
 
     Growth: v(t) = v_s + (1 + gain) × scale × (V(age) − V(age_s)) from the last start (the
     stand's state at the start, or 0 after a clear-cut). A stand whose age reaches
-    ``rotation`` (inf: never) is clear-cut if the year's quota (m³, whole selection) allows,
-    oldest first; otherwise it waits.
+    ``rotation`` (inf: never) is clear-cut if its county's quota for the year
+    (``quota_m3[county]``, m³: the 采伐限额 is set per county) allows, oldest first within the
+    county; otherwise it waits.
     """
     n = len(age0)
     a, b, c = abc[:, 0], abc[:, 1], abc[:, 2]
@@ -90,9 +92,14 @@ def _simulate(
         grown = v_s + rate * (chapman_richards(age, a, b, c) - at_last_start)
         due = np.flatnonzero(age >= rotation)
         if len(due):
-            order = due[np.argsort(-age[due], kind="stable")]
-            cumulative = np.cumsum(grown[order] * area[order])
-            cut = order[cumulative <= quota_m3 + 1e-9]
+            order = due[np.lexsort((-age[due], county[due]))]  # by county, oldest first (stable)
+            volumes = grown[order] * area[order]
+            cumulative = np.cumsum(volumes)
+            group = county[order]
+            starts = np.r_[True, group[1:] != group[:-1]]
+            # what the county's earlier (older) stands took before each: cut within its quota
+            before = np.maximum.accumulate(np.where(starts, cumulative - volumes, -np.inf))
+            cut = order[cumulative - before <= quota_m3[group] + 1e-9]
             harvest[cut, y] = grown[cut]
             grown[cut] = 0.0
             age[cut], v_s[cut], at_last_start[cut] = 0.0, 0.0, 0.0  # V(0) = 0
@@ -157,14 +164,25 @@ def project_ex_ante(
     tending_p = require(table, "fm_project_tending_growth_gain")
     enrich_p = require(table, "fm_project_enrichment_growth_gain")
     open_p = require(table, "fm_enrichment_canopy_below")
-    quota = quota_p.value * float(area[~protected].sum())
+    # one quota per county (采伐限额 is a county's): the rate × the county's commercial area
+    county_codes = (
+        stands["county_code"].fillna("").astype(str).to_numpy(dtype=object)
+        if "county_code" in stands
+        else np.full(len(ids), "", dtype=object)
+    )
+    county, names = pd.factorize(pd.Series(county_codes, dtype=object))
+    county = np.asarray(county, dtype=np.int64)
+    commercial = np.bincount(county, weights=np.where(protected, 0.0, area), minlength=len(names))
+    quota: NDArray[np.float64] = quota_p.value * commercial.astype(np.float64)
     base_rotation = np.where(protected, np.inf, plan_rotation)
     long_rotation = np.where(protected, np.inf, plan_rotation + extension_p.value)
     zero = np.zeros(len(ids))
     enrich = np.where(canopy < open_p.value, enrich_p.value, 0.0)  # NaN canopy: no enrichment
 
     def run(rotation: NDArray[np.float64], gain: NDArray[np.float64]) -> Array2:
-        volume, harvest = _simulate(age0, v0, abc, scale, area, rotation, gain, quota, years)
+        volume, harvest = _simulate(
+            age0, v0, abc, scale, area, rotation, gain, quota, county, years
+        )
         wood = hwp_p.value * np.cumsum(harvest, axis=1)  # long-lived products kept (m³/ha)
         return np.asarray((volume + wood) * (factor * area)[:, None], dtype=np.float64)
 

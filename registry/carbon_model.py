@@ -53,7 +53,7 @@ SELECTABLE = {
 STAND_COLUMNS = (
     "species_group", "site_class", "area_ha", "age_years", "volume_m3_per_ha", "stems_per_ha",
     "mean_dbh_cm", "mean_height_m", "land_class", "forest_right_cert", "township", "origin",
-    "age_group", "forest_category", "canopy_closure",
+    "age_group", "forest_category", "canopy_closure", "county_code",
 )  # fmt: skip
 
 

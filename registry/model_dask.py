@@ -12,10 +12,8 @@ Partitions follow the model's coupling, so that the results equal the in-process
 
 * forest management (AR-CM-003-V01) couples stands through the yearly cut quota 采伐限额
   (oldest first, ``forest_management._simulate``): a partition holds one county (the quota's
-  scope, ``stand.county_code``) whole, in stand-key order as the in-process run reads it. The
-  in-process run applies one quota to the whole selection; for a selection in one county the
-  two are the same, for a selection across counties the dask engine applies each county's own
-  quota (the 采伐限额 is set per county), which the in-process run does not.
+  scope, ``stand.county_code``) whole, in stand-key order as the in-process run reads it; both
+  apply each county's own quota (the 采伐限额 is set per county), so they agree.
 * afforestation and bamboo do not couple stands: partitions are chunks of ``partition_stands``
   stands in stand-key order (read by key ranges, never all at once).
 

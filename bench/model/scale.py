@@ -15,9 +15,8 @@ Peak memory: the largest sum of the resident set sizes of the child and all its 
 (the dask workers and nannies included), sampled every 20 ms by the parent (psutil).
 
 The stands: the 50,000-stand sample's tree stands, repeated as counties (``C00-…``, ``C01-…``)
-until there are as many as asked. The in-process run and the anchor apply one cut quota to the
-whole selection; the dask engine applies each county's own quota (the 采伐限额 is a county's),
-so its total differs by the quota's scope, and it is printed with its difference.
+until there are as many as asked. All three apply each county's own cut quota (the 采伐限额 is
+a county's), so their totals agree; each is printed with its difference.
 """
 
 from __future__ import annotations
@@ -48,11 +47,12 @@ def tiled(base: pd.DataFrame, n: int) -> Iterator[pd.DataFrame]:
     for k in range(copies):
         part = base.iloc[: min(len(base), n - k * len(base))].copy()
         part["stand_id"] = f"C{k:02d}-" + part["stand_id"].astype(str)
+        part["county_code"] = f"C{k:02d}"  # each copy its own county (its own cut quota)
         yield part
 
 
 @numba.njit(cache=False)  # type: ignore[untyped-decorator,misc]
-def simulate(a, b, c, v0, age0, area, factor, rotation, gain, quota, hwp, years):  # type: ignore[no-untyped-def]
+def simulate(a, b, c, v0, age0, area, factor, rotation, gain, quota, county, hwp, years):  # type: ignore[no-untyped-def]
     """One run of the model (see :func:`numba_anchor`): Σ stock at the end (t CO2e)."""
     n = len(a)
     age = age0.copy()
@@ -79,11 +79,16 @@ def simulate(a, b, c, v0, age0, area, factor, rotation, gain, quota, hwp, years)
         if m:
             idx = due[:m]
             order = idx[np.argsort(-age[idx], kind="mergesort")]  # oldest first, stable
-            cut = 0.0
+            cut = np.zeros(len(quota))  # this year's cut so far, per county
+            full = np.zeros(len(quota), dtype=np.bool_)  # its quota reached: the rest wait
             for i in order:
-                cut += grown[i] * area[i]
-                if cut > quota + 1e-9:
-                    break
+                k = county[i]
+                if full[k]:
+                    continue
+                cut[k] += grown[i] * area[i]
+                if cut[k] > quota[k] + 1e-9:
+                    full[k] = True
+                    continue
                 wood[i] += hwp * grown[i]
                 grown[i] = 0.0
                 age[i] = 0.0
@@ -98,7 +103,7 @@ def simulate(a, b, c, v0, age0, area, factor, rotation, gain, quota, hwp, years)
 def numba_anchor(stands: pd.DataFrame, curves: list[Any], years: int) -> dict[str, float]:
     """The model's equations as a compiled loop: Chapman–Richards growth scaled to the stand's
     volume, v = v_s + (1 + gain) × scale × (V(age) − V(age_s)); clear-cut at the rotation age
-    (never in 公益林), oldest first within the year's quota (m³, whole selection); long-lived
+    (never in 公益林), oldest first within the year's quota of the stand's county (m³); long-lived
     wood products kept; stock = (v + wood) × factor × area. Returns Σ end stock of each run
     and the net removals (t CO2e)."""
     from methodologies.parameters import defaults, species_parameters
@@ -143,7 +148,11 @@ def numba_anchor(stands: pd.DataFrame, curves: list[Any], years: int) -> dict[st
     enrich = np.where(canopy < table["fm_enrichment_canopy_below"].value,
                       table["fm_project_enrichment_growth_gain"].value, 0.0)  # fmt: skip
     hwp = table["fm_hwp_long_lived_fraction"].value
-    quota = table["fm_baseline_cut_quota_m3_per_ha_yr"].value * float(area[~protected].sum())
+    codes, _ = pd.factorize(stands["county_code"].fillna("").astype(str))  # one quota per county
+    county = np.asarray(codes, dtype=np.int64)
+    quota = table["fm_baseline_cut_quota_m3_per_ha_yr"].value * np.bincount(
+        county, weights=np.where(protected, 0.0, area)
+    )
 
     never = np.where(protected, np.inf, rotation)
     longer = np.where(protected, np.inf, rotation + extension)
@@ -155,7 +164,7 @@ def numba_anchor(stands: pd.DataFrame, curves: list[Any], years: int) -> dict[st
         "enrichment_planting": (longer, tending + enrich),
     }
     ends = {
-        name: simulate(a, b, c_, v0, age0, area, factor, rot, gain, quota, hwp, years)
+        name: simulate(a, b, c_, v0, age0, area, factor, rot, gain, quota, county, hwp, years)
         for name, (rot, gain) in runs.items()
     }
     # every run starts from the same stock (the inventory's volume): removals = end − end
