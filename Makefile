@@ -73,6 +73,7 @@ bench: setup-test
 	$(PY) bench/import/run.py
 	$(PY) bench/model/run.py
 	$(PY) bench/ledger/run.py
+	$(PY) bench/ledger/batch.py
 	$(PY) bench/api/run.py
 	$(PY) bench/web/run.py
 	$(PY) bench/web/run.py --load wrk

@@ -93,6 +93,12 @@ class BatchMove(Result):
     beneficiary: str = ""
     purpose: str = ""
 
+    def to_dict(self) -> dict[str, Any]:
+        """As :meth:`Result.to_dict` gives it, written out (a batch has thousands of moves)."""
+        return {"line": self.line, "kind": self.kind, "account": self.account, "to": self.to,
+                "quantity": self.quantity, "serials": list(self.serials), "certificate": self.certificate,
+                "beneficiary": self.beneficiary, "purpose": self.purpose}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class BatchResult(Result):
@@ -105,6 +111,11 @@ class BatchResult(Result):
     retired_on: str
     moves: tuple[BatchMove, ...]
     replayed: bool = transient()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lines_sha256": self.lines_sha256, "moves_sha256": self.moves_sha256,
+                "n_moves": self.n_moves, "quantity": self.quantity, "retired_on": self.retired_on,
+                "moves": [m.to_dict() for m in self.moves]}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], **extra: Any) -> BatchResult:
@@ -220,10 +231,13 @@ def _digest(items: Iterable[Any]) -> str:
 
 @dataclass
 class _Held:
-    """An account's live active blocks during allocation; ``taken`` per block id."""
+    """An account's live active blocks during allocation: what each block still has free
+    (sorted intervals), what each line took from it, and the first block with anything free."""
 
     blocks: list[Block]
-    taken: dict[int, list[tuple[int, int, int, str, str]]]  # id → (first, last, to_id, state, line)
+    free: dict[int, list[list[int]]]  # block id → free [first, last] intervals, in order
+    taken: dict[int, list[tuple[int, int, int, str]]]  # block id → (first, last, to_id, state)
+    start: int = 0
 
 
 def _accounts(db: DriverSQL, codes: set[str]) -> dict[str, tuple[int, str, str]]:
@@ -281,64 +295,76 @@ def _load(db: DriverSQL, account_ids: list[int]) -> dict[int, _Held]:
         f"WHERE closed_op_id IS NULL AND state = 'active' AND account_id IN ({', '.join(':' + k for k in params)}) "
         "ORDER BY account_id, project_code, vintage, first_seq", params,
     )  # fmt: skip
-    held = {a: _Held([], {}) for a in account_ids}
+    held = {a: _Held([], {}, {}) for a in account_ids}
     for r in rows:
-        held[int(r[5])].blocks.append(Block(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]),
-                                            int(r[5]), r[6], r[7], r[8]))  # fmt: skip
+        b = Block(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7], r[8])
+        held[b.account_id].blocks.append(b)
+        held[b.account_id].free[b.id] = [[b.first, b.last]]
     return held
 
 
-def _free(block: Block, taken: list[tuple[int, int, int, str, str]]) -> list[tuple[int, int]]:
-    """The block's serials no earlier line took, in order."""
-    out, at = [], block.first
-    for first, last, *_ in sorted(taken):
-        if first > at:
-            out.append((at, first - 1))
-        at = max(at, last + 1)
-    if at <= block.last:
-        out.append((at, block.last))
-    return out
+def _take_oldest(held: _Held, need: int, project: str) -> list[tuple[Block, int, int]] | None:
+    """``need`` credits from the oldest free serials (of ``project`` if given), or None."""
+    plan: list[tuple[Block, list[int], int]] = []  # (block, interval, how many) to commit
+    for b in held.blocks[held.start :]:
+        if project and b.project != project:
+            continue
+        for interval in held.free[b.id]:
+            got = min(need, interval[1] - interval[0] + 1)
+            plan.append((b, interval, got))
+            need -= got
+            if not need:
+                break
+        if not need:
+            break
+    if need:
+        return None
+    pieces = []
+    for b, interval, got in plan:
+        pieces.append((b, interval[0], interval[0] + got - 1))
+        interval[0] += got
+        if interval[0] > interval[1]:
+            held.free[b.id].remove(interval)
+    while held.start < len(held.blocks) and not held.free[held.blocks[held.start].id]:
+        held.start += 1  # exhausted blocks are never looked at again
+    return pieces
+
+
+def _take_serials(held: _Held, r: Any) -> list[tuple[Block, int, int]] | None:
+    """Exactly the serials ``r`` if all are free, or None (nothing taken)."""
+    pieces = []
+    for b in held.blocks:
+        if b.project != r.project or b.vintage != r.vintage or b.last < r.first or b.first > r.last:
+            continue
+        for first, last in held.free[b.id]:
+            lo, hi = max(first, r.first), min(last, r.last)
+            if lo <= hi:
+                pieces.append((b, lo, hi))
+    if sum(hi - lo + 1 for _, lo, hi in pieces) != r.size:
+        return None
+    for b, lo, hi in pieces:  # cut each piece out of its free interval
+        intervals = held.free[b.id]
+        i = next(k for k, (first, last) in enumerate(intervals) if first <= lo and hi <= last)
+        first, last = intervals.pop(i)
+        intervals[i:i] = [x for x in ([first, lo - 1], [hi + 1, last]) if x[0] <= x[1]]
+    return pieces
 
 
 def _allocate(
     line: BatchLine, held: _Held, to_id: int, state: str
 ) -> list[tuple[Block, int, int]] | str:
     """The pieces this line takes (and marks them taken), or why it cannot."""
-    pieces: list[tuple[Block, int, int]] = []
     if line.serials:
-        r = parse_serial(line.serials)
-        for b in held.blocks:
-            if (
-                b.project != r.project
-                or b.vintage != r.vintage
-                or b.last < r.first
-                or b.first > r.last
-            ):
-                continue
-            for first, last in _free(b, held.taken.get(b.id, [])):
-                lo, hi = max(first, r.first), min(last, r.last)
-                if lo <= hi:
-                    pieces.append((b, lo, hi))
-        if sum(hi - lo + 1 for _, lo, hi in pieces) != r.size:
+        got = _take_serials(held, parse_serial(line.serials))
+        if got is None:
             return "serials"
     else:
-        need = int(line.quantity or 0)
-        for b in held.blocks:
-            if line.project and b.project != line.project:
-                continue
-            for first, last in _free(b, held.taken.get(b.id, [])):
-                take = min(need, last - first + 1)
-                pieces.append((b, first, first + take - 1))
-                need -= take
-                if not need:
-                    break
-            if not need:
-                break
-        if need:
+        got = _take_oldest(held, int(line.quantity or 0), line.project)
+        if got is None:
             return "quantity"
-    for b, lo, hi in pieces:
-        held.taken.setdefault(b.id, []).append((lo, hi, to_id, state, str(line.line)))
-    return pieces
+    for b, lo, hi in got:
+        held.taken.setdefault(b.id, []).append((lo, hi, to_id, state))
+    return got
 
 
 def execute_batch(
@@ -425,21 +451,8 @@ def _write(db: DriverSQL, op_id: int, held: dict[int, _Held]) -> None:
             if not taken:
                 continue
             closed.append(b.id)
-            for first, last in _free(b, taken):
-                rows.append(
-                    (
-                        b.project,
-                        b.vintage,
-                        first,
-                        last,
-                        b.account_id,
-                        b.state,
-                        None,
-                        b.labels,
-                        op_id,
-                    )
-                )
-            for first, last, to_id, state, _ in taken:
+            kept = [(first, last, b.account_id, b.state) for first, last in h.free[b.id]]
+            for first, last, to_id, state in kept + taken:  # what stays, what moved
                 rows.append(
                     (b.project, b.vintage, first, last, to_id, state, None, b.labels, op_id)
                 )

@@ -184,3 +184,16 @@ def test_a_batch_retirement_is_a_certificate_like_any_other(ledger: Engine) -> N
     batch = next(m for m in moves if m.kind == "batch")  # once, with its net effect on HOLD-L1
     assert (batch.change, batch.certificate) == (-20, None)
     assert {item["certificate"] for item in page.items} == {m.certificate for m in done.moves[1:]}
+
+
+def test_the_written_out_dicts_are_the_generic_ones() -> None:
+    from registry.ledger.batch import BatchMove, BatchResult
+    from registry.results import Result
+
+    move = BatchMove(
+        2, "retire", "HOLD-L1", "RETIREMENT", 3, ("a", "b"), "RC-1", "某公司", "碳中和"
+    )
+    done = BatchResult("x", "y", 1, 3, "2026-12-01", (move,))
+    assert move.to_dict() == Result.to_dict(move)
+    assert done.to_dict() == Result.to_dict(done)
+    assert BatchResult.from_dict(done.to_dict()) == done
