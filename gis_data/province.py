@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -66,10 +67,10 @@ def write_province_inventory(
     path.unlink(missing_ok=True)
     driver = "FlatGeobuf" if path.suffix == ".fgb" else "GPKG"
     for index, county in enumerate(province_counties(n_counties, stands_per_county, seed)):
-        options = {"layer": "xiaoban"} if driver == "GPKG" else {}
+        options: dict[str, Any] = {"layer": "xiaoban"} if driver == "GPKG" else {}
         if index == 0 and driver == "GPKG":
-            options["layer_options"] = {"DESCRIPTION": f"合成省级小班 {SYNTHETIC_NOTE}"}  # type: ignore[assignment]
-        pyogrio.write_dataframe(county, path, driver=driver, append=index > 0, **options)  # type: ignore[arg-type]
+            options["layer_options"] = {"DESCRIPTION": f"合成省级小班 {SYNTHETIC_NOTE}"}
+        pyogrio.write_dataframe(county, path, driver=driver, append=index > 0, **options)
         if progress:
             print(f"  county {county_code(index)}: {len(county):,} stands", flush=True)
     return path
