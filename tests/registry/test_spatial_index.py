@@ -11,15 +11,11 @@ settings changed) is in bench/province.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import geopandas as gpd
-import psycopg
 import pytest
 import shapely
 from sqlalchemy import Engine, text
@@ -32,6 +28,7 @@ from registry.projects.membership import conflicts
 from registry.public.stands import public_stands
 from registry.stands import ImportOptions, import_inventory
 from tests.inventory_files import sample_frame, write_gpkg
+from tests.pg_plans import explain, recorded
 from tests.registry.project_fixtures import STAFF, TOLERANCE_M2
 
 SIDE = 100.0  # m: each grid stand is a 100 m × 100 m square (1 ha)
@@ -112,46 +109,6 @@ def test_stands_within_answers_what_reading_every_geometry_answered(
         assert new == old and 30 < len(new) < 400, (name, len(new))
 
 
-class _Recording(psycopg.Cursor[Any]):
-    """A real psycopg cursor that also keeps each statement and its parameters."""
-
-    seen: ClassVar[list[tuple[str, Any]]] = []
-
-    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
-        type(self).seen.append((str(query), params))
-        return super().execute(query, params, **kwargs)
-
-
-@contextmanager
-def _recorded(session: Session) -> Iterator[list[tuple[str, Any]]]:
-    driver = session.connection().connection.driver_connection
-    assert isinstance(driver, psycopg.Connection)
-    before = driver.cursor_factory
-    _Recording.seen = []
-    driver.cursor_factory = _Recording
-    try:
-        yield _Recording.seen
-    finally:
-        driver.cursor_factory = before
-
-
-SPATIAL = re.compile(r"ST_Intersects|ST_Contains|&&|search_frame", re.IGNORECASE)
-
-
-def _plans_on_stand(session: Session, statements: list[tuple[str, Any]]) -> list[str]:
-    """EXPLAIN (plain text) of each recorded spatial statement on ``stand``."""
-    driver = session.connection().connection.driver_connection
-    assert isinstance(driver, psycopg.Connection)
-    plans = []
-    for sql, params in statements:
-        if not SPATIAL.search(sql) or not re.search(r"\bstand\b", sql):
-            continue
-        with driver.cursor() as cur:
-            cur.execute("EXPLAIN " + sql, params)
-            plans.append("\n".join(str(r[0]) for r in cur.fetchall()))
-    return plans
-
-
 @pytest.mark.parametrize("db_url", ["postgis"], indirect=True)
 def test_every_spatial_query_on_stand_uses_the_gist_index(engine: Engine, tmp_path: Path) -> None:
     frame = sample_frame(400, 21)
@@ -169,11 +126,11 @@ def test_every_spatial_query_on_stand_uses_the_gist_index(engine: Engine, tmp_pa
 
         project_b = lock_project(session, "B")
         keys = sorted(stands_within(session, area))
-        with _recorded(session) as statements:
+        with recorded(session) as statements:
             stands_within(session, area)
             conflicts(session, project_b, keys, TOLERANCE_M2)
             public_stands(session, limit=50, offset=0, bbox=(lon0, lat0, lon1, lat1))
-        plans = _plans_on_stand(session, list(statements))
+        plans = explain(session, list(statements))
     # three spatial statements: the polygon selection, the overlap check, the bbox page
     assert len(plans) >= 3, plans
     for plan in plans:
