@@ -49,13 +49,15 @@ def recorded(session: Session) -> Iterator[list[tuple[str, Any]]]:
 
 
 def explain(
-    session: Session, statements: list[tuple[str, Any]], table: str = "stand", analyze: bool = False
-) -> list[str]:
-    """EXPLAIN (text) of each recorded spatial statement that names ``table``."""
+    session: Session, statements: list[tuple[str, Any]], table: str = "stand",
+    analyze: bool = False, spatial_only: bool = True,
+) -> list[str]:  # fmt: skip
+    """EXPLAIN (text) of each recorded (spatial, unless not ``spatial_only``) statement that
+    names ``table``."""
     driver = _driver(session)
     plans = []
     for sql, params in statements:
-        if not SPATIAL.search(sql) or not re.search(rf"\b{table}\b", sql):
+        if (spatial_only and not SPATIAL.search(sql)) or not re.search(rf"\b{table}\b", sql):
             continue
         with driver.cursor() as cur:
             cur.execute(("EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN ") + sql, params)

@@ -21,7 +21,7 @@ import shapely
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from registry.carbon_model import stands_within
+from registry.carbon_model import select_stands, stands_within
 from registry.db import session_scope
 from registry.projects import add_stands, create_project
 from registry.projects.membership import conflicts
@@ -131,8 +131,14 @@ def test_every_spatial_query_on_stand_uses_the_gist_index(engine: Engine, tmp_pa
             conflicts(session, project_b, keys, TOLERANCE_M2)
             public_stands(session, limit=50, offset=0, bbox=(lon0, lat0, lon1, lat1))
         plans = explain(session, list(statements))
+        township = str(frame["XIANG"].iloc[0])
+        with recorded(session) as statements:
+            select_stands(session, f"township={township}")
+        plans += explain(session, list(statements), spatial_only=False)
     # three spatial statements: the polygon selection, the overlap check, the bbox page
-    assert len(plans) >= 3, plans
-    for plan in plans:
+    assert len(plans) >= 4, plans
+    for plan in plans[:-1]:
         assert "Seq Scan on stand" not in plan, plan
         assert "stand_geom" in plan, plan  # the GIST index (idx_stand_geom) is in the plan
+    # and a township selection (no geometry) through ix_stand_township (migration 0022)
+    assert "Seq Scan on stand" not in plans[-1] and "ix_stand_township" in plans[-1], plans[-1]
