@@ -70,7 +70,9 @@ def write_province_inventory(
         options: dict[str, Any] = {"layer": "xiaoban"} if driver == "GPKG" else {}
         if index == 0 and driver == "GPKG":
             options["layer_options"] = {"DESCRIPTION": f"合成省级小班 {SYNTHETIC_NOTE}"}
-        pyogrio.write_dataframe(county, path, driver=driver, append=index > 0, **options)
+        # declared MultiPolygon (a county's first stands may all be single polygons)
+        pyogrio.write_dataframe(county, path, driver=driver, append=index > 0,
+                                promote_to_multi=True, **options)  # fmt: skip
         if progress:
             print(f"  county {county_code(index)}: {len(county):,} stands", flush=True)
     return path

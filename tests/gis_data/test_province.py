@@ -17,6 +17,7 @@ from gis_data.sample import generate_sample_inventory
 def test_counties_lie_side_by_side_with_their_own_codes(tmp_path: Path, suffix: str) -> None:
     path = write_province_inventory(tmp_path / f"p{suffix}", n_counties=3, stands_per_county=300)
     frame = pyogrio.read_dataframe(path)
+    assert pyogrio.read_info(path)["geometry_type"] == "MultiPolygon"
     assert len(frame) == 900
     assert sorted(frame["XIAN"].unique()) == ["439001", "439002", "439003"]
     assert not frame.duplicated(["XIAN", "LIN_BAN", "XIAO_BAN"]).any()
