@@ -187,6 +187,14 @@ class RetireCreate(Selection):
     retired_on: date | None = None
 
 
+class BatchCreate(Strict):
+    """Many moves at once (registry.ledger.batch): the CSV's text, header
+    kind,from,to,quantity,serials,project,beneficiary,purpose."""
+
+    csv: str = Field(min_length=1, max_length=20_000_000)
+    retired_on: date | None = None
+
+
 class CancelCreate(Selection):
     account: str = Field(min_length=1, max_length=64)
     reason: str = Text

@@ -8,8 +8,8 @@ mineral soil, no full clearing or burning, dead wood and litter kept, soil distu
 Baseline = continuation of current management: each commercial stand grows along the county's
 fitted growth curve (scaled to its own volume) and is clear-cut at the rotation age of the
 county's 森林经营方案 (``fm_baseline_rotation_<group>``), no faster than the county's annual
-allowable cut 采伐限额 allows (``fm_baseline_cut_quota_m3_per_ha_yr``: stands due beyond it wait,
-oldest first), then regrows. 公益林 is not clear-cut (only tending is allowed there), so its
+allowable cut 采伐限额 allows (``fm_baseline_cut_quota_m3_per_ha_yr`` × the county's commercial
+area: one quota per county, ``county_code``; stands due beyond it wait, oldest first), then regrows. 公益林 is not clear-cut (only tending is allowed there), so its
 baseline simply grows. A share of the baseline harvest may stay as long-lived wood products
 (``fm_hwp_long_lived_fraction``, counted in the baseline stock; 0 until the methodology's rule
 is read).
@@ -30,6 +30,8 @@ Removals = project stock change − baseline stock change (equation ``net_remova
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
@@ -37,7 +39,7 @@ from numpy.typing import NDArray
 from methodologies.errors import InputError
 from methodologies.exante import ExAnteResult, check_stand_inputs, check_years
 from methodologies.growth import GrowthCurve, chapman_richards, curve_lookup
-from methodologies.parameters import Parameter, defaults, require
+from methodologies.parameters import Parameter, defaults, require, with_overrides
 from methodologies.provenance import EQUATIONS, Step, Trace
 from methodologies.trees import carbon_factor, carbon_step
 
@@ -51,8 +53,9 @@ EFFECTS = ("longer_rotation", "tending_thinning", "enrichment_planting")
 Array2 = NDArray[np.float64]
 
 
-def rotation_parameter(group: str) -> Parameter:
-    table = defaults()
+def rotation_parameter(group: str, table: Mapping[str, Parameter] | None = None) -> Parameter:
+    """The plan's rotation age of ``group`` (years) from ``table`` (default: the package's)."""
+    table = defaults() if table is None else table
     key = f"fm_baseline_rotation_{group}"
     if key not in table:
         raise InputError(
@@ -65,14 +68,16 @@ def rotation_parameter(group: str) -> Parameter:
 def _simulate(
     age0: NDArray[np.float64], v0: NDArray[np.float64], abc: NDArray[np.float64],
     scale: NDArray[np.float64], area: NDArray[np.float64], rotation: NDArray[np.float64],
-    gain: NDArray[np.float64], quota_m3: float, years: int,
+    gain: NDArray[np.float64], quota_m3: NDArray[np.float64], county: NDArray[np.int64],
+    years: int,
 ) -> tuple[Array2, Array2]:  # fmt: skip
     """Volume per ha at the start and the end of each year, and the harvested volume (m³/ha).
 
     Growth: v(t) = v_s + (1 + gain) × scale × (V(age) − V(age_s)) from the last start (the
     stand's state at the start, or 0 after a clear-cut). A stand whose age reaches
-    ``rotation`` (inf: never) is clear-cut if the year's quota (m³, whole selection) allows,
-    oldest first; otherwise it waits.
+    ``rotation`` (inf: never) is clear-cut if its county's quota for the year
+    (``quota_m3[county]``, m³: the 采伐限额 is set per county) allows, oldest first within the
+    county; otherwise it waits.
     """
     n = len(age0)
     a, b, c = abc[:, 0], abc[:, 1], abc[:, 2]
@@ -87,9 +92,14 @@ def _simulate(
         grown = v_s + rate * (chapman_richards(age, a, b, c) - at_last_start)
         due = np.flatnonzero(age >= rotation)
         if len(due):
-            order = due[np.argsort(-age[due], kind="stable")]
-            cumulative = np.cumsum(grown[order] * area[order])
-            cut = order[cumulative <= quota_m3 + 1e-9]
+            order = due[np.lexsort((-age[due], county[due]))]  # by county, oldest first (stable)
+            volumes = grown[order] * area[order]
+            cumulative = np.cumsum(volumes)
+            group = county[order]
+            starts = np.r_[True, group[1:] != group[:-1]]
+            # what the county's earlier (older) stands took before each: cut within its quota
+            before = np.maximum.accumulate(np.where(starts, cumulative - volumes, -np.inf))
+            cut = order[cumulative - before <= quota_m3[group] + 1e-9]
             harvest[cut, y] = grown[cut]
             grown[cut] = 0.0
             age[cut], v_s[cut], at_last_start[cut] = 0.0, 0.0, 0.0  # V(0) = 0
@@ -98,8 +108,9 @@ def _simulate(
 
 
 def project_ex_ante(
-    stands: pd.DataFrame, curves: list[GrowthCurve], start_year: int, years: int
-) -> ExAnteResult:
+    stands: pd.DataFrame, curves: list[GrowthCurve], start_year: int, years: int,
+    overrides: Mapping[str, float] | None = None,
+) -> ExAnteResult:  # fmt: skip
     """Ex-ante projection for forest management, vectorised over all stands.
 
     ``stands`` columns: ``stand_id``, ``species_group``, ``site_class``, ``area_ha`` (ha),
@@ -108,6 +119,11 @@ def project_ex_ante(
     ``fm_enrichment_canopy_below`` the project plants to enrich). Each stand's curve is scaled
     to pass through its own current volume (scale 0.5–2). Returns stocks and changes in
     t CO2e; ``effects`` says how much of the net removals each practice brings.
+
+    ``overrides``: a scenario — values of ``methodology_defaults.csv`` parameters to use instead
+    of the defaults (e.g. ``{"fm_baseline_rotation_chinese_fir": 30,
+    "fm_project_tending_growth_gain": 0.2}``); each is flagged in the trace as a scenario value
+    (unverified), naming the default it replaces (:func:`~methodologies.parameters.with_overrides`).
     """
     check_years(years)
     ids = stands["stand_id"].to_numpy(dtype=object)
@@ -129,8 +145,8 @@ def project_ex_ante(
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(at_start > 1e-6, v0 / at_start, 1.0)
     scale = np.clip(np.nan_to_num(scale, nan=1.0), *SCALE_LIMITS)
-    table = defaults()
-    rotation_of = {g: rotation_parameter(g).value for g in set(groups)}
+    table = with_overrides(defaults(), overrides)
+    rotation_of = {g: rotation_parameter(g, table).value for g in set(groups)}
     plan_rotation = pd.Series(groups, dtype=object).map(rotation_of).to_numpy(np.float64)
     protected = (
         stands["forest_category"].to_numpy(dtype=object) == PUBLIC_WELFARE
@@ -148,14 +164,25 @@ def project_ex_ante(
     tending_p = require(table, "fm_project_tending_growth_gain")
     enrich_p = require(table, "fm_project_enrichment_growth_gain")
     open_p = require(table, "fm_enrichment_canopy_below")
-    quota = quota_p.value * float(area[~protected].sum())
+    # one quota per county (采伐限额 is a county's): the rate × the county's commercial area
+    county_codes = (
+        stands["county_code"].fillna("").astype(str).to_numpy(dtype=object)
+        if "county_code" in stands
+        else np.full(len(ids), "", dtype=object)
+    )
+    county, names = pd.factorize(pd.Series(county_codes, dtype=object))
+    county = np.asarray(county, dtype=np.int64)
+    commercial = np.bincount(county, weights=np.where(protected, 0.0, area), minlength=len(names))
+    quota: NDArray[np.float64] = quota_p.value * commercial.astype(np.float64)
     base_rotation = np.where(protected, np.inf, plan_rotation)
     long_rotation = np.where(protected, np.inf, plan_rotation + extension_p.value)
     zero = np.zeros(len(ids))
     enrich = np.where(canopy < open_p.value, enrich_p.value, 0.0)  # NaN canopy: no enrichment
 
     def run(rotation: NDArray[np.float64], gain: NDArray[np.float64]) -> Array2:
-        volume, harvest = _simulate(age0, v0, abc, scale, area, rotation, gain, quota, years)
+        volume, harvest = _simulate(
+            age0, v0, abc, scale, area, rotation, gain, quota, county, years
+        )
         wood = hwp_p.value * np.cumsum(harvest, axis=1)  # long-lived products kept (m³/ha)
         return np.asarray((volume + wood) * (factor * area)[:, None], dtype=np.float64)
 
@@ -183,7 +210,7 @@ def project_ex_ante(
         group, site = label.split("|", 1)
         mask = strata == label
         shares = {name: float(e[mask].sum()) for name, e in zip(EFFECTS, per_effect, strict=True)}
-        traces[label] = _trace(group, site, curves, shares, params)
+        traces[label] = _trace(group, site, curves, shares, params, table)
     result = ExAnteResult.from_stocks(
         CODE, ids, start_year, baseline_stock, project_stock, strata, traces
     )
@@ -193,7 +220,7 @@ def project_ex_ante(
 
 def _trace(
     group: str, site: str, curves: list[GrowthCurve], effects: dict[str, float],
-    params: tuple[Parameter, ...],
+    params: tuple[Parameter, ...], table: Mapping[str, Parameter],
 ) -> Trace:  # fmt: skip
     curve = next(
         (c for c in curves if c.species_group == group and c.site_class == site),
@@ -205,7 +232,7 @@ def _trace(
         if curve
         else "no curve"
     )
-    rotation = rotation_parameter(group)
+    rotation = rotation_parameter(group, table)
     quota, hwp, extension, tending, enrich, open_ = params
     shares = "; ".join(f"{name} {value:,.1f} t CO2e" for name, value in effects.items())
     return Trace(

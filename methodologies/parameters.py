@@ -7,6 +7,7 @@ that uses it carries it in its trace, and :func:`unverified` lists them so that 
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -26,6 +27,7 @@ __all__ = [
     "table_rows",
     "unverified",
     "volume_equations",
+    "with_overrides",
 ]
 
 VERIFIED_STATUSES = ("published", "official")
@@ -163,6 +165,37 @@ def bamboo_parameters() -> Mapping[str, Parameter]:
 @cache
 def defaults() -> Mapping[str, Parameter]:
     return _keyed("methodology_defaults.csv")
+
+
+SCENARIO_STATUS = "scenario - a value chosen for the analysis, not a published one"
+
+
+def with_overrides(
+    table: Mapping[str, Parameter], overrides: Mapping[str, float] | None
+) -> Mapping[str, Parameter]:
+    """``table`` with some values replaced for a scenario (an analyst's "what if").
+
+    Each replaced parameter keeps its name and unit; its source names the default it replaces
+    (value and source) and its status is :data:`SCENARIO_STATUS`, so it is *unverified* and every
+    output that uses it says so. A name not in the table or a non-finite value is refused.
+    """
+    if not overrides:
+        return table
+    out = dict(table)
+    for name, value in overrides.items():
+        old = require(table, name)
+        number = float(value)
+        if not math.isfinite(number):
+            raise ParameterError(
+                f"情景参数 {name!r} 的值 {value!r} 无效（须为有限数）。",
+                f"the scenario value {value!r} of {name!r} is invalid (must be a finite number).",
+            )
+        out[name] = Parameter(
+            name, number, old.unit,
+            f"scenario value; replaces the default {old.value:g} {old.unit} ({old.source})",
+            SCENARIO_STATUS,
+        )  # fmt: skip
+    return MappingProxyType(out)
 
 
 def require(table: Mapping[str, Parameter], name: str) -> Parameter:

@@ -6,17 +6,19 @@ Thin glue between the stands in the database and the pure functions of ``methodo
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import shapely
-from sqlalchemy import select, text
+from sqlalchemy import Result, Select, select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gis_data.read import read_area_of_interest
-from methodologies import catalogue
+from methodologies import catalogue, forest_management
 from methodologies.exante import ExAnteResult
 from methodologies.growth import GrowthCurve, fit_growth_curves
 from registry.actors import Actor, require_any_role
@@ -32,6 +34,7 @@ __all__ = [
     "fit_and_store_growth",
     "latest_growth_curves",
     "run_ex_ante",
+    "run_management_scenario",
     "select_stands",
 ]
 
@@ -51,7 +54,7 @@ SELECTABLE = {
 STAND_COLUMNS = (
     "species_group", "site_class", "area_ha", "age_years", "volume_m3_per_ha", "stems_per_ha",
     "mean_dbh_cm", "mean_height_m", "land_class", "forest_right_cert", "township", "origin",
-    "age_group", "forest_category", "canopy_closure",
+    "age_group", "forest_category", "canopy_closure", "county_code",
 )  # fmt: skip
 
 
@@ -63,6 +66,26 @@ def select_stands(session: Session, selection: str, project_id: int | None = Non
     forest_category, compartment, owner, key, polygon (a file: stands whose interior point
     lies inside its polygons); or ``@file`` with one 小班 key per line.
     """
+    frame = stands_frame(session.execute(selection_statement(session, selection, project_id)))
+    if frame.empty:
+        raise SelectionError(
+            f"选择 {selection!r} 没有选中任何当前小班。",
+            f"the selection {selection!r} selects no current stand.",
+        )
+    return frame
+
+
+def stands_frame(result: Result[Any]) -> pd.DataFrame:
+    """The rows of a :func:`selection_statement` as a frame (its columns, even when empty)."""
+    rows = result.all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=list(result.keys()))
+
+
+def selection_statement(
+    session: Session, selection: str, project_id: int | None = None
+) -> Select[Any]:
+    """The query of :func:`select_stands` (ordered by stand key), not yet run: a caller may add
+    conditions and limits to read the selection part by part."""
     stmt = (
         select(
             col(Stand.stand_key).label("stand_id"),
@@ -119,14 +142,7 @@ def select_stands(session: Session, selection: str, project_id: int | None = Non
                     f"未知的选择字段 {field!r}，可用：{known}",
                     f"unknown selection field {field!r}; use one of {known}",
                 )
-    rows = session.execute(stmt).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(rows[0]._fields) if rows else [])
-    if frame.empty:
-        raise SelectionError(
-            f"选择 {selection!r} 没有选中任何当前小班。",
-            f"the selection {selection!r} selects no current stand.",
-        )
-    return frame
+    return stmt
 
 
 def refuse_server_files(selection: str) -> None:
@@ -239,3 +255,19 @@ def run_ex_ante(
     stands = record.computed(select_stands(session, selection))
     curves = latest_growth_curves(session) if record.needs_curves else []
     return record.ex_ante(stands, curves, start_year, years, planted_group)
+
+
+def run_management_scenario(
+    session: Session, selection: str, start_year: int, years: int,
+    overrides: Mapping[str, float],
+) -> ExAnteResult:  # fmt: skip
+    """Forest-management ex-ante (AR-CM-003-V01) of the selected tree stands with some of the
+    methodology's parameters replaced — a scenario such as another rotation or more thinning
+    (``overrides``: ``methodology_defaults.csv`` name → value, e.g.
+    ``fm_project_rotation_extension_years``, ``fm_project_tending_growth_gain``). Grows the
+    stands along the latest fitted curves, as :func:`run_ex_ante` does; each replaced value is
+    flagged in the traces as a scenario value naming the default it replaces. Reads only."""
+    record = catalogue.methodology(forest_management.CODE)
+    stands = record.computed(select_stands(session, selection))
+    curves = latest_growth_curves(session)
+    return forest_management.project_ex_ante(stands, curves, start_year, years, overrides)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib
@@ -14,8 +15,40 @@ import pandas as pd
 
 from methodologies.exante import ExAnteResult
 from methodologies.growth import POOLED, GrowthCurve
+from registry.errors import Failure
 
-__all__ = ["plot_growth_curves", "plot_stock_trajectory"]
+__all__ = ["CJK_FONT_FAMILY", "plot_growth_curves", "plot_stock_trajectory", "use_cjk_font"]
+
+CJK_FONT_FAMILY = "WenQuanYi Zen Hei"
+
+
+class _OnlyWeightNotes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("findfont: Failed to find font weight")
+
+
+def use_cjk_font() -> str:
+    """Let matplotlib draw Chinese labels: registers WenQuanYi Zen Hei (Debian's
+    ``fonts-wqy-zenhei``, which ``make setup`` installs; the certificates' font) and puts it
+    first among the sans-serif families, keeping DejaVu Sans for what it lacks. Returns the
+    family's name; a missing font is refused with what to install."""
+    from matplotlib import font_manager
+
+    from registry.certificate_pdf import CJK_FONT
+
+    if not CJK_FONT.is_file():
+        raise Failure(
+            f"找不到图表所用的中文字体 {CJK_FONT}：请安装 fonts-wqy-zenhei（make setup 会安装）。",
+            f"the charts' Chinese font {CJK_FONT} is missing: install fonts-wqy-zenhei "
+            "(make setup does).",
+        )
+    font_manager.fontManager.addfont(str(CJK_FONT))
+    matplotlib.rcParams["font.sans-serif"] = [CJK_FONT_FAMILY, "DejaVu Sans"]
+    matplotlib.rcParams["font.family"] = "sans-serif"
+    matplotlib.rcParams["axes.unicode_minus"] = False  # the CJK font lacks U+2212
+    # the font has one weight (500): matplotlib says so on every label; that note only
+    logging.getLogger("matplotlib.font_manager").addFilter(_OnlyWeightNotes())
+    return CJK_FONT_FAMILY
 
 
 def plot_growth_curves(data: pd.DataFrame, curves: list[GrowthCurve], out: Path) -> Path:

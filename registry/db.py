@@ -12,7 +12,7 @@ import hashlib
 import importlib
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache, lru_cache
 from pathlib import Path
@@ -245,6 +245,27 @@ class DriverSQL:
     def first(self, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
         found = self.rows(sql, params)
         return found[0] if found else None
+
+    def many(self, sql: str, params: Sequence[dict[str, Any]]) -> None:
+        """One statement run for each parameter set (the driver's executemany)."""
+        if params:
+            self._cursor.executemany(_pyformat(sql) if self.postgres else sql, list(params))
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Bulk insert: PostgreSQL's ``COPY … FROM STDIN`` (row triggers fire as for INSERT),
+        SQLite's executemany of one INSERT."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if self.postgres:
+            with self._cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" for _ in columns)
+        self._cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
 
 # what the application may update on the ledger's and the audit log's tables (column grants);

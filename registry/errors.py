@@ -29,6 +29,7 @@ __all__ = [
     "BadInput",
     "BadQuantity",
     "BadSerial",
+    "BatchRefused",
     "BufferRule",
     "Category",
     "Conflict",
@@ -205,6 +206,16 @@ class ProjectNotFound(ProjectError, NotFound):
 
 class PermissionDenied(ProjectError, Forbidden):
     """The actor's role may not take this action."""
+
+
+class BatchRefused(Invalid):
+    """A batch of ledger moves refused as a whole: ``report["lines"]`` names every bad line
+    (``line``, ``message_zh``, ``message_en``); nothing was written."""
+
+    def __init__(self, message_zh: str, message_en: str, problems: list[dict[str, Any]]) -> None:
+        super().__init__(message_zh, message_en)
+        self.problems = problems
+        self.report = {"lines": problems}
 
 
 class InvalidTransition(ProjectError, Conflict):

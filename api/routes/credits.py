@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from api.deps import CallerDep, IdempotencyKey, PageDep, scoped_key
 from api.schemas import (
     AccountCreate,
+    BatchCreate,
     CancelCreate,
     IssueCreate,
     Page,
@@ -98,6 +99,17 @@ def retire(body: RetireCreate, key: IdempotencyKey, caller: CallerDep) -> dict[s
     return _moved(caller.write(lambda s, a: ledger.retire(
         s, a, scoped_key(a, key), body.account, body.beneficiary, body.purpose, body.retired_on,
         body.quantity, body.serials, body.project)))  # fmt: skip
+
+
+@router.post("/batch")
+def batch(body: BatchCreate, key: IdempotencyKey, caller: CallerDep) -> dict[str, Any]:
+    """批量转让/退役：整批执行或整批拒绝（逐行说明） / many transfers and retirements at once, all or
+    nothing; a refusal's ``details.report.lines`` names every bad line."""
+    from registry.ledger.batch import execute_batch, read_batch_csv
+
+    lines, problems = read_batch_csv(body.csv)
+    return _moved(caller.write(lambda s, a: execute_batch(
+        s, a, scoped_key(a, key), lines, body.retired_on, problems)))  # fmt: skip
 
 
 @router.post("/cancel")

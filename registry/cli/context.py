@@ -107,14 +107,19 @@ class CliContext:
         except RegistryError as exc:
             raise refuse(exc) from exc
 
-    def run(self, work: Callable[[Session], T]) -> T:
-        """Run one service call in its own transaction; a refusal exits with its code."""
+    def run(
+        self, work: Callable[[Session], T], report: Callable[[RegistryError], None] | None = None
+    ) -> T:
+        """Run one service call in its own transaction; a refusal exits with its code (after
+        ``report`` printed its details, e.g. a refused batch's bad lines)."""
         from registry.db import database_refusal, session_scope
 
         try:
             with session_scope(self.engine()) as session:
                 return work(session)
         except RegistryError as exc:
+            if report is not None:
+                report(exc)
             raise refuse(exc) from exc
         except Exception as exc:
             refusal = database_refusal(exc)

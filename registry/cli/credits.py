@@ -387,3 +387,63 @@ def check_cmd() -> None:
         f"[green]账本一致[/] ledger invariants hold; the tables equal the audit log's replay "
         f"({report.n_events} events)"
     )
+
+
+@credits_app.command("batch")
+def batch_cmd(
+    file: Annotated[
+        Path, typer.Argument(help="CSV：kind,from,to,quantity,serials,project,beneficiary,purpose")
+    ],
+    retired_on: Annotated[
+        str | None, typer.Option("--date", help="退役日期 YYYY-MM-DD（默认今天）")
+    ] = None,
+    key: KeyOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """批量转让/退役：整批要么全部执行，要么一行不动 / many transfers and retirements at once,
+    all or nothing (a refused batch names every bad line)."""
+    from registry.cli.context import refuse
+    from registry.errors import BatchRefused
+    from registry.ledger.batch import execute_batch, read_batch_csv
+
+    try:
+        content = file.read_bytes()
+    except OSError as exc:
+        err.print(f"[bold red]错误[/] 读不到文件 {escape(str(file))}\n[bold red]Error[/] cannot read {escape(str(file))}: {escape(exc.strerror or '')}")  # fmt: skip
+        raise typer.Exit(EXIT_USAGE) from exc
+    try:
+        text_ = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text_ = content.decode("gb18030", errors="replace")  # a bureau's Excel export (GBK)
+    day = _date(retired_on) if retired_on else None
+    try:
+        lines, problems = read_batch_csv(text_)
+    except BatchRefused as exc:  # no header, no lines, too many lines
+        raise refuse(exc) from exc
+    if key is None:
+        key = str(uuid.uuid4())
+        err.print(f"幂等键 idempotency key: {key}（重试请用 --key {key}）")
+    batch_key = key
+    done = ctx.run(lambda s: execute_batch(s, ctx.acting(s), batch_key, lines, day, problems),
+                   report=_bad_lines)  # fmt: skip
+    if as_json:
+        print_json(done)
+        return
+    moves = done.moves
+    console.print(f"[green]批量已执行 batch done[/]: {done.n_moves:,} moves, {done.quantity:,} t "
+                  f"({sum(m.kind == 'transfer' for m in moves):,} transfers, "
+                  f"{sum(m.kind == 'retire' for m in moves):,} retirements); moves SHA-256 {done.moves_sha256[:16]}…"
+                  + (" [yellow](replayed: the first result; nothing moved)[/]" if done.replayed else ""))  # fmt: skip
+    print_table("前 20 行 first 20 moves", [{"line": m.line, "kind": m.kind, "from": m.account, "to": m.to,
+                "t": m.quantity, "serials": " ".join(m.serials), "certificate": m.certificate} for m in moves[:20]],
+                ("line", "kind", "from", "to", "t", "serials", "certificate"))  # fmt: skip
+
+
+def _bad_lines(exc: Exception) -> None:
+    """A refused batch's bad lines, as a table (the first 200; the API's report has them all)."""
+    problems = getattr(exc, "problems", [])
+    if problems:
+        print_table("有误的行 bad lines", [{"line": p["line"], "问题": p["message_zh"], "problem": p["message_en"]}
+                                           for p in problems[:200]], ("line", "问题", "problem"), err)  # fmt: skip
+    if len(problems) > 200:
+        err.print(f"… 另有 {len(problems) - 200} 行 more")

@@ -76,13 +76,44 @@ def ex_ante_cmd(
     explain: Annotated[str | None, typer.Option(help="解释一个小班 / explain one stand")] = None,
     planted_group: Annotated[str, typer.Option(help="造林树种组 / planted group")] = "chinese_fir",
     plot: Annotated[Path | None, typer.Option(help="PNG 图 / write a plot")] = None,
+    engine_kind: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="in-process（全部小班×年份在内存中）| dask（分区计算，内存受分区大小限制）",
+        ),
+    ] = "in-process",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="dask 调度器地址 / scheduler address (default: local cluster)"),
+    ] = None,
+    partition_stands: Annotated[
+        int, typer.Option(help="每个分区的小班数 / stands per partition (dask)")
+    ] = 50_000,
+    out: Annotated[
+        Path, typer.Option(help="逐小班结果 Parquet 目录 / per-stand Parquet folder (dask)")
+    ] = Path("ex_ante_parquet"),
 ) -> None:
-    """事前估算 / ex-ante projection per stand and year (stocks, baseline, project, net)."""
+    """事前估算 / ex-ante projection per stand and year (stocks, baseline, project, net).
+
+    --engine in-process (default) holds every stand × year in memory; --engine dask reads the
+    stands partition by partition, computes them on dask workers and writes per-stand Parquet
+    to --out, so memory is bounded by the partition size (forest management: by the county)."""
+    if not 20 <= years <= 40:
+        err.print("[yellow]计入期通常为 20–40 年 / crediting periods are 20–40 years[/]")
+    if engine_kind == "dask":
+        _ex_ante_dask(stands, methodology, start_year, years, fmt, explain, planted_group, plot,
+                      scheduler, partition_stands, out)  # fmt: skip
+        return
+    if engine_kind != "in-process":
+        err.print(
+            f"[bold red]用法错误[/] 未知计算引擎 {engine_kind!r}，可用：in-process, dask\n"
+            f"[bold red]Bad usage[/] unknown engine {engine_kind!r}; use in-process or dask"
+        )
+        raise typer.Exit(2)
     from registry.carbon_model import run_ex_ante
     from registry.charts import plot_stock_trajectory
 
-    if not 20 <= years <= 40:
-        err.print("[yellow]计入期通常为 20–40 年 / crediting periods are 20–40 years[/]")
     engine = _engine()
     try:
         with session_scope(engine) as session:
@@ -122,16 +153,75 @@ def ex_ante_cmd(
         }
         _dump(payload)
     else:
-        table = Table(title=f"{result.methodology}: {len(result.stand_ids)} stands, t CO2e")
-        for name in ("year", "baseline stock", "project stock", "net removals", "cumulative"):
-            table.add_column(name, justify="right")
-        for r in totals.itertuples(index=False):
-            table.add_row(str(r.year), f"{r.baseline_stock:,.0f}", f"{r.project_stock:,.0f}",
-                          f"{r.net_removals:,.0f}", f"{r.cumulative_net_removals:,.0f}")  # fmt: skip
-        console.print(table)
+        _print_by_year(f"{result.methodology}: {len(result.stand_ids)} stands, t CO2e", totals)
     _warn_unverified(result.unverified())
     if plot:
         err.print(f"图 plot: {plot_stock_trajectory(result, plot, 'Ex-ante')}")
+
+
+def _print_by_year(title: str, totals: Any) -> None:
+    table = Table(title=title)
+    for name in ("year", "baseline stock", "project stock", "net removals", "cumulative"):
+        table.add_column(name, justify="right")
+    for r in totals.itertuples(index=False):
+        table.add_row(str(r.year), f"{r.baseline_stock:,.0f}", f"{r.project_stock:,.0f}",
+                      f"{r.net_removals:,.0f}", f"{r.cumulative_net_removals:,.0f}")  # fmt: skip
+    console.print(table)
+
+
+def _ex_ante_dask(
+    stands: str, methodology: str, start_year: int, years: int, fmt: str, explain: str | None,
+    planted_group: str, plot: Path | None, scheduler: str | None, partition_stands: int,
+    out: Path,
+) -> None:  # fmt: skip
+    """The ex-ante on dask: totals printed as the in-process run prints them (and by stratum
+    and species group); the per-stand rows are in ``out`` (Parquet), not printed."""
+    from registry.cli.importing import RichProgress, progress_bars
+    from registry.model_dask import run_ex_ante_dask
+
+    if explain or plot:
+        err.print(
+            "[bold red]用法错误[/] --explain 与 --plot 只用于 in-process 引擎；dask 的逐小班结果在 "
+            f"{out} 的 Parquet 文件中\n[bold red]Bad usage[/] --explain and --plot need the "
+            f"in-process engine; the dask engine's per-stand rows are in the Parquet files in {out}"
+        )
+        raise typer.Exit(2)
+    engine = _engine()
+    try:
+        with progress_bars() as bar:
+            result = run_ex_ante_dask(
+                engine, stands, methodology, start_year, years, out, planted_group, scheduler,
+                partition_stands, RichProgress(bar),
+            )  # fmt: skip
+    except (MethodologyError, RegistryError) as exc:
+        raise _fail(exc) from exc
+    if fmt == "json":
+        _dump({
+            "methodology": result.methodology, "stands": result.stands,
+            "partitions": result.partitions, "parquet": str(result.out),
+            "total_net_removals_tco2e": result.total,
+            "by_year": result.by_year.to_dict(orient="records"),
+            "by_stratum": result.by_stratum.to_dict(orient="records"),
+            "by_species_group": result.by_species_group.to_dict(orient="records"),
+            "effects_tco2e": result.effects, "unverified_parameters": result.unverified,
+        })  # fmt: skip
+    elif fmt == "csv":
+        sys.stdout.write(result.by_year.to_csv(index=False))
+    else:
+        _print_by_year(f"{result.methodology}: {result.stands} stands, t CO2e", result.by_year)
+        for key, frame in (("stratum", result.by_stratum),
+                           ("species_group", result.by_species_group)):  # fmt: skip
+            table = Table(title=f"按 {key} 合计 / by {key}, t CO2e over the period")
+            for name in (key, "stands", "net removals", "project stock (end)"):
+                table.add_column(name, justify="right")
+            for r in frame.itertuples(index=False):
+                table.add_row(str(getattr(r, key)), f"{r.stands:,}",
+                              f"{r.net_removals_tco2e:,.0f}", f"{r.project_stock_tco2e:,.0f}")  # fmt: skip
+            console.print(table)
+        err.print(
+            f"逐小班结果 per-stand rows: {result.out} ({result.partitions} Parquet partitions)"
+        )
+    _warn_unverified(result.unverified)
 
 
 @model_app.command("plot-template")

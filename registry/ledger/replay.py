@@ -235,6 +235,16 @@ def _apply(model: _Model, seq: int, action: str, entity: str, payload: dict[str,
         fen = int(Decimal(result["amount_yuan"]) * 100)
         model.pledges[pid] = [op_id, result["account"], result["bank"], result["loan_ref"], fen,
                               int(result["quantity"]), "active", None]  # fmt: skip
+    elif kind == "batch":  # many transfers and retirements (ledger/batch.py), in line order
+        for m in result["moves"]:
+            retired = m["kind"] == "retire"
+            model.move(seq, m["serials"], (m["account"], "active", None),
+                       (m["to"], "retired" if retired else "active", None))  # fmt: skip
+            if retired:
+                model.retirements[m["certificate"]] = (
+                    op_id, m["beneficiary"], m["purpose"], str(result["retired_on"]),
+                    int(m["quantity"]), "\n".join(m["serials"]),
+                )  # fmt: skip
     elif kind == "label":
         model.relabel(seq, result["serials"], result["label"], bool(result["attached"]))
     elif kind in ("release", "enforce"):

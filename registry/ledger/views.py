@@ -4,6 +4,7 @@ pledges, retirement certificates and a serial's history. They take no locks."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +31,15 @@ from registry.ledger.results import (
 from registry.ledger.serials import format_block, parse_serial
 from registry.ledger.vocabulary import BlockState
 
-__all__ = ["account_history", "balance", "blocks", "certificate", "history", "show"]
+__all__ = [
+    "account_history",
+    "balance",
+    "blocks",
+    "certificate",
+    "history",
+    "retired_labels",
+    "show",
+]
 
 STATES = tuple(s.value for s in BlockState)
 
@@ -115,12 +124,12 @@ def statement(session: Session, account_code: str) -> AccountStatement:
     if row is None:
         raise UnknownAccount(f"没有账户 {account_code!r}。", f"no account {account_code!r}.")
     held = blocks(session, account_code)
+    sources = _retirement_sources(session)
     retirements = tuple(
         RetirementLine(cert, who, why, str(on), int(q))
-        for cert, who, why, on, q, request in _rows(session,
-            "SELECT r.certificate_id, r.beneficiary, r.purpose, r.retired_on, r.quantity, o.request_json "
-            "FROM retirement r JOIN ledger_operation o ON o.id = r.op_id ORDER BY r.id")
-        if json.loads(request).get("account") == account_code
+        for cert, who, why, on, q in _rows(session,
+            "SELECT certificate_id, beneficiary, purpose, retired_on, quantity FROM retirement ORDER BY id")
+        if sources.get(cert) == account_code
     )  # fmt: skip
     return AccountStatement(
         account={"code": row[1], "name": row[2], "kind": row[3], "holder": row[4], "opened": str(row[5]),
@@ -130,6 +139,49 @@ def statement(session: Session, account_code: str) -> AccountStatement:
         pledges=pledges(session, int(row[0]), only_active=False),
         retirements=retirements,
     )  # fmt: skip
+
+
+def _retirement_sources(session: Session) -> dict[str, str]:
+    """Each certificate's source account: a retirement's request names it; a batch's result
+    names it for each of its retirement lines (ledger/batch.py), read once per batch."""
+    out: dict[str, str] = {}
+    batches: set[int] = set()
+    for certificate_id, kind, request, op_id in _rows(session,
+        "SELECT r.certificate_id, o.kind, o.request_json, o.id FROM retirement r "
+        "JOIN ledger_operation o ON o.id = r.op_id"):  # fmt: skip
+        if kind == "batch":
+            batches.add(int(op_id))
+        else:
+            out[str(certificate_id)] = str(json.loads(request).get("account", ""))
+    for op_id in sorted(batches):
+        (result,) = _rows(
+            session, "SELECT result_json FROM ledger_operation WHERE id = :o", {"o": op_id}
+        )[0]
+        out.update(
+            {
+                m["certificate"]: m["account"]
+                for m in json.loads(result)["moves"]
+                if m["certificate"]
+            }
+        )
+    return out
+
+
+def retired_labels(session: Session, op_id: int, serials: Sequence[str]) -> dict[str, int]:
+    """The eco-labels the retired credits of one certificate carried, with how many (t CO2e):
+    the retired blocks the operation wrote that lie within the certificate's serials (an
+    operation may write several certificates: a batch)."""
+    ranges = [parse_serial(s) for s in serials]
+    carried: dict[str, int] = {}
+    for project, vintage, first, last, labels in _rows(session,
+        "SELECT project_code, vintage, first_seq, last_seq, labels FROM credit_block WHERE created_op_id = :o "
+        "AND state = 'retired'", {"o": op_id}):  # fmt: skip
+        size = sum(max(0, min(int(last), r.last) - max(int(first), r.first) + 1)
+                   for r in ranges if r.project == project and r.vintage == int(vintage))  # fmt: skip
+        if size:
+            for code in label_set(labels):
+                carried[code] = carried.get(code, 0) + size
+    return dict(sorted(carried.items()))
 
 
 def pledges(session: Session, account_id: int | None, only_active: bool) -> tuple[PledgeView, ...]:
@@ -181,19 +233,14 @@ def certificate(session: Session, certificate_id: str) -> Certificate:
              "AND entity_id = :op"),
         {"op": str(row[6])},
     ).first()  # fmt: skip
-    _check_against_the_log(row, None if event is None else json.loads(event[3]))
+    account_code = _check_against_the_log(row, None if event is None else json.loads(event[3]))
     assert event is not None
     # the retired blocks the retirement wrote (not the remainders of blocks it cut, which it
     # also wrote and which stay active): each label with the credits that carried it
-    carried: dict[str, int] = {}
-    for labels, size in _rows(session,
-        "SELECT labels, SUM(last_seq - first_seq + 1) FROM credit_block WHERE created_op_id = :o "
-        "AND state = 'retired' GROUP BY labels", {"o": int(row[6])}):  # fmt: skip
-        for code in label_set(labels):
-            carried[code] = carried.get(code, 0) + int(size)
+    carried = retired_labels(session, int(row[6]), serials)
     return Certificate(
         certificate=row[0], beneficiary=row[1], purpose=row[2], retired_on=str(row[3]),
-        quantity=int(row[4]), account=json.loads(row[9])["account"], retired_by=row[7],
+        quantity=int(row[4]), account=account_code, retired_by=row[7],
         recorded_at=str(row[8]), serials=serials,
         projects=tuple(CertificateProject(p, names.get(p, ("", ""))[0], names.get(p, ("", ""))[1], v, q)
                        for (p, v), q in sorted(per_project.items())),
@@ -203,15 +250,24 @@ def certificate(session: Session, certificate_id: str) -> Certificate:
     )  # fmt: skip
 
 
-def _check_against_the_log(row: Any, payload: dict[str, Any] | None) -> None:
+def _check_against_the_log(row: Any, payload: dict[str, Any] | None) -> str:
     """A certificate is shown only as the audit log recorded it: its retirement row must equal
-    the event written with it (certificate, beneficiary, purpose, date, quantity, serials)."""
-    recorded = None
+    the event written with it (certificate, beneficiary, purpose, date, quantity, serials) — a
+    retirement's, or the line of a batch that wrote it. Returns the source account."""
+    recorded, account_code = None, ""
     if payload is not None:
         request, result = payload["request"], payload["result"]
-        day = result.get("retired_on") or request.get("date") or ""
-        recorded = (result["certificate"], request["beneficiary"], request["purpose"], str(day),
-                    int(result["quantity"]), "\n".join(result["serials"]))  # fmt: skip
+        if "moves" in result:  # a batch (ledger/batch.py): the line with this certificate
+            move = next((m for m in result["moves"] if m.get("certificate") == row[0]), None)
+            if move is not None:
+                recorded = (move["certificate"], move["beneficiary"], move["purpose"],
+                            str(result["retired_on"]), int(move["quantity"]), "\n".join(move["serials"]))  # fmt: skip
+                account_code = str(move["account"])
+        else:
+            day = result.get("retired_on") or request.get("date") or ""
+            recorded = (result["certificate"], request["beneficiary"], request["purpose"], str(day),
+                        int(result["quantity"]), "\n".join(result["serials"]))  # fmt: skip
+            account_code = str(request["account"])
     stored = (row[0], row[1], row[2], str(row[3])[:10], int(row[4]), str(row[5]))
     if recorded != stored:
         raise LedgerTampered(
@@ -219,6 +275,7 @@ def _check_against_the_log(row: Any, payload: dict[str, Any] | None) -> None:
             f"retirement {row[0]} differs from what the audit log recorded, so no certificate is "
             f"shown: the table holds {stored!r}, the log {recorded!r}.",
         )
+    return account_code
 
 
 def history(session: Session, serial_text: str) -> list[HistoryEntry]:
@@ -242,7 +299,8 @@ def account_history(
     credits, what it moved in all, a retirement's certificate — and how many there are."""
     found = account(DriverSQL(session), account_code)
     touched = ("FROM credit_block b JOIN ledger_operation o ON o.id = b.created_op_id OR o.id = b.closed_op_id "
-               "LEFT JOIN retirement r ON r.op_id = o.id WHERE b.account_id = :a")  # fmt: skip
+               "LEFT JOIN (SELECT op_id, CASE WHEN COUNT(*) = 1 THEN MIN(certificate_id) END AS certificate_id "
+               "FROM retirement GROUP BY op_id) r ON r.op_id = o.id WHERE b.account_id = :a")  # fmt: skip
     total = _rows(session, f"SELECT COUNT(DISTINCT o.id) {touched}", {"a": found[0]})[0][0]
     size = "(b.last_seq - b.first_seq + 1)"
     rows = _rows(session,

@@ -43,3 +43,4 @@ class OperationKind(StrEnum):
     RELEASE = "release"
     ENFORCE = "enforce"
     LABEL = "label"  # attach or detach an eco-label (生态标签): the blocks are rewritten
+    BATCH = "batch"  # many transfers and retirements at once (ledger/batch.py)

@@ -11,10 +11,9 @@ from sqlalchemy.orm import Session
 
 from registry.db import DriverSQL
 from registry.labels.catalogue import label_display, label_unverified_notes
-from registry.ledger.labels import label_set
 from registry.ledger.results import Certificate
 from registry.ledger.serials import format_block, parse_serial
-from registry.ledger.views import certificate
+from registry.ledger.views import certificate, retired_labels
 from registry.listings import PageOf
 from registry.public.cache import by_audit_head
 from registry.public.library import organisation_of
@@ -88,13 +87,6 @@ def _holds(serials: str, project: str, vintage: int, first: int, last: int) -> b
     return False
 
 
-def _labels_of(db: DriverSQL, op_id: int) -> list[str]:
-    rows = db.rows(
-        "SELECT DISTINCT labels FROM credit_block WHERE created_op_id = :o", {"o": op_id}
-    )
-    return sorted({code for r in rows for code in label_set(r[0])})
-
-
 def retirements_page(
     session: Session, limit: int, offset: int, project: str | None = None,
     serial: str | None = None, q: str | None = None,
@@ -132,7 +124,7 @@ def retirements_page(
         {"certificate": r[0], "beneficiary": r[1], "purpose": r[2], "retired_on": str(r[3]),
          "quantity": int(r[4]), "serials": str(r[5]).split("\n"),
          "projects": sorted({parse_serial(b).project for b in str(r[5]).split("\n")}),
-         "labels": _labels_of(db, int(r[6]))}
+         "labels": sorted(retired_labels(session, int(r[6]), str(r[5]).split("\n")))}
         for r in page_rows
     ]  # fmt: skip
     return PageOf(items, len(kept), limit, offset)
@@ -187,11 +179,7 @@ class PublicCertificate:
 def public_certificate(session: Session, certificate_id: str) -> PublicCertificate:
     """The certificate ``certificate_id`` (the ledger's "no such certificate" when unknown)."""
     found = certificate(session, certificate_id)
-    db = DriverSQL(session)
-    op = db.first(
-        "SELECT op_id FROM retirement WHERE certificate_id = :c", {"c": found.certificate}
-    )
-    labels = tuple(_labels_of(db, int(op[0]))) if op else ()
+    labels = tuple(sorted(found.label_quantities))  # those of its own retired blocks
     beneficiary, purpose, by = withhold_household_names(
         session, (found.beneficiary, found.purpose, organisation_of(found.retired_by))
     )

@@ -13,6 +13,7 @@ MOVING = (
     ("/credits/cancel", {"account": "BUFFER", "reason": "fire", "quantity": 1}),
     ("/credits/pledge", {"account": "BUYER", "bank_account": "BANK", "loan_ref": "L",
                          "amount_yuan": "1.00", "quantity": 1}),
+    ("/credits/batch", {"csv": "kind,from,to,quantity\ntransfer,HOLD-L1,BUYER,1\n"}),
     ("/credits/pledges/1/release", None),
     ("/credits/pledges/1/enforce", None),
 )  # fmt: skip

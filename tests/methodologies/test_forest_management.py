@@ -65,6 +65,35 @@ def test_the_quota_makes_a_due_stand_wait() -> None:
     assert result.baseline_stock[0, -1] == pytest.approx(cr(30) * FIR_FACTOR)
 
 
+def test_each_county_cuts_within_its_own_quota() -> None:
+    # a due stand s1 (age 25, 1 ha) in county A with a 30-ha filler in county B: together the
+    # quota would be 6 × 31 = 186 m³ ≥ cr(26) = 158.8 m³ and s1 would be cut in year 1; the
+    # 采伐限额 is a county's, so A's quota is 6 × 1 = 6 m³ and s1 waits (as alone on 1 ha)
+    both = [stand(25.0), stand(1.0, area=30.0, sid="s2")]
+    together = forest_management.project_ex_ante(pd.DataFrame(both), [CURVE], 2026, 5)
+    assert together.baseline_stock[0, 0] == 0.0  # one county: cut at 26 in year 1
+    apart = pd.DataFrame(
+        [{**both[0], "county_code": "431123"}, {**both[1], "county_code": "431199"}]
+    )
+    result = forest_management.project_ex_ante(apart, [CURVE], 2026, 5)
+    assert result.baseline_stock[0, -1] == pytest.approx(cr(30) * FIR_FACTOR)
+    # the filler s2 (age 1, 30 ha, county B) is never due within 5 years: it grows to age 6
+    assert result.baseline_stock[1, -1] == pytest.approx(30 * cr(6) * FIR_FACTOR)
+
+
+def test_within_a_county_the_oldest_due_stand_takes_the_quota_first() -> None:
+    # county A: s1 age 27 and s3 age 26 (1 ha each, both due) and a filler s2 (age 1, 30 ha):
+    # quota 6 × 32 = 192 m³/yr; in year 1 s1 (age 28: cr(28) = 170.3 m³) is cut first, then
+    # s3 (age 27: cr(27) = 164.6 m³) would make 334.9 m³ > 192 — it waits to year 2
+    frame = pd.DataFrame([stand(27.0), stand(1.0, area=30.0, sid="s2"), stand(26.0, sid="s3")])
+    frame["county_code"] = "431123"
+    result = forest_management.project_ex_ante(frame, [CURVE], 2026, 3)
+    assert cr(28) == pytest.approx(170.3, abs=0.1) and cr(27) == pytest.approx(164.6, abs=0.1)
+    assert result.baseline_stock[0, 0] == 0.0
+    assert result.baseline_stock[2, 0] == pytest.approx(cr(27) * FIR_FACTOR)
+    assert result.baseline_stock[2, 1] == 0.0
+
+
 def test_enrichment_planting_in_an_open_stand() -> None:
     frame = pd.DataFrame([stand(10.0, canopy=0.3)])
     result = forest_management.project_ex_ante(frame, [CURVE], 2026, 5)
@@ -121,3 +150,48 @@ def test_public_welfare_forest_earns_from_improved_practices() -> None:
     assert result.baseline_stock[0, -1] == pytest.approx(cr(60) * FIR_FACTOR)
     assert result.total == pytest.approx(0.1 * (cr(60) - cr(40)) * FIR_FACTOR)
     assert result.effects["longer_rotation"] == 0.0
+
+
+def test_a_scenario_overrides_rotation_and_thinning_by_hand() -> None:
+    # scenario: the plan's rotation of Chinese fir 20 years (default 26), no extension (default
+    # +10), tending +20 % of the increment (default +10 %); s2 (30 ha, age 1) keeps the quota at
+    # 6 × 31 = 186 m³/yr and is never due within 12 years
+    frame = pd.DataFrame([stand(10.0), stand(1.0, area=30.0, sid="s2")])
+    scenario = {
+        "fm_baseline_rotation_chinese_fir": 20,
+        "fm_project_rotation_extension_years": 0,
+        "fm_project_tending_growth_gain": 0.2,
+    }
+    result = forest_management.project_ex_ante(frame, [CURVE], 2026, 12, overrides=scenario)
+    # cr(20) = 300 × (1 − e^−1)² = 300 × 0.632121² = 119.873 m³/ha ≤ 186: cut at age 20 (year 10)
+    assert cr(20) == pytest.approx(300 * 0.6321206**2, rel=1e-6)
+    assert result.baseline_stock[0, 8] == pytest.approx(cr(19) * FIR_FACTOR)  # age 19
+    assert result.baseline_stock[0, 9] == 0.0
+    # project: rotation 20 + 0, increment × 1.2: V(19) = cr(10) + 1.2 × (cr(19) − cr(10)),
+    # at age 20 cr(10) + 1.2 × (cr(20) − cr(10)) = 46.445 + 1.2 × 73.428 = 134.56 m³ ≤ 186: cut
+    assert result.project_stock[0, 8] == pytest.approx(
+        (cr(10) + 1.2 * (cr(19) - cr(10))) * FIR_FACTOR
+    )
+    assert result.project_stock[0, 9] == 0.0
+    # regrowth from 0 for two years: 1.2 × cr(2)
+    assert result.project_stock[0, 11] == pytest.approx(1.2 * cr(2) * FIR_FACTOR)
+    # every output names the scenario values and the defaults they replace
+    text = result.traces["chinese_fir|Ⅱ"].explain()
+    assert "replaces the default 26 years" in text
+    assert "replaces the default 0.1 fraction of the increment" in text
+    assert "fm_project_tending_growth_gain" in result.unverified()
+    # the defaults are untouched for the next run: rotation 26 again, no cut at age 20
+    again = forest_management.project_ex_ante(frame, [CURVE], 2026, 12)
+    assert again.baseline_stock[0, 9] == pytest.approx(cr(20) * FIR_FACTOR)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("fm_no_such_parameter", 1.0), ("fm_project_tending_growth_gain", math.inf)]
+)
+def test_a_bad_scenario_value_is_refused_naming_it(name: str, value: float) -> None:
+    from methodologies.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=name):
+        forest_management.project_ex_ante(
+            pd.DataFrame([stand(10.0)]), [CURVE], 2026, 5, overrides={name: value}
+        )

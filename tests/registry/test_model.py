@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
@@ -18,6 +19,7 @@ from registry.carbon_model import (
     fit_and_store_growth,
     latest_growth_curves,
     run_ex_ante,
+    run_management_scenario,
     select_stands,
 )
 from registry.db import session_scope
@@ -165,3 +167,23 @@ def test_carbon_stock_and_plot_commands(tmp_path: Path) -> None:
     assert (data["method"], data["change_tco2e"], data["uncertainty"]) == ("paired", 0.0, None)
     assert data["deduction_fraction"] == 1.0 and data["conservative_change_tco2e"] == 0.0
     assert data["deduction_rule"]["name"] == "ar_tool14_appendix2"
+
+
+def test_a_management_scenario_through_the_registry(registry: Engine) -> None:
+    with session_scope(registry) as session:
+        fit_and_store_growth(session, STAFF)
+    with session_scope(registry) as session:
+        plain = run_ex_ante(session, "all", "AR-CM-003-V01", 2026, 20)
+        same = run_management_scenario(session, "all", 2026, 20, {})
+        # no improved practice at all: project = baseline, so net removals are 0 in every year
+        none = run_management_scenario(
+            session, "all", 2026, 20,
+            {"fm_project_rotation_extension_years": 0, "fm_project_tending_growth_gain": 0,
+             "fm_project_enrichment_growth_gain": 0},
+        )  # fmt: skip
+    assert list(same.stand_ids) == list(plain.stand_ids)
+    assert same.total == pytest.approx(plain.total) and plain.total > 0
+    assert np.allclose(none.project_stock, none.baseline_stock)
+    assert abs(none.total) < 1e-6 * plain.total
+    trace = next(iter(none.traces.values())).explain()
+    assert "replaces the default 10 years" in trace  # fm_project_rotation_extension_years

@@ -17,7 +17,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0022"
-down_revision = "0021"
+down_revision = "0024"  # after issue #20 part F's 0024 (both were written on 0021)
 branch_labels = None
 depends_on = None
 
