@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 import shapely
-from sqlalchemy import Result, Select, func, select
+from sqlalchemy import Result, Select, select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -23,6 +23,7 @@ from methodologies.exante import ExAnteResult
 from methodologies.growth import GrowthCurve, fit_growth_curves
 from registry.actors import Actor, require_any_role
 from registry.audit import append_event
+from registry.db import is_postgres
 from registry.errors import GrowthCurvesMissing, SelectionError
 from registry.models import GrowthCurveRow, GrowthFit, InventoryBatch, Owner, ProjectStand, Stand
 from registry.vocabulary import Role
@@ -160,18 +161,29 @@ def refuse_server_files(selection: str) -> None:
 
 
 def stands_within(session: Session, path: Path) -> list[str]:
-    """Keys of current stands whose representative (interior) point lies in the file's polygons."""
+    """Keys of current stands whose representative (interior) point lies in the file's polygons,
+    in key order, asked of the database through its spatial index: PostGIS's GIST index on
+    ``stand.geom`` (``ST_Intersects``: only stands whose envelope meets the area are read),
+    SpatiaLite's ``SpatialIndex`` (the R*Tree of envelopes); then the exact test
+    ``ST_Contains(area, ST_PointOnSurface(geom))`` (GEOS's interior point, as shapely's
+    ``point_on_surface``). A point on the area's edge is not inside (``ST_Contains``)."""
     area = read_area_of_interest(path)
-    rows = session.execute(
-        select(col(Stand.stand_key), func.ST_AsBinary(Stand.geom)).where(
-            col(Stand.is_current).is_(True)
+    params = {"area": shapely.to_wkb(area)}
+    if is_postgres(session):
+        sql = (
+            "SELECT s.stand_key FROM stand s, (SELECT ST_GeomFromWKB(:area, 4490) AS g) a "
+            "WHERE s.is_current AND ST_Intersects(s.geom, a.g) "
+            "AND ST_Contains(a.g, ST_PointOnSurface(s.geom)) ORDER BY s.stand_key"
         )
-    ).all()
-    if not rows:
-        return []
-    geoms = shapely.from_wkb([bytes(g) for _, g in rows])
-    inside = shapely.contains(area, shapely.point_on_surface(geoms))
-    return [key for (key, _), hit in zip(rows, inside, strict=True) if hit]
+    else:
+        sql = (
+            "SELECT s.stand_key FROM stand s WHERE s.is_current = 1 AND s.ROWID IN "
+            "(SELECT ROWID FROM SpatialIndex WHERE f_table_name = 'stand' "
+            "AND f_geometry_column = 'geom' AND search_frame = GeomFromWKB(:area, 4490)) "
+            "AND ST_Contains(GeomFromWKB(:area, 4490), ST_PointOnSurface(s.geom)) = 1 "
+            "ORDER BY s.stand_key"
+        )
+    return [str(key) for (key,) in session.execute(text(sql), params).all()]
 
 
 GROWTH_FITTERS = (Role.ADMIN, Role.BUREAU_STAFF)

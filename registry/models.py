@@ -95,6 +95,7 @@ class Stand(SQLModel, table=True):
             sqlite_where=text("is_current = 1"),
             postgresql_where=text("is_current"),
         ),
+        Index("ix_stand_township", "township"),  # a township selection (migration 0022)
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -64,20 +64,34 @@ def _overlap_candidates(
     marks = ", ".join(f":k{i}" for i in range(len(keys)))
     params.update({f"k{i}": k for i, k in enumerate(keys)})
     if is_postgres(session):
-        spatial = "ST_Intersects(o.geom, n.geom)"
+        # LATERAL: for each new stand, its neighbours through the GIST index. Written as a plain
+        # join, the planner (a province of 1,000,000 stands, bench/province) hashed every
+        # current stand against the memberships instead — a full scan of stand. OFFSET 0 keeps
+        # the planner from pulling the subquery up into that same join.
+        sql = f"""
+            SELECT n.stand_key, p.code, o.stand_key
+            FROM stand n
+            CROSS JOIN LATERAL (
+                SELECT c.stand_key FROM stand c
+                WHERE c.is_current AND ST_Intersects(c.geom, n.geom) OFFSET 0
+            ) o
+            JOIN project_stand ps ON ps.stand_key = o.stand_key AND ps.active
+            JOIN project p ON p.id = ps.project_id
+            WHERE n.is_current AND n.stand_key IN ({marks}) AND ps.project_id != :pid
+        """
     else:
         spatial = (
             "o.ROWID IN (SELECT ROWID FROM SpatialIndex WHERE f_table_name = 'stand' "
             "AND f_geometry_column = 'geom' AND search_frame = n.geom) AND ST_Intersects(o.geom, n.geom)"
         )
-    sql = f"""
-        SELECT n.stand_key, p.code, o.stand_key
-        FROM stand n
-        JOIN stand o ON o.is_current AND {spatial}
-        JOIN project_stand ps ON ps.stand_key = o.stand_key AND ps.active
-        JOIN project p ON p.id = ps.project_id
-        WHERE n.is_current AND n.stand_key IN ({marks}) AND ps.project_id != :pid
-    """
+        sql = f"""
+            SELECT n.stand_key, p.code, o.stand_key
+            FROM stand n
+            JOIN stand o ON o.is_current AND {spatial}
+            JOIN project_stand ps ON ps.stand_key = o.stand_key AND ps.active
+            JOIN project p ON p.id = ps.project_id
+            WHERE n.is_current AND n.stand_key IN ({marks}) AND ps.project_id != :pid
+        """
     return [(a, b, c) for a, b, c in session.execute(text(sql), params).all()]
 
 
