@@ -9,15 +9,15 @@ engines.
 and the lineage's foreign keys to ``stand.id`` would have to carry ``county_code``); the
 partitioned and county-clustered layouts were measured in bench/province instead.
 
-Revision ID: 0022
+Revision ID: 0023
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0022"
-down_revision = "0024"  # after issue #20 part F's 0024 (both were written on 0021)
+revision = "0023"
+down_revision = "0022"  # after the batch retirements guard (0022)
 branch_labels = None
 depends_on = None
 

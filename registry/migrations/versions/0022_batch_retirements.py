@@ -4,14 +4,14 @@ retirements, each with its own certificate. SQLite's guard against ``INSERT OR R
 the row's id and its certificate only, which are what a replace would overwrite. PostgreSQL had
 no such rule (its retirements are append-only by trigger and unique by certificate).
 
-Revision ID: 0024
+Revision ID: 0022
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0024"
+revision = "0022"
 down_revision = "0021"
 branch_labels = None
 depends_on = None
