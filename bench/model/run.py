@@ -23,8 +23,11 @@ benchmarks were running at the same time, so the times are pessimistic):
 in-process / numba 4.1× time, 6.6× memory (totals equal to 5.8e-13); dask / in-process 2.8×
 time, 0.44× memory. In-process memory grows with stands × years (it fitted at 1,000,000 here
 with 24 GiB); dask's is bounded by the partition (a county) whatever the number of counties.
-dask's total differs by 0.33 %: it applies each county's own cut quota, the in-process run and
-the anchor one quota over the whole selection. Only this run; no assertion.
+dask's total differed by 0.33 % in that run: it applied each county's own cut quota, the
+in-process run and the anchor then one quota over the whole selection. The model now applies a
+quota per county everywhere (the 采伐限额 is a county's): at 100,000 stands (--scale-stands
+100000, 26 counties) the three totals agree to 5e-14 (numba 1.0 s, in-process 2.5 s, dask 16.8 s
+on the loaded machine); the 1,000,000-stand run above was not repeated. No assertion.
 
     .venv/bin/python bench/model/run.py [--stands 50000] [--years 60] [--scale-stands 1000000]
 """
