@@ -198,17 +198,47 @@ def _client(scheduler: str | None) -> tuple[Any, Any]:
     LocalCluster: Any = distributed.LocalCluster
 
     if scheduler:
-        try:
-            return Client(scheduler, timeout="5s"), None
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise SchedulerUnreachable(
-                f"无法连接 dask 调度器 {scheduler!r}：{exc}",
-                f"cannot reach the dask scheduler {scheduler!r}: {exc}",
-            ) from None
+        return _remote(Client, scheduler), None
     cluster = LocalCluster(
         n_workers=LOCAL_WORKERS, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     return Client(cluster), cluster
+
+
+CONNECT_DEADLINE_S = (
+    20.0  # a scheduler that never completes its handshake (a web port) waits no longer
+)
+
+
+def _remote(client_class: Any, scheduler: str) -> Any:
+    """A client of the scheduler at ``tcp://host:port``, or a bilingual refusal: another scheme,
+    a refusal, anything else the connection raises, or no handshake within the deadline."""
+    import threading
+
+    if not scheduler.startswith("tcp://"):
+        raise SchedulerUnreachable(
+            f"dask 调度器地址须为 tcp://主机:端口（不是 {scheduler!r}）。",
+            f"the dask scheduler's address must be tcp://host:port (not {scheduler!r}).",
+        )
+    got: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            got["client"] = client_class(scheduler, timeout="5s")
+        except BaseException as exc:  # whatever the wrong peer makes the handshake raise
+            got["error"] = exc
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(CONNECT_DEADLINE_S)
+    if "client" in got:
+        return got["client"]
+    reason = got.get("error", f"no answer within {CONNECT_DEADLINE_S:.0f} s")
+    raise SchedulerUnreachable(
+        f"无法连接 dask 调度器 {scheduler!r}（调度端口通常为 8786，8787 是仪表盘）：{reason}",
+        f"cannot reach the dask scheduler {scheduler!r} (its port is usually 8786; 8787 is the "
+        f"dashboard): {reason}",
+    )
 
 
 def _prepare_out(out: Path) -> Path:

@@ -413,8 +413,13 @@ def batch_cmd(
         raise typer.Exit(EXIT_USAGE) from exc
     try:
         text_ = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text_ = content.decode("gb18030", errors="replace")  # a bureau's Excel export (GBK)
+    except UnicodeDecodeError as utf8:
+        try:  # a bureau's Excel export (GBK), read strictly: never a guessed character
+            text_ = content.decode("gb18030")
+        except UnicodeDecodeError:
+            err.print(f"[bold red]拒绝[/] 文件 {escape(str(file))} 既不是 UTF-8 也不是 GBK/GB18030（第 {utf8.start} 字节起无法解码），什么都没有改变。\n"
+                      f"[bold red]Refused[/] {escape(str(file))} is neither UTF-8 nor GBK/GB18030 (undecodable from byte {utf8.start}); nothing changed.")  # fmt: skip
+            raise typer.Exit(EXIT_USAGE) from None
     day = _date(retired_on) if retired_on else None
     try:
         lines, problems = read_batch_csv(text_)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -37,11 +38,12 @@ from sqlalchemy.orm import Session
 from registry.actors import Actor
 from registry.audit import canonical_json
 from registry.db import DriverSQL
-from registry.errors import BatchRefused
+from registry.errors import BatchRefused, RegistryError
 from registry.ledger.accounts import ACCOUNT_LOCK, SYSTEM_ACCOUNTS, system_account
 from registry.ledger.blocks import Block
 from registry.ledger.operations import Operation
 from registry.ledger.serials import format_block, parse_serial
+from registry.ledger.validation import check_date, check_text
 from registry.ledger.vocabulary import AccountKind, BlockState, OperationKind
 from registry.results import Result, transient
 
@@ -129,47 +131,58 @@ def _problem(line: int, zh: str, en: str) -> dict[str, Any]:
 
 
 def read_batch_csv(text: str) -> tuple[list[BatchLine], list[dict[str, Any]]]:
-    """The lines of a batch file (UTF-8 CSV with a header of :data:`BATCH_COLUMNS`, Chinese
-    aliases accepted) and the problems found in their form (line by line)."""
+    """The lines of a batch file (CSV with a header of :data:`BATCH_COLUMNS`, Chinese aliases
+    accepted; each column once) and the problems found in their form, line by line: a row
+    longer than the header, a quantity that is not plain digits, an unknown kind."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    header = [HEADER_ALIASES.get(h.strip(), h.strip().lower()) for h in next(reader, [])]
-    missing = [c for c in ("kind", "from") if c not in header]
-    if missing:
-        raise BatchRefused(f"批量文件缺少列：{', '.join(missing)}（表头须含 {', '.join(BATCH_COLUMNS)}）。",
-                           f"the batch file lacks the columns {', '.join(missing)} (header: {', '.join(BATCH_COLUMNS)}).",
-                           [])  # fmt: skip
-    lines: list[BatchLine] = []
-    problems: list[dict[str, Any]] = []
-    for n, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(lines) >= MAX_LINES:
-            raise BatchRefused(
-                f"一批最多 {MAX_LINES:,} 行。", f"a batch holds at most {MAX_LINES:,} lines.", []
-            )
-        cells = dict(zip(header, (c.strip() for c in row), strict=False))
-        kind = KINDS.get(cells.get("kind", "").lower(), "")
-        qty_text = cells.get("quantity", "")
-        quantity: int | None = None
-        if qty_text:
-            try:
-                quantity = int(qty_text)
-            except ValueError:
-                problems.append(
-                    _problem(
-                        n,
-                        f"数量 {qty_text!r} 不是整数。",
-                        f"quantity {qty_text!r} is not a whole number.",
-                    )
-                )
+    try:
+        header = [HEADER_ALIASES.get(h.strip(), h.strip().lower()) for h in next(reader, [])]
+        missing = [c for c in ("kind", "from") if c not in header]
+        if missing:
+            raise BatchRefused(f"批量文件缺少列：{', '.join(missing)}（表头须含 {', '.join(BATCH_COLUMNS)}）。",
+                               f"the batch file lacks the columns {', '.join(missing)} (header: {', '.join(BATCH_COLUMNS)}).",
+                               [])  # fmt: skip
+        twice = sorted({h for h in header if header.count(h) > 1})
+        unknown = sorted(set(header) - set(BATCH_COLUMNS) - {""})
+        if twice or unknown:
+            raise BatchRefused(f"表头有重复或未知的列：{', '.join(twice + unknown)}（可用：{', '.join(BATCH_COLUMNS)}）。",
+                               f"the header repeats or does not know the columns {', '.join(twice + unknown)} "
+                               f"(known: {', '.join(BATCH_COLUMNS)}).", [])  # fmt: skip
+        lines: list[BatchLine] = []
+        problems: list[dict[str, Any]] = []
+        rows = 0
+        for n, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
                 continue
-        if not kind:
-            problems.append(_problem(n, f"类型 {cells.get('kind', '')!r} 须为 transfer/转让 或 retire/退役。",
-                                     f"kind {cells.get('kind', '')!r} must be transfer or retire."))  # fmt: skip
-            continue
-        lines.append(BatchLine(n, kind, cells.get("from", ""), cells.get("to", ""), quantity,
-                               cells.get("serials", ""), cells.get("project", ""),
-                               cells.get("beneficiary", ""), cells.get("purpose", "")))  # fmt: skip
+            rows += 1
+            if rows > MAX_LINES:
+                raise BatchRefused(
+                    f"一批最多 {MAX_LINES:,} 行。",
+                    f"a batch holds at most {MAX_LINES:,} lines.",
+                    [],
+                )
+            if len(row) > len(header) and any(c.strip() for c in row[len(header) :]):
+                problems.append(_problem(n, f"此行有 {len(row)} 列，多于表头的 {len(header)} 列。",
+                                         f"this row has {len(row)} cells, more than the header's {len(header)}."))  # fmt: skip
+                continue
+            cells = dict(zip(header, (c.strip() for c in row), strict=False))
+            kind = KINDS.get(cells.get("kind", "").lower(), "")
+            qty_text = cells.get("quantity", "")
+            if qty_text and not re.fullmatch(r"[0-9]{1,13}", qty_text):
+                problems.append(_problem(n, f"数量 {qty_text[:40]!r} 须为正整数（吨，仅阿拉伯数字）。",
+                                         f"quantity {qty_text[:40]!r} must be a whole number of tonnes (digits 0–9 only)."))  # fmt: skip
+                continue
+            if not kind:
+                problems.append(_problem(n, f"类型 {cells.get('kind', '')[:40]!r} 须为 transfer/转让 或 retire/退役。",
+                                         f"kind {cells.get('kind', '')[:40]!r} must be transfer or retire."))  # fmt: skip
+                continue
+            lines.append(BatchLine(n, kind, cells.get("from", ""), cells.get("to", ""),
+                                   int(qty_text) if qty_text else None, cells.get("serials", ""),
+                                   cells.get("project", ""), cells.get("beneficiary", ""),
+                                   cells.get("purpose", "")))  # fmt: skip
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL byte …
+        raise BatchRefused(f"批量文件第 {reader.line_num} 行无法读取：{exc}。",
+                           f"line {reader.line_num} of the batch file cannot be read: {exc}.", []) from None  # fmt: skip
     if not lines and not problems:
         raise BatchRefused("批量文件没有任何行。", "the batch file has no lines.", [])
     return lines, problems
@@ -213,15 +226,14 @@ def _form(line: BatchLine) -> list[dict[str, Any]]:
         )
     if line.kind == "retire" and not line.beneficiary:
         out.append(_problem(n, "退役须写明受益方。", "a retirement needs its beneficiary."))
-    for value in (line.beneficiary, line.purpose):
-        if len(value) > 500 or any(ord(c) < 32 for c in value):
-            out.append(
-                _problem(
-                    n,
-                    "受益方或用途过长或含控制字符。",
-                    "the beneficiary or purpose is too long or has control characters.",
-                )
-            )
+    for value, zh, en in (
+        (line.beneficiary, "受益方", "beneficiary"),
+        (line.purpose, "用途", "purpose"),
+    ):
+        try:
+            check_text(value, zh, en, required=False)  # as a single retirement checks it
+        except RegistryError as exc:
+            out.append(_problem(n, exc.message_zh, exc.message_en))
     return out  # fmt: skip
 
 
@@ -373,6 +385,8 @@ def execute_batch(
 ) -> BatchResult:  # fmt: skip
     """Run the batch (see the module docstring) in the caller's transaction; ``problems`` are
     those already found in the file's form (:func:`read_batch_csv`), reported with the rest."""
+    if retired_on is not None:
+        check_date(retired_on, "退役日期", "retirement date")  # as a single retirement does
     lines_sha = _digest(line.canonical() for line in lines)
     op = Operation(session, OperationKind.BATCH, key,
                    {"lines_sha256": lines_sha, "lines": len(lines),
@@ -390,9 +404,10 @@ def execute_batch(
     found += _check_accounts(lines, accounts, actor)
     if found:
         raise _refused(found, len(lines))
-    retirement_id = system_account(session, AccountKind.RETIREMENT, actor.label)
     sources = sorted({accounts[line.account][0] for line in lines})
     held = _load(db, sources)
+    # after the row locks: opening an account appends an audit event, whose lock comes last
+    retirement_id = system_account(session, AccountKind.RETIREMENT, actor.label)
     allocated: list[tuple[BatchLine, list[tuple[Block, int, int]]]] = []
     for line in lines:
         retire = line.kind == "retire"
@@ -459,7 +474,7 @@ def _write(db: DriverSQL, op_id: int, held: dict[int, _Held]) -> None:
     for i in range(0, len(closed), _CLOSE_CHUNK):
         chunk = closed[i : i + _CLOSE_CHUNK]
         params = {f"b{j}": c for j, c in enumerate(chunk)}
-        db.rows(f"UPDATE credit_block SET closed_op_id = :op WHERE id IN ({', '.join(':' + k for k in params)})",
+        db.rows(f"UPDATE credit_block SET closed_op_id = :op WHERE closed_op_id IS NULL AND id IN ({', '.join(':' + k for k in params)})",
                 {"op": op_id, **params})  # fmt: skip
     db.insert_rows("credit_block", ("project_code", "vintage", "first_seq", "last_seq", "account_id", "state",
                                     "pledge_id", "labels", "created_op_id"), rows)  # fmt: skip

@@ -56,3 +56,16 @@ def test_the_command_line_prints_the_bad_lines_and_exits_refused(api: Api, tmp_p
     done = run_cli("--as", "li", "credits", "batch", str(good), "--key", "c-2", env=env)
     assert done.returncode == 0, done.stderr
     assert "2 moves, 7 t" in done.stdout
+
+
+def test_a_file_that_is_neither_utf8_nor_gbk_is_refused(api: Api, tmp_path: Path) -> None:
+    env = {"TANHUI_DATABASE_URL": api.db_url}
+    assert run_cli("--as", "director", "credits", "issue", "--project", "L1", "--key", "i-1",
+                   env=env).returncode == 0  # fmt: skip
+    bad = tmp_path / "stray.csv"  # UTF-8 Chinese and one stray byte: never read as a guess
+    bad.write_bytes(("kind,from,to,quantity,beneficiary\nretire,HOLD-L1,,1,湖南某电力公司\n").encode()
+                    + b"retire,HOLD-L1,,1,ok\xff\n")  # fmt: skip
+    before = _balance(api, "HOLD-L1")
+    refused = run_cli("--as", "li", "credits", "batch", str(bad), "--key", "c-3", env=env)
+    assert refused.returncode == 2 and "neither UTF-8 nor GBK" in refused.stderr
+    assert "Traceback" not in refused.stderr and _balance(api, "HOLD-L1") == before

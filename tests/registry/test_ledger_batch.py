@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from registry.audit import verify_chain
 from registry.db import session_scope
-from registry.errors import BatchRefused, IdempotencyKeyReused
+from registry.errors import BadInput, BatchRefused, IdempotencyKeyReused
 from registry.issuance import issue
 from registry.ledger import account_history, certificate, check_invariants, show, statement
 from registry.ledger.batch import BatchLine, execute_batch, read_batch_csv
@@ -197,3 +197,34 @@ def test_the_written_out_dicts_are_the_generic_ones() -> None:
     assert move.to_dict() == Result.to_dict(move)
     assert done.to_dict() == Result.to_dict(done)
     assert BatchResult.from_dict(done.to_dict()) == done
+
+
+def test_what_a_single_retirement_refuses_a_batch_refuses(ledger: Engine) -> None:
+    before = state(ledger)
+    with pytest.raises(BadInput, match="retirement date 2999-01-01"), session_scope(ledger) as s:
+        execute_batch(s, STAFF, "b-9", [BatchLine(2, "retire", "HOLD-L1", quantity=1, beneficiary="某公司")],
+                      retired_on=date(2999, 1, 1))  # fmt: skip
+    spoof = [
+        BatchLine(2, "retire", "HOLD-L1", quantity=1, beneficiary="某公司\u202e司公某")
+    ]  # RTL override
+    with pytest.raises(BatchRefused) as refused, session_scope(ledger) as s:
+        execute_batch(s, STAFF, "b-10", spoof)
+    assert [p["line"] for p in refused.value.problems] == [2]
+    assert "printable" in refused.value.problems[0]["message_en"]
+    assert state(ledger) == before
+
+
+def test_the_file_is_read_strictly() -> None:
+    with pytest.raises(BatchRefused, match="repeats or does not know the columns quantity"):
+        read_batch_csv("kind,from,to,quantity,quantity\ntransfer,HOLD-L1,BUYER,5,7\n")
+    with pytest.raises(BatchRefused, match="line 2 of the batch file cannot be read"):
+        read_batch_csv("kind,from,to,quantity\ntransfer,HOLD-L1,BUYER," + "9" * 200_000 + "\n")
+    lines, problems = read_batch_csv(
+        "kind,from,to,quantity\n"
+        "transfer,HOLD-L1,BUYER,5_000\n"  # Python's int() would read 5000
+        "transfer,HOLD-L1,BUYER,１０\n"  # full-width digits
+        "transfer,HOLD-L1,BUYER,3,extra\n"  # a cell beyond the header
+        "transfer,HOLD-L1,BUYER,3\n"
+    )
+    assert [p["line"] for p in problems] == [2, 3, 4]
+    assert [(line.line, line.quantity) for line in lines] == [(5, 3)]

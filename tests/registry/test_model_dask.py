@@ -173,6 +173,9 @@ def test_unreachable_scheduler_is_refused(registry: Engine, tmp_path: Path) -> N
     with pytest.raises(SchedulerUnreachable, match="cannot reach the dask scheduler"):
         run_ex_ante_dask(registry, "all", "AR-CM-005-V01", 2026, 20, tmp_path / "o",
                          scheduler=address)  # fmt: skip
+    with pytest.raises(SchedulerUnreachable, match="must be tcp://host:port"):
+        run_ex_ante_dask(registry, "all", "AR-CM-005-V01", 2026, 20, tmp_path / "o",
+                         scheduler="tls://127.0.0.1:1")  # fmt: skip
     with pytest.raises(SelectionError, match="selects no current stand"):
         run_ex_ante_dask(registry, "township=nowhere", "AR-CM-005-V01", 2026, 20,
                          tmp_path / "o", scheduler=address)  # fmt: skip
@@ -210,3 +213,24 @@ def test_command_line_on_a_local_cluster(registry: Engine, db_url: str, tmp_path
     )
     assert "Traceback" not in refused.stderr + refused.stdout
     assert not (tmp_path / "q").exists()
+
+
+def test_a_port_that_is_no_scheduler_is_refused_in_time(registry: Engine, tmp_path: Path) -> None:
+    """A web server where the scheduler should be (the dashboard's port given by mistake): the
+    handshake never completes; refused after the deadline, not a hang or a traceback."""
+    import http.server
+    import threading
+
+    from registry import model_dask
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    deadline = model_dask.CONNECT_DEADLINE_S
+    model_dask.CONNECT_DEADLINE_S = 8.0
+    try:
+        with pytest.raises(SchedulerUnreachable, match="cannot reach the dask scheduler"):
+            run_ex_ante_dask(registry, "all", "AR-CM-005-V01", 2026, 20, tmp_path / "o",
+                             scheduler=f"tcp://127.0.0.1:{server.server_address[1]}")  # fmt: skip
+    finally:
+        model_dask.CONNECT_DEADLINE_S = deadline
+        server.shutdown()
