@@ -145,7 +145,15 @@ def ledger_steps(engine: Engine, settings: Settings, console: Console,
                    "2026 年度碳中和 carbon neutrality 2026", None, quantity=5_000)  # fmt: skip
         p = pledge(session, people["li-gong"], "demo-pledge-1", "HOLD-SP-BM-2026-01", "BANK-YZ",
                    "SP-DK-2026-001", Decimal("1000000.00"), quantity=50_000)  # fmt: skip
+    from registry.ledger.batch import BatchLine, execute_batch
+
+    with session_scope(engine) as session:  # a platform's batch: 200 retirements for its customers
+        lines = [BatchLine(n + 2, "retire", "BUYER-HNPOWER", quantity=10, beneficiary=f"合成客户 {n + 1:03d}",
+                           purpose="2026 年度绿色电力碳中和") for n in range(200)]  # fmt: skip
+        batch = execute_batch(session, people["hnpower"], "demo-batch-1", lines)
     console.print(f"转让 transfer {t.quantity:,} t → BUYER-HNPOWER {t.serials[0]}")
+    console.print(f"批量退役 batch: {batch.n_moves} retirements, {batch.quantity:,} t in one transaction "
+                  f"(certificates {batch.moves[0].certificate} … {batch.moves[-1].certificate})")  # fmt: skip
     console.print(f"退役 retired {r.quantity:,} t, certificate {r.certificate}: {r.serials[0]}")
     console.print(
         f"质押 pledged {p.quantity:,} t to BANK-YZ for loan {p.loan_ref} (¥{p.amount_yuan})"

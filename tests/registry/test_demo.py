@@ -20,6 +20,7 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert len(re.findall(r"within the ex-ante band", out)) == 3
     assert "issued SP-FM-2026-01" in out and "certificate RC-" in out
     assert "ledger invariants hold" in out
+    assert "batch: 200 retirements, 2,000 t in one transaction" in out
     # a burnt patch in SP-FM-2026-01 found, confirmed, its credited loss cancelled from the buffer
     cancelled = re.search(
         r"buffer cancelled: ([\d,]+) t of the project's own buffer \+ ([\d,]+) t", out
