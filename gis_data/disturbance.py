@@ -48,7 +48,7 @@ from rasterio.windows import Window
 from scipy import ndimage
 
 from gis_data.errors import GisDataError, UsageError
-from gis_data.zonal import ZonalOptions, open_raster, reproject_polygons, valid_values, zonal_stats
+from gis_data.zonal import ZonalOptions, opened, reproject_polygons, valid_values, zonal_stats
 
 matplotlib.use("Agg")
 
@@ -310,17 +310,8 @@ def detect_disturbances(
         raise UsageError(
             "林分表缺少 stand_key 列。", "The stands table lacks the column stand_key."
         )
-    b_ds, b_opened = open_raster(before)
-    try:
-        a_ds, a_opened = open_raster(after)
-        try:
-            return _detect(stands, b_ds, a_ds, p, progress)
-        finally:
-            if a_opened:
-                a_ds.close()
-    finally:
-        if b_opened:
-            b_ds.close()
+    with opened(before) as b_ds, opened(after) as a_ds:
+        return _detect(stands, b_ds, a_ds, p, progress)
 
 
 def _detect(
@@ -466,18 +457,9 @@ def evidence_png(
     ``title`` (e.g. the run's scene names) on top and the thresholds' UNVERIFIED line at the
     foot (both also in the PNG's Title / Description text chunks).
     """
-    b_ds, b_opened = open_raster(before)
-    try:
-        a_ds, a_opened = open_raster(after)
-        try:
-            _check_grid(b_ds, a_ds)
-            return _evidence(b_ds, a_ds, stand_geometry, stand_crs, detection, stand_key, title)
-        finally:
-            if a_opened:
-                a_ds.close()
-    finally:
-        if b_opened:
-            b_ds.close()
+    with opened(before) as b_ds, opened(after) as a_ds:
+        _check_grid(b_ds, a_ds)
+        return _evidence(b_ds, a_ds, stand_geometry, stand_crs, detection, stand_key, title)
 
 
 def _evidence(

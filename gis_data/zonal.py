@@ -32,7 +32,8 @@ one projection stays within a small fraction of a cell of its image in the other
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ __all__ = [
     "ZonalOptions",
     "coverage_fractions",
     "open_raster",
+    "opened",
     "reproject_polygons",
     "valid_values",
     "zonal_stats",
@@ -167,6 +169,17 @@ def open_raster(raster: DatasetReader | str | Path) -> tuple[DatasetReader, bool
         ) from exc
 
 
+@contextmanager
+def opened(raster: DatasetReader | str | Path) -> Iterator[DatasetReader]:
+    """The raster as an open dataset for a ``with`` block, closed after it if opened here."""
+    ds, mine = open_raster(raster)
+    try:
+        yield ds
+    finally:
+        if mine:
+            ds.close()
+
+
 def reproject_polygons(polygons: gpd.GeoDataFrame, crs: Any, cell: float) -> gpd.GeoSeries:
     if polygons.crs is None:
         raise CrsError(
@@ -208,12 +221,8 @@ def zonal_stats(
     for p in opts.percentiles:
         if not 0.0 <= p <= 100.0:
             raise UsageError(f"百分位数 {p} 不在 0–100 之间。", f"Percentile {p} is outside 0–100.")
-    ds, opened = open_raster(raster)
-    try:
+    with opened(raster) as ds:
         return _zonal(polygons, ds, opts, cloud_mask, progress)
-    finally:
-        if opened:
-            ds.close()
 
 
 def _zonal(

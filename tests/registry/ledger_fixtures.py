@@ -31,6 +31,7 @@ __all__ = [
     "BUYER_USER",
     "STAFF",
     "VERIFIER",
+    "assert_the_log_agrees",
     "of",
     "open_buyer_and_bank",
     "verified_project",
@@ -70,3 +71,17 @@ def verified_project(
     plots = remeasured(engine, stands, "AR-CM-005-V01", 1, plots=30)
     monitor_and_verify(engine, code, plots, date(2026, 1, 1), date(2026, 12, 31), quantity)
     return code
+
+
+def assert_the_log_agrees(engine: Engine) -> None:
+    """The ledger's invariants hold, the tables equal the replay of the audit log, and the
+    log's hash chain verifies."""
+    from registry.audit import verify_chain
+    from registry.ledger import check_invariants
+    from registry.ledger.replay import replay
+
+    with session_scope(engine) as s:
+        assert check_invariants(s) == []
+        report = replay(s)
+        assert report.ok, [d.describe() for d in report.differences[:5]]
+        assert verify_chain(s).ok

@@ -12,18 +12,17 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from registry.audit import verify_chain
 from registry.db import session_scope
 from registry.errors import BadInput, BatchRefused, IdempotencyKeyReused
 from registry.issuance import issue
-from registry.ledger import account_history, certificate, check_invariants, show, statement
+from registry.ledger import account_history, certificate, show, statement
 from registry.ledger.batch import BatchLine, execute_batch, read_batch_csv
-from registry.ledger.replay import replay
 from registry.public.ledger import retirements_page
 from tests.registry.ledger_fixtures import (
     ADMIN,
     BUYER_USER,
     STAFF,
+    assert_the_log_agrees,
     open_buyer_and_bank,
     verified_project,
 )
@@ -66,14 +65,6 @@ def state(engine: Engine) -> dict[str, Any]:
 def balances(engine: Engine) -> dict[str, tuple[int, int]]:
     with session_scope(engine) as s:
         return {a.account: (a.active, a.retired) for a in show(s).accounts}
-
-
-def assert_the_log_agrees(engine: Engine) -> None:
-    with session_scope(engine) as s:
-        assert check_invariants(s) == []
-        report = replay(s)
-        assert report.ok, [d.describe() for d in report.differences[:5]]
-        assert verify_chain(s).ok
 
 
 def test_one_bad_line_in_a_thousand_changes_nothing_and_is_named(ledger: Engine) -> None:

@@ -12,14 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from registry.audit import verify_chain
 from registry.db import session_scope
 from registry.errors import Category, NothingToLabel, PermissionDenied, RegistryError
 from registry.issuance import issue
 from registry.ledger import (
     blocks,
     certificate,
-    check_invariants,
     history,
     pledge,
     relabel,
@@ -33,6 +31,7 @@ from tests.registry.ledger_fixtures import (
     BANK_USER,
     BUYER_USER,
     STAFF,
+    assert_the_log_agrees,
     open_buyer_and_bank,
     verified_project,
 )
@@ -68,14 +67,6 @@ def live(engine: Engine) -> list[tuple[str, str, str, tuple[str, ...]]]:
         return sorted(
             (b.account, b.serials.replace(P, ""), b.state, tuple(b.labels)) for b in blocks(s)
         )
-
-
-def assert_the_log_agrees(engine: Engine) -> None:
-    with session_scope(engine) as s:
-        assert check_invariants(s) == []
-        report = replay(s)
-        assert report.ok, [d.describe() for d in report.differences]
-        assert verify_chain(s).ok
 
 
 def test_a_label_reaches_live_credits_everywhere_and_never_the_retired(spread: Engine) -> None:

@@ -12,18 +12,17 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from registry.audit import verify_chain
 from registry.carbon_model import fit_and_store_growth
 from registry.db import session_scope
 from registry.errors import IdempotencyKeyReused, PermissionDenied
 from registry.issuance import issue
-from registry.ledger import blocks, check_invariants
+from registry.ledger import blocks
 from registry.ledger.replay import replay
 from registry.ledger.reversals import cover_reversal, outstanding_debt
 from registry.projects import project_stands, remove_stands
 from registry.stands import ImportOptions, import_inventory
 from tests.inventory_files import sample_frame, write_gpkg
-from tests.registry.ledger_fixtures import ADMIN, BUYER_USER, STAFF, VERIFIER
+from tests.registry.ledger_fixtures import ADMIN, BUYER_USER, STAFF, VERIFIER, assert_the_log_agrees
 from tests.registry.project_fixtures import draft, monitor_and_verify, register, remeasured
 
 EVIDENCE = "ab" * 32
@@ -59,14 +58,6 @@ def ledger(scenario: Callable[..., Engine]) -> Engine:
 def live(engine: Engine) -> list[tuple[str, str, str]]:
     with session_scope(engine) as s:
         return sorted((b.account, b.serials, b.state) for b in blocks(s))
-
-
-def assert_the_log_agrees(engine: Engine) -> None:
-    with session_scope(engine) as s:
-        assert check_invariants(s) == []
-        report = replay(s)
-        assert report.ok, [d.describe() for d in report.differences]
-        assert verify_chain(s).ok
 
 
 def test_a_reversal_within_the_projects_own_buffer_cancels_its_oldest(ledger: Engine) -> None:
