@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,11 +17,11 @@ from sqlmodel import col
 
 from api.deps import CallerDep, PageDep
 from api.schemas import Page
+from api.uploaded import received
 from registry.actors import require_any_role
 from registry.errors import ImportRejected, NotFound
 from registry.models import InventoryBatch
 from registry.stands import IMPORTERS, ImportOptions, import_as
-from registry.uploads import UploadLimits, receive_upload
 
 __all__ = ["router"]
 
@@ -31,11 +30,6 @@ router = APIRouter(prefix="/inventory", tags=["inventory 小班调查"])
 
 class RefusedImport(ImportRejected):
     """The import was refused: ``details`` carries the per-record report."""
-
-
-def _chunks(upload: UploadFile) -> Iterator[bytes]:
-    while block := upload.file.read(1 << 20):
-        yield block
 
 
 @router.post("/imports", status_code=201)
@@ -52,11 +46,9 @@ def upload(
     settings = caller.registry.settings
     actor = caller.read(lambda s, a: a)
     require_any_role(actor, IMPORTERS, "导入调查数据 / import an inventory")
-    limits = UploadLimits(int(settings.upload_max_mb * (1 << 20)),
-                          int(settings.upload_max_unzipped_mb * (1 << 20)))  # fmt: skip
     folder = Path(tempfile.mkdtemp(prefix="tanhui-upload-"))
     try:
-        path = receive_upload(file.filename or "", _chunks(file), limits, folder)
+        path = received(file, settings, folder)
         options = ImportOptions(
             crs=crs, inventory_year=inventory_year, retire_missing=retire_missing, scope=scope,
             overlap_tolerance_m2=settings.overlap_tolerance_m2,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,8 +20,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CallerDep, IdempotencyKey, RegistryDep, scoped_key
+from api.uploaded import received
 from registry.actors import require_any_role
-from registry.uploads import RASTER_TYPES, UploadLimits, receive_upload
+from registry.uploads import RASTER_TYPES
 
 __all__ = ["router"]
 
@@ -52,11 +52,6 @@ class ReviewCreate(BaseModel):
     event_date: date | None = None
 
 
-def _chunks(upload: UploadFile) -> Iterator[bytes]:
-    while block := upload.file.read(1 << 20):
-        yield block
-
-
 @router.post("/scenes", status_code=201)
 def add_scene(
     caller: CallerDep,
@@ -73,11 +68,9 @@ def add_scene(
     settings = caller.registry.settings
     actor = caller.read(lambda s, a: a)
     require_any_role(actor, OPERATORS, "登记遥感影像 / register a scene")
-    limits = UploadLimits(int(settings.upload_max_mb * (1 << 20)),
-                          int(settings.upload_max_unzipped_mb * (1 << 20)))  # fmt: skip
     folder = Path(tempfile.mkdtemp(prefix="tanhui-scene-"))
     try:
-        path = receive_upload(file.filename or "", _chunks(file), limits, folder, RASTER_TYPES)
+        path = received(file, settings, folder, RASTER_TYPES)
         scene = caller.write(lambda s, a: register_scene(
             s, a, path, acquired_on, name, index, store=settings.scene_store))  # fmt: skip
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,6 +15,7 @@ from sqlmodel import col
 
 from api.deps import CallerDep, PageDep
 from api.schemas import Page, ProjectAction, ProjectCreate, StandSelection, VerifyCreate
+from api.uploaded import received
 from registry.carbon_model import refuse_server_files
 from registry.errors import Invalid
 from registry.models import Project
@@ -30,7 +30,7 @@ from registry.projects import (
     transition,
     verify_period,
 )
-from registry.uploads import TABLE_TYPES, UploadLimits, receive_upload
+from registry.uploads import TABLE_TYPES
 
 __all__ = ["router"]
 
@@ -132,17 +132,9 @@ class UnreadableTable(Invalid):
     """An uploaded workbook or table that cannot be read as one."""
 
 
-def _chunks(upload: UploadFile) -> Iterator[bytes]:
-    while block := upload.file.read(1 << 20):
-        yield block
-
-
 def _received(caller: Any, upload: UploadFile, folder: Path) -> Path:
     """The upload, bounded (size, type, a workbook's unpacked size) before anything reads it."""
-    settings = caller.registry.settings
-    limits = UploadLimits(int(settings.upload_max_mb * (1 << 20)),
-                          int(settings.upload_max_unzipped_mb * (1 << 20)))  # fmt: skip
-    return receive_upload(upload.filename or "", _chunks(upload), limits, folder, TABLE_TYPES)
+    return received(upload, caller.registry.settings, folder, TABLE_TYPES)
 
 
 def _unreadable(path: Path, exc: Exception) -> UnreadableTable:
