@@ -22,7 +22,20 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 TANHUI = str(Path(sys.executable).parent / "tanhui")
 
-__all__ = ["ROOT", "TANHUI", "Result", "Server", "percentiles", "run_clients", "serve", "verdict"]
+__all__ = [
+    "BENCH_USER",
+    "ROOT",
+    "TANHUI",
+    "Result",
+    "Server",
+    "percentiles",
+    "run_clients",
+    "serve",
+    "verdict",
+    "with_user",
+]
+
+BENCH_USER = "bench"
 
 
 @dataclass
@@ -150,3 +163,19 @@ def verdict(url: str) -> str:
         chain = verify_chain(s)
     engine.dispose()
     return f"{len(problems)} violations, audit chain {'OK' if chain.ok else 'BROKEN'} ({chain.n_events} events)"
+
+
+def with_user(url: str, organisation: str) -> dict[str, str]:
+    """Migrate the database at ``url``, add the bench's user (an admin of ``organisation`` who
+    may import), and the environment that acts as it — none of this is timed."""
+    from registry.db import make_engine, migrate, session_scope
+    from registry.users import bootstrap_admin
+    from registry.vocabulary import Role
+
+    engine = make_engine(url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        bootstrap_admin(session, BENCH_USER, organisation, "bench-password-123",
+                        roles=frozenset({Role.ADMIN, Role.BUREAU_STAFF}))  # fmt: skip
+    engine.dispose()
+    return {**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_USER": BENCH_USER}

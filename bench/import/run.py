@@ -27,13 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import TANHUI, with_user  # noqa: E402
 from gis_data.sample import write_sample_inventory  # noqa: E402
-from registry.db import make_engine, migrate, session_scope  # noqa: E402
-from registry.users import bootstrap_admin  # noqa: E402
-from registry.vocabulary import Role  # noqa: E402
+from registry.db import make_engine, migrate  # noqa: E402
 from tests.pg_cluster import PostgisCluster  # noqa: E402
-
-TANHUI = str(Path(sys.executable).parent / "tanhui")
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
@@ -57,21 +54,6 @@ def ogr2ogr_args(path: Path) -> list[str]:
     ]  # fmt: skip
 
 
-BENCH_USER = "bench"
-
-
-def with_user(url: str) -> dict[str, str]:
-    """Migrate, add the bench's user (an admin who may import), and the environment that acts
-    as it — none of this is timed."""
-    engine = make_engine(url)
-    migrate(engine)
-    with session_scope(engine) as session:
-        bootstrap_admin(session, BENCH_USER, "双牌县林业局（基准）", "bench-password-123",
-                        roles=frozenset({Role.ADMIN, Role.BUREAU_STAFF}))  # fmt: skip
-    engine.dispose()
-    return {**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_USER": BENCH_USER}
-
-
 def bench_spatialite(work: Path, path: Path, repeat: int) -> tuple[float, float, float, float]:
     anchor, ours, anchor_mem, ours_mem = [], [], 0.0, 0.0
     for i in range(repeat):
@@ -82,7 +64,7 @@ def bench_spatialite(work: Path, path: Path, repeat: int) -> tuple[float, float,
         anchor.append(s)
         anchor_mem = max(anchor_mem, m)
         db = work / f"tanhui-{path.stem}-{i}.sqlite"
-        env = with_user(f"sqlite:///{db}")
+        env = with_user(f"sqlite:///{db}", "双牌县林业局（基准）")
         s, m = timed([TANHUI, "import-inventory", str(path), "--report-dir", str(work / "r")], env)
         ours.append(s)
         ours_mem = max(ours_mem, m)
@@ -105,7 +87,7 @@ def bench_postgis(
         anchor.append(s)
         anchor_mem = max(anchor_mem, m)
         url = cluster.create_database(f"tanhui_{tag}_{i}", template="template_tanhui")
-        env = with_user(url)
+        env = with_user(url, "双牌县林业局（基准）")
         s, m = timed([TANHUI, "import-inventory", str(path), "--report-dir", str(work / "r")], env)
         ours.append(s)
         ours_mem = max(ours_mem, m)

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -57,7 +56,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 TANHUI = str(Path(sys.executable).parent / "tanhui")
-BENCH_USER = "bench"
 TOLERANCE_M2 = 1.0
 
 
@@ -244,10 +242,8 @@ def main() -> None:
     import psycopg
     import shapely
 
+    from bench.common import with_user
     from gis_data.province import county_code, generate_county, write_province_inventory
-    from registry.db import make_engine, migrate, session_scope
-    from registry.users import bootstrap_admin
-    from registry.vocabulary import Role
     from tests.pg_cluster import PostgisCluster
 
     n = args.counties * args.stands_per_county
@@ -284,13 +280,7 @@ def main() -> None:
         print(report[-1], flush=True)
 
         url = cluster.create_database("registry")
-        engine = make_engine(url)
-        migrate(engine)
-        with session_scope(engine) as session:
-            bootstrap_admin(session, BENCH_USER, "省林业局（基准）", "bench-password-123",
-                            roles=frozenset({Role.ADMIN, Role.BUREAU_STAFF}))  # fmt: skip
-        engine.dispose()
-        env = {**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_USER": BENCH_USER}
+        env = with_user(url, "省林业局（基准）")
         l_s, l_mb, _ = run_child(
             [TANHUI, "import-inventory", str(path), "--report-dir", str(work / "r")], env
         )
